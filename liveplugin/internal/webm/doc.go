@@ -1,0 +1,30 @@
+// Package webm reads a live WebM stream incrementally, as a MediaRecorder
+// uploads it, and reports what a live relay needs to know about it: where the
+// init segment ends, where each Cluster starts and at which timecode, which
+// Clusters are join points (their first video block is a keyframe) and,
+// on request, every block.
+//
+// A [Reader] is fed arbitrary pieces of the stream with [Reader.Feed]; the
+// pieces may begin or end anywhere, even inside an element ID, and the events
+// are the same however the stream is split. The reader keeps a copy of the
+// init segment (bounded by [Limits.MaxInitBytes]) and a few bytes of state; it
+// never buffers media payloads, so its memory stays constant however long the
+// stream runs.
+//
+//	r := webm.NewReader(webm.Limits{})
+//	var events []webm.Event
+//	for chunk := range chunks {
+//		var err error
+//		if events, err = r.Feed(events[:0], chunk); err != nil {
+//			return err // errors.Is(err, webm.ErrNotWebM), ErrMalformed or ErrLimit
+//		}
+//		for _, ev := range events {
+//			switch ev.Kind {
+//			case webm.KindInit: // r.Init(), r.MIMEType(), r.Playable()
+//			case webm.KindSync: // ev.Offset is a keyframe Cluster
+//			}
+//		}
+//	}
+//
+// The package knows nothing of HTTP or files: it sees bytes.
+package webm

@@ -1,0 +1,100 @@
+package webm
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/amlive/amlive/liveplugin/internal/fixture"
+)
+
+// handBuiltStreams are the small streams of the unit tests, as fuzz seeds.
+func handBuiltStreams() [][]byte {
+	head := cat(ebmlHeader("webm"), elUnknown(idSegment, 8), infoEl(1000000))
+	out := [][]byte{
+		testStream(),
+		cat(head, el(idTracks, audioTrack(1, "A_OPUS")),
+			elUnknown(idCluster, 1, uintEl(idTimecode, 0), simpleBlock(1, 0, true, 10)),
+			elUnknown(idCluster, 2, uintEl(idTimecode, 60), simpleBlock(1, 0, true, 10))),
+		cat(head, el(idTracks, audioTrack(1, "A_VORBIS"), videoTrack(2, "V_VP8", nil)),
+			elUnknown(idCluster, 8, uintEl(idTimecode, 0), simpleBlock(1, 0, true, 10), blockGroupEl(2, 0, false, 20)),
+			elUnknown(idCluster, 8, uintEl(idTimecode, 1000), blockGroupEl(2, -5, true, 20))),
+		cat(head, el(idTracks, videoTrack(1, "V_AV1", []byte{0x81, 0x08, 0x0C, 0x00})),
+			el(idCluster, uintEl(idTimecode, 0), simpleBlock(1, 0, true, 10))),
+		cat(head, el(idTracks, videoTrack(1, "V_MPEG4/ISO/AVC", []byte{1, 0x42, 0xC0, 0x1F})),
+			elUnknown(idCluster, 4, uintEl(idTimecode, 0), simpleBlock(1, 0, true, 10))),
+		cat(ebmlHeader("webm"), el(idSegment, infoEl(1000000), el(idTracks, audioTrack(1, "A_OPUS")),
+			el(idCluster, uintEl(idTimecode, 0), simpleBlock(1, 0, true, 10)), el(idCues))),
+		cat(ebmlHeader("foo"), elUnknown(idSegment, 8)),
+		cat(head, elUnknown(idCluster, 8, uintEl(idTimecode, 0))),
+	}
+	return out
+}
+
+// maxFuzzBytes caps the input FuzzReader parses, to keep each execution
+// fast: the full-file seeds are cut to their first Clusters (past those they
+// add no coverage). TestFixtureSplits covers the full files.
+const maxFuzzBytes = 64 << 10
+
+// FuzzReader checks that the reader never panics, that its events are
+// ordered and lie within the bytes consumed, and that two different splits
+// of the same input give the same events, error and offset.
+func FuzzReader(f *testing.F) {
+	for _, s := range handBuiltStreams() {
+		f.Add(s, uint64(1), uint16(0))
+	}
+	dir := fixture.Dir(f)
+	for _, name := range append(webmSets, mp4Set) {
+		files, err := filepath.Glob(filepath.Join(dir, name, "*.bin"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		files = append(files, filepath.Join(dir, name, "full.webm"))
+		for i, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				continue // full.webm of the mp4 set
+			}
+			f.Add(b, uint64(i), uint16(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64, maxInit uint16) {
+		data = data[:min(len(data), maxFuzzBytes)]
+		lim := Limits{MaxInitBytes: int(maxInit), MaxElementBytes: 1 << 20}
+		want, _ := feedPieces(t, lim, true, [][]byte{data})
+		checkOrder(t, want.events)
+		got, _ := feedPieces(t, lim, true, splitRandom(data, seed, 1+int(seed%300)))
+		checkSameResult(t, fmt.Sprintf("split with seed %d", seed), got, want)
+	})
+}
+
+// checkOrder fails unless events come with strictly increasing offsets per
+// kind, at most one KindInit comes first, and every KindSync follows the
+// KindCluster of its Cluster.
+func checkOrder(t *testing.T, evs []Event) {
+	t.Helper()
+	last := map[Kind]int64{}
+	lastCluster := int64(-1)
+	for i, ev := range evs {
+		if ev.Kind == KindInit && i != 0 {
+			t.Fatalf("event %d is %v; want init first or never", i, ev)
+		}
+		if prev, ok := last[ev.Kind]; ok && ev.Offset <= prev {
+			t.Fatalf("event %d %v: offset not above the previous %s at %d", i, ev, ev.Kind, prev)
+		}
+		last[ev.Kind] = ev.Offset
+		switch ev.Kind {
+		case KindCluster:
+			lastCluster = ev.Offset
+		case KindSync:
+			if ev.Offset != lastCluster {
+				t.Fatalf("event %d %v: sync for a cluster other than the current one at %d", i, ev, lastCluster)
+			}
+		case KindBlock:
+			if ev.Offset <= lastCluster || ev.Size <= 0 {
+				t.Fatalf("event %d %v: block not inside the current cluster at %d", i, ev, lastCluster)
+			}
+		}
+	}
+}
