@@ -1,0 +1,229 @@
+package record
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"time"
+)
+
+// Writer appends one broadcast's bytes to its recording. It is not safe for
+// concurrent use: one goroutine (the publisher's) owns it, except that Meta
+// may be called concurrently. The owner must end it with Finish or Abort;
+// until then the Store reports the recording as busy.
+type Writer struct {
+	s    *Store
+	key  string // room/id
+	path string // media file
+
+	// Owned by the writing goroutine.
+	f        *os.File
+	buf      []byte // cap is the flush threshold
+	written  int64  // bytes handed to the OS
+	err      error  // sticky write error; recording stopped
+	finished bool
+	aborted  bool
+	finMeta  Meta
+	finErr   error
+	abortErr error
+
+	metaMu sync.Mutex
+	meta   Meta
+}
+
+// Write appends p to the recording. Bytes are buffered: at most FlushBytes
+// (default 64 KiB) wait in memory, and Flush, Sync and Finish hand them all
+// to the OS. After a write error the Writer stops recording: the sidecar
+// records Failed, and this and every later Write return the same error at
+// once, so the caller can keep its live stream going without it. Write after
+// Finish or Abort returns ErrClosed.
+func (w *Writer) Write(p []byte) (int, error) {
+	if err := w.usable("write"); err != nil {
+		return 0, err
+	}
+	if len(w.buf)+len(p) > cap(w.buf) {
+		if err := w.flush(); err != nil {
+			return 0, err
+		}
+	}
+	if len(p) < cap(w.buf) {
+		w.buf = append(w.buf, p...)
+		w.addBytes(len(p))
+		return len(p), nil
+	}
+	n, err := w.f.Write(p)
+	w.written += int64(n)
+	w.addBytes(n)
+	if err != nil {
+		w.fail(err)
+		w.writeMetaBestEffort()
+		return n, w.err
+	}
+	return n, nil
+}
+
+// Flush hands buffered bytes to the OS, without fsync. It returns the
+// Writer's write error if recording stopped, and ErrClosed after Finish or
+// Abort.
+func (w *Writer) Flush() error {
+	if err := w.usable("flush"); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+// Sync flushes and then fsyncs the media file. A failing fsync stops the
+// recording like a failing write. Sync returns ErrClosed after Finish or
+// Abort.
+func (w *Writer) Sync() error {
+	if err := w.usable("sync"); err != nil {
+		return err
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if err := w.f.Sync(); err != nil {
+		w.fail(err)
+		w.writeMetaBestEffort()
+		return w.err
+	}
+	return nil
+}
+
+// Meta returns a snapshot of the recording's Meta; Bytes counts the bytes
+// accepted so far. Meta is safe for concurrent use, also with the owner's
+// calls.
+func (w *Writer) Meta() Meta {
+	w.metaMu.Lock()
+	defer w.metaMu.Unlock()
+	return w.meta
+}
+
+// Finish ends the recording: it flushes, fsyncs and closes the media file,
+// sets End (and Duration if d > 0) and rewrites the sidecar atomically, then
+// releases the recording in the Store. It returns the final Meta. Its error
+// reports what failed during Finish itself (flush, fsync, close, sidecar); a
+// write error that already stopped the recording is not repeated but kept in
+// Meta.Failed. Finish is idempotent: a second call returns the first result.
+// After Abort it returns ErrClosed.
+func (w *Writer) Finish(end time.Time, d time.Duration) (Meta, error) {
+	if w.finished {
+		return w.finMeta, w.finErr
+	}
+	if w.aborted {
+		return w.Meta(), fmt.Errorf("record: finish %s: %w", w.key, ErrClosed)
+	}
+	w.finished = true
+	var errs []error
+	if w.err == nil {
+		if err := w.flush(); err != nil {
+			errs = append(errs, err)
+		} else if err := w.f.Sync(); err != nil {
+			w.fail(err)
+			errs = append(errs, w.err)
+		}
+	}
+	if err := w.f.Close(); err != nil && w.err == nil {
+		w.fail(err)
+		errs = append(errs, w.err)
+	}
+	w.buf = nil
+
+	w.metaMu.Lock()
+	w.meta.End = end.Round(0)
+	if d > 0 {
+		w.meta.Duration = d
+	}
+	m := w.meta
+	w.metaMu.Unlock()
+
+	if err := w.s.writeMeta(m); err != nil {
+		errs = append(errs, fmt.Errorf("record: finish %s: %w", w.key, err))
+	}
+	w.s.unregister(w.key)
+	w.finMeta, w.finErr = m, errors.Join(errs...)
+	return w.finMeta, w.finErr
+}
+
+// Abort closes the media file and removes both files of the recording, then
+// releases it in the Store; it is meant for an upload that turns out not to
+// be WebM before anything useful was stored. Abort is idempotent: a second
+// call returns the first result. After Finish it does nothing and returns
+// ErrClosed (use Store.Delete).
+func (w *Writer) Abort() error {
+	if w.aborted {
+		return w.abortErr
+	}
+	if w.finished {
+		return fmt.Errorf("record: abort %s: %w", w.key, ErrClosed)
+	}
+	w.aborted = true
+	w.buf = nil
+	_ = w.f.Close() // the file is being thrown away
+	m := w.Meta()
+	var errs []error
+	for _, p := range []string{w.s.metaPath(m.Room, m.Broadcast), w.path} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	w.s.unregister(w.key)
+	if err := errors.Join(errs...); err != nil {
+		w.abortErr = fmt.Errorf("record: abort %s: %w", w.key, err)
+	}
+	return w.abortErr
+}
+
+// usable returns ErrClosed after Finish or Abort, else the sticky write
+// error, if any.
+func (w *Writer) usable(op string) error {
+	if w.finished || w.aborted {
+		return fmt.Errorf("record: %s %s: %w", op, w.key, ErrClosed)
+	}
+	return w.err
+}
+
+// flush hands the buffer to the OS; on error it stops the recording.
+func (w *Writer) flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if len(w.buf) == 0 {
+		return nil
+	}
+	n, err := w.f.Write(w.buf)
+	w.written += int64(n)
+	w.buf = w.buf[:0]
+	if err != nil {
+		w.fail(err)
+		w.writeMetaBestEffort()
+		return w.err
+	}
+	return nil
+}
+
+// fail stops the recording with err: Meta.Bytes drops to what reached the
+// file and Meta.Failed says why.
+func (w *Writer) fail(err error) {
+	w.err = fmt.Errorf("record: write %s: %w", w.key, err)
+	w.buf = w.buf[:0]
+	w.metaMu.Lock()
+	w.meta.Bytes = w.written
+	w.meta.Failed = err.Error()
+	w.metaMu.Unlock()
+}
+
+// writeMetaBestEffort records a failure in the sidecar at once, so that it
+// survives a crash before Finish. On error it does nothing: Finish rewrites
+// the sidecar and reports that error.
+func (w *Writer) writeMetaBestEffort() {
+	_ = w.s.writeMeta(w.Meta())
+}
+
+func (w *Writer) addBytes(n int) {
+	w.metaMu.Lock()
+	w.meta.Bytes += int64(n)
+	w.metaMu.Unlock()
+}
