@@ -1,0 +1,28 @@
+package assets
+
+import (
+	"io/fs"
+	"testing"
+)
+
+func TestFS(t *testing.T) {
+	tests := []struct {
+		name string
+		give string
+	}{
+		{name: "broadcaster", give: "broadcaster.js"},
+		{name: "player", give: "player.js"},
+		{name: "stylesheet", give: "live.css"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := fs.ReadFile(FS, tc.give)
+			if err != nil {
+				t.Fatalf("ReadFile(%s) error = %v", tc.give, err)
+			}
+			if len(b) == 0 {
+				t.Errorf("ReadFile(%s) is empty", tc.give)
+			}
+		})
+	}
+}

@@ -1,0 +1,522 @@
+// amlive broadcaster: captures camera + microphone with MediaRecorder (WebM) and
+// uploads the chunks over a WebSocket to {base}/{room}/upload.
+//
+// Markup (the "amlive-broadcaster" partial):
+//   <div data-amlive-broadcaster data-base="/live" data-room="alice">
+//     <video data-amlive-preview muted playsinline></video>
+//     <button data-amlive-start>  <button data-amlive-stop>
+//     <span data-amlive-viewers></span>  <p data-amlive-status role="status"></p>
+//   </div>
+// Optional attributes: data-mime, data-video-bps, data-keyframe-ms, data-timeslice-ms.
+//
+// Each element gets el.amliveBroadcaster = {state, broadcast, mimeType, viewers,
+// lastError, start(), stop(), on(event, fn)}; the state is mirrored in
+// el.dataset.state and announced with the DOM events amlive:state and amlive:viewers.
+(() => {
+  'use strict';
+
+  const amlive = (window.amlive = window.amlive || {});
+
+  const SELECTOR = '[data-amlive-broadcaster]';
+  const MIME_CANDIDATES = [
+    'video/webm;codecs=vp9,opus',
+    'video/webm;codecs=vp8,opus',
+    'video/webm;codecs=vp9',
+    'video/webm;codecs=vp8',
+    'video/webm',
+  ];
+  const HIGH_WATER = 2 * 1024 * 1024; // don't send while ws.bufferedAmount is above this
+  const MAX_QUEUE_BYTES = 64 * 1024 * 1024; // local queue limit…
+  const MAX_QUEUE_MS = 30000; // …or this much recorded media waiting: give up
+  const PUMP_MS = 100; // retry sending this often while backed up
+  const READY_TIMEOUT_MS = 15000;
+  const CLOSE_TIMEOUT_MS = 10000;
+
+  // Sentences for the WebSocket close codes the server (or the browser) uses.
+  const CLOSE_MESSAGES = {
+    1000: 'The server ended your broadcast.',
+    1001: 'The server is shutting down; your broadcast was stopped.',
+    1006: 'The connection to the server was lost.',
+    1008: 'The server stopped your broadcast (policy).',
+    1009: 'A piece of your stream was too large for the server.',
+    1011: 'The server hit an internal error.',
+    4401: 'Please sign in to go live.',
+    4403: 'You are not allowed to broadcast in this room.',
+    4404: 'This room does not exist.',
+    4409: 'This room is already live — perhaps in another tab or on another device.',
+    4413: 'A piece of your stream was too large for the server.',
+    4415: 'The server cannot accept this stream: it needs WebM video.',
+    4429: 'A limit was reached (for example the longest allowed broadcast or the number of live rooms).',
+  };
+
+  function closeMessage(code, reason) {
+    const sentence = CLOSE_MESSAGES[code] || `The connection closed unexpectedly (code ${code}).`;
+    return reason ? `${sentence} (Server: ${reason})` : sentence;
+  }
+
+  // endpoint builds {base}/{room}/{path} against the page; base may be a path
+  // ("/live") or an absolute http(s) URL. ws=true gives the ws:/wss: form.
+  function endpoint(base, room, path, ws) {
+    const prefix = (base || '').replace(/\/+$/, '');
+    const u = new URL(`${prefix}/${encodeURIComponent(room)}/${path}`, document.baseURI);
+    if (ws) u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    return u;
+  }
+
+  function intAttr(el, name, def) {
+    const v = parseInt(el.getAttribute(name) || '', 10);
+    return Number.isFinite(v) && v > 0 ? v : def;
+  }
+
+  // isPlayableWebM refuses H.264 in WebM/Matroska: MediaRecorder can produce it,
+  // but Media Source Extensions cannot play it.
+  function isPlayableWebM(mime) {
+    const m = (mime || '').toLowerCase();
+    return m.startsWith('video/webm') && !/avc1|h264|hev1|hvc1/.test(m);
+  }
+
+  function chooseMime(override) {
+    if (typeof MediaRecorder === 'undefined' || !MediaRecorder.isTypeSupported) return '';
+    const list = MIME_CANDIDATES.slice();
+    if (override) {
+      if (isPlayableWebM(override)) list.unshift(override);
+      else console.warn(`amlive: ignoring data-mime=${override}: only VP8/VP9 WebM is supported`);
+    }
+    return list.find((m) => MediaRecorder.isTypeSupported(m)) || '';
+  }
+
+  function mediaErrorMessage(err) {
+    switch (err && err.name) {
+      case 'NotAllowedError':
+      case 'SecurityError':
+        return 'Camera and microphone access was denied. Allow it in your browser’s site settings, then press “Go live” again.';
+      case 'NotFoundError':
+      case 'OverconstrainedError':
+        return 'No camera or microphone was found. Connect one and try again.';
+      case 'NotReadableError':
+      case 'AbortError':
+        return 'The camera or microphone is in use by another application, or could not be started.';
+      default:
+        return `Could not start the camera: ${(err && err.message) || err}`;
+    }
+  }
+
+  function viewersText(n) {
+    return `${n} watching`;
+  }
+
+  class Broadcaster {
+    constructor(el) {
+      this.el = el;
+      this.state = 'idle';
+      this.broadcast = '';
+      this.mimeType = '';
+      this.viewers = 0;
+      this.lastError = '';
+
+      this._video = el.querySelector('[data-amlive-preview]') || el.querySelector('video');
+      this._startBtn = el.querySelector('[data-amlive-start]');
+      this._stopBtn = el.querySelector('[data-amlive-stop]');
+      this._viewersEl = el.querySelector('[data-amlive-viewers]');
+      this._statusEl = el.querySelector('[data-amlive-status]');
+      this._listeners = {};
+      this._session = null;
+
+      if (this._startBtn) this._startBtn.addEventListener('click', () => this.start());
+      if (this._stopBtn) this._stopBtn.addEventListener('click', () => this.stop());
+      window.addEventListener('pagehide', () => this._stopNow());
+      this._setState('idle');
+    }
+
+    // on registers fn for 'state' ({state, message}) or 'viewers' ({count});
+    // it returns a function that unregisters it.
+    on(event, fn) {
+      (this._listeners[event] = this._listeners[event] || []).push(fn);
+      return () => {
+        this._listeners[event] = (this._listeners[event] || []).filter((f) => f !== fn);
+      };
+    }
+
+    _emit(event, detail) {
+      for (const fn of this._listeners[event] || []) {
+        try {
+          fn(detail);
+        } catch (e) {
+          console.error(e);
+        }
+      }
+      this.el.dispatchEvent(new CustomEvent(`amlive:${event}`, { detail, bubbles: true }));
+    }
+
+    _status(text) {
+      if (this._statusEl) this._statusEl.textContent = text;
+    }
+
+    _setState(state, message) {
+      const prev = this.state;
+      this.state = state;
+      this.el.dataset.state = state;
+      if (message !== undefined) this._status(message);
+      const busy = state === 'starting' || state === 'live' || state === 'stopping';
+      if (this._startBtn) this._startBtn.disabled = busy;
+      if (this._stopBtn) this._stopBtn.disabled = !(state === 'starting' || state === 'live');
+      if (prev !== state) this._emit('state', { state, previous: prev, message: message || '' });
+    }
+
+    _setViewers(n) {
+      this.viewers = n;
+      if (this._viewersEl) this._viewersEl.textContent = viewersText(n);
+      this._emit('viewers', { count: n });
+    }
+
+    // start captures, connects and, once the server is ready, records.
+    async start() {
+      if (this.state === 'starting' || this.state === 'live' || this.state === 'stopping') return;
+      const s = { queue: [], queuedBytes: 0, readChain: Promise.resolve(), slow: false };
+      this._session = s;
+      this.broadcast = '';
+      this.lastError = '';
+      this._setViewers(0);
+      this._setState('starting', 'Starting your camera…');
+
+      try {
+        if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+          throw new UserError('Going live needs a secure page (https:// or localhost): this browser blocks the camera here.');
+        }
+        const mime = chooseMime(this.el.getAttribute('data-mime'));
+        if (!mime) throw new UserError('This browser cannot record WebM video, so it cannot go live. Try a recent Chrome, Edge or Firefox.');
+
+        try {
+          s.stream = await navigator.mediaDevices.getUserMedia({
+            video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
+            audio: true,
+          });
+        } catch (err) {
+          throw new UserError(mediaErrorMessage(err));
+        }
+        if (this._session !== s) return this._stopTracks(s); // stopped meanwhile
+        this._showPreview(s.stream);
+        for (const track of s.stream.getTracks()) {
+          track.addEventListener('ended', () => {
+            if (this._session === s && this.state === 'live') this._stopWith(s, 'Your camera or microphone stopped.');
+          });
+        }
+
+        s.recorder = this._makeRecorder(s.stream, mime);
+        this.mimeType = s.recorder.mimeType || mime;
+        if (!isPlayableWebM(this.mimeType)) {
+          throw new UserError(`This browser records ${this.mimeType}, which viewers cannot play. Try another browser.`);
+        }
+
+        this._status('Connecting to the server…');
+        await this._connect(s); // resolves on {"type":"ready"}
+        if (this._session !== s) return;
+
+        this._startRecording(s);
+        this._setState('live', 'You are live.');
+      } catch (err) {
+        if (this._session !== s) return;
+        this._fail(s, err instanceof UserError ? err.message : `Could not go live: ${err.message || err}`);
+      }
+    }
+
+    _showPreview(stream) {
+      const v = this._video;
+      if (!v) return;
+      v.muted = true; // never echo the microphone
+      v.srcObject = stream;
+      const p = v.play();
+      if (p && p.catch) p.catch(() => {});
+    }
+
+    // _makeRecorder asks for a keyframe about every data-keyframe-ms (VP8's own
+    // gap is ~5 s, and a viewer can only join at a keyframe). Browsers without
+    // the option throw; retry without it. Never also pass
+    // videoKeyFrameIntervalCount: both together throw.
+    _makeRecorder(stream, mimeType) {
+      const opts = {
+        mimeType,
+        videoBitsPerSecond: intAttr(this.el, 'data-video-bps', 2500000),
+        audioBitsPerSecond: 128000,
+      };
+      try {
+        return new MediaRecorder(stream, {
+          ...opts,
+          videoKeyFrameIntervalDuration: intAttr(this.el, 'data-keyframe-ms', 2000),
+        });
+      } catch (e) {
+        try {
+          return new MediaRecorder(stream, opts);
+        } catch (err) {
+          throw new UserError(`This browser cannot record ${mimeType}: ${err.message || err}`);
+        }
+      }
+    }
+
+    // _connect opens the upload socket and resolves when the server says ready.
+    // (A reconnect loop would call this again for the same session.)
+    _connect(s) {
+      return new Promise((resolve, reject) => {
+        const url = endpoint(this.el.getAttribute('data-base'), this.el.getAttribute('data-room'), 'upload', true);
+        url.searchParams.set('mime', this.mimeType);
+        const ws = new WebSocket(url.href);
+        ws.binaryType = 'arraybuffer';
+        s.ws = ws;
+        let ready = false;
+        const timer = setTimeout(() => {
+          if (!ready) {
+            reject(new UserError('The server did not answer. Please try again.'));
+            ws.close(1000);
+          }
+        }, READY_TIMEOUT_MS);
+
+        ws.onmessage = (ev) => {
+          if (typeof ev.data !== 'string') return;
+          let msg;
+          try {
+            msg = JSON.parse(ev.data);
+          } catch (e) {
+            return;
+          }
+          switch (msg.type) {
+            case 'ready':
+              ready = true;
+              clearTimeout(timer);
+              this.broadcast = msg.broadcast || '';
+              resolve();
+              break;
+            case 'viewers':
+              this._setViewers(Number(msg.count) || 0);
+              break;
+            case 'error':
+              this.lastError = msg.message || 'The server reported an error.';
+              this._status(this.lastError);
+              break;
+          }
+        };
+        ws.onclose = (ev) => {
+          clearTimeout(timer);
+          s.closeEvent = ev;
+          if (s.onClosed) s.onClosed(ev);
+          if (!ready) {
+            reject(new UserError(closeMessage(ev.code, ev.reason)));
+            return;
+          }
+          if (this._session === s && this.state === 'live') this._fail(s, closeMessage(ev.code, ev.reason));
+        };
+        ws.onerror = () => {}; // a close event with the code always follows
+      });
+    }
+
+    _startRecording(s) {
+      const rec = s.recorder;
+      // Blob.arrayBuffer() is asynchronous; chaining keeps the chunks in order.
+      rec.addEventListener('dataavailable', (ev) => {
+        const blob = ev.data;
+        if (!blob || !blob.size) return;
+        const t = Date.now();
+        s.readChain = s.readChain
+          .then(() => blob.arrayBuffer())
+          .then((buf) => this._enqueue(s, buf, t))
+          .catch((err) => this._fail(s, `Could not read the recorded video: ${err.message || err}`));
+      });
+      s.recorderStopped = new Promise((resolve) => rec.addEventListener('stop', resolve, { once: true }));
+      rec.addEventListener('error', (ev) => {
+        const err = ev.error || ev;
+        this._fail(s, `Recording failed: ${err.message || err.name || 'unknown error'}`);
+      });
+      rec.start(intAttr(this.el, 'data-timeslice-ms', 250));
+    }
+
+    _enqueue(s, buf, t) {
+      if (this._session !== s || s.failed) return;
+      s.queue.push({ buf, t });
+      s.queuedBytes += buf.byteLength;
+      this._pump(s);
+    }
+
+    // _pump sends queued chunks in order while the socket's own buffer is
+    // small; otherwise it keeps them and retries shortly.
+    _pump(s) {
+      const ws = s.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      while (s.queue.length && (ws.bufferedAmount <= HIGH_WATER || s.flushing)) {
+        const item = s.queue.shift();
+        s.queuedBytes -= item.buf.byteLength;
+        ws.send(item.buf);
+      }
+      if (!s.queue.length) {
+        if (s.slow && this.state === 'live') {
+          s.slow = false;
+          this._status('You are live.');
+        }
+        return;
+      }
+      const age = Date.now() - s.queue[0].t;
+      if (s.queuedBytes > MAX_QUEUE_BYTES || age > MAX_QUEUE_MS) {
+        this._fail(s, 'Your upload is too slow for your camera: the broadcast was stopped. Try a better connection.');
+        return;
+      }
+      if (!s.slow && this.state === 'live') {
+        s.slow = true;
+        this._status('Your upload is slower than your camera: viewers may see a delay.');
+      }
+      if (!s.pumpTimer) {
+        s.pumpTimer = setTimeout(() => {
+          s.pumpTimer = 0;
+          this._pump(s);
+        }, PUMP_MS);
+      }
+    }
+
+    // stop ends the broadcast: the recorder's final chunk is sent, then
+    // {"type":"end"}, and the server closes the socket when the recording is saved.
+    async stop() {
+      const s = this._session;
+      if (!s || this.state === 'idle' || this.state === 'ended' || this.state === 'error' || this.state === 'stopping') return;
+      if (this.state === 'starting') {
+        this._session = null;
+        this._teardown(s);
+        this._setState('idle', 'Cancelled.');
+        return;
+      }
+      this._setState('stopping', 'Finishing your upload…');
+      try {
+        if (s.recorder.state !== 'inactive') {
+          s.recorder.stop(); // fires a last dataavailable, then stop
+          await s.recorderStopped;
+        }
+        await s.readChain; // every chunk is queued
+        const ws = s.ws;
+        if (ws.readyState !== WebSocket.OPEN) throw new UserError(closeMessage(s.closeEvent ? s.closeEvent.code : 1006, s.closeEvent && s.closeEvent.reason));
+        s.flushing = true; // ignore backpressure: everything goes, in order, before end
+        this._pump(s);
+        const closed = new Promise((resolve) => {
+          s.onClosed = resolve;
+        });
+        ws.send(JSON.stringify({ type: 'end' }));
+        const ev = await this._waitClose(ws, closed);
+        this._teardown(s);
+        if (ev && ev.code === 1000) {
+          this._setState('ended', 'You are offline. Recording saved.');
+        } else if (ev) {
+          this._setState('error', (this.lastError = closeMessage(ev.code, ev.reason)));
+        } else {
+          this._setState('ended', 'You are offline. The server did not confirm that the recording was saved.');
+        }
+      } catch (err) {
+        if (this._session === s) this._fail(s, err instanceof UserError ? err.message : `Stopping failed: ${err.message || err}`);
+      }
+    }
+
+    // _waitClose waits for the server's close: 10 s after the socket's own
+    // buffer has drained (a slow upload may need longer to get there, but
+    // not more than a minute).
+    async _waitClose(ws, closed) {
+      const deadline = Date.now() + 60000;
+      const drained = new Promise((resolve) => {
+        const check = () =>
+          ws.readyState !== WebSocket.OPEN || ws.bufferedAmount === 0 || Date.now() > deadline ? resolve() : setTimeout(check, 100);
+        check();
+      });
+      const first = await Promise.race([closed, drained.then(() => null)]);
+      if (first) return first;
+      let timer;
+      const ev = await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS, null)))]);
+      clearTimeout(timer);
+      if (!ev && ws.readyState === WebSocket.OPEN) ws.close(1000);
+      return ev;
+    }
+
+    _stopWith(s, message) {
+      this.stop().then(() => {
+        if (this.state === 'ended') this._status(`${message} You are offline. Recording saved.`);
+      });
+    }
+
+    // _stopNow is the best effort for pagehide, when nothing can be awaited:
+    // send what is queued, say end, close.
+    _stopNow() {
+      const s = this._session;
+      if (!s) return;
+      const ws = s.ws;
+      if (ws && ws.readyState === WebSocket.OPEN && (this.state === 'live' || this.state === 'stopping')) {
+        s.flushing = true;
+        this._pump(s);
+        try {
+          ws.send(JSON.stringify({ type: 'end' }));
+        } catch (e) {
+          /* closing anyway */
+        }
+      }
+      this._session = null;
+      this._teardown(s);
+      if (this.state === 'live' || this.state === 'stopping') this._setState('ended', 'You are offline.');
+    }
+
+    _fail(s, message) {
+      if (s.failed) return;
+      s.failed = true;
+      if (this._session === s) this._session = null;
+      this._teardown(s);
+      this.lastError = message;
+      this._setState('error', message);
+    }
+
+    _teardown(s) {
+      clearTimeout(s.pumpTimer);
+      s.pumpTimer = 0;
+      try {
+        if (s.recorder && s.recorder.state !== 'inactive') s.recorder.stop();
+      } catch (e) {
+        /* already stopped */
+      }
+      if (s.ws && s.ws.readyState <= WebSocket.OPEN) s.ws.close(1000);
+      this._stopTracks(s);
+      s.queue = [];
+      s.queuedBytes = 0;
+    }
+
+    _stopTracks(s) {
+      if (s.stream) for (const track of s.stream.getTracks()) track.stop();
+      if (this._video && this._video.srcObject === s.stream) this._video.srcObject = null;
+    }
+  }
+
+  // UserError carries a message meant for the status line as is.
+  class UserError extends Error {}
+
+  function initBroadcasters(root) {
+    const r = root || document;
+    const els = [];
+    if (r.matches && r.matches(SELECTOR)) els.push(r);
+    if (r.querySelectorAll) els.push(...r.querySelectorAll(SELECTOR));
+    for (const el of els) {
+      if (!el.amliveBroadcaster) el.amliveBroadcaster = new Broadcaster(el);
+    }
+    // The share link on the broadcast page: show it as an absolute URL.
+    if (r.querySelectorAll) {
+      for (const input of r.querySelectorAll('input[data-amlive-share]')) {
+        try {
+          input.value = new URL(input.value, document.baseURI).href;
+        } catch (e) {
+          /* leave it */
+        }
+      }
+    }
+  }
+
+  // amlive.init(root) initialises every amlive widget under root (default:
+  // document) whose script is loaded; safe to call again for new markup.
+  amlive.initBroadcasters = initBroadcasters;
+  amlive.init = function init(root) {
+    if (amlive.initPlayers) amlive.initPlayers(root);
+    if (amlive.initBroadcasters) amlive.initBroadcasters(root);
+  };
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', () => initBroadcasters(document));
+  } else {
+    initBroadcasters(document);
+  }
+})();
