@@ -1,0 +1,197 @@
+package liveplugin
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Action is what a request wants to do in a room; Config.Authorize decides.
+type Action int
+
+// The actions Config.Authorize is asked about.
+const (
+	// View is watching a room live or its recordings, and reading its status.
+	View Action = iota + 1
+	// Publish is going live in a room.
+	Publish
+	// Manage is deleting a room's recordings.
+	Manage
+)
+
+// String returns "view", "publish" or "manage".
+func (a Action) String() string {
+	switch a {
+	case View:
+		return "view"
+	case Publish:
+		return "publish"
+	case Manage:
+		return "manage"
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// BroadcastInfo describes a broadcast, live or ended.
+type BroadcastInfo struct {
+	Room      string    `json:"room"`
+	ID        string    `json:"broadcast"`
+	MIMEType  string    `json:"mimeType,omitempty"`
+	Started   time.Time `json:"startedAt"`
+	Ended     time.Time `json:"endedAt,omitzero"`
+	Viewers   int       `json:"viewers"`
+	Bytes     int64     `json:"bytes"`
+	Recording string    `json:"recording,omitempty"` // playback URL; empty if nothing was recorded
+	URL       string    `json:"url"`                 // the room's watch page
+}
+
+// Config configures the plugin. It is passed by value to Register; its zero
+// value works: recordings go to "amlive-recordings", anyone may view, nobody
+// may publish.
+type Config struct {
+	// Dir is where recordings are written, one folder per room. Optional.
+	// Defaults to "amlive-recordings" in the working directory.
+	Dir string
+
+	// Authorize decides whether the request c may perform a in room. It
+	// returns nil to allow, ErrSignInRequired (or an *echo.HTTPError with
+	// status 401) when the user must sign in first, and any other error to
+	// refuse (the error text is not shown to the user unless it is an
+	// *echo.HTTPError). It runs synchronously on every page, status,
+	// playback and WebSocket request, before any byte is stored, and must
+	// not block or write to the response. Optional. Defaults to allowing
+	// View and refusing Publish and Manage.
+	Authorize func(c echo.Context, room string, a Action) error
+
+	// OriginPatterns lists the hosts, besides the request's own, from which
+	// browsers may open the plugin's WebSockets (patterns as in
+	// path.Match, e.g. "*.example.com"). Optional. Defaults to none:
+	// cross-origin WebSockets are refused.
+	OriginPatterns []string
+
+	// Views overrides the plugin's html/template files: any *.html file in it
+	// whose {{define}} names match the defaults' (for example
+	// "amlive-player" or "amlive-content" in watch.html) replaces them.
+	// Optional.
+	Views fs.FS
+
+	// Logger receives the plugin's logs. Optional. Defaults to slog.Default().
+	Logger *slog.Logger
+
+	// MaxMessageBytes bounds one WebSocket message from a publisher; a
+	// larger one closes the upload with 4413. Optional. Defaults to 4 MiB.
+	MaxMessageBytes int64
+	// MaxInitBytes bounds the stream header (everything before the first
+	// Cluster); a larger one closes the upload with 4415. Optional.
+	// Defaults to 1 MiB.
+	MaxInitBytes int
+	// MaxRooms bounds the rooms live at once; one more publisher gets 4429.
+	// Optional. Defaults to 100.
+	MaxRooms int
+	// MaxViewers bounds the viewers of one room; one more gets 4429.
+	// Optional. Defaults to 5000.
+	MaxViewers int
+	// MaxTotalViewers bounds the viewers of all rooms. Optional. Defaults
+	// to 20000.
+	MaxTotalViewers int
+	// MaxBroadcast bounds the length of one broadcast; it ends when
+	// reached. Optional. Defaults to 12 hours.
+	MaxBroadcast time.Duration
+	// IdleTimeout ends a broadcast whose publisher sent nothing for this
+	// long. Optional. Defaults to 15 seconds.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds one write to a viewer; a viewer that cannot take
+	// a message for this long is disconnected. Optional. Defaults to 10
+	// seconds.
+	WriteTimeout time.Duration
+	// ViewerQueueBytes bounds the media queued for one viewer beyond what
+	// it joined with; a viewer that falls further behind skips ahead to
+	// the next keyframe. Optional. Defaults to 8 MiB.
+	ViewerQueueBytes int64
+
+	// OnLive is called when a broadcast goes live (its stream header was
+	// read). It runs synchronously in the publisher's request and must not
+	// block. Optional.
+	OnLive func(c echo.Context, b BroadcastInfo)
+	// OnEnd is called when a broadcast has ended and its recording is
+	// finished. It runs synchronously in the publisher's request and must
+	// not block. Optional.
+	OnEnd func(c echo.Context, b BroadcastInfo)
+}
+
+// Default limits, as documented on Config.
+const (
+	DefaultDir              = "amlive-recordings"
+	DefaultMaxMessageBytes  = 4 << 20
+	DefaultMaxInitBytes     = 1 << 20
+	DefaultMaxRooms         = 100
+	DefaultMaxViewers       = 5000
+	DefaultMaxTotalViewers  = 20000
+	DefaultMaxBroadcast     = 12 * time.Hour
+	DefaultIdleTimeout      = 15 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultViewerQueueBytes = 8 << 20
+)
+
+func (c Config) withDefaults() Config {
+	if c.Dir == "" {
+		c.Dir = DefaultDir
+	}
+	if c.Authorize == nil {
+		c.Authorize = defaultAuthorize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	setDefault(&c.MaxMessageBytes, DefaultMaxMessageBytes)
+	setDefault(&c.MaxInitBytes, DefaultMaxInitBytes)
+	setDefault(&c.MaxRooms, DefaultMaxRooms)
+	setDefault(&c.MaxViewers, DefaultMaxViewers)
+	setDefault(&c.MaxTotalViewers, DefaultMaxTotalViewers)
+	setDefault(&c.MaxBroadcast, DefaultMaxBroadcast)
+	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.ViewerQueueBytes, DefaultViewerQueueBytes)
+	return c
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, d T) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+// validate reports every field that is out of range.
+func (c Config) validate() error {
+	var errs []error
+	positive := func(name string, v int64) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("liveplugin: %s must be > 0, got %d", name, v))
+		}
+	}
+	positive("MaxMessageBytes", c.MaxMessageBytes)
+	positive("MaxInitBytes", int64(c.MaxInitBytes))
+	positive("MaxRooms", int64(c.MaxRooms))
+	positive("MaxViewers", int64(c.MaxViewers))
+	positive("MaxTotalViewers", int64(c.MaxTotalViewers))
+	positive("MaxBroadcast", int64(c.MaxBroadcast))
+	positive("IdleTimeout", int64(c.IdleTimeout))
+	positive("WriteTimeout", int64(c.WriteTimeout))
+	positive("ViewerQueueBytes", c.ViewerQueueBytes)
+	if c.MaxViewers > c.MaxTotalViewers && c.MaxTotalViewers > 0 {
+		errs = append(errs, fmt.Errorf("liveplugin: MaxViewers (%d) must not exceed MaxTotalViewers (%d)", c.MaxViewers, c.MaxTotalViewers))
+	}
+	return errors.Join(errs...)
+}
+
+// defaultAuthorize lets anyone view and nobody publish or manage.
+func defaultAuthorize(_ echo.Context, _ string, a Action) error {
+	if a == View {
+		return nil
+	}
+	return ErrNoAuthorize
+}

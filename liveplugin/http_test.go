@@ -1,0 +1,304 @@
+package liveplugin_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/labstack/echo/v4"
+
+	"github.com/amlive/amlive/liveplugin"
+	"github.com/amlive/amlive/liveplugin/internal/fixture"
+)
+
+// TestMetaAndStatus follows a room from offline to live to ended through
+// its meta and status routes.
+func TestMetaAndStatus(t *testing.T) {
+	fx := fixture.Load(t, "vp9-opus-250ms-kf2s")
+	ctx := testContext(t, 20*time.Second)
+	s := newServer(t, liveplugin.Config{Authorize: allowAll})
+
+	resp, _ := get(t, http.MethodGet, s.URL+"/live/alice/meta", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("meta offline = %d; want 404", resp.StatusCode)
+	}
+	var st struct {
+		Room       string
+		Live       bool
+		Broadcast  string
+		MIMEType   string
+		Viewers    int
+		Recordings []struct {
+			ID, URL    string
+			Live       bool
+			Bytes      int64
+			DurationMs int64
+		}
+	}
+	status := func() {
+		t.Helper()
+		resp, body := get(t, http.MethodGet, s.URL+"/live/alice/status", nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status = %d", resp.StatusCode)
+		}
+		st.Recordings = nil
+		if err := json.Unmarshal(body, &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status()
+	if st.Live || st.Room != "alice" || len(st.Recordings) != 0 {
+		t.Errorf("status offline = %+v; want not live, no recordings", st)
+	}
+
+	pub, id := publish(t, ctx, s, "alice")
+	viewer := mustDial(t, ctx, s.ws("/live/alice/subscribe"))
+	pub.viewers(t, ctx, 1)
+	pub.send(t, ctx, websocket.MessageBinary, fx.Chunks[0])
+	s.waitBytes(t, ctx, "alice", int64(len(fx.Chunks[0])))
+	resp, body := get(t, http.MethodGet, s.URL+"/live/alice/meta", nil)
+	want := `video/webm; codecs="vp9,opus"`
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != want || !bytes.Equal(body, fx.Full[:fx.St.InitSegmentEnd]) {
+		t.Errorf("meta live = %d %q, %d bytes; want 200 %q and the init segment", resp.StatusCode, resp.Header.Get("Content-Type"), len(body), want)
+	}
+	status()
+	if !st.Live || st.Broadcast != id || st.MIMEType != want || st.Viewers != 1 || len(st.Recordings) != 1 || !st.Recordings[0].Live {
+		t.Errorf("status live = %+v; want live %s with 1 viewer and a recording in progress", st, id)
+	}
+
+	for _, c := range fx.Chunks[1:] {
+		pub.send(t, ctx, websocket.MessageBinary, c)
+	}
+	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	viewer.closed(t, ctx)
+	status()
+	if st.Live || len(st.Recordings) != 1 {
+		t.Fatalf("status ended = %+v; want offline with one recording", st)
+	}
+	r := st.Recordings[0]
+	if r.ID != id || r.Live || r.Bytes != int64(len(fx.Full)) || r.URL != "/live/alice/playback?b="+id {
+		t.Errorf("recording = %+v; want %s, finished, %d bytes", r, id, len(fx.Full))
+	}
+	// The last block is at about 12 s.
+	if r.DurationMs < 11000 || r.DurationMs > 13000 {
+		t.Errorf("recording duration = %d ms; want about 12000", r.DurationMs)
+	}
+	resp, body = get(t, http.MethodGet, s.URL+"/live/alice/recordings", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), id) {
+		t.Errorf("recordings = %d %s; want the list", resp.StatusCode, body)
+	}
+}
+
+func TestHTTPErrors(t *testing.T) {
+	s := newServer(t, liveplugin.Config{})
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		want   int
+	}{
+		{"invalid room", http.MethodGet, "/live/-x/status", http.StatusBadRequest},
+		{"too long room", http.MethodGet, "/live/" + strings.Repeat("a", 65) + "/status", http.StatusBadRequest},
+		{"dots", http.MethodGet, "/live/..%2F..%2Fetc/status", http.StatusBadRequest},
+		{"no recording", http.MethodGet, "/live/alice/playback", http.StatusNotFound},
+		{"unknown recording", http.MethodGet, "/live/alice/playback?b=20260101T000000Z-abcdef", http.StatusNotFound},
+		{"bad broadcast id", http.MethodGet, "/live/alice/playback?b=../../x", http.StatusBadRequest},
+		{"upload without upgrade", http.MethodGet, "/live/alice/upload", http.StatusUpgradeRequired},
+		{"broadcast page, nobody may publish", http.MethodGet, "/live/alice/broadcast", http.StatusForbidden},
+		{"delete, nobody may manage", http.MethodDelete, "/live/alice/recordings/x", http.StatusForbidden},
+		{"unknown asset", http.MethodGet, "/live/assets/nope.js", http.StatusNotFound},
+		{"watch page", http.MethodGet, "/live/alice", http.StatusOK},
+		{"embed page", http.MethodGet, "/live/alice/embed", http.StatusOK},
+		{"rooms page", http.MethodGet, "/live/", http.StatusOK},
+		{"rooms JSON", http.MethodGet, "/live/rooms", http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := get(t, tc.method, s.URL+tc.path, nil)
+			if resp.StatusCode != tc.want {
+				t.Errorf("%s %s = %d %s; want %d", tc.method, tc.path, resp.StatusCode, body, tc.want)
+			}
+			if tc.want >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("error Content-Type = %q; want JSON", resp.Header.Get("Content-Type"))
+			}
+		})
+	}
+}
+
+func TestPagesAndAssets(t *testing.T) {
+	s := newServer(t, liveplugin.Config{Authorize: allowAll})
+	resp, body := get(t, http.MethodGet, s.URL+"/live/alice", nil)
+	page := string(body)
+	for _, want := range []string{`data-amlive-player`, `data-room="alice"`, `data-base="/live"`, `/live/assets/player.js?v=`, `/live/alice/embed`, `/live/alice/broadcast`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("watch page lacks %q", want)
+		}
+	}
+	if got := resp.Header.Get("X-Frame-Options"); got != "SAMEORIGIN" {
+		t.Errorf("watch page X-Frame-Options = %q; want SAMEORIGIN", got)
+	}
+	resp, _ = get(t, http.MethodGet, s.URL+"/live/alice/embed", nil)
+	if got := resp.Header.Get("X-Frame-Options"); got != "" {
+		t.Errorf("embed page X-Frame-Options = %q; want none (it is meant to be framed)", got)
+	}
+	_, body = get(t, http.MethodGet, s.URL+"/live/alice/broadcast", nil)
+	if !strings.Contains(string(body), "data-amlive-broadcaster") {
+		t.Error("broadcast page lacks the broadcaster widget")
+	}
+
+	// Versioned asset URLs are immutable; a revalidation gets 304.
+	i := strings.Index(page, "/live/assets/player.js?v=")
+	url := page[i : i+strings.IndexByte(page[i:], '"')]
+	resp, body = get(t, http.MethodGet, s.URL+url, nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") || len(body) == 0 {
+		t.Errorf("asset = %d %q; want 200, immutable", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+		t.Errorf("asset Content-Type = %q", ct)
+	}
+	resp, _ = get(t, http.MethodGet, s.URL+"/live/assets/player.js", http.Header{"If-None-Match": {resp.Header.Get("ETag")}})
+	if resp.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidation = %d; want 304", resp.StatusCode)
+	}
+}
+
+func TestViewsOverride(t *testing.T) {
+	views := fstest.MapFS{
+		"player.html": {Data: []byte(`{{define "amlive-player"}}<div id="custom-player" data-room="{{.Room}}"></div>{{end}}`)},
+		"watch.html":  {Data: []byte(`{{define "watch"}}<h1>My site: {{.Room}}</h1>{{template "amlive-player" .}}{{end}}`)},
+	}
+	s := newServer(t, liveplugin.Config{Views: views})
+	_, body := get(t, http.MethodGet, s.URL+"/live/alice", nil)
+	if want := `<h1>My site: alice</h1><div id="custom-player" data-room="alice"></div>`; string(body) != want {
+		t.Errorf("watch page = %q; want %q", body, want)
+	}
+	html, err := s.p.PlayerHTML("alice")
+	if err != nil || !strings.Contains(string(html), "custom-player") {
+		t.Errorf("PlayerHTML = %q, %v; want the app's player", html, err)
+	}
+	// The embed page keeps the default layout, with the app's player.
+	_, body = get(t, http.MethodGet, s.URL+"/live/alice/embed", nil)
+	if !strings.Contains(string(body), "custom-player") || !strings.Contains(string(body), "<!DOCTYPE html>") {
+		t.Errorf("embed page = %q; want the default page with the app's player", body)
+	}
+}
+
+func TestBrokenViewsFailRegister(t *testing.T) {
+	e := echo.New()
+	_, err := liveplugin.Register(e.Group("/live"), liveplugin.Config{
+		Dir:   t.TempDir(),
+		Views: fstest.MapFS{"watch.html": {Data: []byte(`{{define "watch"}}{{.Room`)}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "watch.html") {
+		t.Errorf("Register = %v; want an error naming watch.html", err)
+	}
+	if len(e.Routes()) != 0 {
+		t.Errorf("Register mounted %d routes despite the error", len(e.Routes()))
+	}
+}
+
+func TestFuncMapInAppTemplate(t *testing.T) {
+	s := newServer(t, liveplugin.Config{})
+	tmpl := template.Must(template.New("profile").Funcs(s.p.FuncMap()).Parse(
+		`<head>{{amliveHead}}</head><main>{{amlivePlayer "bob"}}{{amliveBroadcaster "bob"}}</main>`))
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/live/assets/live.css?v=", "data-amlive-player", "data-amlive-broadcaster", `data-room="bob"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("app page lacks %q", want)
+		}
+	}
+	if err := template.Must(template.New("x").Funcs(s.p.FuncMap()).Parse(`{{amlivePlayer "../x"}}`)).Execute(&buf, nil); !errors.Is(err, liveplugin.ErrInvalidRoom) {
+		t.Errorf("amlivePlayer with a bad room = %v; want ErrInvalidRoom", err)
+	}
+}
+
+func TestRegisterValidatesConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		give liveplugin.Config
+		want string
+	}{
+		{"negative message size", liveplugin.Config{MaxMessageBytes: -1}, "MaxMessageBytes must be > 0, got -1"},
+		{"negative idle", liveplugin.Config{IdleTimeout: -time.Second}, "IdleTimeout must be > 0"},
+		{"viewers over total", liveplugin.Config{MaxViewers: 10, MaxTotalViewers: 5}, "MaxViewers (10) must not exceed MaxTotalViewers (5)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.give.Dir = t.TempDir()
+			_, err := liveplugin.Register(echo.New(), tc.give)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Register = %v; want %q", err, tc.want)
+			}
+		})
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("MustRegister with a bad Config did not panic")
+		}
+	}()
+	liveplugin.MustRegister(echo.New(), liveplugin.Config{MaxRooms: -1})
+}
+
+// TestRegisterLeavesAppAlone: the plugin only adds routes under its group.
+func TestRegisterLeavesAppAlone(t *testing.T) {
+	e := echo.New()
+	handler := e.HTTPErrorHandler
+	p, err := liveplugin.Register(e.Group("/live"), liveplugin.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(t.Context())
+	if e.Renderer != nil {
+		t.Error("Register set e.Renderer")
+	}
+	if e.HTTPErrorHandler == nil || handler == nil {
+		t.Error("error handler lost")
+	}
+	for _, r := range e.Routes() {
+		if r.Path != "/live" && !strings.HasPrefix(r.Path, "/live/") {
+			t.Errorf("route %s %s outside the group", r.Method, r.Path)
+		}
+	}
+	// The app's own routes still work, with the app's middleware only.
+	e.GET("/", func(c echo.Context) error { return c.String(http.StatusOK, "home") })
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Body.String() != "home" {
+		t.Errorf("app route = %q", rec.Body.String())
+	}
+	if got := p.Base(); got != "/live" {
+		t.Errorf("Base() = %q; want /live", got)
+	}
+}
+
+// TestDeleteRecording: Manage permission deletes a finished recording.
+func TestDeleteRecording(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	ctx := testContext(t, 20*time.Second)
+	s := newServer(t, liveplugin.Config{Authorize: allowAll})
+	pub, id := publish(t, ctx, s, "alice")
+	for _, c := range fx.Chunks[:5] {
+		pub.send(t, ctx, websocket.MessageBinary, c)
+	}
+	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.closed(t, ctx)
+	resp, _ := get(t, http.MethodDelete, s.URL+"/live/alice/recordings/"+id, nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("DELETE = %d; want 204", resp.StatusCode)
+	}
+	resp, _ = get(t, http.MethodGet, s.URL+"/live/alice/playback?b="+id, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("playback after DELETE = %d; want 404", resp.StatusCode)
+	}
+}

@@ -1,0 +1,286 @@
+package liveplugin
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/amlive/amlive/liveplugin/internal/record"
+	"github.com/amlive/amlive/liveplugin/internal/views"
+)
+
+// room validates the :id of the request and checks that the plugin is
+// open and that a may be done there.
+func (p *Plugin) room(c echo.Context, a Action) (string, error) {
+	if p.isClosing() {
+		return "", ErrClosed
+	}
+	room := c.Param("id")
+	if err := ValidRoom(room); err != nil {
+		return "", err
+	}
+	if err := p.cfg.Authorize(c, room, a); err != nil {
+		return "", authError(err)
+	}
+	return room, nil
+}
+
+// authError keeps an app's *echo.HTTPError and ErrSignInRequired as they
+// are and turns any other refusal into ErrForbidden.
+func authError(err error) error {
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		if he.Code == http.StatusUnauthorized {
+			return errors.Join(ErrSignInRequired, err)
+		}
+		return errors.Join(ErrForbidden, err)
+	case errors.Is(err, ErrSignInRequired), errors.Is(err, ErrForbidden):
+		return err
+	}
+	return errors.Join(ErrForbidden, err)
+}
+
+// setPageHeaders sets the security headers of the plugin's HTML pages.
+// Pages other than the embed page may not be framed by other sites.
+func setPageHeaders(h http.Header, framable bool) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	if !framable {
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+		h.Set("Content-Security-Policy", "frame-ancestors 'self'")
+	}
+	h.Set("Cache-Control", "no-store")
+}
+
+func (p *Plugin) render(c echo.Context, page string, data views.Page, framable bool) error {
+	var buf bytes.Buffer
+	if err := p.views.Render(&buf, page, data); err != nil {
+		return echo.NewHTTPError(http.StatusInternalServerError, "internal error").SetInternal(err)
+	}
+	setPageHeaders(c.Response().Header(), framable)
+	return c.HTMLBlob(http.StatusOK, buf.Bytes())
+}
+
+// page builds the data of room's pages.
+func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
+	d := views.Page{
+		Title:    title,
+		Base:     p.base,
+		Room:     room,
+		Assets:   p.assetURLs(),
+		EmbedURL: c.Scheme() + "://" + c.Request().Host + p.base + "/" + room + "/embed",
+	}
+	if b, ok := p.hub.Lookup(room); ok {
+		in := b.Info()
+		d.Live = true
+		d.Status = views.Status{Live: true, Broadcast: in.ID, MIMEType: in.MIMEType, StartedAt: in.Started, Viewers: in.Viewers}
+	}
+	recs, err := p.Recordings(room)
+	if err != nil {
+		return d, err
+	}
+	for _, r := range recs {
+		d.Recordings = append(d.Recordings, views.Recording{
+			ID: r.ID, Start: r.Start, End: r.End, Duration: r.Duration, Bytes: r.Bytes, URL: r.URL, Live: r.Live,
+		})
+	}
+	d.CanPublish = p.cfg.Authorize(c, room, Publish) == nil
+	return d, nil
+}
+
+func (p *Plugin) watchPage(c echo.Context) error {
+	return p.roomPage(c, View, views.PageWatch, "", false)
+}
+
+func (p *Plugin) embedPage(c echo.Context) error {
+	return p.roomPage(c, View, views.PageEmbed, "", true)
+}
+
+func (p *Plugin) broadcastPage(c echo.Context) error {
+	return p.roomPage(c, Publish, views.PageBroadcast, "Go live: ", false)
+}
+
+func (p *Plugin) roomPage(c echo.Context, a Action, page, prefix string, framable bool) error {
+	room, err := p.room(c, a)
+	if err != nil {
+		return toHTTPError(err)
+	}
+	d, err := p.page(c, room, prefix+room)
+	if err != nil {
+		return toHTTPError(err)
+	}
+	return p.render(c, page, d, framable)
+}
+
+func (p *Plugin) roomsPage(c echo.Context) error {
+	if p.isClosing() {
+		return toHTTPError(ErrClosed)
+	}
+	d := views.Page{Title: "Live now", Base: p.base, Assets: p.assetURLs()}
+	for _, b := range p.visibleLive(c) {
+		d.Rooms = append(d.Rooms, views.RoomSummary{Room: b.Room, URL: b.URL, Viewers: b.Viewers, StartedAt: b.Started})
+	}
+	return p.render(c, views.PageRooms, d, false)
+}
+
+func (p *Plugin) roomsJSON(c echo.Context) error {
+	if p.isClosing() {
+		return toHTTPError(ErrClosed)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, p.visibleLive(c))
+}
+
+// visibleLive returns the live broadcasts the request may view.
+func (p *Plugin) visibleLive(c echo.Context) []BroadcastInfo {
+	live := p.Live()
+	out := live[:0]
+	for _, b := range live {
+		if p.cfg.Authorize(c, b.Room, View) == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// statusJSON is the body of GET /:id/status.
+type statusJSON struct {
+	Room       string      `json:"room"`
+	Live       bool        `json:"live"`
+	Broadcast  string      `json:"broadcast,omitempty"`
+	MIMEType   string      `json:"mimeType,omitempty"`
+	StartedAt  time.Time   `json:"startedAt,omitzero"`
+	Viewers    int         `json:"viewers"`
+	Recordings []Recording `json:"recordings"`
+}
+
+func (p *Plugin) status(c echo.Context) error {
+	room, err := p.room(c, View)
+	if err != nil {
+		return toHTTPError(err)
+	}
+	s := statusJSON{Room: room}
+	if b, ok := p.hub.Lookup(room); ok {
+		in := b.Info()
+		s.Live, s.Broadcast, s.MIMEType, s.StartedAt, s.Viewers = true, in.ID, in.MIMEType, in.Started, in.Viewers
+	}
+	if s.Recordings, err = p.Recordings(room); err != nil {
+		return toHTTPError(err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, s)
+}
+
+func (p *Plugin) recordings(c echo.Context) error {
+	room, err := p.room(c, View)
+	if err != nil {
+		return toHTTPError(err)
+	}
+	recs, err := p.Recordings(room)
+	if err != nil {
+		return toHTTPError(err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, recs)
+}
+
+func (p *Plugin) deleteRecording(c echo.Context) error {
+	room, err := p.room(c, Manage)
+	if err != nil {
+		return toHTTPError(err)
+	}
+	id := c.Param("b")
+	if err := p.store.Delete(room, id); err != nil {
+		if errors.Is(err, record.ErrBusy) {
+			return echo.NewHTTPError(http.StatusConflict, "recording in progress").SetInternal(err)
+		}
+		return toHTTPError(err)
+	}
+	p.log.Info("recording deleted", "room", room, "broadcast", id)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// meta serves the init segment of the live broadcast, typed with its codecs.
+func (p *Plugin) meta(c echo.Context) error {
+	room, err := p.room(c, View)
+	if err != nil {
+		return toHTTPError(err)
+	}
+	b, ok := p.hub.Lookup(room)
+	if !ok {
+		return toHTTPError(ErrNotLive)
+	}
+	mime, init, ok := b.Init()
+	if !ok {
+		return toHTTPError(ErrNotLive)
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	return c.Blob(http.StatusOK, mime, init)
+}
+
+// playback serves a recording, the latest by default, with Range support.
+// A recording still being written is served as far as it is on disk.
+func (p *Plugin) playback(c echo.Context) error {
+	room, err := p.room(c, View)
+	if err != nil {
+		return toHTTPError(err)
+	}
+	id := c.QueryParam("b")
+	if id == "" {
+		m, err := p.store.Latest(room)
+		if err != nil {
+			return toHTTPError(err)
+		}
+		id = m.Broadcast
+	} else if !record.ValidName(id) {
+		return echo.NewHTTPError(http.StatusBadRequest, "invalid broadcast id")
+	}
+	f, m, err := p.store.OpenFile(room, id)
+	if err != nil {
+		return toHTTPError(err)
+	}
+	defer f.Close()
+	h := c.Response().Header()
+	h.Set("Content-Type", strings.TrimSpace(m.MIMEType))
+	h.Set("X-Content-Type-Options", "nosniff")
+	if m.Live() {
+		h.Set("Cache-Control", "no-cache")
+	} else {
+		h.Set("Cache-Control", "private, max-age=60")
+	}
+	modtime := m.End
+	if m.Live() {
+		modtime = time.Time{} // growing: no Last-Modified, no 304
+	}
+	http.ServeContent(c.Response(), c.Request(), id+".webm", modtime, f)
+	return nil
+}
+
+// asset serves the embedded JavaScript and CSS. Pages link to them with
+// ?v=<hash>; such URLs are immutable and cached for a year.
+func (p *Plugin) asset(c echo.Context) error {
+	name := c.Param("*")
+	a, ok := p.assets[name]
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	h := c.Response().Header()
+	h.Set("ETag", `"`+a.etag+`"`)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if c.QueryParam("v") == a.etag {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	if match := c.Request().Header.Get("If-None-Match"); match != "" && strings.Contains(match, `"`+a.etag+`"`) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.Blob(http.StatusOK, a.mime, a.data)
+}

@@ -1,0 +1,369 @@
+package liveplugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/labstack/echo/v4"
+
+	"github.com/amlive/amlive/liveplugin/internal/hub"
+	"github.com/amlive/amlive/liveplugin/internal/record"
+	"github.com/amlive/amlive/liveplugin/internal/webm"
+)
+
+// isWebSocket reports whether r asks for a WebSocket upgrade.
+func isWebSocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// accept validates the room (a plain HTTP error before the upgrade), then
+// upgrades the connection. The caller must call done when its handler
+// returns; conn is nil when the handler should just return nil.
+func (p *Plugin) accept(c echo.Context, wg *sync.WaitGroup) (room string, conn *websocket.Conn, done func(), err error) {
+	room = c.Param("id")
+	if err := ValidRoom(room); err != nil {
+		return "", nil, nil, toHTTPError(err)
+	}
+	if !isWebSocket(c.Request()) {
+		return "", nil, nil, echo.NewHTTPError(http.StatusUpgradeRequired, "WebSocket upgrade required")
+	}
+	conn, err = websocket.Accept(c.Response(), c.Request(), &websocket.AcceptOptions{
+		OriginPatterns: p.cfg.OriginPatterns,
+	})
+	if err != nil {
+		// Accept has written the response (e.g. 403 for a foreign Origin).
+		p.log.Debug("websocket refused", "room", room, "remote", c.RealIP(), "err", err)
+		return "", nil, nil, nil
+	}
+	done, ok := p.track(wg)
+	if !ok {
+		closeWith(conn, ErrClosed)
+		return "", nil, nil, nil
+	}
+	return room, conn, done, nil
+}
+
+// closeWith closes conn with the code and reason for err.
+func closeWith(conn *websocket.Conn, err error) {
+	code, reason := closeStatus(err)
+	_ = conn.Close(code, reason)
+}
+
+// upload receives a publisher's stream: GET /:id/upload?mime=… (WebSocket).
+//
+// The connection is authorised before any byte is read. The stream is
+// parsed as it arrives; nothing is stored until its header has been read
+// and its codecs are ones browsers can play, so an upload that is not WebM
+// leaves no recording. Each chunk then goes to the hub (the viewers) and to
+// the recording, in that order.
+func (p *Plugin) upload(c echo.Context) error {
+	room, conn, done, err := p.accept(c, &p.pubs)
+	if conn == nil {
+		return err
+	}
+	defer done()
+	defer conn.CloseNow()
+	log := p.log.With("room", room, "remote", c.RealIP())
+
+	if err := p.cfg.Authorize(c, room, Publish); err != nil {
+		err = authError(err)
+		log.Warn("publish refused", "err", err)
+		closeWith(conn, err)
+		return nil
+	}
+	started := time.Now()
+	id := newBroadcastID(started)
+	b, err := p.hub.Start(room, id, started)
+	if err != nil {
+		log.Info("publish refused", "err", err)
+		closeWith(conn, err)
+		return nil
+	}
+	pub := &publisher{
+		p:       p,
+		c:       c,
+		conn:    conn,
+		b:       b,
+		log:     log.With("broadcast", id),
+		started: started,
+		reader:  webm.NewReader(webm.Limits{MaxInitBytes: p.cfg.MaxInitBytes}),
+		claimed: c.QueryParam("mime"),
+	}
+	pub.reader.Blocks = true
+	pub.run()
+	return nil
+}
+
+// publisher is the state of one upload connection. Its methods run on the
+// upload handler's goroutine, except sendViewers.
+type publisher struct {
+	p       *Plugin
+	c       echo.Context
+	conn    *websocket.Conn
+	b       *hub.Broadcast
+	log     *slog.Logger
+	started time.Time
+	claimed string // the client's MIME type, for the logs only
+
+	reader  *webm.Reader
+	events  []webm.Event
+	syncs   []int64
+	pending [][]byte // chunks before the header was read
+	live    bool     // header read, OnLive called
+	last    time.Duration
+
+	rec    *record.Writer
+	recErr error
+}
+
+type clientEvent struct {
+	Type string `json:"type"`
+}
+
+// run is the upload's read loop. It returns when the stream ends for any
+// reason, after the broadcast was ended and the recording finished.
+func (pub *publisher) run() {
+	p := pub.p
+	// Reads are not cancelled by Close, which would cut the connection:
+	// Close makes the server say goodbye with 1001 instead.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.pubCtx), p.cfg.MaxBroadcast)
+	defer cancel()
+	stop := context.AfterFunc(p.pubCtx, func() { closeWith(pub.conn, ErrClosed) })
+	defer stop()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	viewersCtx, stopViewers := context.WithCancel(ctx)
+	defer stopViewers()
+	wg.Go(func() { pub.sendViewers(viewersCtx) }) // exits with viewersCtx
+
+	if err := pub.send(ctx, map[string]string{"type": "ready", "broadcast": pub.b.ID()}); err != nil {
+		pub.finish(err)
+		return
+	}
+	pub.log.Debug("publisher connected", "mime", pub.claimed)
+	// The read limit is ours to enforce with a close code the page can
+	// explain, so the library's own limit only stops runaway frames.
+	pub.conn.SetReadLimit(p.cfg.MaxMessageBytes + 1)
+	for {
+		err := pub.readOne(ctx)
+		if err == nil {
+			continue
+		}
+		stopViewers()
+		wg.Wait()
+		pub.finish(err)
+		return
+	}
+}
+
+// errEnd is the publisher saying {"type":"end"}.
+var errEnd = errors.New("publisher ended the broadcast")
+
+// readOne reads and handles one message.
+func (pub *publisher) readOne(ctx context.Context) error {
+	p := pub.p
+	rctx, cancel := context.WithTimeout(ctx, p.cfg.IdleTimeout)
+	defer cancel()
+	typ, r, err := pub.conn.Reader(rctx)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, p.cfg.MaxMessageBytes+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) > p.cfg.MaxMessageBytes {
+		return fmt.Errorf("%w: over %d bytes", ErrMessageTooLarge, p.cfg.MaxMessageBytes)
+	}
+	if typ == websocket.MessageText {
+		var e clientEvent
+		if err := json.Unmarshal(data, &e); err != nil || e.Type != "end" {
+			return errBadMessage
+		}
+		return errEnd
+	}
+	return pub.media(data)
+}
+
+// errBadMessage is a text message that is not one of ours.
+var errBadMessage = errors.New("liveplugin: unsupported message")
+
+// media parses one chunk and hands it to the hub and the recording.
+func (pub *publisher) media(data []byte) error {
+	var err error
+	pub.events, err = pub.reader.Feed(pub.events[:0], data)
+	if err != nil {
+		return err
+	}
+	pub.syncs = pub.syncs[:0]
+	for _, e := range pub.events {
+		switch e.Kind {
+		case webm.KindInit:
+			if err := pub.goLive(); err != nil {
+				return err
+			}
+		case webm.KindSync:
+			pub.syncs = append(pub.syncs, e.Offset)
+		case webm.KindBlock, webm.KindCluster:
+			pub.last = max(pub.last, e.Timecode)
+		}
+	}
+	if !pub.live {
+		pub.pending = append(pub.pending, data)
+		return nil
+	}
+	for _, d := range pub.pending {
+		pub.b.Write(d, nil)
+		pub.record(d)
+	}
+	pub.pending = nil
+	pub.b.Write(data, pub.syncs)
+	pub.record(data)
+	return nil
+}
+
+// goLive runs once the stream header is read: it checks the codecs,
+// starts the recording and publishes the header to viewers.
+func (pub *publisher) goLive() error {
+	if err := pub.reader.Playable(); err != nil {
+		return err
+	}
+	p := pub.p
+	mime := pub.reader.MIMEType()
+	pub.b.SetInit(mime, pub.reader.Init())
+	pub.live = true
+	rec, err := p.store.Create(pub.b.Room(), pub.b.ID(), mime, pub.started)
+	if err != nil {
+		pub.recordFailed(err)
+	} else {
+		pub.rec = rec
+	}
+	pub.log.Info("room live", "mime", mime)
+	if p.cfg.OnLive != nil {
+		p.cfg.OnLive(pub.c, pub.info())
+	}
+	return nil
+}
+
+func (pub *publisher) record(data []byte) {
+	if pub.rec == nil || pub.recErr != nil {
+		return
+	}
+	if _, err := pub.rec.Write(data); err != nil {
+		pub.recordFailed(err)
+	}
+}
+
+// recordFailed keeps the broadcast live for its viewers and tells the
+// publisher that the recording stopped.
+func (pub *publisher) recordFailed(err error) {
+	pub.recErr = err
+	pub.log.Error("recording failed", "err", err)
+	ctx, cancel := context.WithTimeout(pub.p.pubCtx, pub.p.cfg.WriteTimeout)
+	defer cancel()
+	_ = pub.send(ctx, map[string]string{"type": "error", "message": "Recording failed on the server; you are still live."})
+}
+
+// finish ends the broadcast after the read loop stopped with err: it
+// finishes the recording, tells the viewers, then closes the upload.
+func (pub *publisher) finish(err error) {
+	p := pub.p
+	recURL := ""
+	if pub.rec != nil {
+		m, ferr := pub.rec.Finish(time.Now(), pub.last)
+		if ferr != nil {
+			pub.log.Error("recording not finished", "err", ferr)
+		}
+		if _, serr := p.store.Seal(m.Room, m.Broadcast); serr != nil {
+			pub.log.Error("recording not sealed", "err", serr)
+		}
+		if m.Bytes > 0 {
+			recURL = p.playbackURL(m.Room, m.Broadcast)
+		}
+		pub.log.Info("recording saved", "bytes", m.Bytes, "duration", pub.last)
+	}
+	pub.b.End(recURL)
+	info := pub.info()
+	info.Ended = time.Now()
+	info.Recording = recURL
+
+	var ce websocket.CloseError
+	switch {
+	case p.pubCtx.Err() != nil:
+		pub.log.Info("room ended", "reason", "server shutting down")
+		closeWith(pub.conn, ErrClosed)
+	case errors.Is(err, errEnd):
+		pub.log.Info("room ended", "reason", "publisher ended")
+		_ = pub.conn.Close(websocket.StatusNormalClosure, "broadcast ended")
+	case errors.As(err, &ce):
+		pub.log.Info("room ended", "reason", "publisher closed", "code", ce.Code)
+	case errors.Is(err, context.DeadlineExceeded):
+		reason := "idle"
+		if time.Since(pub.started) >= p.cfg.MaxBroadcast {
+			reason = "MaxBroadcast"
+		}
+		pub.log.Info("room ended", "reason", reason)
+		// The expired read context has closed the connection.
+	case errors.Is(err, ErrMessageTooLarge), errors.Is(err, webm.ErrNotWebM),
+		errors.Is(err, webm.ErrMalformed), errors.Is(err, webm.ErrLimit), errors.Is(err, webm.ErrUnsupportedCodec):
+		pub.log.Warn("upload rejected", "err", err, "claimed", pub.claimed)
+		closeWith(pub.conn, err)
+	case errors.Is(err, errBadMessage):
+		pub.log.Warn("upload rejected", "err", err)
+		_ = pub.conn.Close(websocket.StatusUnsupportedData, "unsupported message")
+	default:
+		pub.log.Info("room ended", "reason", "connection lost", "err", err)
+	}
+	if pub.live && p.cfg.OnEnd != nil {
+		p.cfg.OnEnd(pub.c, info)
+	}
+}
+
+func (pub *publisher) info() BroadcastInfo {
+	return pub.p.broadcastInfo(pub.b.Info())
+}
+
+// send writes a JSON text event to the publisher.
+func (pub *publisher) send(ctx context.Context, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, pub.p.cfg.WriteTimeout)
+	defer cancel()
+	return pub.conn.Write(wctx, websocket.MessageText, data)
+}
+
+// sendViewers tells the publisher the viewer count whenever it changes,
+// at most every 250 ms. It returns when ctx is done or a write fails.
+func (pub *publisher) sendViewers(ctx context.Context) {
+	last := -1
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-pub.b.ViewersChanged():
+		}
+		if n := pub.b.Viewers(); n != last {
+			last = n
+			if err := pub.send(ctx, map[string]any{"type": "viewers", "count": n}); err != nil {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
