@@ -2,6 +2,7 @@ package liveplugin_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -296,6 +297,21 @@ func TestCrossOriginWebSocketRefused(t *testing.T) {
 	c.event(t, ctx, "ready")
 }
 
+// liveWithViewer starts a broadcast in room alice with one viewer and
+// sends chunks; it returns once the server has taken them all.
+func liveWithViewer(t *testing.T, ctx context.Context, s *testServer, chunks [][]byte) (pub, viewer *client, id string, n int64) {
+	t.Helper()
+	pub, id = publish(t, ctx, s, "alice")
+	viewer = mustDial(t, ctx, s.ws("/live/alice/subscribe"))
+	pub.viewers(t, ctx, 1)
+	for _, c := range chunks {
+		pub.send(t, ctx, websocket.MessageBinary, c)
+		n += int64(len(c))
+	}
+	s.waitBytes(t, ctx, "alice", n)
+	return pub, viewer, id, n
+}
+
 // TestPublisherDropsMidStream cuts the publisher's connection: the viewers
 // get the end event and a normal close, and the recording keeps what
 // arrived.
@@ -303,15 +319,7 @@ func TestPublisherDropsMidStream(t *testing.T) {
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	ctx := testContext(t, 20*time.Second)
 	s := newServer(t, liveplugin.Config{Authorize: allowAll})
-	pub, id := publish(t, ctx, s, "alice")
-	viewer := mustDial(t, ctx, s.ws("/live/alice/subscribe"))
-	pub.viewers(t, ctx, 1)
-	var n int64
-	for _, c := range fx.Chunks[:10] {
-		pub.send(t, ctx, websocket.MessageBinary, c)
-		n += int64(len(c))
-	}
-	s.waitBytes(t, ctx, "alice", n)
+	pub, viewer, id, n := liveWithViewer(t, ctx, s, fx.Chunks[:10])
 	pub.conn.CloseNow()
 	if code, reason := viewer.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Errorf("viewer closed with %d %q; want 1000", code, reason)
@@ -332,15 +340,7 @@ func TestCloseMidBroadcast(t *testing.T) {
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	ctx := testContext(t, 20*time.Second)
 	s := newServer(t, liveplugin.Config{Authorize: allowAll})
-	pub, id := publish(t, ctx, s, "alice")
-	viewer := mustDial(t, ctx, s.ws("/live/alice/subscribe"))
-	pub.viewers(t, ctx, 1)
-	var n int64
-	for _, c := range fx.Chunks[:8] {
-		pub.send(t, ctx, websocket.MessageBinary, c)
-		n += int64(len(c))
-	}
-	s.waitBytes(t, ctx, "alice", n)
+	pub, viewer, id, n := liveWithViewer(t, ctx, s, fx.Chunks[:8])
 	if err := s.p.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
