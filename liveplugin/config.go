@@ -67,6 +67,13 @@ type Config struct {
 	// View and refusing Publish and Manage.
 	Authorize func(c echo.Context, room string, a Action) error
 
+	// SignInURL is where the plugin's HTML pages send a visitor whom
+	// Authorize asks to sign in (ErrSignInRequired): a redirect to
+	// SignInURL with the page's path in the query parameter "next".
+	// Optional. Defaults to none: the page answers 401 through the app's
+	// error handler.
+	SignInURL string
+
 	// OriginPatterns lists the hosts, besides the request's own, from which
 	// browsers may open the plugin's WebSockets (patterns as in
 	// path.Match, e.g. "*.example.com"). Optional. Defaults to none:

@@ -302,3 +302,48 @@ func TestDeleteRecording(t *testing.T) {
 		t.Errorf("playback after DELETE = %d; want 404", resp.StatusCode)
 	}
 }
+
+func TestSignInRedirect(t *testing.T) {
+	signIn := func(_ echo.Context, _ string, a liveplugin.Action) error {
+		if a == liveplugin.View {
+			return nil
+		}
+		return liveplugin.ErrSignInRequired
+	}
+	tests := []struct {
+		name      string
+		signInURL string
+		want      int
+		wantLoc   string
+	}{
+		{"redirect", "/login", http.StatusSeeOther, "/login?next=%2Flive%2Falice%2Fbroadcast"},
+		{"no sign-in URL", "", http.StatusUnauthorized, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, liveplugin.Config{Authorize: signIn, SignInURL: tc.signInURL})
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := client.Get(s.URL + "/live/alice/broadcast")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || resp.Header.Get("Location") != tc.wantLoc {
+				t.Errorf("broadcast page = %d %q; want %d %q", resp.StatusCode, resp.Header.Get("Location"), tc.want, tc.wantLoc)
+			}
+		})
+	}
+}
+
+func TestStatusLookup(t *testing.T) {
+	ctx := testContext(t, 10*time.Second)
+	s := newServer(t, liveplugin.Config{Authorize: allowAll})
+	if _, ok := s.p.Status("alice"); ok {
+		t.Error("Status of an offline room reports live")
+	}
+	_, id := publish(t, ctx, s, "alice")
+	b, ok := s.p.Status("alice")
+	if !ok || b.ID != id || b.Room != "alice" || b.URL != "/live/alice" {
+		t.Errorf("Status = %+v, %v; want live broadcast %s", b, ok, id)
+	}
+}

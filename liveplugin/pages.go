@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -107,6 +108,9 @@ func (p *Plugin) broadcastPage(c echo.Context) error {
 
 func (p *Plugin) roomPage(c echo.Context, a Action, page, prefix string, framable bool) error {
 	room, err := p.room(c, a)
+	if errors.Is(err, ErrSignInRequired) && p.cfg.SignInURL != "" {
+		return c.Redirect(http.StatusSeeOther, p.cfg.SignInURL+"?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+	}
 	if err != nil {
 		return toHTTPError(err)
 	}

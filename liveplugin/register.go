@@ -70,7 +70,9 @@ var reserved = map[string]bool{"assets": true, "rooms": true, "api": true, "stat
 
 // ValidRoom reports whether id may name a room: 1 to 64 letters, digits,
 // '_' or '-', starting with a letter or digit, and not one of the names the
-// plugin's own routes use ("assets", "rooms").
+// plugin reserves for its own routes ("assets", "rooms", "api", "static",
+// in any case). Room ids are case-sensitive otherwise. It returns
+// ErrInvalidRoom or ErrReservedRoom.
 func ValidRoom(id string) error {
 	if !roomPattern.MatchString(id) {
 		return ErrInvalidRoom
@@ -254,6 +256,16 @@ func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
 		Bytes:    in.Bytes,
 		URL:      p.WatchURL(in.Room),
 	}
+}
+
+// Status returns the live broadcast of room, or ok false when the room is
+// not live.
+func (p *Plugin) Status(room string) (b BroadcastInfo, ok bool) {
+	hb, ok := p.hub.Lookup(room)
+	if !ok {
+		return BroadcastInfo{}, false
+	}
+	return p.broadcastInfo(hb.Info()), true
 }
 
 // Recording describes one recorded broadcast.
