@@ -135,6 +135,7 @@ func newServer(opts options) (*server, error) {
 	cfg := liveplugin.Config{
 		Dir:       filepath.Join(opts.DataDir, "recordings"),
 		Authorize: s.authorize,
+		SignInURL: "/login", // the plugin's pages send visitors who must sign in here
 		Logger:    opts.Logger,
 	}
 	if f := opts.OnLive; f != nil {
