@@ -53,9 +53,28 @@ type BroadcastInfo struct {
 // value works: recordings go to "amlive-recordings", anyone may view, nobody
 // may publish.
 type Config struct {
-	// Dir is where recordings are written, one folder per room. Optional.
-	// Defaults to "amlive-recordings" in the working directory.
+	// Dir is where recordings are written, one folder per room. Register
+	// seals the recordings a crash or kill left unfinished there, so two
+	// running plugins must not share it. Optional. Defaults to
+	// "amlive-recordings" in the working directory.
 	Dir string
+	// SyncInterval bounds how long a broadcast's bytes may wait before
+	// they are written and fsynced to its recording: a crash loses at most
+	// about this much of it. Optional. Defaults to 1 second.
+	SyncInterval time.Duration
+	// KeepRecordings is how many finished recordings each room keeps, the
+	// newest; older ones are deleted when a broadcast is saved and by
+	// Register. Optional. Defaults to 0: unlimited.
+	KeepRecordings int
+	// MaxRecordingBytes bounds the total size of all rooms' recordings: the
+	// oldest finished recordings are deleted until they fit, when a
+	// broadcast is saved and by Register. Recordings of live broadcasts
+	// count but are never deleted. Optional. Defaults to 0: unlimited.
+	MaxRecordingBytes int64
+	// MaxRecordingAge is how long a recording is kept after its broadcast
+	// ended; older ones are deleted when a broadcast is saved and by
+	// Register. Optional. Defaults to 0: forever.
+	MaxRecordingAge time.Duration
 
 	// Authorize decides whether the request c may perform a in room. It
 	// returns nil to allow, ErrSignInRequired (or an *echo.HTTPError with
@@ -142,6 +161,7 @@ const (
 	DefaultIdleTimeout      = 15 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultViewerQueueBytes = 8 << 20
+	DefaultSyncInterval     = time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -163,6 +183,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.ViewerQueueBytes, DefaultViewerQueueBytes)
+	setDefault(&c.SyncInterval, DefaultSyncInterval)
 	return c
 }
 
@@ -189,6 +210,15 @@ func (c Config) validate() error {
 	positive("IdleTimeout", int64(c.IdleTimeout))
 	positive("WriteTimeout", int64(c.WriteTimeout))
 	positive("ViewerQueueBytes", c.ViewerQueueBytes)
+	positive("SyncInterval", int64(c.SyncInterval))
+	nonNegative := func(name string, v int64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("liveplugin: %s must be >= 0, got %d", name, v))
+		}
+	}
+	nonNegative("KeepRecordings", int64(c.KeepRecordings))
+	nonNegative("MaxRecordingBytes", c.MaxRecordingBytes)
+	nonNegative("MaxRecordingAge", int64(c.MaxRecordingAge))
 	if c.MaxViewers > c.MaxTotalViewers && c.MaxTotalViewers > 0 {
 		errs = append(errs, fmt.Errorf("liveplugin: MaxViewers (%d) must not exceed MaxTotalViewers (%d)", c.MaxViewers, c.MaxTotalViewers))
 	}

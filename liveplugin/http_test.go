@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -39,6 +41,7 @@ func TestMetaAndStatus(t *testing.T) {
 		Recordings []struct {
 			ID, URL    string
 			Live       bool
+			Seekable   bool
 			Bytes      int64
 			DurationMs int64
 		}
@@ -84,8 +87,12 @@ func TestMetaAndStatus(t *testing.T) {
 		t.Fatalf("status ended = %+v; want offline with one recording", st)
 	}
 	r := st.Recordings[0]
-	if r.ID != id || r.Live || r.Bytes != int64(len(fx.Full)) || r.URL != "/live/alice/playback?b="+id {
-		t.Errorf("recording = %+v; want %s, finished, %d bytes", r, id, len(fx.Full))
+	fi, err := os.Stat(filepath.Join(s.dir, "alice", id+".webm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ID != id || r.Live || !r.Seekable || r.Bytes != fi.Size() || r.URL != "/live/alice/playback?b="+id {
+		t.Errorf("recording = %+v; want %s, finished, sealed, %d bytes", r, id, fi.Size())
 	}
 	// The last block is at about 12 s.
 	if r.DurationMs < 11000 || r.DurationMs > 13000 {
@@ -232,6 +239,10 @@ func TestRegisterValidatesConfig(t *testing.T) {
 		{"negative message size", liveplugin.Config{MaxMessageBytes: -1}, "MaxMessageBytes must be > 0, got -1"},
 		{"negative idle", liveplugin.Config{IdleTimeout: -time.Second}, "IdleTimeout must be > 0"},
 		{"viewers over total", liveplugin.Config{MaxViewers: 10, MaxTotalViewers: 5}, "MaxViewers (10) must not exceed MaxTotalViewers (5)"},
+		{"negative sync interval", liveplugin.Config{SyncInterval: -1}, "SyncInterval must be > 0, got -1"},
+		{"negative keep", liveplugin.Config{KeepRecordings: -1}, "KeepRecordings must be >= 0, got -1"},
+		{"negative max bytes", liveplugin.Config{MaxRecordingBytes: -1}, "MaxRecordingBytes must be >= 0, got -1"},
+		{"negative max age", liveplugin.Config{MaxRecordingAge: -1}, "MaxRecordingAge must be >= 0, got -1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -102,13 +102,16 @@ func ValidRoom(id string) error {
 //
 // It fills cfg's defaults, validates it, parses the views and opens the
 // recordings directory; it returns an error and mounts nothing if any of
-// that fails. It never changes r's renderer, error handler or middleware.
+// that fails. It then seals the recordings a crash or kill left unfinished
+// in Dir and applies the retention limits (KeepRecordings,
+// MaxRecordingBytes, MaxRecordingAge), logging what it did. It never
+// changes r's renderer, error handler or middleware.
 func Register(r Router, cfg Config) (*Plugin, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	store, err := record.Open(cfg.Dir)
+	store, err := record.New(cfg.Dir, record.Options{SyncInterval: cfg.SyncInterval})
 	if err != nil {
 		return nil, fmt.Errorf("liveplugin: recordings directory: %w", err)
 	}
@@ -132,6 +135,8 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 	}
 	p.pubCtx, p.pubCancel = context.WithCancel(context.Background())
 	p.subCtx, p.subCancel = context.WithCancel(context.Background())
+	p.recoverRecordings()
+	p.pruneRecordings()
 
 	route := r.Add(http.MethodGet, "/:id/meta", p.meta)
 	p.base = strings.TrimSuffix(route.Path, "/:id/meta")
@@ -150,6 +155,38 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 	r.Add(http.MethodGet, "/:id/recordings", p.recordings)
 	r.Add(http.MethodDelete, "/:id/recordings/:b", p.deleteRecording)
 	return p, nil
+}
+
+// recoverRecordings seals the recordings a crash or kill left unfinished
+// in Dir, logging each.
+func (p *Plugin) recoverRecordings() {
+	metas, err := p.store.Recover()
+	for _, m := range metas {
+		if m.Sealed {
+			p.log.Info("recording recovered", "room", m.Room, "broadcast", m.Broadcast, "bytes", m.Bytes, "duration", m.Duration)
+		} else {
+			p.log.Warn("recording not recoverable", "room", m.Room, "broadcast", m.Broadcast, "reason", m.Failed)
+		}
+	}
+	if err != nil {
+		p.log.Error("recordings not recovered", "err", err)
+	}
+}
+
+// pruneRecordings deletes the recordings that KeepRecordings,
+// MaxRecordingBytes and MaxRecordingAge do not keep, logging each.
+func (p *Plugin) pruneRecordings() {
+	gone, err := p.store.Prune(record.Retention{
+		KeepPerRoom: p.cfg.KeepRecordings,
+		MaxBytes:    p.cfg.MaxRecordingBytes,
+		MaxAge:      p.cfg.MaxRecordingAge,
+	}, time.Now())
+	for _, m := range gone {
+		p.log.Info("recording deleted", "room", m.Room, "broadcast", m.Broadcast, "reason", "retention")
+	}
+	if err != nil {
+		p.log.Error("recordings not pruned", "err", err)
+	}
 }
 
 // MustRegister is like Register but panics on error. It is meant for main.

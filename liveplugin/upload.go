@@ -284,13 +284,16 @@ func (pub *publisher) finish(err error) {
 		if ferr != nil {
 			pub.log.Error("recording not finished", "err", ferr)
 		}
-		if _, serr := p.store.Seal(m.Room, m.Broadcast); serr != nil {
+		if sm, serr := p.store.Seal(m.Room, m.Broadcast); serr != nil {
 			pub.log.Error("recording not sealed", "err", serr)
+		} else {
+			m = sm
 		}
 		if m.Bytes > 0 {
 			recURL = p.playbackURL(m.Room, m.Broadcast)
 		}
-		pub.log.Info("recording saved", "bytes", m.Bytes, "duration", pub.last)
+		pub.log.Info("recording saved", "bytes", m.Bytes, "duration", m.Duration)
+		p.pruneRecordings()
 	}
 	pub.b.End(recURL)
 	info := pub.info()

@@ -12,7 +12,14 @@
 // A publisher records with the [Writer] that [Store.Create] returns:
 // [Writer.Write] appends, [Writer.Finish] ends the recording and
 // [Writer.Abort] throws it away. A failing disk stops the recording but is
-// never fatal to the caller's live stream.
+// never fatal to the caller's live stream. With [Options.SyncInterval] the
+// bytes reach the disk as they arrive.
+//
+// A finished recording is made seekable by [Store.Seal], which rewrites it
+// in place, atomically, as a muxer finishing the file would have written
+// it (known sizes, Duration, Cues). [Store.Recover] seals the recordings a
+// crash left unfinished, and [Store.Prune] deletes the ones a [Retention]
+// does not keep.
 //
 // The package knows nothing of HTTP or of rooms' live state: it sees bytes,
 // files and time. It starts no goroutines.
@@ -23,4 +30,5 @@
 //	if err != nil { ... }
 //	// for each chunk: w.Write(chunk); a write error stops the recording only
 //	m, err := w.Finish(time.Now(), duration)
+//	m, err = s.Seal(m.Room, m.Broadcast)
 package record

@@ -38,12 +38,17 @@ type Meta struct {
 	// Bytes is the size of the media file. While recording it counts the
 	// bytes accepted so far, some of which may still be buffered.
 	Bytes int64 `json:"bytes"`
-	// Duration is the media duration the caller passed to Finish, if any
+	// Duration is the media duration: the one the caller passed to Finish,
+	// if any, until the recording is sealed, then the sealed file's
 	// (nanoseconds in JSON).
 	Duration time.Duration `json:"duration,omitzero"`
 	// Sealed reports that the file was made seekable (known sizes,
-	// Duration, Cues).
+	// Duration, Cues) by Store.Seal or Store.Recover; Duration and Bytes
+	// are then those of the sealed file.
 	Sealed bool `json:"sealed"`
+	// Keyframes is the number of seek points (Clusters that begin with a
+	// video keyframe) of a sealed recording.
+	Keyframes int `json:"keyframes,omitempty"`
 	// Failed says why recording stopped early (a disk error), if it did.
 	// The media file then holds the bytes written before the failure.
 	Failed string `json:"failed,omitempty"`

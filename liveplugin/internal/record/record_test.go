@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/amlive/amlive/liveplugin/internal/record"
+	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
 func TestMain(m *testing.M) {
@@ -503,8 +504,8 @@ func TestDelete(t *testing.T) {
 		t.Errorf("Seal() while writing error = %v; want ErrBusy", err)
 	}
 	finish(t, w, t0)
-	if _, err := s.Seal("alice", "b1"); err != nil {
-		t.Errorf("Seal() after Finish error = %v", err)
+	if _, err := s.Seal("alice", "b1"); !errors.Is(err, webm.ErrMalformed) {
+		t.Errorf("Seal() of an empty file error = %v; want webm.ErrMalformed", err)
 	}
 	if err := s.Delete("alice", "b1"); err != nil {
 		t.Fatalf("Delete() error = %v", err)

@@ -29,22 +29,30 @@ type Options struct {
 	// FlushBytes is the most bytes a Writer buffers before handing them to
 	// the OS. Optional. Defaults to DefaultFlushBytes (64 KiB).
 	FlushBytes int
+	// SyncInterval makes a Writer flush and fsync its file from within
+	// Write once the last fsync (or Create) is at least this old, so that
+	// while a broadcast streams, a crash of the process or the machine
+	// loses no more than about this much of it. There is no timer: a
+	// Writer that receives nothing syncs at Finish. Optional. Defaults to
+	// 0: only Sync and Finish fsync.
+	SyncInterval time.Duration
 }
 
 // Store is a directory of recordings, one subdirectory per room. It is safe
 // for concurrent use. It holds no open files of its own and needs no
 // closing; each Writer it returns must be finished or aborted.
 type Store struct {
-	dir        string
-	flushBytes int
+	dir          string
+	flushBytes   int
+	syncInterval time.Duration
 
 	writersMu sync.Mutex
 	// writers holds the recordings in use, keyed by room/id.
 	writers map[string]use
 }
 
-// use is a recording in use: being created (w nil), written (w set) or
-// deleted.
+// use is a recording in use: being created or sealed (w nil), written (w
+// set) or deleted.
 type use struct {
 	w        *Writer
 	deleting bool
@@ -57,10 +65,14 @@ func Open(dir string) (*Store, error) {
 	return New(dir, Options{})
 }
 
-// New is Open with Options; it rejects a negative FlushBytes.
+// New is Open with Options; it rejects a negative FlushBytes or
+// SyncInterval.
 func New(dir string, o Options) (*Store, error) {
 	if o.FlushBytes < 0 {
 		return nil, fmt.Errorf("record: FlushBytes must be >= 0, got %d", o.FlushBytes)
+	}
+	if o.SyncInterval < 0 {
+		return nil, fmt.Errorf("record: SyncInterval must be >= 0, got %v", o.SyncInterval)
 	}
 	if o.FlushBytes == 0 {
 		o.FlushBytes = DefaultFlushBytes
@@ -69,7 +81,7 @@ func New(dir string, o Options) (*Store, error) {
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return nil, fmt.Errorf("record: open %s: %w", dir, err)
 	}
-	return &Store{dir: dir, flushBytes: o.FlushBytes, writers: make(map[string]use)}, nil
+	return &Store{dir: dir, flushBytes: o.FlushBytes, syncInterval: o.SyncInterval, writers: make(map[string]use)}, nil
 }
 
 // Dir returns the Store's root directory. It is safe for concurrent use.
@@ -142,12 +154,13 @@ func (s *Store) create(room, id, mimeType string, start time.Time) (*Writer, err
 		return nil, fmt.Errorf("record: create %s: %w", k, err)
 	}
 	return &Writer{
-		s:    s,
-		key:  k,
-		path: path,
-		f:    f,
-		buf:  make([]byte, 0, s.flushBytes),
-		meta: m,
+		s:        s,
+		key:      k,
+		path:     path,
+		f:        f,
+		buf:      make([]byte, 0, s.flushBytes),
+		lastSync: time.Now(),
+		meta:     m,
 	}, nil
 }
 
@@ -286,25 +299,6 @@ func (s *Store) Delete(room, id string) error {
 		return fmt.Errorf("record: delete %s: %w", k, err)
 	}
 	return nil
-}
-
-// Seal makes the finished recording id in room seekable and returns its
-// Meta. For now it is a placeholder that returns the Meta unchanged (Sealed
-// stays false); callers may already call it at the end of a broadcast. It
-// returns ErrBusy while the recording's Writer is open, ErrNotFound, or
-// ErrInvalidName. It is safe for concurrent use.
-func (s *Store) Seal(room, id string) (Meta, error) {
-	if err := checkNames(room, id); err != nil {
-		return Meta{}, err
-	}
-	k := key(room, id)
-	s.writersMu.Lock()
-	_, busy := s.writers[k]
-	s.writersMu.Unlock()
-	if busy {
-		return Meta{}, fmt.Errorf("record: seal %s: %w", k, ErrBusy)
-	}
-	return s.Stat(room, id)
 }
 
 // readMeta reads the sidecar of room/id, or, if a Writer of this Store has it

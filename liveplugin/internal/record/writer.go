@@ -22,7 +22,8 @@ type Writer struct {
 	f        *os.File
 	buf      []byte // cap is the flush threshold
 	written  int64  // bytes handed to the OS
-	err      error  // sticky write error; recording stopped
+	lastSync time.Time
+	err      error // sticky write error; recording stopped
 	finished bool
 	aborted  bool
 	finMeta  Meta
@@ -35,11 +36,20 @@ type Writer struct {
 
 // Write appends p to the recording. Bytes are buffered: at most FlushBytes
 // (default 64 KiB) wait in memory, and Flush, Sync and Finish hand them all
-// to the OS. After a write error the Writer stops recording: the sidecar
-// records Failed, and this and every later Write return the same error at
-// once, so the caller can keep its live stream going without it. Write after
-// Finish or Abort returns ErrClosed.
+// to the OS. With Options.SyncInterval set, Write also syncs (as Sync) once
+// the last fsync is that old, p included. After a write error the Writer
+// stops recording: the sidecar records Failed, and this and every later
+// Write return the same error at once, so the caller can keep its live
+// stream going without it. Write after Finish or Abort returns ErrClosed.
 func (w *Writer) Write(p []byte) (int, error) {
+	n, err := w.write(p)
+	if err == nil && w.s.syncInterval > 0 && time.Since(w.lastSync) >= w.s.syncInterval {
+		err = w.sync()
+	}
+	return n, err
+}
+
+func (w *Writer) write(p []byte) (int, error) {
 	if err := w.usable("write"); err != nil {
 		return 0, err
 	}
@@ -81,6 +91,10 @@ func (w *Writer) Sync() error {
 	if err := w.usable("sync"); err != nil {
 		return err
 	}
+	return w.sync()
+}
+
+func (w *Writer) sync() error {
 	if err := w.flush(); err != nil {
 		return err
 	}
@@ -89,6 +103,7 @@ func (w *Writer) Sync() error {
 		w.writeMetaBestEffort()
 		return w.err
 	}
+	w.lastSync = time.Now()
 	return nil
 }
 

@@ -1,0 +1,79 @@
+package liveplugin_test
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/amlive/amlive/liveplugin"
+	"github.com/amlive/amlive/liveplugin/internal/fixture"
+	"github.com/amlive/amlive/liveplugin/internal/webm"
+)
+
+// mediaBlocks returns the bytes of every complete block of a WebM stream,
+// in order.
+func mediaBlocks(t *testing.T, b []byte) [][]byte {
+	t.Helper()
+	r := webm.NewReader(webm.Limits{})
+	r.Blocks = true
+	evs, err := r.Feed(nil, b)
+	if err != nil {
+		t.Fatalf("recording does not parse: %v", err)
+	}
+	var out [][]byte
+	for _, ev := range evs {
+		if ev.Kind == webm.KindBlock && ev.Offset+ev.Size <= int64(len(b)) {
+			out = append(out, b[ev.Offset:ev.Offset+ev.Size])
+		}
+	}
+	return out
+}
+
+// checkRecording fails unless rec is a sealed recording of uploaded: it
+// holds the same media, every complete block of the upload in order.
+func checkRecording(t *testing.T, rec, uploaded []byte) {
+	t.Helper()
+	got, want := mediaBlocks(t, rec), mediaBlocks(t, uploaded)
+	if !slices.EqualFunc(got, want, bytes.Equal) {
+		t.Errorf("recording holds %d blocks; want the %d blocks uploaded", len(got), len(want))
+	}
+	checkSealed(t, rec)
+}
+
+// checkSealed fails unless rec is a sealed WebM file: sealing it again
+// changes nothing.
+func checkSealed(t *testing.T, rec []byte) {
+	t.Helper()
+	var again bytes.Buffer
+	if _, err := webm.Seal(&again, bytes.NewReader(rec), int64(len(rec))); err != nil || !bytes.Equal(again.Bytes(), rec) {
+		t.Errorf("recording of %d bytes is not sealed (%v)", len(rec), err)
+	}
+}
+
+// TestKeepRecordings: with KeepRecordings 1, a room keeps only the
+// recording of its latest broadcast.
+func TestKeepRecordings(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	ctx := testContext(t, 20*time.Second)
+	s := newServer(t, liveplugin.Config{Authorize: allowAll, KeepRecordings: 1})
+	var ids []string
+	for range 2 {
+		pub, id := publish(t, ctx, s, "alice")
+		for _, c := range fx.Chunks[:8] {
+			pub.send(t, ctx, websocket.MessageBinary, c)
+		}
+		pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+		pub.closed(t, ctx)
+		ids = append(ids, id)
+	}
+	recs, err := s.p.Recordings("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].ID != ids[1] || !recs[0].Seekable {
+		t.Errorf("recordings = %+v; want only the sealed %s", recs, ids[1])
+	}
+}
