@@ -140,11 +140,15 @@ func (pub *publisher) run() {
 	stop := context.AfterFunc(p.pubCtx, func() { closeWith(pub.conn, ErrClosed) })
 	defer stop()
 
+	// Stopping sendViewers must not cancel the context of a write it may
+	// have in flight: the websocket library closes the connection when that
+	// happens, and the publisher would never see the close code of finish.
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	viewersCtx, stopViewers := context.WithCancel(ctx)
+	viewersDone := make(chan struct{})
+	stopViewers := sync.OnceFunc(func() { close(viewersDone) })
 	defer stopViewers()
-	wg.Go(func() { pub.sendViewers(viewersCtx) }) // exits with viewersCtx
+	wg.Go(func() { pub.sendViewers(ctx, viewersDone) }) // exits once viewersDone is closed
 
 	if err := pub.send(ctx, map[string]string{"type": "ready", "broadcast": pub.b.ID()}); err != nil {
 		pub.finish(err)
@@ -348,11 +352,14 @@ func (pub *publisher) send(ctx context.Context, v any) error {
 }
 
 // sendViewers tells the publisher the viewer count whenever it changes,
-// at most every 250 ms. It returns when ctx is done or a write fails.
-func (pub *publisher) sendViewers(ctx context.Context) {
+// at most every 250 ms. It returns when done is closed (after finishing
+// the write under way, if any), when ctx is done or when a write fails.
+func (pub *publisher) sendViewers(ctx context.Context, done <-chan struct{}) {
 	last := -1
 	for {
 		select {
+		case <-done:
+			return
 		case <-ctx.Done():
 			return
 		case <-pub.b.ViewersChanged():
@@ -364,6 +371,8 @@ func (pub *publisher) sendViewers(ctx context.Context) {
 			}
 		}
 		select {
+		case <-done:
+			return
 		case <-ctx.Done():
 			return
 		case <-time.After(250 * time.Millisecond):
