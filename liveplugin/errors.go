@@ -149,6 +149,10 @@ func closeStatus(err error) (websocket.StatusCode, string) {
 		return StatusLimit, truncate(fmt.Sprintf("limit reached: %s (%d)", le.Name, le.Max))
 	case errors.Is(err, ErrClosed):
 		return websocket.StatusGoingAway, "server is shutting down"
+	case errors.Is(err, errIdle):
+		return websocket.StatusPolicyViolation, "no data from the broadcaster for too long: broadcast ended"
+	case errors.Is(err, errTooLong):
+		return StatusLimit, "limit reached: MaxBroadcast (the longest broadcast allowed)"
 	case errors.Is(err, hub.ErrTooSlow):
 		return websocket.StatusPolicyViolation, "too slow: fell behind the live stream"
 	}

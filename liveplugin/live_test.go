@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -387,8 +388,33 @@ func TestIdlePublisherEndsBroadcast(t *testing.T) {
 	if code, _ := viewer.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Errorf("viewer closed with %d; want 1000 after the idle timeout", code)
 	}
-	pub.closed(t, ctx)
+	if code, reason := pub.closed(t, ctx); code != websocket.StatusPolicyViolation || reason == "" {
+		t.Errorf("publisher closed with %d %q; want 1008 with a reason", code, reason)
+	}
 	if live := s.p.Live(); len(live) != 0 {
 		t.Errorf("still live: %+v", live)
+	}
+}
+
+// TestMaxBroadcastEndsBroadcast: a broadcast that reaches MaxBroadcast
+// ends, even while its publisher keeps sending.
+func TestMaxBroadcastEndsBroadcast(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	ctx := testContext(t, 20*time.Second)
+	s := newServer(t, liveplugin.Config{Authorize: allowAll, MaxBroadcast: 500 * time.Millisecond})
+	pub, viewer, _, _ := liveWithViewer(t, ctx, s, fx.Chunks[:2])
+	for _, c := range fx.Chunks[2:] {
+		if pub.conn.Write(ctx, websocket.MessageBinary, c) != nil {
+			break
+		}
+	}
+	if code, reason := pub.closed(t, ctx); code != liveplugin.StatusLimit || !strings.Contains(reason, "MaxBroadcast") {
+		t.Errorf("publisher closed with %d %q; want 4429 naming MaxBroadcast", code, reason)
+	}
+	if code, _ := viewer.closed(t, ctx); code != websocket.StatusNormalClosure {
+		t.Errorf("viewer closed with %d; want 1000", code)
+	}
+	if e := viewer.event(t, ctx, "end"); e.Recording == "" {
+		t.Error("end event names no recording")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -123,6 +124,8 @@ type publisher struct {
 
 	rec    *record.Writer
 	recErr error
+
+	stopErr atomic.Pointer[error] // why watch stopped the upload, if it did
 }
 
 type clientEvent struct {
@@ -135,20 +138,23 @@ func (pub *publisher) run() {
 	p := pub.p
 	// Reads are not cancelled by Close, which would cut the connection:
 	// Close makes the server say goodbye with 1001 instead.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.pubCtx), p.cfg.MaxBroadcast)
-	defer cancel()
-	stop := context.AfterFunc(p.pubCtx, func() { closeWith(pub.conn, ErrClosed) })
-	defer stop()
+	// The read loop's context never ends: coder/websocket cuts a
+	// connection whose read context ends, without a close frame. The
+	// watcher closes it with a code and reason instead (idle, too long,
+	// shutdown).
+	ctx := context.WithoutCancel(p.pubCtx)
 
 	// Stopping sendViewers must not cancel the context of a write it may
 	// have in flight: the websocket library closes the connection when that
 	// happens, and the publisher would never see the close code of finish.
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	viewersDone := make(chan struct{})
-	stopViewers := sync.OnceFunc(func() { close(viewersDone) })
-	defer stopViewers()
-	wg.Go(func() { pub.sendViewers(ctx, viewersDone) }) // exits once viewersDone is closed
+	done := make(chan struct{})
+	stopHelpers := sync.OnceFunc(func() { close(done) })
+	defer stopHelpers()
+	activity := make(chan struct{}, 1)
+	wg.Go(func() { pub.sendViewers(ctx, done) }) // exits once done is closed
+	wg.Go(func() { pub.watch(done, activity) })  // exits once done is closed or it stopped the upload
 
 	if err := pub.send(ctx, map[string]string{"type": "ready", "broadcast": pub.b.ID()}); err != nil {
 		pub.finish(err)
@@ -161,11 +167,51 @@ func (pub *publisher) run() {
 	for {
 		err := pub.readOne(ctx)
 		if err == nil {
+			select {
+			case activity <- struct{}{}:
+			default:
+			}
 			continue
 		}
-		stopViewers()
+		stopHelpers()
 		wg.Wait()
 		pub.finish(err)
+		return
+	}
+}
+
+// Reasons the server stops an upload by itself.
+var (
+	errIdle    = errors.New("liveplugin: no data from the publisher within IdleTimeout")
+	errTooLong = errors.New("liveplugin: broadcast reached MaxBroadcast")
+)
+
+// watch stops the upload when the publisher has been silent for
+// IdleTimeout, when the broadcast reaches MaxBroadcast, or when the plugin
+// closes. It returns when done is closed or once it stopped the upload.
+func (pub *publisher) watch(done, activity <-chan struct{}) {
+	p := pub.p
+	idle := time.NewTimer(p.cfg.IdleTimeout)
+	defer idle.Stop()
+	limit := time.NewTimer(p.cfg.MaxBroadcast - time.Since(pub.started))
+	defer limit.Stop()
+	for {
+		var err error
+		select {
+		case <-done:
+			return
+		case <-activity:
+			idle.Reset(p.cfg.IdleTimeout)
+			continue
+		case <-idle.C:
+			err = errIdle
+		case <-limit.C:
+			err = errTooLong
+		case <-p.pubCtx.Done():
+			err = ErrClosed
+		}
+		pub.stopErr.Store(&err)
+		closeWith(pub.conn, err) // the read loop then returns
 		return
 	}
 }
@@ -176,9 +222,7 @@ var errEnd = errors.New("publisher ended the broadcast")
 // readOne reads and handles one message.
 func (pub *publisher) readOne(ctx context.Context) error {
 	p := pub.p
-	rctx, cancel := context.WithTimeout(ctx, p.cfg.IdleTimeout)
-	defer cancel()
-	typ, r, err := pub.conn.Reader(rctx)
+	typ, r, err := pub.conn.Reader(ctx)
 	if err != nil {
 		return err
 	}
@@ -305,22 +349,15 @@ func (pub *publisher) finish(err error) {
 	info.Recording = recURL
 
 	var ce websocket.CloseError
-	switch {
-	case p.pubCtx.Err() != nil:
-		pub.log.Info("room ended", "reason", "server shutting down")
-		closeWith(pub.conn, ErrClosed)
+	switch stopped := pub.stopErr.Load(); {
+	case stopped != nil:
+		// watch has closed the connection with the reason.
+		pub.log.Info("room ended", "reason", (*stopped).Error())
 	case errors.Is(err, errEnd):
 		pub.log.Info("room ended", "reason", "publisher ended")
 		_ = pub.conn.Close(websocket.StatusNormalClosure, "broadcast ended")
 	case errors.As(err, &ce):
 		pub.log.Info("room ended", "reason", "publisher closed", "code", ce.Code)
-	case errors.Is(err, context.DeadlineExceeded):
-		reason := "idle"
-		if time.Since(pub.started) >= p.cfg.MaxBroadcast {
-			reason = "MaxBroadcast"
-		}
-		pub.log.Info("room ended", "reason", reason)
-		// The expired read context has closed the connection.
 	case errors.Is(err, ErrMessageTooLarge), errors.Is(err, webm.ErrNotWebM),
 		errors.Is(err, webm.ErrMalformed), errors.Is(err, webm.ErrLimit), errors.Is(err, webm.ErrUnsupportedCodec):
 		pub.log.Warn("upload rejected", "err", err, "claimed", pub.claimed)
