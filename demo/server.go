@@ -39,6 +39,7 @@ type options struct {
 	SessionMaxAge time.Duration    // default: 7 days
 	BcryptCost    int              // default: bcrypt.DefaultCost
 	LoginBurst    int              // sign-in and sign-up attempts per client before the rate limit; default 10
+	IdleTimeout   time.Duration    // the plugin's Config.IdleTimeout; default: the plugin's
 	Now           func() time.Time // default: time.Now
 
 	// OnLive and OnEnd, if set, are called when a broadcast goes live and
@@ -133,10 +134,11 @@ func newServer(opts options) (*server, error) {
 	)
 
 	cfg := liveplugin.Config{
-		Dir:       filepath.Join(opts.DataDir, "recordings"),
-		Authorize: s.authorize,
-		SignInURL: "/login", // the plugin's pages send visitors who must sign in here
-		Logger:    opts.Logger,
+		Dir:         filepath.Join(opts.DataDir, "recordings"),
+		Authorize:   s.authorize,
+		SignInURL:   "/login", // the plugin's pages send visitors who must sign in here
+		Logger:      opts.Logger,
+		IdleTimeout: opts.IdleTimeout,
 	}
 	if f := opts.OnLive; f != nil {
 		cfg.OnLive = func(_ echo.Context, b liveplugin.BroadcastInfo) { f(b) }
