@@ -6,13 +6,23 @@
 //     <video playsinline controls></video>
 //     <span data-amlive-viewers></span>  <button data-amlive-unmute hidden>
 //     <p data-amlive-status role="status"></p>  <button data-amlive-golive hidden>
+//     <button data-amlive-rewind="start" hidden>  <button data-amlive-rewind="30" hidden>
+//     <button data-amlive-tolive hidden>
 //   </div>
 // Optional attributes: data-autoplay ("true" by default), data-latency-ms (1000).
+// The buttons are optional; each shows only when it applies.
 //
 // Each element gets el.amlivePlayer = {state, mode, broadcast, mime, viewers,
-// lastError, stats: {appended, bytes, skips, reconnects}, connect(), on(event, fn)};
-// the state is mirrored in el.dataset.state (and the mode in el.dataset.mode) and
-// announced with the DOM events amlive:state and amlive:viewers.
+// lastError, stats: {appended, bytes, skips, reconnects}, connect(), rewind(back),
+// on(event, fn)}; the state is mirrored in el.dataset.state (and the mode in
+// el.dataset.mode) and announced with the DOM events amlive:state and amlive:viewers.
+//
+// Modes: 'live' (MediaSource fed by the WebSocket), 'recording' (a finished
+// recording), 'timeshift' (state 'timeshift': the live broadcast's growing
+// recording, rewound; [data-amlive-tolive] or connect() returns to live) and
+// 'none'. A growing recording has no duration and Chromium takes its length
+// from the first response, so the player reloads it where it stopped until it
+// catches up with the recording's end (then it goes back to live).
 (() => {
   'use strict';
 
@@ -89,6 +99,9 @@
       this._viewersEl = el.querySelector('[data-amlive-viewers]');
       this._unmuteBtn = el.querySelector('[data-amlive-unmute]');
       this._goliveBtn = el.querySelector('[data-amlive-golive]');
+      this._rewindBtns = [...el.querySelectorAll('[data-amlive-rewind]')];
+      this._toliveBtn = el.querySelector('[data-amlive-tolive]');
+      this._shift = null; // the time-shifted broadcast: {broadcast, url, reloadedAt}
       this._latency = intAttr(el, 'data-latency-ms', 1000) / 1000;
       this._autoplay = el.getAttribute('data-autoplay') !== 'false';
       this._listeners = {};
@@ -113,6 +126,14 @@
       if (this._goliveBtn) {
         this._goliveBtn.addEventListener('click', () => this.connect());
       }
+      for (const btn of this._rewindBtns) {
+        btn.addEventListener('click', () => {
+          const back = parseFloat(btn.getAttribute('data-amlive-rewind'));
+          this.rewind(Number.isFinite(back) ? back : undefined);
+        });
+      }
+      if (this._toliveBtn) this._toliveBtn.addEventListener('click', () => this.connect());
+      v.addEventListener('ended', () => this._onEnded());
       document.addEventListener('visibilitychange', () => {
         if (document.hidden) return;
         // Background tabs fall behind (timers are throttled): back to live.
@@ -167,6 +188,9 @@
       this.state = state;
       this.el.dataset.state = state;
       this.el.dataset.mode = this.mode;
+      const rewindable = this.mode === 'live' && state === 'live' && Boolean(this.broadcast);
+      for (const btn of this._rewindBtns) btn.hidden = !rewindable;
+      if (this._toliveBtn) this._toliveBtn.hidden = this.mode !== 'timeshift';
       if (message !== undefined) this._status(message);
       if (prev !== state) this._emit('state', { state, previous: prev, mode: this.mode, message: message || '' });
     }
@@ -198,6 +222,8 @@
       this._showGoLive(false);
       this._closeConn();
       this._noLive = false;
+      this._shift = null;
+      if (this.mode === 'timeshift') this.mode = 'none';
 
       const c = { ws: null, ms: null, sb: null, url: '', pending: [], started: false, removing: false, needAbort: false };
       this._conn = c;
@@ -623,6 +649,7 @@
     _playRecording(url, message, state, autoplay) {
       this._closeConn();
       const v = this._video;
+      this._shift = null;
       this.mode = 'recording';
       v.playbackRate = 1;
       try {
@@ -632,6 +659,71 @@
       }
       this._setState(state, message);
       if (autoplay) this._play();
+    }
+
+    // ---- time shift: the live broadcast's growing recording -----------------
+
+    // rewind leaves the live stream for the broadcast's recording, which the
+    // server is still writing: back seconds before the live position, or from
+    // the start when back is not a positive number. connect() returns to live.
+    rewind(back) {
+      const id = this.broadcast;
+      if (this.mode !== 'live' || !id) return;
+      const target = back > 0 ? Math.max(0, this._video.currentTime - back) : 0;
+      this._closeConn();
+      this._shift = { broadcast: id, url: this._url(`playback?b=${encodeURIComponent(id)}`, false), reloadedAt: -1 };
+      this.mode = 'timeshift';
+      this._loadShift(target);
+      this._setState('timeshift', target > 0 ? `Rewound ${Math.round(back)} s — you are behind live.` : 'Watching from the start — you are behind live.');
+      this._startPolling();
+    }
+
+    // _loadShift (re)loads the growing recording and plays it from t. Each
+    // request gets the file as far as it is on disk; Chromium plays it with an
+    // infinite duration and can seek in it (it scans the Clusters).
+    _loadShift(t) {
+      const v = this._video;
+      const u = new URL(this._shift.url);
+      u.searchParams.set('at', String(Date.now())); // a new response, with the file's new length
+      v.playbackRate = 1;
+      v.src = u.href;
+      if (t > 0) {
+        v.addEventListener(
+          'loadedmetadata',
+          () => {
+            if (this._shift) v.currentTime = t;
+          },
+          { once: true },
+        );
+      }
+      this._play();
+    }
+
+    // _onEnded: a time-shifted recording ends where the file ended when it was
+    // requested. Reload it there while the recording has more; once it has
+    // caught up (no progress since the last reload), go back to live.
+    async _onEnded() {
+      const s = this._shift;
+      if (!s) return;
+      const pos = this._video.currentTime;
+      let st;
+      try {
+        st = await this._fetchStatus();
+      } catch (e) {
+        return;
+      }
+      if (this._shift !== s) return;
+      const live = st.live && st.broadcast === s.broadcast;
+      const rec = (st.recordings || []).find((r) => r.id === s.broadcast);
+      const more = live || (rec && !rec.live && rec.durationMs / 1000 > pos + 0.5);
+      if (more && pos > s.reloadedAt + 0.5) {
+        s.reloadedAt = pos;
+        this._loadShift(pos);
+      } else if (live) {
+        this.connect();
+      } else {
+        this._shift = null;
+      }
     }
 
     _startPolling() {
@@ -658,6 +750,15 @@
         return; // try again next time
       }
       if (!this._pollTimer || this._conn) return;
+      if (this.mode === 'timeshift') {
+        if (!st.live || st.broadcast !== this._shift.broadcast) {
+          // Ended meanwhile: keep playing; the recording is no longer growing.
+          this.mode = 'recording';
+          this._setState('ended', 'The broadcast has ended — playing its recording.');
+          this._showGoLive(Boolean(st.live));
+        }
+        return;
+      }
       if (this.mode === 'recording') {
         this._showGoLive(Boolean(st.live));
         return;

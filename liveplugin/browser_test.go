@@ -7,6 +7,7 @@ package liveplugin_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -368,14 +369,120 @@ func TestBrowserOfflineRoomPlaysRecording(t *testing.T) {
 	if !strings.Contains(s.Src, "/live/"+browserRoom+"/playback") || !strings.Contains(s.Status, "offline") {
 		t.Errorf("video src %q, status %q; want the room's /playback URL and a status saying the room is offline", s.Src, s.Status)
 	}
-	// A sealed recording has a duration, so a person can seek in it.
-	// (record.Store.Seal does not seal yet: then there is nothing to check.)
-	var duration float64
-	if _, err := fmt.Sscan(s.Duration, &duration); recs[0].Seekable &&
-		(err != nil || math.IsInf(duration, 0) || math.Abs(duration-recs[0].Duration.Seconds()) > 1) {
-		t.Errorf("video duration %s; want the sealed recording's %v", s.Duration, recs[0].Duration)
+	// A sealed recording has a finite duration, the one the status reports,
+	// and a person can seek in it.
+	rec := browserStatus(t, srv).Recordings[0]
+	if !rec.Seekable {
+		t.Fatalf("recording %+v; want it sealed (seekable)", rec)
 	}
-	t.Logf("video duration %s, recording %+v", s.Duration, recs[0])
+	want := float64(rec.DurationMs) / 1000
+	var duration float64
+	if _, err := fmt.Sscan(s.Duration, &duration); err != nil || math.IsInf(duration, 0) || math.Abs(duration-want) > 0.5 {
+		t.Fatalf("video duration %s; want the sealed recording's %.3fs (status durationMs %d)", s.Duration, want, rec.DurationMs)
+	}
+	mid := duration / 2
+	chrometest.Eval[bool](viewer, fmt.Sprintf(`(() => { %s.querySelector('video').currentTime = %f; return true; })()`, jsPlayer, mid))
+	viewer.WaitFor(fmt.Sprintf(`(() => {
+  const v = %s.querySelector('video');
+  if (v.error) throw new Error('video error ' + v.error.code + ': ' + v.error.message);
+  return !v.seeking && v.currentTime >= %f;
+})()`, jsPlayer, mid), browserLiveTimeout)
+	after := checkPlays(t, true, []*chrometest.Tab{viewer}, "recording")[0]
+	if after.Time < mid || after.Time > duration {
+		t.Errorf("after seeking to %.2fs of %.2fs, currentTime %.2f; want it to play on from there", mid, duration, after.Time)
+	}
+	t.Logf("video duration %s, recording %+v; seeked to %.2fs, playing at %.2fs", s.Duration, rec, mid, after.Time)
+	checkNoPageErrors(t, pub, viewer)
+}
+
+// browserStatusJSON is the part of GET /live/:id/status the tests read.
+type browserStatusJSON struct {
+	Live       bool                   `json:"live"`
+	Broadcast  string                 `json:"broadcast"`
+	Recordings []liveplugin.Recording `json:"recordings"`
+}
+
+// browserStatus returns the room's status as GET /live/alice/status says.
+func browserStatus(t *testing.T, srv *browserServer) browserStatusJSON {
+	t.Helper()
+	resp, body := get(t, http.MethodGet, srv.url+"/live/"+browserRoom+"/status", nil)
+	var st browserStatusJSON
+	if err := json.Unmarshal(body, &st); resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("GET status: %d %s (%v)", resp.StatusCode, body, err)
+	}
+	return st
+}
+
+// jsShiftPlaying is true once the player's video, on the live broadcast's
+// growing recording, has data and has started.
+const jsShiftPlaying = `(() => {
+  const el = ` + jsPlayer + `, v = el.querySelector('video');
+  if (v.error) throw new Error('video error ' + v.error.code + ': ' + v.error.message);
+  return el.amlivePlayer.mode === 'timeshift' && v.src.includes('/playback?b=') && !v.paused && v.readyState >= 3 && v.currentTime > 0.1;
+})()`
+
+// jsButtonsShown lists the player's visible time-shift buttons.
+const jsButtonsShown = `[...` + jsPlayer + `.querySelectorAll('[data-amlive-rewind], [data-amlive-tolive]')]
+  .filter((b) => !b.hidden).map((b) => b.hasAttribute('data-amlive-tolive') ? 'tolive' : 'rewind ' + b.dataset.amliveRewind).join(',')`
+
+// TestBrowserTimeShift rewinds a live broadcast to its start, watches it
+// past the point where the recording ended when it was first fetched, and
+// goes back to live.
+func TestBrowserTimeShift(t *testing.T) {
+	srv := newBrowserServer(t, browserAllowAll)
+	b := chrometest.New(t)
+
+	pub := openBroadcaster(t, b, srv)
+	viewer := openViewer(t, b, srv, "viewer")
+	viewer.WaitFor(jsPlayerIn("live"), browserLiveTimeout)
+	viewer.WaitFor(jsLivePlaying, browserLiveTimeout)
+	if got := chrometest.Eval[string](viewer, jsButtonsShown); got != "rewind start,rewind 30" {
+		t.Errorf("live: buttons shown %q; want the rewind buttons", got)
+	}
+	// Some broadcast to go back to.
+	viewer.WaitFor(fmt.Sprintf(`%s.querySelector('video').currentTime >= 8`, jsPlayer), browserLiveTimeout)
+	livePos := snapshotPlayer(viewer).Time
+
+	viewer.Click(`[data-amlive-rewind="start"]`)
+	viewer.WaitFor(jsPlayerIn("timeshift"), browserLiveTimeout)
+	viewer.WaitFor(jsShiftPlaying, browserLiveTimeout)
+	s := checkPlays(t, true, []*chrometest.Tab{viewer}, "timeshift")[0]
+	if s.Mode != "timeshift" || s.Time > livePos-3 || !strings.Contains(s.Src, "/live/"+browserRoom+"/playback?b=") {
+		t.Errorf("rewound: mode %q, currentTime %.2f, src %q; want mode timeshift, near the start (live was at %.2fs), playing the growing recording",
+			s.Mode, s.Time, s.Src, livePos)
+	}
+	if got := chrometest.Eval[string](viewer, jsButtonsShown); got != "tolive" {
+		t.Errorf("rewound: buttons shown %q; want only Back to live", got)
+	}
+	// The first response held the file as it was at the rewind; the player
+	// goes on past it (reloading and seeking in the growing file) without
+	// playing anything again.
+	last := s.Time
+	chrometest.Until(t, browserLiveTimeout, "time-shifted playback past the first response", func() bool {
+		now := snapshotPlayer(viewer)
+		if now.Error != "" || now.Mode != "timeshift" {
+			t.Fatalf("time shift: mode %q, error %q, status %q", now.Mode, now.Error, now.Status)
+		}
+		if now.ReadyState < 3 {
+			return false // reloading: currentTime is 0 until the seek
+		}
+		if now.Time < last-1 {
+			t.Fatalf("time shift: currentTime went back from %.2f to %.2f", last, now.Time)
+		}
+		last = max(last, now.Time)
+		return now.Time >= livePos+2
+	})
+
+	viewer.Click(`[data-amlive-tolive]`)
+	viewer.WaitFor(jsPlayerIn("live"), browserLiveTimeout)
+	viewer.WaitFor(jsLivePlaying, browserLiveTimeout)
+	l := checkPlays(t, false, []*chrometest.Tab{viewer}, "live")[0]
+	if l.Mode != "live" || len(l.Buffered) == 0 || l.Buffered[len(l.Buffered)-1][1]-l.Time > 3 || l.Time < last {
+		t.Errorf("back to live: mode %q, currentTime %.2f, buffered %v; want mode live within 3s of the live edge (ahead of %.2fs)", l.Mode, l.Time, l.Buffered, last)
+	}
+	if got := chrometest.Eval[string](viewer, jsButtonsShown); got != "rewind start,rewind 30" {
+		t.Errorf("back to live: buttons shown %q; want the rewind buttons", got)
+	}
 	checkNoPageErrors(t, pub, viewer)
 }
 
