@@ -11,6 +11,7 @@ require (
 	github.com/labstack/echo/v4 v4.15.4
 	go.uber.org/goleak v1.3.0
 	golang.org/x/crypto v0.53.0
+	golang.org/x/time v0.15.0
 )
 
 require (
@@ -25,5 +26,4 @@ require (
 	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/sys v0.46.0 // indirect
 	golang.org/x/text v0.38.0 // indirect
-	golang.org/x/time v0.15.0 // indirect
 )

@@ -124,6 +124,12 @@ type Config struct {
 	// MaxTotalViewers bounds the viewers of all rooms. Optional. Defaults
 	// to 20000.
 	MaxTotalViewers int
+	// MaxUpgradesPerMinute bounds the WebSocket connections (uploads and
+	// viewers together) one client IP (echo.Context.RealIP) may open per
+	// minute, with bursts of as many; one more is closed with 4429. Behind
+	// a proxy, set the app's Echo IPExtractor so RealIP is the client's.
+	// Optional. Defaults to 120.
+	MaxUpgradesPerMinute int
 	// MaxBroadcast bounds the length of one broadcast; it ends when
 	// reached. Optional. Defaults to 12 hours.
 	MaxBroadcast time.Duration
@@ -158,6 +164,7 @@ const (
 	DefaultMaxViewers       = 5000
 	DefaultMaxTotalViewers  = 20000
 	DefaultMaxBroadcast     = 12 * time.Hour
+	DefaultMaxUpgrades      = 120
 	DefaultIdleTimeout      = 15 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultViewerQueueBytes = 8 << 20
@@ -180,6 +187,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxViewers, DefaultMaxViewers)
 	setDefault(&c.MaxTotalViewers, DefaultMaxTotalViewers)
 	setDefault(&c.MaxBroadcast, DefaultMaxBroadcast)
+	setDefault(&c.MaxUpgradesPerMinute, DefaultMaxUpgrades)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.ViewerQueueBytes, DefaultViewerQueueBytes)
@@ -207,6 +215,7 @@ func (c Config) validate() error {
 	positive("MaxViewers", int64(c.MaxViewers))
 	positive("MaxTotalViewers", int64(c.MaxTotalViewers))
 	positive("MaxBroadcast", int64(c.MaxBroadcast))
+	positive("MaxUpgradesPerMinute", int64(c.MaxUpgradesPerMinute))
 	positive("IdleTimeout", int64(c.IdleTimeout))
 	positive("WriteTimeout", int64(c.WriteTimeout))
 	positive("ViewerQueueBytes", c.ViewerQueueBytes)

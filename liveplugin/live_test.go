@@ -418,3 +418,22 @@ func TestMaxBroadcastEndsBroadcast(t *testing.T) {
 		t.Error("end event names no recording")
 	}
 }
+
+// TestUpgradesPerMinute: one client may open MaxUpgradesPerMinute
+// WebSockets a minute; the next is closed with 4429 naming the limit,
+// while other rooms and viewers go on.
+func TestUpgradesPerMinute(t *testing.T) {
+	ctx := testContext(t, 10*time.Second)
+	s := newServer(t, liveplugin.Config{Authorize: allowAll, MaxUpgradesPerMinute: 2})
+	pub, _ := publish(t, ctx, s, "alice")
+	viewer := mustDial(t, ctx, s.ws("/live/alice/subscribe"))
+	pub.viewers(t, ctx, 1)
+	third := mustDial(t, ctx, s.ws("/live/bob/upload"))
+	if code, reason := third.closed(t, ctx); code != liveplugin.StatusLimit || !strings.Contains(reason, "MaxUpgradesPerMinute") {
+		t.Errorf("third connection closed with %d %q; want 4429 naming MaxUpgradesPerMinute", code, reason)
+	}
+	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	if code, _ := viewer.closed(t, ctx); code != websocket.StatusNormalClosure {
+		t.Errorf("viewer closed with %d; want 1000 (unaffected)", code)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/time/rate"
 
 	"github.com/amlive/amlive/assets"
 	"github.com/amlive/amlive/liveplugin/internal/hub"
@@ -40,6 +42,10 @@ type Plugin struct {
 	views  *views.Set
 	base   string // route prefix, e.g. "/live"
 	assets map[string]asset
+
+	// upgrades counts WebSocket upgrades per client IP. Its stale entries
+	// are dropped lazily on use: it starts no goroutine.
+	upgrades *middleware.RateLimiterMemoryStore
 
 	// Publishers run under pubCtx, viewers under subCtx: Close ends the
 	// broadcasts first, so that viewers still receive the end event.
@@ -126,6 +132,11 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 			MaxTotalViewers: cfg.MaxTotalViewers,
 		}),
 		closed: make(chan struct{}),
+		upgrades: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+			Rate:      rate.Limit(float64(cfg.MaxUpgradesPerMinute) / 60),
+			Burst:     cfg.MaxUpgradesPerMinute,
+			ExpiresIn: 2 * time.Minute,
+		}),
 	}
 	if p.assets, err = loadAssets(assets.FS); err != nil {
 		return nil, err
