@@ -130,6 +130,13 @@ type Config struct {
 	// a proxy, set the app's Echo IPExtractor so RealIP is the client's.
 	// Optional. Defaults to 120.
 	MaxUpgradesPerMinute int
+	// MaxBitrate bounds a publisher's sustained upload in bits per second,
+	// averaged over 10 seconds (a burst of 10 s worth is allowed); a
+	// faster upload is closed with 4429. Optional. Defaults to 20 Mbit/s.
+	MaxBitrate int64
+	// MaxBroadcastBytes bounds the bytes of one broadcast; it ends with
+	// 4429 when reached. Optional. Defaults to 16 GiB.
+	MaxBroadcastBytes int64
 	// MaxBroadcast bounds the length of one broadcast; it ends when
 	// reached. Optional. Defaults to 12 hours.
 	MaxBroadcast time.Duration
@@ -165,6 +172,8 @@ const (
 	DefaultMaxTotalViewers  = 20000
 	DefaultMaxBroadcast     = 12 * time.Hour
 	DefaultMaxUpgrades      = 120
+	DefaultMaxBitrate       = 20_000_000
+	DefaultMaxBroadcastSize = 16 << 30
 	DefaultIdleTimeout      = 15 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultViewerQueueBytes = 8 << 20
@@ -188,12 +197,17 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxTotalViewers, DefaultMaxTotalViewers)
 	setDefault(&c.MaxBroadcast, DefaultMaxBroadcast)
 	setDefault(&c.MaxUpgradesPerMinute, DefaultMaxUpgrades)
+	setDefault(&c.MaxBitrate, DefaultMaxBitrate)
+	setDefault(&c.MaxBroadcastBytes, DefaultMaxBroadcastSize)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.ViewerQueueBytes, DefaultViewerQueueBytes)
 	setDefault(&c.SyncInterval, DefaultSyncInterval)
 	return c
 }
+
+// bitrateWindow is the window, in seconds, over which MaxBitrate is averaged.
+const bitrateWindow = 10
 
 func setDefault[T int | int64 | time.Duration](v *T, d T) {
 	if *v == 0 {
@@ -216,6 +230,12 @@ func (c Config) validate() error {
 	positive("MaxTotalViewers", int64(c.MaxTotalViewers))
 	positive("MaxBroadcast", int64(c.MaxBroadcast))
 	positive("MaxUpgradesPerMinute", int64(c.MaxUpgradesPerMinute))
+	positive("MaxBitrate", c.MaxBitrate)
+	positive("MaxBroadcastBytes", c.MaxBroadcastBytes)
+	if c.MaxBitrate > 0 && c.MaxMessageBytes > c.MaxBitrate*bitrateWindow/8 {
+		errs = append(errs, fmt.Errorf("liveplugin: MaxMessageBytes (%d) must not exceed what MaxBitrate allows in %d s (%d bytes)",
+			c.MaxMessageBytes, bitrateWindow, c.MaxBitrate*bitrateWindow/8))
+	}
 	positive("IdleTimeout", int64(c.IdleTimeout))
 	positive("WriteTimeout", int64(c.WriteTimeout))
 	positive("ViewerQueueBytes", c.ViewerQueueBytes)

@@ -358,3 +358,10 @@ func TestStatusLookup(t *testing.T) {
 		t.Errorf("Status = %+v, %v; want live broadcast %s", b, ok, id)
 	}
 }
+
+func TestBitrateMustAllowAMessage(t *testing.T) {
+	_, err := liveplugin.Register(echo.New(), liveplugin.Config{Dir: t.TempDir(), MaxBitrate: 100_000})
+	if err == nil || !strings.Contains(err.Error(), "MaxMessageBytes") {
+		t.Errorf("Register = %v; want an error about MaxMessageBytes and MaxBitrate", err)
+	}
+}

@@ -437,3 +437,41 @@ func TestUpgradesPerMinute(t *testing.T) {
 		t.Errorf("viewer closed with %d; want 1000 (unaffected)", code)
 	}
 }
+
+// TestUploadLimits: a publisher over MaxBitrate or MaxBroadcastBytes is
+// closed with 4429 naming the limit; its viewer gets the end event and the
+// recording keeps what arrived before.
+func TestUploadLimits(t *testing.T) {
+	tests := []struct {
+		name string
+		give liveplugin.Config
+		want string
+	}{
+		{"bitrate", liveplugin.Config{MaxBitrate: 100_000, MaxMessageBytes: 64 << 10}, "MaxBitrate"},
+		{"broadcast bytes", liveplugin.Config{MaxBroadcastBytes: 50_000}, "MaxBroadcastBytes"},
+	}
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t, 20*time.Second)
+			tc.give.Authorize = allowAll
+			s := newServer(t, tc.give)
+			pub, viewer, id, _ := liveWithViewer(t, ctx, s, fx.Chunks[:1])
+			for _, c := range fx.Chunks[1:] {
+				if pub.conn.Write(ctx, websocket.MessageBinary, c) != nil {
+					break
+				}
+			}
+			if code, reason := pub.closed(t, ctx); code != liveplugin.StatusLimit || !strings.Contains(reason, tc.want) {
+				t.Errorf("publisher closed with %d %q; want 4429 naming %s", code, reason, tc.want)
+			}
+			if code, _ := viewer.closed(t, ctx); code != websocket.StatusNormalClosure {
+				t.Errorf("viewer closed with %d; want 1000", code)
+			}
+			recs, err := s.p.Recordings("alice")
+			if err != nil || len(recs) != 1 || recs[0].ID != id || recs[0].Live || recs[0].Bytes == 0 {
+				t.Errorf("recordings = %+v, %v; want the finished recording of %s", recs, err, id)
+			}
+		})
+	}
+}

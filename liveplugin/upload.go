@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/amlive/amlive/liveplugin/internal/hub"
 	"github.com/amlive/amlive/liveplugin/internal/record"
@@ -104,6 +105,9 @@ func (p *Plugin) upload(c echo.Context) error {
 		started: started,
 		reader:  webm.NewReader(webm.Limits{MaxInitBytes: p.cfg.MaxInitBytes}),
 		claimed: c.QueryParam("mime"),
+		// A token bucket in bytes: MaxBitrate/8 per second, bursts of
+		// bitrateWindow seconds' worth.
+		bitrate: rate.NewLimiter(rate.Limit(p.cfg.MaxBitrate/8), int(p.cfg.MaxBitrate*bitrateWindow/8)),
 	}
 	pub.reader.Blocks = true
 	pub.run()
@@ -132,6 +136,9 @@ type publisher struct {
 	recErr error
 
 	stopErr atomic.Pointer[error] // why watch stopped the upload, if it did
+
+	bitrate *rate.Limiter // bytes of media
+	total   int64         // bytes of media received
 }
 
 type clientEvent struct {
@@ -254,6 +261,13 @@ var errBadMessage = errors.New("liveplugin: unsupported message")
 
 // media parses one chunk and hands it to the hub and the recording.
 func (pub *publisher) media(data []byte) error {
+	p := pub.p
+	if !pub.bitrate.AllowN(time.Now(), len(data)) {
+		return &LimitError{Name: "MaxBitrate", Max: p.cfg.MaxBitrate}
+	}
+	if pub.total += int64(len(data)); pub.total > p.cfg.MaxBroadcastBytes {
+		return &LimitError{Name: "MaxBroadcastBytes", Max: p.cfg.MaxBroadcastBytes}
+	}
 	var err error
 	pub.events, err = pub.reader.Feed(pub.events[:0], data)
 	if err != nil {
@@ -364,6 +378,9 @@ func (pub *publisher) finish(err error) {
 		_ = pub.conn.Close(websocket.StatusNormalClosure, "broadcast ended")
 	case errors.As(err, &ce):
 		pub.log.Info("room ended", "reason", "publisher closed", "code", ce.Code)
+	case errors.As(err, new(*LimitError)):
+		pub.log.Warn("upload stopped", "err", err)
+		closeWith(pub.conn, err)
 	case errors.Is(err, ErrMessageTooLarge), errors.Is(err, webm.ErrNotWebM),
 		errors.Is(err, webm.ErrMalformed), errors.Is(err, webm.ErrLimit), errors.Is(err, webm.ErrUnsupportedCodec):
 		pub.log.Warn("upload rejected", "err", err, "claimed", pub.claimed)
