@@ -109,7 +109,6 @@ func (p *Plugin) upload(c echo.Context) error {
 		// bitrateWindow seconds' worth.
 		bitrate: rate.NewLimiter(rate.Limit(p.cfg.MaxBitrate/8), int(p.cfg.MaxBitrate*bitrateWindow/8)),
 	}
-	pub.reader.Blocks = true
 	pub.run()
 	return nil
 }
@@ -282,7 +281,9 @@ func (pub *publisher) media(data []byte) error {
 			}
 		case webm.KindSync:
 			pub.syncs = append(pub.syncs, e.Offset)
-		case webm.KindBlock, webm.KindCluster:
+		case webm.KindCluster:
+			// A rough duration, should sealing fail: sealing reads every
+			// block and sets the exact one.
 			pub.last = max(pub.last, e.Timecode)
 		}
 	}

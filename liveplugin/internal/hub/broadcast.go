@@ -303,7 +303,7 @@ func (b *Broadcast) subscribe() (*Subscriber, error) {
 	if err := b.h.addViewer(len(b.subs)); err != nil {
 		return nil, err
 	}
-	s := &Subscriber{b: b, wake: make(chan struct{}, 1), max: b.h.cfg}
+	s := &Subscriber{b: b, wake: make(chan struct{}, 1)}
 	b.subs[s] = struct{}{}
 	if b.gopOK {
 		b.join(s)

@@ -35,7 +35,6 @@ var skipMessage = Message{Text: true, Data: []byte(`{"type":"skip"}`), kind: kin
 // Close and Skips are safe for concurrent use.
 type Subscriber struct {
 	b    *Broadcast
-	max  Config
 	wake chan struct{} // out: a token when the queue or state changed
 
 	skips atomic.Int64
@@ -146,8 +145,9 @@ func (s *Subscriber) pop() Message {
 // full reports whether a media message of n bytes would overflow the
 // queue. s.mu is held.
 func (s *Subscriber) full(n int) bool {
-	return len(s.q)-s.head >= s.max.QueueMessages+s.allowMsgs ||
-		s.qBytes+int64(n) > s.max.QueueBytes+s.allowBytes
+	cfg := &s.b.h.cfg
+	return len(s.q)-s.head >= cfg.QueueMessages+s.allowMsgs ||
+		s.qBytes+int64(n) > cfg.QueueBytes+s.allowBytes
 }
 
 // dropQueue discards everything pending. A subscriber whose hello was
