@@ -38,15 +38,18 @@ func (a Action) String() string {
 
 // BroadcastInfo describes a broadcast, live or ended.
 type BroadcastInfo struct {
-	Room      string    `json:"room"`
-	ID        string    `json:"broadcast"`
-	MIMEType  string    `json:"mimeType,omitempty"`
-	Started   time.Time `json:"startedAt"`
-	Ended     time.Time `json:"endedAt,omitzero"`
-	Viewers   int       `json:"viewers"`
-	Bytes     int64     `json:"bytes"`
-	Recording string    `json:"recording,omitempty"` // playback URL; empty if nothing was recorded
-	URL       string    `json:"url"`                 // the room's watch page
+	Room     string    `json:"room"`
+	ID       string    `json:"broadcast"`
+	MIMEType string    `json:"mimeType,omitempty"`
+	Started  time.Time `json:"startedAt"`
+	Ended    time.Time `json:"endedAt,omitzero"`
+	Viewers  int       `json:"viewers"`
+	Bytes    int64     `json:"bytes"`
+	// Reconnecting is true while the publisher's connection is down and the
+	// broadcast waits up to Config.ResumeGrace for it to resume.
+	Reconnecting bool   `json:"reconnecting,omitempty"`
+	Recording    string `json:"recording,omitempty"` // playback URL; empty if nothing was recorded
+	URL          string `json:"url"`                 // the room's watch page
 }
 
 // Config configures the plugin. It is passed by value to Register; its zero
@@ -143,6 +146,13 @@ type Config struct {
 	// IdleTimeout ends a broadcast whose publisher sent nothing for this
 	// long. Optional. Defaults to 15 seconds.
 	IdleTimeout time.Duration
+	// ResumeGrace is how long a broadcast whose upload connection dropped
+	// (without the publisher ending it) waits for the publisher to
+	// reconnect and resume where the server's last acknowledgement left
+	// off; viewers see "reconnecting" meanwhile. After it, the broadcast
+	// ends as usual. Negative disables resuming: a drop ends the
+	// broadcast at once. Optional. Defaults to 15 seconds.
+	ResumeGrace time.Duration
 	// WriteTimeout bounds one write to a viewer; a viewer that cannot take
 	// a message for this long is disconnected. Optional. Defaults to 10
 	// seconds.
@@ -175,6 +185,7 @@ const (
 	DefaultMaxBitrate       = 20_000_000
 	DefaultMaxBroadcastSize = 16 << 30
 	DefaultIdleTimeout      = 15 * time.Second
+	DefaultResumeGrace      = 15 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultViewerQueueBytes = 8 << 20
 	DefaultSyncInterval     = time.Second
@@ -200,6 +211,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxBitrate, DefaultMaxBitrate)
 	setDefault(&c.MaxBroadcastBytes, DefaultMaxBroadcastSize)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.ResumeGrace, DefaultResumeGrace)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.ViewerQueueBytes, DefaultViewerQueueBytes)
 	setDefault(&c.SyncInterval, DefaultSyncInterval)

@@ -40,6 +40,9 @@ var (
 	ErrNotWebM = errors.New("liveplugin: not a playable WebM stream")
 	// ErrMessageTooLarge is an upload message over Config.MaxMessageBytes.
 	ErrMessageTooLarge = errors.New("liveplugin: message too large")
+	// ErrNoResume is an upload that asks to resume a broadcast that has
+	// ended, or that it may not resume (WebSocket close 4404).
+	ErrNoResume = errors.New("liveplugin: no broadcast to resume")
 	// ErrClosed is a request that arrived after Plugin.Close.
 	ErrClosed = errors.New("liveplugin: shutting down")
 )
@@ -135,6 +138,8 @@ func closeStatus(err error) (websocket.StatusCode, string) {
 		return StatusForbidden, "not allowed in this room"
 	case errors.Is(err, ErrNotLive), errors.Is(err, ErrReservedRoom), errors.Is(err, ErrInvalidRoom):
 		return StatusNotLive, "no such live room"
+	case errors.Is(err, ErrNoResume):
+		return StatusNotLive, "the broadcast to resume has ended"
 	case errors.Is(err, ErrRoomLive):
 		return StatusRoomLive, "this room is already live"
 	case errors.Is(err, ErrMessageTooLarge):

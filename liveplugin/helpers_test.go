@@ -77,6 +77,8 @@ type event struct {
 	Count     int    `json:"count"`
 	Recording string `json:"recording"`
 	Message   string `json:"message"`
+	Offset    int64  `json:"offset"`
+	Resume    string `json:"resume"`
 }
 
 // client is a WebSocket client whose messages are read by a goroutine that

@@ -314,13 +314,13 @@ func liveWithViewer(t *testing.T, ctx context.Context, s *testServer, chunks [][
 	return pub, viewer, id, n
 }
 
-// TestPublisherDropsMidStream cuts the publisher's connection: the viewers
-// get the end event and a normal close, and the recording keeps what
-// arrived.
+// TestPublisherDropsMidStream cuts the publisher's connection with
+// resuming disabled: the viewers get the end event and a normal close at
+// once, and the recording keeps what arrived.
 func TestPublisherDropsMidStream(t *testing.T) {
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	ctx := testContext(t, 20*time.Second)
-	s := newServer(t, liveplugin.Config{Authorize: allowAll})
+	s := newServer(t, liveplugin.Config{Authorize: allowAll, ResumeGrace: -1})
 	pub, viewer, id, n := liveWithViewer(t, ctx, s, fx.Chunks[:10])
 	pub.conn.CloseNow()
 	if code, reason := viewer.closed(t, ctx); code != websocket.StatusNormalClosure {

@@ -54,6 +54,10 @@ type Plugin struct {
 	subCtx    context.Context
 	subCancel context.CancelFunc
 
+	// sessions holds the live broadcasts' publishers by room, for an
+	// upload that resumes one.
+	sessions sessions
+
 	connMu  sync.Mutex
 	closing bool
 	pubs    sync.WaitGroup
@@ -303,6 +307,8 @@ func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
 		Viewers:  in.Viewers,
 		Bytes:    in.Bytes,
 		URL:      p.WatchURL(in.Room),
+
+		Reconnecting: in.PublisherLost,
 	}
 }
 

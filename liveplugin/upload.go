@@ -66,26 +66,45 @@ func closeWith(conn *websocket.Conn, err error) {
 	_ = conn.Close(code, reason)
 }
 
-// upload receives a publisher's stream: GET /:id/upload?mime=… (WebSocket).
+// upload receives a publisher's stream: GET /:id/upload?mime=… (WebSocket),
+// or GET /:id/upload?resume=<token> to resume a broadcast whose connection
+// dropped.
 //
 // The connection is authorised before any byte is read. The stream is
 // parsed as it arrives; nothing is stored until its header has been read
 // and its codecs are ones browsers can play, so an upload that is not WebM
 // leaves no recording. Each chunk then goes to the hub (the viewers) and to
 // the recording, in that order.
+//
+// The first upload handler of a broadcast owns it until it ends, across
+// the connections that resume it: a resuming handler hands its connection
+// over and returns.
 func (p *Plugin) upload(c echo.Context) error {
 	room, conn, done, err := p.accept(c, &p.pubs)
 	if conn == nil {
 		return err
 	}
 	defer done()
-	defer conn.CloseNow()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			conn.CloseNow()
+		}
+	}()
 	log := p.log.With("room", room, "remote", c.RealIP())
 
 	if err := p.cfg.Authorize(c, room, Publish); err != nil {
 		err = authError(err)
 		log.Warn("publish refused", "err", err)
 		closeWith(conn, err)
+		return nil
+	}
+	if token := c.QueryParam("resume"); token != "" {
+		handedOver = p.sessions.resume(room, token, conn)
+		if !handedOver {
+			log.Info("resume refused", "err", ErrNoResume)
+			closeWith(conn, ErrNoResume)
+		}
 		return nil
 	}
 	started := time.Now()
@@ -97,32 +116,43 @@ func (p *Plugin) upload(c echo.Context) error {
 		return nil
 	}
 	pub := &publisher{
-		p:       p,
-		c:       c,
-		conn:    conn,
-		b:       b,
-		log:     log.With("broadcast", id),
-		started: started,
-		reader:  webm.NewReader(webm.Limits{MaxInitBytes: p.cfg.MaxInitBytes}),
-		claimed: c.QueryParam("mime"),
+		p:        p,
+		c:        c,
+		b:        b,
+		log:      log.With("broadcast", id),
+		started:  started,
+		token:    newToken(),
+		takeover: make(chan *websocket.Conn),
+		ended:    make(chan struct{}),
+		ackCh:    make(chan struct{}, 1),
+		reader:   webm.NewReader(webm.Limits{MaxInitBytes: p.cfg.MaxInitBytes}),
+		claimed:  c.QueryParam("mime"),
 		// A token bucket in bytes: MaxBitrate/8 per second, bursts of
 		// bitrateWindow seconds' worth.
 		bitrate: rate.NewLimiter(rate.Limit(p.cfg.MaxBitrate/8), int(p.cfg.MaxBitrate*bitrateWindow/8)),
 	}
-	pub.run()
+	p.sessions.add(room, pub)
+	pub.run(conn)
 	return nil
 }
 
-// publisher is the state of one upload connection. Its methods run on the
-// upload handler's goroutine, except sendViewers.
+// publisher is the state of one broadcast's upload, which may span several
+// connections. Its methods run on the owning upload handler's goroutine,
+// except notify and watch, which run beside serve.
 type publisher struct {
 	p       *Plugin
-	c       echo.Context
-	conn    *websocket.Conn
+	c       echo.Context // the first upload request's
 	b       *hub.Broadcast
 	log     *slog.Logger
 	started time.Time
 	claimed string // the client's MIME type, for the logs only
+
+	// token lets the publisher, and nobody else, resume the broadcast.
+	token string
+	// takeover receives the connection of an upload that resumes the
+	// broadcast; ended is closed once nothing will receive from it.
+	takeover chan *websocket.Conn
+	ended    chan struct{}
 
 	reader  *webm.Reader
 	events  []webm.Event
@@ -134,30 +164,89 @@ type publisher struct {
 	rec    *record.Writer
 	recErr error
 
-	stopErr atomic.Pointer[error] // why watch stopped the upload, if it did
+	conn *websocket.Conn // the connection being served, for recordFailed
 
 	bitrate *rate.Limiter // bytes of media
 	total   int64         // bytes of media received
+	acked   atomic.Int64  // total, for notify
+	ackCh   chan struct{} // a token when acked changed
 }
 
 type clientEvent struct {
 	Type string `json:"type"`
 }
 
-// run is the upload's read loop. It returns when the stream ends for any
-// reason, after the broadcast was ended and the recording finished.
-func (pub *publisher) run() {
+// run serves the broadcast's connections, starting with conn, until the
+// broadcast ends. A connection that drops leaves the broadcast waiting
+// ResumeGrace for another.
+func (pub *publisher) run(conn *websocket.Conn) {
 	p := pub.p
-	// Reads are not cancelled by Close, which would cut the connection:
-	// Close makes the server say goodbye with 1001 instead.
+	for {
+		next, err := pub.serve(conn)
+		if next != nil {
+			// A resuming upload replaced a connection that had not
+			// noticed it was dead.
+			pub.log.Info("publisher resumed", "offset", pub.total, "replaced", true)
+			conn = next
+			continue
+		}
+		if !resumable(err) || p.cfg.ResumeGrace < 0 || p.pubCtx.Err() != nil {
+			pub.finish(err, conn)
+			return
+		}
+		conn.CloseNow()
+		pub.log.Info("publisher lost; waiting for it to resume", "err", err, "offset", pub.total, "grace", p.cfg.ResumeGrace)
+		pub.b.SetPublisherLost(true)
+		grace := time.NewTimer(p.cfg.ResumeGrace)
+		select {
+		case conn = <-pub.takeover:
+			grace.Stop()
+			pub.b.SetPublisherLost(false)
+			pub.log.Info("publisher resumed", "offset", pub.total)
+		case <-grace.C:
+			pub.finish(errLost, nil)
+			return
+		case <-p.pubCtx.Done():
+			grace.Stop()
+			pub.finish(ErrClosed, nil)
+			return
+		}
+	}
+}
+
+// errLost is a publisher that did not resume within ResumeGrace.
+var errLost = errors.New("liveplugin: publisher lost and did not resume within ResumeGrace")
+
+// resumable reports whether the error that ended a connection's read loop
+// may be a network failure, as opposed to the publisher or the server
+// ending the broadcast.
+func resumable(err error) bool {
+	var ce websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		// 1000 and 1001 are the page closing the socket, or going away.
+		return ce.Code != websocket.StatusNormalClosure && ce.Code != websocket.StatusGoingAway
+	case errors.Is(err, errEnd), errors.Is(err, errBadMessage), errors.Is(err, ErrMessageTooLarge),
+		errors.Is(err, errStopped), errors.As(err, new(*LimitError)),
+		errors.Is(err, webm.ErrNotWebM), errors.Is(err, webm.ErrMalformed),
+		errors.Is(err, webm.ErrLimit), errors.Is(err, webm.ErrUnsupportedCodec):
+		return false
+	}
+	return true
+}
+
+// serve runs one connection's read loop until it stops. It returns why,
+// or the connection that replaced it.
+func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err error) {
+	p := pub.p
 	// The read loop's context never ends: coder/websocket cuts a
 	// connection whose read context ends, without a close frame. The
 	// watcher closes it with a code and reason instead (idle, too long,
 	// shutdown).
 	ctx := context.WithoutCancel(p.pubCtx)
 
-	// Stopping sendViewers must not cancel the context of a write it may
-	// have in flight: the websocket library closes the connection when that
+	// Stopping notify must not cancel the context of a write it may have
+	// in flight: the websocket library closes the connection when that
 	// happens, and the publisher would never see the close code of finish.
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -165,19 +254,32 @@ func (pub *publisher) run() {
 	stopHelpers := sync.OnceFunc(func() { close(done) })
 	defer stopHelpers()
 	activity := make(chan struct{}, 1)
-	wg.Go(func() { pub.sendViewers(ctx, done) }) // exits once done is closed
-	wg.Go(func() { pub.watch(done, activity) })  // exits once done is closed or it stopped the upload
+	var stop watchResult
+	wg.Go(func() { pub.notify(ctx, conn, done) })            // exits once done is closed
+	wg.Go(func() { stop = pub.watch(conn, done, activity) }) // exits once done is closed or it stopped the upload
 
-	if err := pub.send(ctx, map[string]string{"type": "ready", "broadcast": pub.b.ID()}); err != nil {
-		pub.finish(err)
-		return
+	ready := map[string]any{
+		"type":           "ready",
+		"broadcast":      pub.b.ID(),
+		"resume":         pub.token,
+		"resumeWithinMs": max(p.cfg.ResumeGrace, 0).Milliseconds(),
+		"offset":         pub.total,
 	}
-	pub.log.Debug("publisher connected", "mime", pub.claimed)
+	if err := send(ctx, conn, p.cfg.WriteTimeout, ready); err != nil {
+		stopHelpers()
+		wg.Wait()
+		return pub.stopReason(stop, err)
+	}
+	pub.log.Debug("publisher connected", "mime", pub.claimed, "offset", pub.total)
+	pub.conn = conn
+	if pub.recErr != nil {
+		pub.sendRecordFailed() // again: the publisher may have missed it
+	}
 	// The read limit is ours to enforce with a close code the page can
 	// explain, so the library's own limit only stops runaway frames.
-	pub.conn.SetReadLimit(p.cfg.MaxMessageBytes + 1)
+	conn.SetReadLimit(p.cfg.MaxMessageBytes + 1)
 	for {
-		err := pub.readOne(ctx)
+		err := pub.readOne(ctx, conn)
 		if err == nil {
 			select {
 			case activity <- struct{}{}:
@@ -187,9 +289,27 @@ func (pub *publisher) run() {
 		}
 		stopHelpers()
 		wg.Wait()
-		pub.finish(err)
-		return
+		return pub.stopReason(stop, err)
 	}
+}
+
+// watchResult is why watch stopped a connection, if it did.
+type watchResult struct {
+	err  error           // errStopped wrapping the reason
+	next *websocket.Conn // the connection that replaced it
+}
+
+// errStopped wraps the reason the server stopped an upload by itself.
+var errStopped = errors.New("stopped by the server")
+
+func (pub *publisher) stopReason(stop watchResult, err error) (*websocket.Conn, error) {
+	if stop.next != nil {
+		return stop.next, nil
+	}
+	if stop.err != nil {
+		return nil, stop.err
+	}
+	return nil, err
 }
 
 // Reasons the server stops an upload by itself.
@@ -198,10 +318,11 @@ var (
 	errTooLong = errors.New("liveplugin: broadcast reached MaxBroadcast")
 )
 
-// watch stops the upload when the publisher has been silent for
-// IdleTimeout, when the broadcast reaches MaxBroadcast, or when the plugin
-// closes. It returns when done is closed or once it stopped the upload.
-func (pub *publisher) watch(done, activity <-chan struct{}) {
+// watch stops the upload on conn when the publisher has been silent for
+// IdleTimeout, when the broadcast reaches MaxBroadcast, when the plugin
+// closes, or when a resuming upload takes over. It returns when done is
+// closed or once it stopped the upload.
+func (pub *publisher) watch(conn *websocket.Conn, done, activity <-chan struct{}) watchResult {
 	p := pub.p
 	idle := time.NewTimer(p.cfg.IdleTimeout)
 	defer idle.Stop()
@@ -211,10 +332,15 @@ func (pub *publisher) watch(done, activity <-chan struct{}) {
 		var err error
 		select {
 		case <-done:
-			return
+			return watchResult{}
 		case <-activity:
 			idle.Reset(p.cfg.IdleTimeout)
 			continue
+		case next := <-pub.takeover:
+			// The publisher reconnected, so this connection is dead
+			// even if the server has not noticed yet.
+			conn.CloseNow() // the read loop then returns
+			return watchResult{next: next}
 		case <-idle.C:
 			err = errIdle
 		case <-limit.C:
@@ -222,9 +348,8 @@ func (pub *publisher) watch(done, activity <-chan struct{}) {
 		case <-p.pubCtx.Done():
 			err = ErrClosed
 		}
-		pub.stopErr.Store(&err)
-		closeWith(pub.conn, err) // the read loop then returns
-		return
+		closeWith(conn, err) // the read loop then returns
+		return watchResult{err: fmt.Errorf("%w: %w", errStopped, err)}
 	}
 }
 
@@ -232,9 +357,9 @@ func (pub *publisher) watch(done, activity <-chan struct{}) {
 var errEnd = errors.New("publisher ended the broadcast")
 
 // readOne reads and handles one message.
-func (pub *publisher) readOne(ctx context.Context) error {
+func (pub *publisher) readOne(ctx context.Context, conn *websocket.Conn) error {
 	p := pub.p
-	typ, r, err := pub.conn.Reader(ctx)
+	typ, r, err := conn.Reader(ctx)
 	if err != nil {
 		return err
 	}
@@ -287,6 +412,7 @@ func (pub *publisher) media(data []byte) error {
 			pub.last = max(pub.last, e.Timecode)
 		}
 	}
+	defer pub.ack()
 	if !pub.live {
 		pub.pending = append(pub.pending, data)
 		return nil
@@ -299,6 +425,16 @@ func (pub *publisher) media(data []byte) error {
 	pub.b.Write(data, pub.syncs)
 	pub.record(data)
 	return nil
+}
+
+// ack lets notify tell the publisher that the server holds the stream's
+// first pub.total bytes: a publisher that reconnects resends from there.
+func (pub *publisher) ack() {
+	pub.acked.Store(pub.total)
+	select {
+	case pub.ackCh <- struct{}{}:
+	default:
+	}
 }
 
 // goLive runs once the stream header is read: it checks the codecs,
@@ -338,15 +474,21 @@ func (pub *publisher) record(data []byte) {
 func (pub *publisher) recordFailed(err error) {
 	pub.recErr = err
 	pub.log.Error("recording failed", "err", err)
-	ctx, cancel := context.WithTimeout(pub.p.pubCtx, pub.p.cfg.WriteTimeout)
-	defer cancel()
-	_ = pub.send(ctx, map[string]string{"type": "error", "message": "Recording failed on the server; you are still live."})
+	pub.sendRecordFailed()
+}
+
+func (pub *publisher) sendRecordFailed() {
+	_ = send(pub.p.pubCtx, pub.conn, pub.p.cfg.WriteTimeout,
+		map[string]string{"type": "error", "message": "Recording failed on the server; you are still live."})
 }
 
 // finish ends the broadcast after the read loop stopped with err: it
-// finishes the recording, tells the viewers, then closes the upload.
-func (pub *publisher) finish(err error) {
+// finishes the recording, tells the viewers, then closes conn (nil when
+// the publisher is gone).
+func (pub *publisher) finish(err error, conn *websocket.Conn) {
 	p := pub.p
+	close(pub.ended) // refuse resumes from now on
+	p.sessions.remove(pub.b.Room(), pub)
 	recURL := ""
 	if pub.rec != nil {
 		m, ferr := pub.rec.Finish(time.Now(), pub.last)
@@ -370,25 +512,27 @@ func (pub *publisher) finish(err error) {
 	info.Recording = recURL
 
 	var ce websocket.CloseError
-	switch stopped := pub.stopErr.Load(); {
-	case stopped != nil:
+	switch {
+	case conn == nil:
+		pub.log.Info("room ended", "reason", err.Error())
+	case errors.Is(err, errStopped):
 		// watch has closed the connection with the reason.
-		pub.log.Info("room ended", "reason", (*stopped).Error())
+		pub.log.Info("room ended", "reason", err.Error())
 	case errors.Is(err, errEnd):
 		pub.log.Info("room ended", "reason", "publisher ended")
-		_ = pub.conn.Close(websocket.StatusNormalClosure, "broadcast ended")
+		_ = conn.Close(websocket.StatusNormalClosure, "broadcast ended")
 	case errors.As(err, &ce):
 		pub.log.Info("room ended", "reason", "publisher closed", "code", ce.Code)
 	case errors.As(err, new(*LimitError)):
 		pub.log.Warn("upload stopped", "err", err)
-		closeWith(pub.conn, err)
+		closeWith(conn, err)
 	case errors.Is(err, ErrMessageTooLarge), errors.Is(err, webm.ErrNotWebM),
 		errors.Is(err, webm.ErrMalformed), errors.Is(err, webm.ErrLimit), errors.Is(err, webm.ErrUnsupportedCodec):
 		pub.log.Warn("upload rejected", "err", err, "claimed", pub.claimed)
-		closeWith(pub.conn, err)
+		closeWith(conn, err)
 	case errors.Is(err, errBadMessage):
 		pub.log.Warn("upload rejected", "err", err)
-		_ = pub.conn.Close(websocket.StatusUnsupportedData, "unsupported message")
+		_ = conn.Close(websocket.StatusUnsupportedData, "unsupported message")
 	default:
 		pub.log.Info("room ended", "reason", "connection lost", "err", err)
 	}
@@ -401,22 +545,28 @@ func (pub *publisher) info() BroadcastInfo {
 	return pub.p.broadcastInfo(pub.b.Info())
 }
 
-// send writes a JSON text event to the publisher.
-func (pub *publisher) send(ctx context.Context, v any) error {
+// send writes v as a JSON text event to conn, within timeout.
+func send(ctx context.Context, conn *websocket.Conn, timeout time.Duration, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, pub.p.cfg.WriteTimeout)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return pub.conn.Write(wctx, websocket.MessageText, data)
+	return conn.Write(wctx, websocket.MessageText, data)
 }
 
-// sendViewers tells the publisher the viewer count whenever it changes,
-// at most every 250 ms. It returns when done is closed (after finishing
-// the write under way, if any), when ctx is done or when a write fails.
-func (pub *publisher) sendViewers(ctx context.Context, done <-chan struct{}) {
-	last := -1
+// notify tells the publisher on conn the offset the server holds the
+// stream up to whenever it grows, and the viewer count whenever it
+// changes, at most every 250 ms. It returns when done is closed (after
+// finishing the write under way, if any), when ctx is done or when a write
+// fails.
+func (pub *publisher) notify(ctx context.Context, conn *websocket.Conn, done <-chan struct{}) {
+	timeout := pub.p.cfg.WriteTimeout
+	lastViewers, lastAck := -1, pub.acked.Load()
+	viewersDue := time.NewTimer(0) // the count is due at once
+	defer viewersDue.Stop()
+	var viewersReady <-chan time.Time = viewersDue.C
 	for {
 		select {
 		case <-done:
@@ -424,19 +574,26 @@ func (pub *publisher) sendViewers(ctx context.Context, done <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-pub.b.ViewersChanged():
-		}
-		if n := pub.b.Viewers(); n != last {
-			last = n
-			if err := pub.send(ctx, map[string]any{"type": "viewers", "count": n}); err != nil {
-				return
+			if viewersReady == nil {
+				viewersReady = viewersDue.C
 			}
-		}
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-			return
-		case <-time.After(250 * time.Millisecond):
+			continue
+		case <-viewersReady:
+			viewersReady = nil
+			if n := pub.b.Viewers(); n != lastViewers {
+				lastViewers = n
+				if err := send(ctx, conn, timeout, map[string]any{"type": "viewers", "count": n}); err != nil {
+					return
+				}
+			}
+			viewersDue.Reset(250 * time.Millisecond)
+		case <-pub.ackCh:
+			if n := pub.acked.Load(); n != lastAck {
+				lastAck = n
+				if err := send(ctx, conn, timeout, map[string]any{"type": "ack", "offset": n}); err != nil {
+					return
+				}
+			}
 		}
 	}
 }

@@ -16,6 +16,9 @@ type Info struct {
 	Started  time.Time
 	Viewers  int
 	Bytes    int64 // written so far
+	// PublisherLost is true while the publisher's connection is down and
+	// the broadcast waits for it to resume.
+	PublisherLost bool
 }
 
 // chunk is a piece of the stream at an absolute offset. Its data is shared
@@ -50,6 +53,7 @@ type Broadcast struct {
 	subs    map[*Subscriber]struct{}
 	ended   bool
 	endMsg  Message
+	lost    bool // the publisher's connection is down
 }
 
 // Room returns the room of the broadcast.
@@ -69,6 +73,8 @@ func (b *Broadcast) Info() Info {
 		Started:  b.started,
 		Viewers:  len(b.subs),
 		Bytes:    b.end,
+
+		PublisherLost: b.lost,
 	}
 }
 
@@ -218,6 +224,9 @@ func (b *Broadcast) join(s *Subscriber) {
 	s.push(b.initMsg)
 	for _, c := range b.gop {
 		s.push(Message{Data: c.data, kind: kindMedia})
+	}
+	if b.lost {
+		s.push(reconnectingMessage)
 	}
 	// The queue may hold the join burst on top of its bounds.
 	s.allowMsgs += len(s.q) - s.head - n

@@ -15,6 +15,7 @@ const (
 	kindHello
 	kindSkip
 	kindViewers
+	kindState
 	kindEnd
 )
 
