@@ -12,6 +12,14 @@
 // Each element gets el.amliveBroadcaster = {state, broadcast, mimeType, viewers,
 // lastError, start(), stop(), on(event, fn)}; the state is mirrored in
 // el.dataset.state and announced with the DOM events amlive:state and amlive:viewers.
+// States: idle, starting, live, reconnecting, stopping, ended, error.
+//
+// Dropped connections: the server acknowledges the bytes it holds
+// ({"type":"ack","offset":N}); the broadcaster keeps what it sent until then.
+// When the socket drops (no close frame: a network failure), the camera keeps
+// recording, the state is 'reconnecting', and the broadcaster reconnects with
+// the resume token of its ready event, within the grace period the server
+// named (resumeWithinMs), and resends from the offset the server holds.
 (() => {
   'use strict';
 
@@ -30,6 +38,8 @@
   const MAX_QUEUE_MS = 30000; // …or this much recorded media waiting: give up
   const PUMP_MS = 100; // retry sending this often while backed up
   const READY_TIMEOUT_MS = 15000;
+  const RETRY_MIN_MS = 250; // reconnect backoff after a drop…
+  const RETRY_MAX_MS = 2000; // …doubling up to this
   const CLOSE_TIMEOUT_MS = 10000;
 
   // Sentences for the WebSocket close codes the server (or the browser) uses.
@@ -157,9 +167,9 @@
       this.state = state;
       this.el.dataset.state = state;
       if (message !== undefined) this._status(message);
-      const busy = state === 'starting' || state === 'live' || state === 'stopping';
+      const busy = state === 'starting' || state === 'live' || state === 'reconnecting' || state === 'stopping';
       if (this._startBtn) this._startBtn.disabled = busy;
-      if (this._stopBtn) this._stopBtn.disabled = !(state === 'starting' || state === 'live');
+      if (this._stopBtn) this._stopBtn.disabled = !(state === 'starting' || state === 'live' || state === 'reconnecting');
       if (prev !== state) this._emit('state', { state, previous: prev, message: message || '' });
     }
 
@@ -171,8 +181,10 @@
 
     // start captures, connects and, once the server is ready, records.
     async start() {
-      if (this.state === 'starting' || this.state === 'live' || this.state === 'stopping') return;
-      const s = { queue: [], queuedBytes: 0, readChain: Promise.resolve(), slow: false };
+      if (this.state === 'starting' || this.state === 'live' || this.state === 'reconnecting' || this.state === 'stopping') return;
+      // queue: recorded, not yet sent; unacked: sent from offset unacked[0].off
+      // up to sent, not yet acknowledged by the server.
+      const s = { queue: [], queuedBytes: 0, unacked: [], unackedBytes: 0, sent: 0, readChain: Promise.resolve(), slow: false };
       this._session = s;
       this.broadcast = '';
       this.lastError = '';
@@ -198,7 +210,7 @@
         this._showPreview(s.stream);
         for (const track of s.stream.getTracks()) {
           track.addEventListener('ended', () => {
-            if (this._session === s && this.state === 'live') this._stopWith(s, 'Your camera or microphone stopped.');
+            if (this._session === s && (this.state === 'live' || this.state === 'reconnecting')) this._stopWith(s, 'Your camera or microphone stopped.');
           });
         }
 
@@ -253,25 +265,29 @@
       }
     }
 
-    // _connect opens the upload socket and resolves when the server says ready.
-    // (A reconnect loop would call this again for the same session.)
-    _connect(s) {
+    // _connect opens the upload socket and resolves when the server says
+    // ready; with resume, it resumes the session's broadcast and requeues what
+    // the server does not hold. It rejects with a CloseError when the socket
+    // closes before ready.
+    _connect(s, resume) {
       return new Promise((resolve, reject) => {
         const url = endpoint(this.el.getAttribute('data-base'), this.el.getAttribute('data-room'), 'upload', true);
-        url.searchParams.set('mime', this.mimeType);
+        if (resume) url.searchParams.set('resume', s.token);
+        else url.searchParams.set('mime', this.mimeType);
         const ws = new WebSocket(url.href);
         ws.binaryType = 'arraybuffer';
         s.ws = ws;
         let ready = false;
+        const wait = resume ? Math.max(1000, Math.min(READY_TIMEOUT_MS, s.resumeDeadline - Date.now())) : READY_TIMEOUT_MS;
         const timer = setTimeout(() => {
           if (!ready) {
             reject(new UserError('The server did not answer. Please try again.'));
             ws.close(1000);
           }
-        }, READY_TIMEOUT_MS);
+        }, wait);
 
         ws.onmessage = (ev) => {
-          if (typeof ev.data !== 'string') return;
+          if (typeof ev.data !== 'string' || s.ws !== ws) return;
           let msg;
           try {
             msg = JSON.parse(ev.data);
@@ -282,8 +298,17 @@
             case 'ready':
               ready = true;
               clearTimeout(timer);
-              this.broadcast = msg.broadcast || '';
+              this.broadcast = msg.broadcast || this.broadcast;
+              if (msg.resume) s.token = msg.resume;
+              s.graceMs = Number(msg.resumeWithinMs) || 0;
+              if (resume && !this._requeueFrom(s, Number(msg.offset) || 0)) {
+                reject(new UserError('The server lost part of your stream: the broadcast cannot continue.'));
+                return;
+              }
               resolve();
+              break;
+            case 'ack':
+              this._acked(s, Number(msg.offset) || 0);
               break;
             case 'viewers':
               this._setViewers(Number(msg.count) || 0);
@@ -296,16 +321,102 @@
         };
         ws.onclose = (ev) => {
           clearTimeout(timer);
+          if (s.ws !== ws) return; // replaced
           s.closeEvent = ev;
-          if (s.onClosed) s.onClosed(ev);
           if (!ready) {
-            reject(new UserError(closeMessage(ev.code, ev.reason)));
+            reject(new CloseError(ev));
             return;
           }
-          if (this._session === s && this.state === 'live') this._fail(s, closeMessage(ev.code, ev.reason));
+          if (s.onClosed) s.onClosed(ev);
+          if (this._session !== s || this.state !== 'live') return;
+          if (this._canResume(s, ev)) this._reconnect(s);
+          else this._fail(s, closeMessage(ev.code, ev.reason));
         };
         ws.onerror = () => {}; // a close event with the code always follows
       });
+    }
+
+    // _canResume: only a socket that dropped without a close frame (1006) is
+    // resumed; every close the server sends on purpose has a code.
+    _canResume(s, ev) {
+      return ev.code === 1006 && Boolean(s.token) && s.graceMs > 0;
+    }
+
+    // _reconnect resumes the session's broadcast after a drop, retrying with
+    // backoff until the server's grace period is over. It resolves true once
+    // live again; false when the session failed or ended.
+    _reconnect(s) {
+      if (s.reconnecting) return s.reconnecting;
+      const stopping = this.state === 'stopping';
+      if (!stopping) this._setState('reconnecting', 'Connection lost — reconnecting… Your camera keeps recording.');
+      clearTimeout(s.pumpTimer);
+      s.pumpTimer = 0;
+      s.resumeDeadline = Date.now() + s.graceMs;
+      s.reconnects = (s.reconnects || 0) + 1;
+      const attempt = async () => {
+        for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+          if (this._session !== s || s.failed) return false;
+          try {
+            await this._connect(s, true);
+            return true;
+          } catch (err) {
+            if (this._session !== s || s.failed) return false;
+            const code = err instanceof CloseError ? err.code : 0;
+            if (code === 4404) {
+              if (stopping) {
+                // The server had the end message: it ended the broadcast.
+                this._session = null;
+                this._teardown(s);
+                this._setState('ended', 'You are offline. Recording saved.');
+              } else {
+                this._fail(s, 'The connection was lost for too long, so your broadcast ended. Its recording was saved up to the drop.');
+              }
+              return false;
+            }
+            if ((code && code !== 1006) || Date.now() + delay >= s.resumeDeadline) {
+              this._fail(s, code ? err.message : 'The connection to the server was lost and could not be restored: your broadcast ended.');
+              return false;
+            }
+            await new Promise((resolve) => setTimeout(resolve, delay));
+          }
+        }
+      };
+      s.reconnecting = attempt().then((ok) => {
+        s.reconnecting = null;
+        if (!ok) return false;
+        if (s.ws.readyState !== WebSocket.OPEN) return this._reconnect(s); // dropped again at once
+        if (this.state === 'reconnecting') this._setState('live', 'You are live again.');
+        this._pump(s);
+        return true;
+      });
+      return s.reconnecting;
+    }
+
+    // _acked forgets what the server holds.
+    _acked(s, offset) {
+      while (s.unacked.length && s.unacked[0].off + s.unacked[0].buf.byteLength <= offset) {
+        s.unackedBytes -= s.unacked.shift().buf.byteLength;
+      }
+    }
+
+    // _requeueFrom puts what was sent after offset, the server's end of the
+    // stream, back in front of the queue. It reports false when the
+    // broadcaster no longer holds those bytes.
+    _requeueFrom(s, offset) {
+      const first = s.unacked.length ? s.unacked[0].off : s.sent;
+      if (offset < first || offset > s.sent) return false;
+      const again = [];
+      for (const it of s.unacked) {
+        const skip = offset - it.off;
+        if (skip >= it.buf.byteLength) continue;
+        again.push({ buf: skip > 0 ? it.buf.slice(skip) : it.buf, t: it.t });
+      }
+      s.queue = again.concat(s.queue);
+      s.queuedBytes = s.queue.reduce((n, it) => n + it.buf.byteLength, 0);
+      s.unacked = [];
+      s.unackedBytes = 0;
+      s.sent = offset;
+      return true;
     }
 
     _startRecording(s) {
@@ -332,6 +443,10 @@
       if (this._session !== s || s.failed) return;
       s.queue.push({ buf, t });
       s.queuedBytes += buf.byteLength;
+      if (s.queuedBytes + s.unackedBytes > MAX_QUEUE_BYTES) {
+        this._fail(s, 'Too much video is waiting to be sent: the broadcast was stopped. Try a better connection.');
+        return;
+      }
       this._pump(s);
     }
 
@@ -344,6 +459,9 @@
         const item = s.queue.shift();
         s.queuedBytes -= item.buf.byteLength;
         ws.send(item.buf);
+        s.unacked.push({ off: s.sent, buf: item.buf, t: item.t });
+        s.unackedBytes += item.buf.byteLength;
+        s.sent += item.buf.byteLength;
       }
       if (!s.queue.length) {
         if (s.slow && this.state === 'live') {
@@ -353,7 +471,7 @@
         return;
       }
       const age = Date.now() - s.queue[0].t;
-      if (s.queuedBytes > MAX_QUEUE_BYTES || age > MAX_QUEUE_MS) {
+      if (s.queuedBytes + s.unackedBytes > MAX_QUEUE_BYTES || age > MAX_QUEUE_MS) {
         this._fail(s, 'Your upload is too slow for your camera: the broadcast was stopped. Try a better connection.');
         return;
       }
@@ -387,22 +505,33 @@
           await s.recorderStopped;
         }
         await s.readChain; // every chunk is queued
-        const ws = s.ws;
-        if (ws.readyState !== WebSocket.OPEN) throw new UserError(closeMessage(s.closeEvent ? s.closeEvent.code : 1006, s.closeEvent && s.closeEvent.reason));
-        s.flushing = true; // ignore backpressure: everything goes, in order, before end
-        this._pump(s);
-        const closed = new Promise((resolve) => {
-          s.onClosed = resolve;
-        });
-        ws.send(JSON.stringify({ type: 'end' }));
-        const ev = await this._waitClose(ws, closed);
-        this._teardown(s);
-        if (ev && ev.code === 1000) {
-          this._setState('ended', 'You are offline. Recording saved.');
-        } else if (ev) {
-          this._setState('error', (this.lastError = closeMessage(ev.code, ev.reason)));
-        } else {
-          this._setState('ended', 'You are offline. The server did not confirm that the recording was saved.');
+        // A drop while finishing is resumed like one while live.
+        for (let tries = 0; ; tries++) {
+          if (s.reconnecting && !(await s.reconnecting)) return; // failed or ended: the state says so
+          const ws = s.ws;
+          if (ws.readyState !== WebSocket.OPEN) throw new UserError(closeMessage(s.closeEvent ? s.closeEvent.code : 1006, s.closeEvent && s.closeEvent.reason));
+          s.flushing = true; // ignore backpressure: everything goes, in order, before end
+          this._pump(s);
+          const closed = new Promise((resolve) => {
+            s.onClosed = resolve;
+          });
+          ws.send(JSON.stringify({ type: 'end' }));
+          const ev = await this._waitClose(ws, closed);
+          s.onClosed = null;
+          if (this._session !== s) return;
+          if (ev && tries < 3 && this._canResume(s, ev)) {
+            this._reconnect(s);
+            continue;
+          }
+          this._teardown(s);
+          if (ev && ev.code === 1000) {
+            this._setState('ended', 'You are offline. Recording saved.');
+          } else if (ev) {
+            this._setState('error', (this.lastError = closeMessage(ev.code, ev.reason)));
+          } else {
+            this._setState('ended', 'You are offline. The server did not confirm that the recording was saved.');
+          }
+          return;
         }
       } catch (err) {
         if (this._session === s) this._fail(s, err instanceof UserError ? err.message : `Stopping failed: ${err.message || err}`);
@@ -440,7 +569,7 @@
       const s = this._session;
       if (!s) return;
       const ws = s.ws;
-      if (ws && ws.readyState === WebSocket.OPEN && (this.state === 'live' || this.state === 'stopping')) {
+      if (ws && ws.readyState === WebSocket.OPEN && (this.state === 'live' || this.state === 'reconnecting' || this.state === 'stopping')) {
         s.flushing = true;
         this._pump(s);
         try {
@@ -451,7 +580,7 @@
       }
       this._session = null;
       this._teardown(s);
-      if (this.state === 'live' || this.state === 'stopping') this._setState('ended', 'You are offline.');
+      if (this.state === 'live' || this.state === 'reconnecting' || this.state === 'stopping') this._setState('ended', 'You are offline.');
     }
 
     _fail(s, message) {
@@ -475,6 +604,8 @@
       this._stopTracks(s);
       s.queue = [];
       s.queuedBytes = 0;
+      s.unacked = [];
+      s.unackedBytes = 0;
     }
 
     _stopTracks(s) {
@@ -485,6 +616,14 @@
 
   // UserError carries a message meant for the status line as is.
   class UserError extends Error {}
+
+  // CloseError is a socket that closed before the server said ready.
+  class CloseError extends UserError {
+    constructor(ev) {
+      super(closeMessage(ev.code, ev.reason));
+      this.code = ev.code;
+    }
+  }
 
   function initBroadcasters(root) {
     const r = root || document;

@@ -93,6 +93,7 @@
       this.viewers = 0;
       this.lastError = '';
       this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0 };
+      this.publisherLost = false;
 
       this._video = el.querySelector('video');
       this._statusEl = el.querySelector('[data-amlive-status]');
@@ -201,6 +202,21 @@
       this._emit('viewers', { count: n });
     }
 
+    // _publisherLost shows that the broadcaster's connection dropped (the
+    // server waits for it to resume) or came back. It is mirrored in
+    // el.dataset.publisher ('reconnecting' or absent) and announced with the
+    // DOM event amlive:publisher ({reconnecting}).
+    _publisherLost(lost) {
+      if (this.publisherLost === lost) return;
+      this.publisherLost = lost;
+      if (lost) this.el.dataset.publisher = 'reconnecting';
+      else delete this.el.dataset.publisher;
+      if (this.state === 'live' || this.state === 'connecting') {
+        this._status(lost ? 'The broadcaster’s connection dropped — waiting for it to come back…' : 'Live');
+      }
+      this._emit('publisher', { reconnecting: lost });
+    }
+
     _showUnmute(show) {
       if (this._unmuteBtn) this._unmuteBtn.hidden = !show;
     }
@@ -264,6 +280,10 @@
           break;
         case 'skip':
           this._skip(c);
+          break;
+        case 'reconnecting':
+        case 'resumed':
+          this._publisherLost(msg.type === 'reconnecting');
           break;
         case 'end':
           this._onEnd(c, msg);
@@ -385,6 +405,7 @@
       this.mode = 'live';
       this._jumpToLive();
       this._setState('live', this._autoplay ? 'Live' : 'Live — press play to watch');
+      if (this.publisherLost) this._status('The broadcaster’s connection dropped — waiting for it to come back…');
       if (this._autoplay) this._play();
     }
 
@@ -568,6 +589,7 @@
       const c = this._conn;
       if (!c) return;
       this._conn = null;
+      this._publisherLost(false);
       if (c.ws) {
         c.ws.onmessage = null;
         c.ws.onclose = null;

@@ -43,18 +43,23 @@ type browserServer struct {
 // newBrowserServer starts the plugin under /live with recordings in a
 // temporary directory. A nil authorize keeps the plugin's default (nobody
 // may publish). The server and the plugin are closed at the end of the test.
-func newBrowserServer(t *testing.T, authorize func(echo.Context, string, liveplugin.Action) error) *browserServer {
+// Options, if any, change the configuration further.
+func newBrowserServer(t *testing.T, authorize func(echo.Context, string, liveplugin.Action) error, options ...func(*liveplugin.Config)) *browserServer {
 	t.Helper()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	p, err := liveplugin.Register(e.Group("/live"), liveplugin.Config{
+	cfg := liveplugin.Config{
 		Dir:       t.TempDir(),
 		Authorize: authorize,
 		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
 		// A browser starved of CPU on a busy machine can send nothing for
 		// longer than the default 15 s; the idle timeout has its own test.
 		IdleTimeout: 2 * time.Minute,
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	p, err := liveplugin.Register(e.Group("/live"), cfg)
 	if err != nil {
 		t.Fatalf("Register: %v", err)
 	}
