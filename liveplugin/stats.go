@@ -1,7 +1,7 @@
 package liveplugin
 
 // Stats is a snapshot of the plugin's counters, for monitoring: what is
-// live, and how often viewers fell behind.
+// live, and how often viewers and publishers were cut off.
 type Stats struct {
 	// Rooms is the number of rooms live now.
 	Rooms int `json:"rooms"`
@@ -20,6 +20,9 @@ type Stats struct {
 	// SlowDrops counts, since Register, the viewers closed with 1008
 	// because they kept falling behind.
 	SlowDrops int64 `json:"slowDrops"`
+	// DeadPeers counts, since Register, the publishers and viewers
+	// disconnected because they did not answer a ping (see PingInterval).
+	DeadPeers int64 `json:"deadPeers"`
 }
 
 // Stats returns the plugin's counters. It is safe for concurrent use.
@@ -31,5 +34,6 @@ func (p *Plugin) Stats() Stats {
 		QueuedBytes: hs.QueuedBytes,
 		Skips:       hs.Skips,
 		SlowDrops:   hs.SlowDrops,
+		DeadPeers:   p.deadPeers.Load(),
 	}
 }

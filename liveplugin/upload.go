@@ -168,6 +168,10 @@ func (pub *publisher) run() {
 	wg.Go(func() { pub.sendViewers(ctx, done) }) // exits once done is closed
 	wg.Go(func() { pub.watch(done, activity) })  // exits once done is closed or it stopped the upload
 
+	// keepAlive exits once done is closed, or once it cut a peer that
+	// stopped answering pings; bytes arriving count as answers.
+	wg.Go(func() { p.keepAlive(pub.conn, done, func() int64 { return pub.b.Info().Bytes }, pub.log) })
+
 	if err := pub.send(ctx, map[string]string{"type": "ready", "broadcast": pub.b.ID()}); err != nil {
 		pub.finish(err)
 		return
