@@ -36,6 +36,13 @@ type testServer struct {
 // the test ends.
 func newServer(t *testing.T, cfg liveplugin.Config) *testServer {
 	t.Helper()
+	return newServerWith(t, cfg, nil)
+}
+
+// newServerWith is newServer with setup, if not nil, called on the HTTP
+// server before it starts (to wrap its listener, say).
+func newServerWith(t *testing.T, cfg liveplugin.Config, setup func(*httptest.Server)) *testServer {
+	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
 	}
@@ -48,7 +55,11 @@ func newServer(t *testing.T, cfg liveplugin.Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(e)
+	hs := httptest.NewUnstartedServer(e)
+	if setup != nil {
+		setup(hs)
+	}
+	hs.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
