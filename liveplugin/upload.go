@@ -271,10 +271,13 @@ func (pub *publisher) media(data []byte) error {
 	if pub.total += int64(len(data)); pub.total > p.cfg.MaxBroadcastBytes {
 		return &LimitError{Name: "MaxBroadcastBytes", Max: p.cfg.MaxBroadcastBytes}
 	}
+	start := pub.reader.Offset()
 	var err error
 	pub.events, err = pub.reader.Feed(pub.events[:0], data)
 	if err != nil {
-		return err
+		// The stream turned invalid: pass on and record what was valid of
+		// the chunk, then stop with err.
+		data = data[:validLen(err, start, len(data))]
 	}
 	pub.syncs = pub.syncs[:0]
 	for _, e := range pub.events {
@@ -293,7 +296,7 @@ func (pub *publisher) media(data []byte) error {
 	}
 	if !pub.live {
 		pub.pending = append(pub.pending, data)
-		return nil
+		return err
 	}
 	for _, d := range pub.pending {
 		pub.b.Write(d, nil)
@@ -302,7 +305,7 @@ func (pub *publisher) media(data []byte) error {
 	pub.pending = nil
 	pub.b.Write(data, pub.syncs)
 	pub.record(data)
-	return nil
+	return err
 }
 
 // goLive runs once the stream header is read: it checks the codecs,
