@@ -23,7 +23,7 @@ type bystander struct {
 
 // startBystander starts a broadcast in room with one viewer and feeds it
 // until the viewer receives media.
-func startBystander(t *testing.T, ctx context.Context, s *testServer, room string) *bystander {
+func startBystander(t testing.TB, ctx context.Context, s *testServer, room string) *bystander {
 	t.Helper()
 	b := &bystander{room: room, fx: fixture.Load(t, "vp9-opus-250ms-kf2s")}
 	b.pub, _ = publish(t, ctx, s, room)
@@ -35,7 +35,7 @@ func startBystander(t *testing.T, ctx context.Context, s *testServer, room strin
 
 // feed sends n more chunks and waits until the viewer has every byte of
 // them; it fails if either side of the room was closed meanwhile.
-func (b *bystander) feed(t *testing.T, ctx context.Context, n int) {
+func (b *bystander) feed(t testing.TB, ctx context.Context, n int) {
 	t.Helper()
 	for range n {
 		if b.sent == len(b.fx.Chunks) {
