@@ -157,6 +157,11 @@ type Config struct {
 	// a message for this long is disconnected. Optional. Defaults to 10
 	// seconds.
 	WriteTimeout time.Duration
+	// PingInterval is how often the server pings each publisher and
+	// viewer; one that does not answer within WriteTimeout (its network or
+	// browser is gone) is disconnected, so a vanished peer is noticed
+	// within PingInterval + WriteTimeout. Optional. Defaults to 15 seconds.
+	PingInterval time.Duration
 	// ViewerQueueBytes bounds the media queued for one viewer beyond what
 	// it joined with; a viewer that falls further behind skips ahead to
 	// the next keyframe. Optional. Defaults to 8 MiB.
@@ -188,6 +193,7 @@ const (
 	DefaultResumeGrace      = 15 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultViewerQueueBytes = 8 << 20
+	DefaultPingInterval     = 15 * time.Second
 	DefaultSyncInterval     = time.Second
 )
 
@@ -214,6 +220,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.ResumeGrace, DefaultResumeGrace)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.ViewerQueueBytes, DefaultViewerQueueBytes)
+	setDefault(&c.PingInterval, DefaultPingInterval)
 	setDefault(&c.SyncInterval, DefaultSyncInterval)
 	return c
 }
@@ -251,6 +258,7 @@ func (c Config) validate() error {
 	positive("IdleTimeout", int64(c.IdleTimeout))
 	positive("WriteTimeout", int64(c.WriteTimeout))
 	positive("ViewerQueueBytes", c.ViewerQueueBytes)
+	positive("PingInterval", int64(c.PingInterval))
 	positive("SyncInterval", int64(c.SyncInterval))
 	nonNegative := func(name string, v int64) {
 		if v < 0 {

@@ -34,7 +34,14 @@ type testServer struct {
 // newServer starts a server; cfg.Dir defaults to a temporary directory and
 // cfg.Logger to the test's output. The plugin and server are closed when
 // the test ends.
-func newServer(t *testing.T, cfg liveplugin.Config) *testServer {
+func newServer(t testing.TB, cfg liveplugin.Config) *testServer {
+	t.Helper()
+	return newServerWith(t, cfg, nil)
+}
+
+// newServerWith is newServer with setup, if not nil, called on the HTTP
+// server before it starts (to wrap its listener, say).
+func newServerWith(t testing.TB, cfg liveplugin.Config, setup func(*httptest.Server)) *testServer {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
@@ -48,7 +55,11 @@ func newServer(t *testing.T, cfg liveplugin.Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(e)
+	hs := httptest.NewUnstartedServer(e)
+	if setup != nil {
+		setup(hs)
+	}
+	hs.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -63,7 +74,7 @@ func newServer(t *testing.T, cfg liveplugin.Config) *testServer {
 func (s *testServer) ws(path string) string { return "ws" + strings.TrimPrefix(s.URL, "http") + path }
 
 // testContext returns a context that ends with the test or after d.
-func testContext(t *testing.T, d time.Duration) context.Context {
+func testContext(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	t.Cleanup(cancel)
 	return ctx
@@ -95,7 +106,7 @@ type client struct {
 	done   chan struct{}
 }
 
-func dial(t *testing.T, ctx context.Context, url string, opts *websocket.DialOptions) (*client, error) {
+func dial(t testing.TB, ctx context.Context, url string, opts *websocket.DialOptions) (*client, error) {
 	t.Helper()
 	conn, _, err := websocket.Dial(ctx, url, opts)
 	if err != nil {
@@ -111,7 +122,7 @@ func dial(t *testing.T, ctx context.Context, url string, opts *websocket.DialOpt
 	return c, nil
 }
 
-func mustDial(t *testing.T, ctx context.Context, url string) *client {
+func mustDial(t testing.TB, ctx context.Context, url string) *client {
 	t.Helper()
 	c, err := dial(t, ctx, url, nil)
 	if err != nil {
@@ -177,7 +188,7 @@ func (c *client) waitFor(ctx context.Context, what string, cond func() bool) err
 }
 
 // event returns the last event of type typ, waiting for one.
-func (c *client) event(t *testing.T, ctx context.Context, typ string) event {
+func (c *client) event(t testing.TB, ctx context.Context, typ string) event {
 	t.Helper()
 	var got event
 	err := c.waitFor(ctx, typ+" event", func() bool {
@@ -196,7 +207,7 @@ func (c *client) event(t *testing.T, ctx context.Context, typ string) event {
 }
 
 // viewers waits for a viewers event with count n.
-func (c *client) viewers(t *testing.T, ctx context.Context, n int) {
+func (c *client) viewers(t testing.TB, ctx context.Context, n int) {
 	t.Helper()
 	err := c.waitFor(ctx, "viewer count", func() bool {
 		for i := len(c.events) - 1; i >= 0; i-- {
@@ -242,7 +253,7 @@ func (c *client) snapshot() (events []event, binary [][]byte, order []string) {
 }
 
 // publish connects a publisher to room and waits for its ready event.
-func publish(t *testing.T, ctx context.Context, s *testServer, room string) (*client, string) {
+func publish(t testing.TB, ctx context.Context, s *testServer, room string) (*client, string) {
 	t.Helper()
 	c := mustDial(t, ctx, s.ws("/live/"+room+"/upload?mime=video/webm"))
 	ready := c.event(t, ctx, "ready")

@@ -240,6 +240,7 @@ func TestRegisterValidatesConfig(t *testing.T) {
 		{"negative idle", liveplugin.Config{IdleTimeout: -time.Second}, "IdleTimeout must be > 0"},
 		{"viewers over total", liveplugin.Config{MaxViewers: 10, MaxTotalViewers: 5}, "MaxViewers (10) must not exceed MaxTotalViewers (5)"},
 		{"negative sync interval", liveplugin.Config{SyncInterval: -1}, "SyncInterval must be > 0, got -1"},
+		{"negative ping interval", liveplugin.Config{PingInterval: -1}, "PingInterval must be > 0, got -1"},
 		{"negative keep", liveplugin.Config{KeepRecordings: -1}, "KeepRecordings must be >= 0, got -1"},
 		{"negative max bytes", liveplugin.Config{MaxRecordingBytes: -1}, "MaxRecordingBytes must be >= 0, got -1"},
 		{"negative max age", liveplugin.Config{MaxRecordingAge: -1}, "MaxRecordingAge must be >= 0, got -1"},

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -46,6 +47,8 @@ type Plugin struct {
 	// upgrades counts WebSocket upgrades per client IP. Its stale entries
 	// are dropped lazily on use: it starts no goroutine.
 	upgrades *middleware.RateLimiterMemoryStore
+
+	deadPeers atomic.Int64 // WebSockets cut by keepAlive
 
 	// Publishers run under pubCtx, viewers under subCtx: Close ends the
 	// broadcasts first, so that viewers still receive the end event.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
@@ -39,8 +40,14 @@ func (p *Plugin) subscribe(c echo.Context) error {
 	defer sub.Close()
 	log.Debug("viewer joined", "broadcast", sub.Broadcast().ID())
 
-	// Viewers send nothing; CloseRead answers pings and notices a close.
+	// Viewers send nothing; CloseRead answers pings, reads pongs and
+	// notices a close.
 	ctx := conn.CloseRead(p.subCtx)
+	var wg sync.WaitGroup
+	stopPing := make(chan struct{})
+	wg.Go(func() { p.keepAlive(conn, stopPing, nil, log) }) // exits once stopPing is closed
+	defer wg.Wait()
+	defer close(stopPing)
 	for {
 		m, err := sub.Next(ctx)
 		switch {

@@ -182,19 +182,23 @@ type clientEvent struct {
 func (pub *publisher) run(conn *websocket.Conn) {
 	p := pub.p
 	for {
+		stopPing := pub.ping(conn)
 		next, err := pub.serve(conn)
 		if next != nil {
 			// A resuming upload replaced a connection that had not
-			// noticed it was dead.
+			// noticed it was dead (watch closed it).
+			stopPing()
 			pub.log.Info("publisher resumed", "offset", pub.total, "replaced", true)
 			conn = next
 			continue
 		}
 		if !resumable(err) || p.cfg.ResumeGrace < 0 || p.pubCtx.Err() != nil {
 			pub.finish(err, conn)
+			stopPing()
 			return
 		}
 		conn.CloseNow()
+		stopPing()
 		pub.log.Info("publisher lost; waiting for it to resume", "err", err, "offset", pub.total, "grace", p.cfg.ResumeGrace)
 		pub.b.SetPublisherLost(true)
 		grace := time.NewTimer(p.cfg.ResumeGrace)
@@ -211,6 +215,22 @@ func (pub *publisher) run(conn *websocket.Conn) {
 			pub.finish(ErrClosed, nil)
 			return
 		}
+	}
+}
+
+// ping runs keepAlive on conn until the returned stop is called, which
+// waits for it. Call stop once conn is closed: stopping a ping whose frame
+// is being written closes the connection, and it must not cut it before
+// finish has sent its close code.
+func (pub *publisher) ping(conn *websocket.Conn) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	// keepAlive exits once done is closed, or once it cut a peer that
+	// stopped answering pings; bytes arriving count as answers.
+	wg.Go(func() { pub.p.keepAlive(conn, done, func() int64 { return pub.b.Info().Bytes }, pub.log) })
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }
 
@@ -392,10 +412,13 @@ func (pub *publisher) media(data []byte) error {
 	if pub.total += int64(len(data)); pub.total > p.cfg.MaxBroadcastBytes {
 		return &LimitError{Name: "MaxBroadcastBytes", Max: p.cfg.MaxBroadcastBytes}
 	}
+	start := pub.reader.Offset()
 	var err error
 	pub.events, err = pub.reader.Feed(pub.events[:0], data)
 	if err != nil {
-		return err
+		// The stream turned invalid: pass on and record what was valid of
+		// the chunk, then stop with err.
+		data = data[:validLen(err, start, len(data))]
 	}
 	pub.syncs = pub.syncs[:0]
 	for _, e := range pub.events {
@@ -415,7 +438,7 @@ func (pub *publisher) media(data []byte) error {
 	defer pub.ack()
 	if !pub.live {
 		pub.pending = append(pub.pending, data)
-		return nil
+		return err
 	}
 	for _, d := range pub.pending {
 		pub.b.Write(d, nil)
@@ -424,7 +447,7 @@ func (pub *publisher) media(data []byte) error {
 	pub.pending = nil
 	pub.b.Write(data, pub.syncs)
 	pub.record(data)
-	return nil
+	return err
 }
 
 // ack lets notify tell the publisher that the server holds the stream's

@@ -261,9 +261,11 @@ func (b *Broadcast) overflow(s *Subscriber) {
 		s.skipTimes = s.skipTimes[1:]
 	}
 	s.skips.Add(1)
+	b.h.skips.Add(1)
 	s.dropQueue()
 	s.synced = false
 	if len(s.skipTimes) > b.h.cfg.SlowSkips {
+		b.h.slowDrops.Add(1)
 		s.err = ErrTooSlow
 		b.removeLocked(s)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -86,6 +87,10 @@ func (c Config) withDefaults() Config {
 // concurrent use. The zero value is not usable: call New.
 type Hub struct {
 	cfg Config
+
+	queued    atomic.Int64 // media bytes queued for all subscribers
+	skips     atomic.Int64 // overflows of all subscribers
+	slowDrops atomic.Int64 // subscribers dropped with ErrTooSlow
 
 	mu       sync.Mutex
 	rooms    map[string]*Broadcast
@@ -174,6 +179,24 @@ func (h *Hub) Viewers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.viewers
+}
+
+// Stats are counters of a hub.
+type Stats struct {
+	// QueuedBytes is the media queued for all subscribers and not yet
+	// taken by Next, summed over subscribers. Subscribers share chunks, so
+	// the memory it stands for is at most that of the largest queue.
+	QueuedBytes int64
+	// Skips counts the times a subscriber overflowed its queue and skipped
+	// ahead, since New.
+	Skips int64
+	// SlowDrops counts the subscribers dropped with ErrTooSlow, since New.
+	SlowDrops int64
+}
+
+// Stats returns the hub's counters. It is safe for concurrent use.
+func (h *Hub) Stats() Stats {
+	return Stats{QueuedBytes: h.queued.Load(), Skips: h.skips.Load(), SlowDrops: h.slowDrops.Load()}
 }
 
 // Close makes Start fail with ErrClosed from now on and returns the

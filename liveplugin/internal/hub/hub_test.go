@@ -312,6 +312,10 @@ func TestSlowSubscriberSkipsToNextSyncPoint(t *testing.T) {
 	b.Write([]byte{5}, nil) // still skipping
 	b.Write([]byte{6, 7}, []int64{6})
 	b.Write([]byte{8}, nil)
+	// Queued: the init segment and 07, 08.
+	if st := h.Stats(); st.QueuedBytes != 3 || st.Skips != 1 || st.SlowDrops != 0 {
+		t.Errorf("Stats() = %+v before reading; want 3 bytes queued, 1 skip", st)
+	}
 	got := describe(drain(t, s))
 	want := []string{"skip", "init", "07", "08"}
 	if !equal(got, want) {
@@ -319,6 +323,9 @@ func TestSlowSubscriberSkipsToNextSyncPoint(t *testing.T) {
 	}
 	if s.Skips() != 1 {
 		t.Errorf("Skips() = %d; want 1", s.Skips())
+	}
+	if st := h.Stats(); st.QueuedBytes != 0 {
+		t.Errorf("Stats() = %+v after reading; want nothing queued", st)
 	}
 }
 
@@ -355,6 +362,9 @@ func TestHopelessSubscriberDropped(t *testing.T) {
 	}
 	if got := b.Viewers(); got != 0 {
 		t.Errorf("Viewers() = %d after drop; want 0", got)
+	}
+	if st := h.Stats(); st.QueuedBytes != 0 || st.Skips != 3 || st.SlowDrops != 1 {
+		t.Errorf("Stats() = %+v; want nothing queued, 3 skips, 1 slow drop", st)
 	}
 }
 

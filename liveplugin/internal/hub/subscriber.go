@@ -115,6 +115,7 @@ func (s *Subscriber) push(m Message) {
 	s.q = append(s.q, m)
 	if !m.Text {
 		s.qBytes += int64(len(m.Data))
+		s.b.h.queued.Add(int64(len(m.Data)))
 	}
 }
 
@@ -126,6 +127,7 @@ func (s *Subscriber) pop() Message {
 	switch {
 	case !m.Text:
 		s.qBytes -= int64(len(m.Data))
+		s.b.h.queued.Add(-int64(len(m.Data)))
 	case m.kind == kindHello:
 		s.sentHello = true
 		s.seenViewers = s.b.viewersVer.Load() - 1 // show the count right after hello
@@ -156,6 +158,7 @@ func (s *Subscriber) full(n int) bool {
 func (s *Subscriber) dropQueue() {
 	clear(s.q)
 	s.q, s.head = s.q[:0], 0
+	s.b.h.queued.Add(-s.qBytes)
 	s.qBytes = 0
 	s.allowBytes, s.allowMsgs = 0, 0
 }
