@@ -277,6 +277,7 @@
         const ws = new WebSocket(url.href);
         ws.binaryType = 'arraybuffer';
         s.ws = ws;
+        s.wsReady = false; // nothing is sent before ready says from which offset
         let ready = false;
         const wait = resume ? Math.max(1000, Math.min(READY_TIMEOUT_MS, s.resumeDeadline - Date.now())) : READY_TIMEOUT_MS;
         const timer = setTimeout(() => {
@@ -297,6 +298,7 @@
           switch (msg.type) {
             case 'ready':
               ready = true;
+              s.wsReady = true;
               clearTimeout(timer);
               this.broadcast = msg.broadcast || this.broadcast;
               if (msg.resume) s.token = msg.resume;
@@ -454,7 +456,7 @@
     // small; otherwise it keeps them and retries shortly.
     _pump(s) {
       const ws = s.ws;
-      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      if (!ws || ws.readyState !== WebSocket.OPEN || !s.wsReady) return;
       while (s.queue.length && (ws.bufferedAmount <= HIGH_WATER || s.flushing)) {
         const item = s.queue.shift();
         s.queuedBytes -= item.buf.byteLength;
