@@ -13,23 +13,40 @@ import (
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
+// completeBlocks returns the events of the complete blocks of a WebM
+// stream, in order, up to its end or, with the error, to where it stops
+// parsing.
+func completeBlocks(b []byte) ([]webm.Event, error) {
+	r := webm.NewReader(webm.Limits{})
+	r.Blocks = true
+	evs, err := r.Feed(nil, b)
+	out := evs[:0]
+	for _, ev := range evs {
+		if ev.Kind == webm.KindBlock && ev.Offset+ev.Size <= int64(len(b)) {
+			out = append(out, ev)
+		}
+	}
+	return out, err
+}
+
+// blockBytes returns the bytes in b of each block of evs.
+func blockBytes(b []byte, evs []webm.Event) [][]byte {
+	out := make([][]byte, 0, len(evs))
+	for _, ev := range evs {
+		out = append(out, b[ev.Offset:ev.Offset+ev.Size])
+	}
+	return out
+}
+
 // mediaBlocks returns the bytes of every complete block of a WebM stream,
 // in order.
 func mediaBlocks(t *testing.T, b []byte) [][]byte {
 	t.Helper()
-	r := webm.NewReader(webm.Limits{})
-	r.Blocks = true
-	evs, err := r.Feed(nil, b)
+	evs, err := completeBlocks(b)
 	if err != nil {
 		t.Fatalf("recording does not parse: %v", err)
 	}
-	var out [][]byte
-	for _, ev := range evs {
-		if ev.Kind == webm.KindBlock && ev.Offset+ev.Size <= int64(len(b)) {
-			out = append(out, b[ev.Offset:ev.Offset+ev.Size])
-		}
-	}
-	return out
+	return blockBytes(b, evs)
 }
 
 // checkRecording fails unless rec is a sealed recording of uploaded: it
