@@ -314,12 +314,7 @@ func TestDeleteRecording(t *testing.T) {
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	ctx := testContext(t, 20*time.Second)
 	s := newServer(t, liveplugin.Config{Authorize: allowAll})
-	pub, id := publish(t, ctx, s, "alice")
-	for _, c := range fx.Chunks[:5] {
-		pub.send(t, ctx, websocket.MessageBinary, c)
-	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
-	pub.closed(t, ctx)
+	id := record(t, ctx, s, "alice", fx.Chunks[:5])
 	resp, _ := get(t, http.MethodDelete, s.URL+"/live/alice/recordings/"+id, nil)
 	if resp.StatusCode != http.StatusNoContent {
 		t.Errorf("DELETE = %d; want 204", resp.StatusCode)

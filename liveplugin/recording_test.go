@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/amlive/amlive/liveplugin"
 	"github.com/amlive/amlive/liveplugin/internal/fixture"
 	"github.com/amlive/amlive/liveplugin/internal/webm"
@@ -78,13 +76,7 @@ func TestKeepRecordings(t *testing.T) {
 	s := newServer(t, liveplugin.Config{Authorize: allowAll, KeepRecordings: 1})
 	var ids []string
 	for range 2 {
-		pub, id := publish(t, ctx, s, "alice")
-		for _, c := range fx.Chunks[:8] {
-			pub.send(t, ctx, websocket.MessageBinary, c)
-		}
-		pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
-		pub.closed(t, ctx)
-		ids = append(ids, id)
+		ids = append(ids, record(t, ctx, s, "alice", fx.Chunks[:8]))
 	}
 	recs, err := s.p.Recordings("alice")
 	if err != nil {

@@ -130,12 +130,7 @@ func TestPagesHaveNoInlineCode(t *testing.T) {
 	ctx := testContext(t, 20*time.Second)
 	s := newServer(t, liveplugin.Config{Authorize: allowAll})
 	// A live room and a recording, so that every part of the pages shows.
-	pub, _ := publish(t, ctx, s, "bob")
-	for _, c := range fx.Chunks[:6] {
-		pub.send(t, ctx, websocket.MessageBinary, c)
-	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
-	pub.closed(t, ctx)
+	record(t, ctx, s, "bob", fx.Chunks[:6])
 	publish(t, ctx, s, "bob")
 	for _, path := range []string{"/live/bob", "/live/bob/embed", "/live/bob/broadcast", "/live/"} {
 		_, body := get(t, http.MethodGet, s.URL+path, nil)
@@ -158,13 +153,8 @@ func TestViewRefusedEverywhere(t *testing.T) {
 		}
 		return nil
 	}})
-	pub, id := publish(t, ctx, s, "secret")
-	for _, c := range fx.Chunks[:6] {
-		pub.send(t, ctx, websocket.MessageBinary, c)
-	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
-	pub.closed(t, ctx)
-	pub, _ = publish(t, ctx, s, "secret")
+	id := record(t, ctx, s, "secret", fx.Chunks[:6])
+	pub, _ := publish(t, ctx, s, "secret")
 	pub.send(t, ctx, websocket.MessageBinary, fx.Chunks[0])
 	s.waitBytes(t, ctx, "secret", int64(len(fx.Chunks[0])))
 	publish(t, ctx, s, "open")
