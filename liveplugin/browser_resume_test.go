@@ -42,7 +42,7 @@ const jsProduced = `(async () => {
 // without reconnecting itself, and the recording holds every block the
 // browser's MediaRecorder produced.
 func TestBrowserPublisherResumes(t *testing.T) {
-	srv := newBrowserServer(t, browserAllowAll, func(c *liveplugin.Config) { c.ResumeGrace = 30 * time.Second })
+	srv := newBrowserServerWith(t, liveplugin.Config{Authorize: browserAllowAll, ResumeGrace: 30 * time.Second})
 	proxy := newCutProxy(t, srv.url)
 	b := chrometest.New(t)
 

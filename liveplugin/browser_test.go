@@ -43,22 +43,22 @@ type browserServer struct {
 // newBrowserServer starts the plugin under /live with recordings in a
 // temporary directory. A nil authorize keeps the plugin's default (nobody
 // may publish). The server and the plugin are closed at the end of the test.
-// Options, if any, change the configuration further.
-func newBrowserServer(t *testing.T, authorize func(echo.Context, string, liveplugin.Action) error, options ...func(*liveplugin.Config)) *browserServer {
+func newBrowserServer(t *testing.T, authorize func(echo.Context, string, liveplugin.Action) error) *browserServer {
+	t.Helper()
+	return newBrowserServerWith(t, liveplugin.Config{Authorize: authorize})
+}
+
+// newBrowserServerWith is newBrowserServer with cfg; Dir, Logger and
+// IdleTimeout are the test's.
+func newBrowserServerWith(t *testing.T, cfg liveplugin.Config) *browserServer {
 	t.Helper()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	cfg := liveplugin.Config{
-		Dir:       t.TempDir(),
-		Authorize: authorize,
-		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
-		// A browser starved of CPU on a busy machine can send nothing for
-		// longer than the default 15 s; the idle timeout has its own test.
-		IdleTimeout: 2 * time.Minute,
-	}
-	for _, o := range options {
-		o(&cfg)
-	}
+	cfg.Dir = t.TempDir()
+	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// A browser starved of CPU on a busy machine can send nothing for
+	// longer than the default 15 s; the idle timeout has its own test.
+	cfg.IdleTimeout = 2 * time.Minute
 	p, err := liveplugin.Register(e.Group("/live"), cfg)
 	if err != nil {
 		t.Fatalf("Register: %v", err)
@@ -94,9 +94,16 @@ func openBroadcaster(t *testing.T, b *chrometest.Browser, srv *browserServer) *c
 // openViewer opens room's watch page in a new tab.
 func openViewer(t *testing.T, b *chrometest.Browser, srv *browserServer, name string) *chrometest.Tab {
 	t.Helper()
+	return openPlayerPage(t, b, srv, name, "")
+}
+
+// openPlayerPage opens the room's page at /live/room+suffix, one with a
+// player ("" is the watch page, "/embed" the embed page), in a new tab.
+func openPlayerPage(t *testing.T, b *chrometest.Browser, srv *browserServer, name, suffix string) *chrometest.Tab {
+	t.Helper()
 	tab := b.NewTab(t, name)
 	tab.Diagnose = chrometest.PlayerSnapshotJS
-	tab.Navigate(srv.url + "/live/" + browserRoom)
+	tab.Navigate(srv.url + "/live/" + browserRoom + suffix)
 	return tab
 }
 
@@ -127,8 +134,9 @@ const jsRecordingPlaying = `(() => {
 })()`
 
 // TestBrowserLiveAndLateJoin broadcasts from a browser to a viewer who is
-// there from the start and one who joins 5 s later; both watch live, then
-// switch to the recording when the broadcast stops.
+// there from the start and one who joins 5 s later on the embed page;
+// both watch live, then switch to the recording when the broadcast stops.
+// No page violates its Content-Security-Policy.
 func TestBrowserLiveAndLateJoin(t *testing.T) {
 	srv := newBrowserServer(t, browserAllowAll)
 	b := chrometest.New(t)
@@ -143,7 +151,7 @@ func TestBrowserLiveAndLateJoin(t *testing.T) {
 	// at a later keyframe (about every 2 s), not at the first.
 	t0 := early.Player().Time
 	early.WaitFor(fmt.Sprintf(`%s.querySelector('video').currentTime >= %f`, chrometest.PlayerJS, t0+4), browserLiveTimeout)
-	late := openViewer(t, b, srv, "viewer B")
+	late := openPlayerPage(t, b, srv, "viewer B (embed)", "/embed")
 	late.WaitFor(chrometest.PlayerIn("document", "live"), browserLiveTimeout)
 	late.WaitFor(jsLivePlaying, browserLiveTimeout)
 

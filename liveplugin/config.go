@@ -105,7 +105,9 @@ type Config struct {
 	// Views overrides the plugin's html/template files: any *.html file in it
 	// whose {{define}} names match the defaults' (for example
 	// "amlive-player" or "amlive-content" in watch.html) replaces them.
-	// Optional.
+	// The pages are served with a Content-Security-Policy that allows
+	// inline <script> and <style> elements only with nonce="{{.Nonce}}"
+	// (see SECURITY.md). Optional.
 	Views fs.FS
 
 	// Logger receives the plugin's logs. Optional. Defaults to slog.Default().

@@ -24,7 +24,6 @@ import (
 
 	"github.com/amlive/amlive/liveplugin"
 	"github.com/amlive/amlive/liveplugin/internal/fixture"
-	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
 // crashDirEnv names the recordings directory of the server that
@@ -152,17 +151,13 @@ func recordedBytes(t *testing.T, ctx context.Context, url, room, id string) int6
 // lastBlock returns the latest timestamp among the complete blocks of b.
 func lastBlock(t *testing.T, b []byte) time.Duration {
 	t.Helper()
-	r := webm.NewReader(webm.Limits{})
-	r.Blocks = true
-	evs, err := r.Feed(nil, b)
+	evs, err := completeBlocks(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var last time.Duration
 	for _, ev := range evs {
-		if ev.Kind == webm.KindBlock && ev.Offset+ev.Size <= int64(len(b)) {
-			last = max(last, ev.Timecode)
-		}
+		last = max(last, ev.Timecode)
 	}
 	return last
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
@@ -145,7 +148,7 @@ func closeStatus(err error) (websocket.StatusCode, string) {
 	case errors.Is(err, ErrMessageTooLarge):
 		return StatusTooLarge, err.Error()[len("liveplugin: "):]
 	case errors.Is(err, webm.ErrUnsupportedCodec):
-		return StatusUnsupportedData, truncate("codec not playable in browsers: " + err.Error())
+		return StatusUnsupportedData, truncate("codec not playable in browsers: " + codecReason(err))
 	case errors.As(err, &se):
 		return StatusUnsupportedData, truncate("not a valid WebM stream: " + se.Reason)
 	case errors.Is(err, ErrNotWebM):
@@ -164,10 +167,35 @@ func closeStatus(err error) (websocket.StatusCode, string) {
 	return websocket.StatusInternalError, "internal error"
 }
 
-// truncate keeps a close reason within the 123 bytes a close frame allows.
+// codecReason returns what the webm reader said of an unplayable codec,
+// e.g. "V_MPEG4/ISO/AVC (video track 1)", without the error chain's
+// package prefixes.
+func codecReason(err error) string {
+	msg := err.Error()
+	prefix := webm.ErrUnsupportedCodec.Error() + ": "
+	if i := strings.LastIndex(msg, prefix); i >= 0 {
+		return msg[i+len(prefix):]
+	}
+	return "unknown"
+}
+
+// truncate makes s fit for a close reason: valid UTF-8 (a browser fails a
+// connection whose close reason is not), without control characters (the
+// reason may quote the client's own bytes, such as a codec id), and within
+// the 123 bytes a close frame allows, cut at a character boundary.
 func truncate(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
 	if len(s) <= 120 {
 		return s
 	}
-	return s[:117] + "..."
+	cut := 117
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

@@ -23,7 +23,6 @@ import (
 
 	"github.com/amlive/amlive/liveplugin"
 	"github.com/amlive/amlive/liveplugin/internal/fixture"
-	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
 // maxFuzzUpload caps the bytes one FuzzUpload execution sends.
@@ -169,7 +168,8 @@ func checkFuzzRecordings(t *testing.T, s *testServer, httpc *http.Client, sent [
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := completeBlocks(sent)
+	evs, _ := completeBlocks(sent) // the blocks before a fault count all the same
+	want := blockBytes(sent, evs)
 	for _, r := range recs {
 		if r.Live {
 			t.Fatalf("recording %s still live", r.ID)
@@ -178,7 +178,8 @@ func checkFuzzRecordings(t *testing.T, s *testServer, httpc *http.Client, sent [
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := completeBlocks(rec)
+		evs, _ := completeBlocks(rec)
+		got := blockBytes(rec, evs)
 		if len(got) > len(want) || !slices.EqualFunc(got, want[:len(got)], bytes.Equal) {
 			t.Errorf("recording of %d blocks is not the first blocks of the %d sent", len(got), len(want))
 		}
@@ -195,21 +196,6 @@ func checkFuzzRecordings(t *testing.T, s *testServer, httpc *http.Client, sent [
 			t.Fatalf("DELETE recording = %d", resp.StatusCode)
 		}
 	}
-}
-
-// completeBlocks returns the complete blocks of a WebM stream, in order,
-// up to where it ends or stops parsing.
-func completeBlocks(b []byte) [][]byte {
-	r := webm.NewReader(webm.Limits{})
-	r.Blocks = true
-	evs, _ := r.Feed(nil, b) // the events before a fault come all the same
-	var out [][]byte
-	for _, ev := range evs {
-		if ev.Kind == webm.KindBlock && ev.Offset+ev.Size <= int64(len(b)) {
-			out = append(out, b[ev.Offset:ev.Offset+ev.Size])
-		}
-	}
-	return out
 }
 
 // waitGoroutines waits until no more goroutines run than baseline, and

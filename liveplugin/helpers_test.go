@@ -303,3 +303,18 @@ func get(t *testing.T, method, url string, hdr http.Header) (*http.Response, []b
 	}
 	return resp, body
 }
+
+// record broadcasts chunks in room, ends the broadcast and waits until
+// its recording is finished; it returns the broadcast id.
+func record(t *testing.T, ctx context.Context, s *testServer, room string, chunks [][]byte) string {
+	t.Helper()
+	pub, id := publish(t, ctx, s, room)
+	for _, c := range chunks {
+		pub.send(t, ctx, websocket.MessageBinary, c)
+	}
+	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	if code, reason := pub.closed(t, ctx); code != websocket.StatusNormalClosure {
+		t.Fatalf("publisher closed with %d %q; want 1000", code, reason)
+	}
+	return id
+}

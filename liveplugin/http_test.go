@@ -118,6 +118,15 @@ func TestHTTPErrors(t *testing.T) {
 		{"no recording", http.MethodGet, "/live/alice/playback", http.StatusNotFound},
 		{"unknown recording", http.MethodGet, "/live/alice/playback?b=20260101T000000Z-abcdef", http.StatusNotFound},
 		{"bad broadcast id", http.MethodGet, "/live/alice/playback?b=../../x", http.StatusBadRequest},
+		{"hidden broadcast id", http.MethodGet, "/live/alice/playback?b=.x", http.StatusBadRequest},
+		{"broadcast id with a slash", http.MethodGet, "/live/alice/playback?b=a%2Fb", http.StatusBadRequest},
+		{"broadcast id too long", http.MethodGet, "/live/alice/playback?b=" + strings.Repeat("a", 65), http.StatusBadRequest},
+		{"broadcast id of no recording", http.MethodGet, "/live/alice/playback?b=x.json", http.StatusNotFound},
+		{"markup in a room id", http.MethodGet, "/live/%3Cscript%3E/status", http.StatusBadRequest},
+		{"reserved room", http.MethodGet, "/live/api/status", http.StatusNotFound},
+		{"reserved room in another case", http.MethodGet, "/live/Static/recordings", http.StatusNotFound},
+		{"reserved room upload", http.MethodGet, "/live/rooms/upload", http.StatusNotFound},
+		{"reserved room page", http.MethodGet, "/live/API", http.StatusNotFound},
 		{"upload without upgrade", http.MethodGet, "/live/alice/upload", http.StatusUpgradeRequired},
 		{"broadcast page, nobody may publish", http.MethodGet, "/live/alice/broadcast", http.StatusForbidden},
 		{"delete, nobody may manage", http.MethodDelete, "/live/alice/recordings/x", http.StatusForbidden},
@@ -135,6 +144,12 @@ func TestHTTPErrors(t *testing.T) {
 			}
 			if tc.want >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 				t.Errorf("error Content-Type = %q; want JSON", resp.Header.Get("Content-Type"))
+			}
+			// Errors say what went wrong in words, never where or in Go.
+			var e struct{ Message string }
+			if tc.want >= 400 && (json.Unmarshal(body, &e) != nil || e.Message == "" ||
+				strings.ContainsAny(e.Message, ":/") || strings.Contains(e.Message, "liveplugin")) {
+				t.Errorf("error body %s; want a message in words only", body)
 			}
 		})
 	}
@@ -299,12 +314,7 @@ func TestDeleteRecording(t *testing.T) {
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	ctx := testContext(t, 20*time.Second)
 	s := newServer(t, liveplugin.Config{Authorize: allowAll})
-	pub, id := publish(t, ctx, s, "alice")
-	for _, c := range fx.Chunks[:5] {
-		pub.send(t, ctx, websocket.MessageBinary, c)
-	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
-	pub.closed(t, ctx)
+	id := record(t, ctx, s, "alice", fx.Chunks[:5])
 	resp, _ := get(t, http.MethodDelete, s.URL+"/live/alice/recordings/"+id, nil)
 	if resp.StatusCode != http.StatusNoContent {
 		t.Errorf("DELETE = %d; want 204", resp.StatusCode)

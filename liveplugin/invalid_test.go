@@ -15,26 +15,7 @@ import (
 
 	"github.com/amlive/amlive/liveplugin"
 	"github.com/amlive/amlive/liveplugin/internal/fixture"
-	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
-
-// streamBlocks returns the offsets of the blocks of a WebM stream.
-func streamBlocks(t *testing.T, b []byte) []int64 {
-	t.Helper()
-	r := webm.NewReader(webm.Limits{})
-	r.Blocks = true
-	evs, err := r.Feed(nil, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int64
-	for _, e := range evs {
-		if e.Kind == webm.KindBlock {
-			out = append(out, e.Offset)
-		}
-	}
-	return out
-}
 
 // TestStreamTurnsInvalid sends streams that start well and go wrong later
 // (or, for the first case, before the first Cluster). Each must end the
@@ -64,8 +45,12 @@ func TestStreamTurnsInvalid(t *testing.T) {
 			break
 		}
 	}
-	for _, off := range streamBlocks(t, full) {
-		if off > int64(len(full))/2 && inside(off) && full[off] == 0xA3 && full[off+1]&0xC0 == 0x40 {
+	evs, err := completeBlocks(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if off := ev.Offset; off > int64(len(full))/2 && inside(off) && full[off] == 0xA3 && full[off+1]&0xC0 == 0x40 {
 			block = off // a SimpleBlock with a 2-byte size
 			break
 		}

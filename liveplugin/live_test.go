@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -169,40 +168,68 @@ func TestManyViewersReceiveIdenticalStreams(t *testing.T) {
 	}
 }
 
-// TestUploadRefused checks every way an upload is refused: the close code
-// and reason the page shows, and that nothing is recorded.
+// TestUploadRefused checks every way an upload is refused before it goes
+// live: the close code and reason the page shows, that nothing is
+// recorded, and that another live room goes on meanwhile.
 func TestUploadRefused(t *testing.T) {
 	vp8 := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	mp4 := fixture.Load(t, fixture.MP4)
 	unknownCodec := bytes.Replace(vp8.Chunks[0], []byte("V_VP8"), []byte("V_AVC"), 1)
+	hostileCodec := bytes.Replace(vp8.Chunks[0], []byte("V_VP8"), []byte("V_\a\xff8"), 1)
+	// A Void element of 200 bytes after the Segment header makes the
+	// header 389 bytes long.
+	bigHeader := slices.Concat(vp8.Chunks[0][:48], []byte{0xEC, 0x40, 200}, make([]byte, 200), vp8.Chunks[0][48:])
 	tests := []struct {
-		name      string
-		authorize func(c echo.Context, room string, a liveplugin.Action) error
-		give      [][]byte // binary messages
-		text      string   // a text message instead
-		maxMsg    int64
-		wantCode  websocket.StatusCode
+		name       string
+		authorize  func(c echo.Context, room string, a liveplugin.Action) error // for room alice; nil: the default
+		cfg        liveplugin.Config
+		give       [][]byte // binary messages
+		text       string   // a text message instead
+		wantCode   websocket.StatusCode
+		wantReason string
 	}{
-		{name: "default authorize", authorize: nil, give: vp8.Chunks[:1], wantCode: liveplugin.StatusForbidden},
+		{name: "default authorize", give: vp8.Chunks[:1], wantCode: liveplugin.StatusForbidden, wantReason: "publishing is disabled on this site"},
 		{name: "sign-in required", authorize: func(echo.Context, string, liveplugin.Action) error {
 			return liveplugin.ErrSignInRequired
-		}, give: vp8.Chunks[:1], wantCode: liveplugin.StatusSignInRequired},
+		}, give: vp8.Chunks[:1], wantCode: liveplugin.StatusSignInRequired, wantReason: "sign in to continue"},
 		{name: "app refuses", authorize: func(_ echo.Context, _ string, a liveplugin.Action) error {
 			if a == liveplugin.Publish {
 				return fmt.Errorf("not your room")
 			}
 			return nil
-		}, give: vp8.Chunks[:1], wantCode: liveplugin.StatusForbidden},
-		{name: "mp4", authorize: allowAll, give: mp4.Chunks[:2], wantCode: liveplugin.StatusUnsupportedData},
-		{name: "garbage", authorize: allowAll, give: [][]byte{[]byte("hello, world")}, wantCode: liveplugin.StatusUnsupportedData},
-		{name: "codec browsers cannot play", authorize: allowAll, give: [][]byte{unknownCodec}, wantCode: liveplugin.StatusUnsupportedData},
-		{name: "message too large", authorize: allowAll, give: vp8.Chunks[:3], maxMsg: 5000, wantCode: liveplugin.StatusTooLarge},
-		{name: "text that is not ours", authorize: allowAll, text: `{"type":"dance"}`, wantCode: websocket.StatusUnsupportedData},
+		}, give: vp8.Chunks[:1], wantCode: liveplugin.StatusForbidden, wantReason: "not allowed in this room"},
+		{name: "mp4", authorize: allowAll, give: mp4.Chunks[:2], wantCode: liveplugin.StatusUnsupportedData, wantReason: "not a valid WebM stream: no ebml header"},
+		{name: "garbage", authorize: allowAll, give: [][]byte{[]byte("hello, world")}, wantCode: liveplugin.StatusUnsupportedData, wantReason: "not a valid WebM stream: no ebml header"},
+		{name: "codec browsers cannot play", authorize: allowAll, give: [][]byte{unknownCodec}, wantCode: liveplugin.StatusUnsupportedData,
+			wantReason: "codec not playable in browsers: V_AVC (video track 2)"},
+		{name: "codec id with control and invalid bytes", authorize: allowAll, give: [][]byte{hostileCodec}, wantCode: liveplugin.StatusUnsupportedData,
+			wantReason: "codec not playable in browsers: V_??8 (video track 2)"},
+		{name: "MaxInitBytes", authorize: allowAll, cfg: liveplugin.Config{MaxInitBytes: 300}, give: [][]byte{bigHeader}, wantCode: liveplugin.StatusUnsupportedData,
+			wantReason: "not a valid WebM stream: init segment exceeds 300 bytes"},
+		{name: "MaxRooms", authorize: allowAll, cfg: liveplugin.Config{MaxRooms: 1}, give: vp8.Chunks[:1], wantCode: liveplugin.StatusLimit,
+			wantReason: "limit reached: MaxRooms (1)"},
+		{name: "MaxUpgradesPerMinute", authorize: allowAll, cfg: liveplugin.Config{MaxUpgradesPerMinute: 2}, give: vp8.Chunks[:1], wantCode: liveplugin.StatusLimit,
+			wantReason: "limit reached: MaxUpgradesPerMinute (2)"},
+		{name: "text that is not ours", authorize: allowAll, text: `{"type":"dance"}`, wantCode: websocket.StatusUnsupportedData, wantReason: "unsupported message"},
+		{name: "text that is not JSON", authorize: allowAll, text: `end`, wantCode: websocket.StatusUnsupportedData, wantReason: "unsupported message"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testContext(t, 20*time.Second)
-			s := newServer(t, liveplugin.Config{Authorize: tc.authorize, MaxMessageBytes: tc.maxMsg})
+			cfg := tc.cfg
+			if auth := tc.authorize; auth != nil {
+				cfg.Authorize = func(c echo.Context, room string, a liveplugin.Action) error {
+					if room == "bob" {
+						return nil
+					}
+					return auth(c, room, a)
+				}
+			}
+			s := newServer(t, cfg)
+			var bob *bystander
+			if tc.authorize != nil { // nobody may publish with the default
+				bob = startBystander(t, ctx, s, "bob")
+			}
 			c := mustDial(t, ctx, s.ws("/live/alice/upload"))
 			// A refused publisher is closed before ready; writes may fail then.
 			for _, m := range tc.give {
@@ -214,17 +241,17 @@ func TestUploadRefused(t *testing.T) {
 				_ = c.conn.Write(ctx, websocket.MessageText, []byte(tc.text))
 			}
 			code, reason := c.closed(t, ctx)
-			if code != tc.wantCode || reason == "" {
-				t.Errorf("closed with %d %q; want %d with a reason", code, reason, tc.wantCode)
+			if code != tc.wantCode || reason != tc.wantReason {
+				t.Errorf("closed with %d %q; want %d %q", code, reason, tc.wantCode, tc.wantReason)
 			}
-			if _, err := os.Stat(filepath.Join(s.dir, "alice")); err == nil {
-				entries, _ := os.ReadDir(filepath.Join(s.dir, "alice"))
-				if tc.wantCode != liveplugin.StatusTooLarge && len(entries) > 0 {
-					t.Errorf("refused upload left %d files behind", len(entries))
-				}
+			if entries, err := os.ReadDir(filepath.Join(s.dir, "alice")); err == nil && len(entries) > 0 {
+				t.Errorf("refused upload left %d files behind", len(entries))
 			}
-			if live := s.p.Live(); len(live) != 0 {
-				t.Errorf("room still live after a refused upload: %+v", live)
+			if _, live := s.p.Status("alice"); live {
+				t.Error("room still live after a refused upload")
+			}
+			if bob != nil {
+				bob.feed(t, ctx, 2)
 			}
 		})
 	}
@@ -235,8 +262,8 @@ func TestSecondPublisherGets4409(t *testing.T) {
 	s := newServer(t, liveplugin.Config{Authorize: allowAll})
 	first, _ := publish(t, ctx, s, "alice")
 	second := mustDial(t, ctx, s.ws("/live/alice/upload"))
-	if code, reason := second.closed(t, ctx); code != liveplugin.StatusRoomLive {
-		t.Errorf("second publisher closed with %d %q; want 4409", code, reason)
+	if code, reason := second.closed(t, ctx); code != liveplugin.StatusRoomLive || reason != "this room is already live" {
+		t.Errorf("second publisher closed with %d %q; want 4409 saying the room is already live", code, reason)
 	}
 	// The first is unaffected.
 	first.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
@@ -245,37 +272,60 @@ func TestSecondPublisherGets4409(t *testing.T) {
 	}
 }
 
+// TestSubscribeRefused checks every way a viewer is refused: the close
+// code and reason, and that the room's other viewers and another live
+// room go on meanwhile.
 func TestSubscribeRefused(t *testing.T) {
 	tests := []struct {
-		name string
-		cfg  liveplugin.Config
-		room string
-		live bool
-		want websocket.StatusCode
+		name       string
+		cfg        liveplugin.Config
+		live       bool
+		before     int // viewers of alice before the refused one
+		wantCode   websocket.StatusCode
+		wantReason string
 	}{
-		{name: "offline room", room: "alice", want: liveplugin.StatusNotLive},
-		{name: "view refused", room: "alice", live: true, cfg: liveplugin.Config{Authorize: func(_ echo.Context, _ string, a liveplugin.Action) error {
-			if a == liveplugin.View {
+		{name: "offline room", wantCode: liveplugin.StatusNotLive, wantReason: "no such live room"},
+		{name: "view refused", live: true, cfg: liveplugin.Config{Authorize: func(_ echo.Context, room string, a liveplugin.Action) error {
+			if a == liveplugin.View && room == "alice" {
 				return liveplugin.ErrForbidden
 			}
 			return nil
-		}}, want: liveplugin.StatusForbidden},
-		{name: "viewer limit", room: "alice", live: true, cfg: liveplugin.Config{Authorize: allowAll, MaxViewers: 1}, want: liveplugin.StatusLimit},
+		}}, wantCode: liveplugin.StatusForbidden, wantReason: "not allowed in this room"},
+		{name: "MaxViewers", live: true, before: 1, cfg: liveplugin.Config{MaxViewers: 1},
+			wantCode: liveplugin.StatusLimit, wantReason: "limit reached: MaxViewers (1)"},
+		// bob's viewer and alice's first make two.
+		{name: "MaxTotalViewers", live: true, before: 1, cfg: liveplugin.Config{MaxViewers: 2, MaxTotalViewers: 2},
+			wantCode: liveplugin.StatusLimit, wantReason: "limit reached: MaxTotalViewers (2)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testContext(t, 10*time.Second)
+			if tc.cfg.Authorize == nil {
+				tc.cfg.Authorize = allowAll
+			}
 			s := newServer(t, tc.cfg)
+			bob := startBystander(t, ctx, s, "bob")
+			var pub *client
+			var viewers []*client
 			if tc.live {
-				pub, _ := publish(t, ctx, s, tc.room)
-				if tc.cfg.MaxViewers == 1 {
-					mustDial(t, ctx, s.ws("/live/"+tc.room+"/subscribe"))
-					pub.viewers(t, ctx, 1)
+				pub, _ = publish(t, ctx, s, "alice")
+				for i := range tc.before {
+					viewers = append(viewers, mustDial(t, ctx, s.ws("/live/alice/subscribe")))
+					pub.viewers(t, ctx, i+1)
 				}
 			}
-			c := mustDial(t, ctx, s.ws("/live/"+tc.room+"/subscribe"))
-			if code, reason := c.closed(t, ctx); code != tc.want || reason == "" {
-				t.Errorf("closed with %d %q; want %d with a reason", code, reason, tc.want)
+			c := mustDial(t, ctx, s.ws("/live/alice/subscribe"))
+			if code, reason := c.closed(t, ctx); code != tc.wantCode || reason != tc.wantReason {
+				t.Errorf("closed with %d %q; want %d %q", code, reason, tc.wantCode, tc.wantReason)
+			}
+			bob.feed(t, ctx, 2)
+			if pub != nil {
+				pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+			}
+			for i, v := range viewers {
+				if code, reason := v.closed(t, ctx); code != websocket.StatusNormalClosure {
+					t.Errorf("alice's viewer %d closed with %d %q; want 1000 when the broadcast ends", i, code, reason)
+				}
 			}
 		})
 	}
@@ -373,105 +423,5 @@ func TestCloseMidBroadcast(t *testing.T) {
 	late := mustDial(t, ctx, s.ws("/live/alice/subscribe"))
 	if code, _ := late.closed(t, ctx); code != websocket.StatusGoingAway {
 		t.Errorf("viewer after Close closed with %d; want 1001", code)
-	}
-}
-
-// TestIdlePublisherEndsBroadcast: a publisher that sends nothing for
-// IdleTimeout ends its broadcast.
-func TestIdlePublisherEndsBroadcast(t *testing.T) {
-	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
-	ctx := testContext(t, 20*time.Second)
-	s := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 300 * time.Millisecond})
-	pub, _ := publish(t, ctx, s, "alice")
-	viewer := mustDial(t, ctx, s.ws("/live/alice/subscribe"))
-	pub.send(t, ctx, websocket.MessageBinary, fx.Chunks[0])
-	if code, _ := viewer.closed(t, ctx); code != websocket.StatusNormalClosure {
-		t.Errorf("viewer closed with %d; want 1000 after the idle timeout", code)
-	}
-	if code, reason := pub.closed(t, ctx); code != websocket.StatusPolicyViolation || reason == "" {
-		t.Errorf("publisher closed with %d %q; want 1008 with a reason", code, reason)
-	}
-	if live := s.p.Live(); len(live) != 0 {
-		t.Errorf("still live: %+v", live)
-	}
-}
-
-// TestMaxBroadcastEndsBroadcast: a broadcast that reaches MaxBroadcast
-// ends, even while its publisher keeps sending.
-func TestMaxBroadcastEndsBroadcast(t *testing.T) {
-	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
-	ctx := testContext(t, 20*time.Second)
-	s := newServer(t, liveplugin.Config{Authorize: allowAll, MaxBroadcast: 500 * time.Millisecond})
-	pub, viewer, _, _ := liveWithViewer(t, ctx, s, fx.Chunks[:2])
-	for _, c := range fx.Chunks[2:] {
-		if pub.conn.Write(ctx, websocket.MessageBinary, c) != nil {
-			break
-		}
-	}
-	if code, reason := pub.closed(t, ctx); code != liveplugin.StatusLimit || !strings.Contains(reason, "MaxBroadcast") {
-		t.Errorf("publisher closed with %d %q; want 4429 naming MaxBroadcast", code, reason)
-	}
-	if code, _ := viewer.closed(t, ctx); code != websocket.StatusNormalClosure {
-		t.Errorf("viewer closed with %d; want 1000", code)
-	}
-	if e := viewer.event(t, ctx, "end"); e.Recording == "" {
-		t.Error("end event names no recording")
-	}
-}
-
-// TestUpgradesPerMinute: one client may open MaxUpgradesPerMinute
-// WebSockets a minute; the next is closed with 4429 naming the limit,
-// while other rooms and viewers go on.
-func TestUpgradesPerMinute(t *testing.T) {
-	ctx := testContext(t, 10*time.Second)
-	s := newServer(t, liveplugin.Config{Authorize: allowAll, MaxUpgradesPerMinute: 2})
-	pub, _ := publish(t, ctx, s, "alice")
-	viewer := mustDial(t, ctx, s.ws("/live/alice/subscribe"))
-	pub.viewers(t, ctx, 1)
-	third := mustDial(t, ctx, s.ws("/live/bob/upload"))
-	if code, reason := third.closed(t, ctx); code != liveplugin.StatusLimit || !strings.Contains(reason, "MaxUpgradesPerMinute") {
-		t.Errorf("third connection closed with %d %q; want 4429 naming MaxUpgradesPerMinute", code, reason)
-	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
-	if code, _ := viewer.closed(t, ctx); code != websocket.StatusNormalClosure {
-		t.Errorf("viewer closed with %d; want 1000 (unaffected)", code)
-	}
-}
-
-// TestUploadLimits: a publisher over MaxBitrate or MaxBroadcastBytes is
-// closed with 4429 naming the limit; its viewer gets the end event and the
-// recording keeps what arrived before.
-func TestUploadLimits(t *testing.T) {
-	tests := []struct {
-		name string
-		give liveplugin.Config
-		want string
-	}{
-		{"bitrate", liveplugin.Config{MaxBitrate: 100_000, MaxMessageBytes: 64 << 10}, "MaxBitrate"},
-		{"broadcast bytes", liveplugin.Config{MaxBroadcastBytes: 50_000}, "MaxBroadcastBytes"},
-	}
-	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := testContext(t, 20*time.Second)
-			tc.give.Authorize = allowAll
-			s := newServer(t, tc.give)
-			pub, viewer, id, _ := liveWithViewer(t, ctx, s, fx.Chunks[:1])
-			for _, c := range fx.Chunks[1:] {
-				if pub.conn.Write(ctx, websocket.MessageBinary, c) != nil {
-					break
-				}
-			}
-			if code, reason := pub.closed(t, ctx); code != liveplugin.StatusLimit || !strings.Contains(reason, tc.want) {
-				t.Errorf("publisher closed with %d %q; want 4429 naming %s", code, reason, tc.want)
-			}
-			if code, _ := viewer.closed(t, ctx); code != websocket.StatusNormalClosure {
-				t.Errorf("viewer closed with %d; want 1000", code)
-			}
-			recs, err := s.p.Recordings("alice")
-			if err != nil || len(recs) != 1 || recs[0].ID != id || recs[0].Live || recs[0].Bytes == 0 {
-				t.Errorf("recordings = %+v, %v; want the finished recording of %s", recs, err, id)
-			}
-		})
 	}
 }

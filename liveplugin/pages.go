@@ -46,24 +46,26 @@ func authError(err error) error {
 	return errors.Join(ErrForbidden, err)
 }
 
-// setPageHeaders sets the security headers of the plugin's HTML pages.
-// Pages other than the embed page may not be framed by other sites.
-func setPageHeaders(h http.Header, framable bool) {
+// setPageHeaders sets the security headers of the plugin's HTML pages:
+// policy is their Content-Security-Policy. Pages other than the embed page
+// may not be framed by other sites.
+func setPageHeaders(h http.Header, framable bool, policy string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", policy)
 	if !framable {
 		h.Set("X-Frame-Options", "SAMEORIGIN")
-		h.Set("Content-Security-Policy", "frame-ancestors 'self'")
 	}
 	h.Set("Cache-Control", "no-store")
 }
 
 func (p *Plugin) render(c echo.Context, page string, data views.Page, framable bool) error {
+	data.Nonce = newNonce()
 	var buf bytes.Buffer
 	if err := p.views.Render(&buf, page, data); err != nil {
 		return echo.NewHTTPError(http.StatusInternalServerError, "internal error").SetInternal(err)
 	}
-	setPageHeaders(c.Response().Header(), framable)
+	setPageHeaders(c.Response().Header(), framable, contentSecurityPolicy(data.Nonce, c.Request().Host, framable))
 	return c.HTMLBlob(http.StatusOK, buf.Bytes())
 }
 

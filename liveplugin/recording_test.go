@@ -6,30 +6,45 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/amlive/amlive/liveplugin"
 	"github.com/amlive/amlive/liveplugin/internal/fixture"
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
+// completeBlocks returns the events of the complete blocks of a WebM
+// stream, in order, up to its end or, with the error, to where it stops
+// parsing.
+func completeBlocks(b []byte) ([]webm.Event, error) {
+	r := webm.NewReader(webm.Limits{})
+	r.Blocks = true
+	evs, err := r.Feed(nil, b)
+	out := evs[:0]
+	for _, ev := range evs {
+		if ev.Kind == webm.KindBlock && ev.Offset+ev.Size <= int64(len(b)) {
+			out = append(out, ev)
+		}
+	}
+	return out, err
+}
+
+// blockBytes returns the bytes in b of each block of evs.
+func blockBytes(b []byte, evs []webm.Event) [][]byte {
+	out := make([][]byte, 0, len(evs))
+	for _, ev := range evs {
+		out = append(out, b[ev.Offset:ev.Offset+ev.Size])
+	}
+	return out
+}
+
 // mediaBlocks returns the bytes of every complete block of a WebM stream,
 // in order.
 func mediaBlocks(t *testing.T, b []byte) [][]byte {
 	t.Helper()
-	r := webm.NewReader(webm.Limits{})
-	r.Blocks = true
-	evs, err := r.Feed(nil, b)
+	evs, err := completeBlocks(b)
 	if err != nil {
 		t.Fatalf("recording does not parse: %v", err)
 	}
-	var out [][]byte
-	for _, ev := range evs {
-		if ev.Kind == webm.KindBlock && ev.Offset+ev.Size <= int64(len(b)) {
-			out = append(out, b[ev.Offset:ev.Offset+ev.Size])
-		}
-	}
-	return out
+	return blockBytes(b, evs)
 }
 
 // checkRecording fails unless rec is a sealed recording of uploaded: it
@@ -61,13 +76,7 @@ func TestKeepRecordings(t *testing.T) {
 	s := newServer(t, liveplugin.Config{Authorize: allowAll, KeepRecordings: 1})
 	var ids []string
 	for range 2 {
-		pub, id := publish(t, ctx, s, "alice")
-		for _, c := range fx.Chunks[:8] {
-			pub.send(t, ctx, websocket.MessageBinary, c)
-		}
-		pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
-		pub.closed(t, ctx)
-		ids = append(ids, id)
+		ids = append(ids, record(t, ctx, s, "alice", fx.Chunks[:8]))
 	}
 	recs, err := s.p.Recordings("alice")
 	if err != nil {

@@ -67,6 +67,23 @@ func (l sndbufListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
+// smallWindowTransport dials WebSockets with a 4 KiB receive buffer, so
+// that a client that reads slowly shuts its TCP window soon; wrap, if not
+// nil, wraps each connection.
+func smallWindowTransport(wrap func(net.Conn) net.Conn) *http.Transport {
+	return &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		_ = c.(*net.TCPConn).SetReadBuffer(4 << 10) // best effort: a test then needs more bytes
+		if wrap != nil {
+			c = wrap(c)
+		}
+		return c, nil
+	}}
+}
+
 // throttledConn reads at most its limiter's rate, in small reads, until
 // fast is set; it stands for a viewer on a slow network.
 type throttledConn struct {
@@ -194,14 +211,9 @@ func TestSlowViewersDoNotHoldUpOthers(t *testing.T) {
 		healthy = append(healthy, newWatcher(t, ctx, s.ws("/live/alice/subscribe"), nil, stream, init))
 	}
 	var fast atomic.Bool
-	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		_ = c.(*net.TCPConn).SetReadBuffer(4 << 10) // best effort, as above
-		return &throttledConn{Conn: c, lim: rate.NewLimiter(slowRate, 512), fast: &fast}, nil
-	}}
+	transport := smallWindowTransport(func(c net.Conn) net.Conn {
+		return &throttledConn{Conn: c, lim: rate.NewLimiter(slowRate, 512), fast: &fast}
+	})
 	defer transport.CloseIdleConnections()
 	var slow []*watcher
 	for range slowN {

@@ -177,7 +177,8 @@ type Tab struct {
 	Diagnose string
 }
 
-// errorsKey is the global in which the page's uncaught errors collect.
+// errorsKey is the global in which the page's uncaught errors and
+// Content-Security-Policy violations collect.
 const errorsKey = "__chrometestErrors"
 
 // collectErrors runs in every document before the page's own scripts.
@@ -185,12 +186,14 @@ const collectErrors = `(() => {
   const errs = (window.` + errorsKey + ` = []);
   window.addEventListener('error', (e) => errs.push(String(e.message || e.error || e)));
   window.addEventListener('unhandledrejection', (e) => errs.push('unhandled rejection: ' + String(e.reason && (e.reason.stack || e.reason))));
+  window.addEventListener('securitypolicyviolation', (e) => errs.push('Content-Security-Policy violation: ' +
+    e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') + (e.sourceFile ? ' (' + e.sourceFile + ':' + e.lineNumber + ')' : '')));
 })();`
 
 // NewTab opens a blank tab of ViewportWidth by ViewportHeight, named name
 // in failure messages, and registers a cleanup on tb that closes it.
-// Uncaught errors and unhandled promise rejections of its pages are kept
-// for Errors.
+// Uncaught errors, unhandled promise rejections and Content-Security-Policy
+// violations of its pages are kept for Errors.
 func (b *Browser) NewTab(tb testing.TB, name string) *Tab {
 	tb.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx)
@@ -266,7 +269,8 @@ func (t *Tab) Screenshot(path string) {
 	}
 }
 
-// Errors returns the uncaught errors and unhandled promise rejections of
+// Errors returns the uncaught errors, unhandled promise rejections and
+// Content-Security-Policy violations (securitypolicyviolation events) of
 // the current page, in order.
 func (t *Tab) Errors() []string {
 	t.tb.Helper()

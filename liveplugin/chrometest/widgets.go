@@ -186,13 +186,13 @@ func AssertPlays(tb testing.TB, timeout time.Duration, recording bool, tabs []*T
 }
 
 // CheckNoPageErrors reports on tb (t.Error, so the test goes on) each tab
-// whose current page threw an uncaught error or left a promise rejection
-// unhandled, as Tab.Errors says.
+// whose current page threw an uncaught error, left a promise rejection
+// unhandled or violated its Content-Security-Policy, as Tab.Errors says.
 func CheckNoPageErrors(tb testing.TB, tabs ...*Tab) {
 	tb.Helper()
 	for _, tab := range tabs {
 		if errs := tab.Errors(); len(errs) > 0 {
-			tb.Errorf("%s: uncaught errors in the page: %q", tab.Name(), errs)
+			tb.Errorf("%s: errors in the page: %q", tab.Name(), errs)
 		}
 	}
 }

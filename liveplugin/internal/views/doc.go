@@ -20,4 +20,9 @@
 //
 // and the page files watch.html, embed.html, broadcast.html and rooms.html,
 // each of which defines the template named by its page constant.
+//
+// The plugin serves the pages with a Content-Security-Policy that runs no
+// inline code but that which carries the response's nonce, [Page].Nonce:
+// an override writes <script nonce="{{.Nonce}}"> or <style
+// nonce="{{.Nonce}}">, and no style or event handler attributes.
 package views

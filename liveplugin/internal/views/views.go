@@ -42,6 +42,10 @@ type Page struct {
 	Rooms      []RoomSummary // rooms page
 	EmbedURL   string        // absolute or root-relative URL of {base}/{room}/embed
 	CanPublish bool          // show a "Go live" link to {base}/{room}/broadcast
+	// Nonce is this response's Content-Security-Policy nonce: the only
+	// inline <script> and <style> elements the page may run are those
+	// with nonce="{{.Nonce}}". The default templates have none.
+	Nonce string
 }
 
 // Assets holds the URLs of the plugin's JavaScript and CSS files, usually
