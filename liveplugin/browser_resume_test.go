@@ -35,8 +35,8 @@ const jsProduced = `(async () => {
   return btoa(s);
 })()`
 
-// TestBrowserPublisherResumes cuts the broadcaster page's connections twice
-// while it is live (its page is loaded through a proxy; the viewer's is
+// TestBrowserPublisherResumes cuts the broadcaster page's network for a
+// second, twice, while it is live (its page is loaded through a proxy; the viewer's is
 // not): the broadcaster reconnects by itself and resends what the server
 // did not acknowledge, the viewer sees "reconnecting" and keeps playing
 // without reconnecting itself, and the recording holds every block the
@@ -64,7 +64,10 @@ func TestBrowserPublisherResumes(t *testing.T) {
 	chrometest.AssertPlays(t, browserLiveTimeout, false, []*chrometest.Tab{viewer}, "live")
 
 	for drop := 1; drop <= 2; drop++ {
-		proxy.cut()
+		// A short outage: the server notices the drop before the page
+		// can reconnect (otherwise the resume replaces a connection the
+		// server still holds, and viewers see no pause).
+		proxy.outage(time.Second)
 		// The broadcaster notices, reconnects and is live again.
 		pub.WaitFor(fmt.Sprintf(`window.__states.filter((s) => s === 'reconnecting').length >= %d`, drop), browserLiveTimeout)
 		pub.WaitFor(chrometest.BroadcasterIs("live"), browserLiveTimeout)

@@ -27,6 +27,7 @@ type cutProxy struct {
 	mu    sync.Mutex
 	conns []net.Conn
 	cutAt int64 // cut once this many more client bytes passed; <0: never
+	down  time.Time // refuse connections until then
 	wg    sync.WaitGroup
 }
 
@@ -54,6 +55,13 @@ func (p *cutProxy) serve() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		down := time.Now().Before(p.down)
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
 		}
 		s, err := net.Dial("tcp", p.target)
 		if err != nil {
@@ -108,6 +116,14 @@ func (p *cutProxy) cutAfter(n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cutAt = n
+}
+
+// outage cuts every connection and refuses new ones for d.
+func (p *cutProxy) outage(d time.Duration) {
+	p.cut()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = time.Now().Add(d)
 }
 
 // cut closes every connection now.
