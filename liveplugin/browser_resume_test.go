@@ -43,7 +43,7 @@ const jsProduced = `(async () => {
 // browser's MediaRecorder produced.
 func TestBrowserPublisherResumes(t *testing.T) {
 	srv := newBrowserServerWith(t, liveplugin.Config{Authorize: browserAllowAll, ResumeGrace: 30 * time.Second})
-	proxy := newCutProxy(t, srv.url)
+	proxy := newNetProxy(t, srv.url)
 	b := chrometest.New(t)
 
 	pub := b.NewTab(t, "broadcaster")

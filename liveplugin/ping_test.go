@@ -3,10 +3,7 @@ package liveplugin_test
 import (
 	"bytes"
 	"errors"
-	"net"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,80 +12,6 @@ import (
 	"github.com/amlive/amlive/liveplugin"
 	"github.com/amlive/amlive/liveplugin/internal/fixture"
 )
-
-// freezeProxy forwards one TCP connection to a server until it is frozen;
-// then it forwards nothing more, either way, and keeps both connections
-// open: to each side the other has vanished without a word, as when a
-// network goes away.
-type freezeProxy struct {
-	ln     net.Listener
-	target string
-	frozen atomic.Bool
-	wg     sync.WaitGroup
-
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-// newFreezeProxy starts a proxy to target (host:port); it is stopped when
-// the test ends.
-func newFreezeProxy(t *testing.T, target string) *freezeProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fp := &freezeProxy{ln: ln, target: target}
-	fp.wg.Go(fp.accept) // exits when the listener closes
-	t.Cleanup(func() {
-		ln.Close()
-		fp.mu.Lock()
-		for _, c := range fp.conns {
-			c.Close()
-		}
-		fp.mu.Unlock()
-		fp.wg.Wait()
-	})
-	return fp
-}
-
-func (fp *freezeProxy) addr() string { return fp.ln.Addr().String() }
-
-func (fp *freezeProxy) accept() {
-	for {
-		in, err := fp.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", fp.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		fp.mu.Lock()
-		fp.conns = append(fp.conns, in, out)
-		fp.mu.Unlock()
-		fp.wg.Go(func() { fp.pipe(out, in) }) // exit when a connection closes
-		fp.wg.Go(func() { fp.pipe(in, out) })
-	}
-}
-
-// pipe copies src to dst until either fails, dropping what it reads once
-// the proxy is frozen.
-func (fp *freezeProxy) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !fp.frozen.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
 
 // TestPingCutsVanishedPublisher: a publisher whose network vanishes
 // (nothing arrives, nothing is answered) is disconnected within
@@ -100,7 +23,7 @@ func TestPingCutsVanishedPublisher(t *testing.T) {
 	const interval, timeout = 100 * time.Millisecond, 300 * time.Millisecond
 	// Resuming is off: this test is about noticing the drop.
 	s := newServer(t, liveplugin.Config{Authorize: allowAll, PingInterval: interval, WriteTimeout: timeout, IdleTimeout: time.Hour, ResumeGrace: -1})
-	proxy := newFreezeProxy(t, s.URL[len("http://"):])
+	proxy := newNetProxy(t, s.URL)
 	pub := mustDial(t, ctx, "ws://"+proxy.addr()+"/live/alice/upload")
 	id := pub.event(t, ctx, "ready").Broadcast
 	viewer := mustDial(t, ctx, s.ws("/live/alice/subscribe"))

@@ -3,10 +3,8 @@ package liveplugin_test
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,126 +14,6 @@ import (
 	"github.com/amlive/amlive/liveplugin"
 	"github.com/amlive/amlive/liveplugin/internal/fixture"
 )
-
-// cutProxy forwards TCP connections to a server and can cut them, the way
-// a network drop does: the server sees the connection end without a close
-// frame, possibly in the middle of a message.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	conns []net.Conn
-	cutAt int64 // cut once this many more client bytes passed; <0: never
-	down  time.Time // refuse connections until then
-	wg    sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: strings.TrimPrefix(target, "http://"), cutAt: -1}
-	p.wg.Go(p.serve)
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-// URL returns the proxy's ws:// URL for path.
-func (p *cutProxy) URL(path string) string { return "ws://" + p.ln.Addr().String() + path }
-
-func (p *cutProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := time.Now().Before(p.down)
-		p.mu.Unlock()
-		if down {
-			c.Close()
-			continue
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, s)
-		p.mu.Unlock()
-		p.wg.Go(func() { p.forward(s, c, true) })
-		p.wg.Go(func() { p.forward(c, s, false) })
-	}
-}
-
-// forward copies src to dst, counting client bytes against cutAt.
-func (p *cutProxy) forward(dst, src net.Conn, fromClient bool) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 512)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && fromClient {
-			p.mu.Lock()
-			if p.cutAt >= 0 && int64(n) >= p.cutAt {
-				n = int(p.cutAt)
-				p.cutAt = 0
-			} else if p.cutAt > 0 {
-				p.cutAt -= int64(n)
-			}
-			cutNow := p.cutAt == 0
-			p.mu.Unlock()
-			_, _ = dst.Write(buf[:n])
-			if cutNow {
-				p.cut()
-				return
-			}
-			continue
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// cutAfter cuts every connection once n more bytes came from clients.
-func (p *cutProxy) cutAfter(n int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cutAt = n
-}
-
-// outage cuts every connection and refuses new ones for d.
-func (p *cutProxy) outage(d time.Duration) {
-	p.cut()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = time.Now().Add(d)
-}
-
-// cut closes every connection now.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-	p.cutAt = -1
-}
 
 // resumer is a publisher that resumes after a drop the way broadcaster.js
 // does: it keeps what it sent until the server acknowledges it, and
@@ -235,7 +113,7 @@ func TestPublisherResumesAfterDrops(t *testing.T) {
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	ctx := testContext(t, 30*time.Second)
 	s := newServer(t, liveplugin.Config{Authorize: allowAll, ResumeGrace: 10 * time.Second})
-	proxy := newCutProxy(t, s.URL)
+	proxy := newNetProxy(t, s.URL)
 	pub, id := newResumer(t, ctx, proxy.URL("/live/alice/upload"))
 	viewer := mustDial(t, ctx, s.ws("/live/alice/subscribe"))
 	pub.c.viewers(t, ctx, 1)
