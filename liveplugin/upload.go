@@ -275,7 +275,6 @@ func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err err
 	defer stopHelpers()
 	activity := make(chan struct{}, 1)
 	var stop watchResult
-	wg.Go(func() { pub.notify(ctx, conn, done) })            // exits once done is closed
 	wg.Go(func() { stop = pub.watch(conn, done, activity) }) // exits once done is closed or it stopped the upload
 
 	ready := map[string]any{
@@ -291,6 +290,7 @@ func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err err
 		return pub.stopReason(stop, err)
 	}
 	pub.log.Debug("publisher connected", "mime", pub.claimed, "offset", pub.total)
+	wg.Go(func() { pub.notify(ctx, conn, done) }) // after ready; exits once done is closed
 	pub.conn = conn
 	if pub.recErr != nil {
 		pub.sendRecordFailed() // again: the publisher may have missed it
