@@ -8,6 +8,7 @@ package liveplugin_test
 // latency = when the frame is shown − when it was drawn.
 
 import (
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -56,11 +57,12 @@ func envInt(tb testing.TB, name string, def int) int {
 
 // g2gSample is one decoded frame on the viewer's screen.
 type g2gSample struct {
-	At    float64 `json:"at"`    // when it was shown, Unix ms
-	MS    float64 `json:"ms"`    // glass-to-glass latency, ms
-	Seq   int     `json:"seq"`   // the publisher's frame counter, mod 256
-	Ahead float64 `json:"ahead"` // buffered media after currentTime, s
-	Rate  float64 `json:"rate"`  // the video's playbackRate
+	At     float64 `json:"at"`     // when it was shown, Unix ms
+	MS     float64 `json:"ms"`     // glass-to-glass latency, ms
+	Seq    int     `json:"seq"`    // the publisher's frame counter, mod 256
+	Ahead  float64 `json:"ahead"`  // buffered media after currentTime, s
+	Rate   float64 `json:"rate"`   // the video's playbackRate
+	Target float64 `json:"target"` // the player's target latency, s
 }
 
 // g2gWindow is what the viewer saw since a mark.
@@ -68,7 +70,18 @@ type g2gWindow struct {
 	Samples []g2gSample `json:"samples"` // frames decoded since the mark
 	Frames  int         `json:"frames"`  // frames presented since the mark, decoded or not
 	Bad     int         `json:"bad"`     // frames whose code did not decode
-	Waiting int         `json:"waiting"` // the video's waiting events (stalls)
+	Waiting int         `json:"waiting"` // the video's waiting events
+	Stalls  int         `json:"stalls"`  // stalls the player counted (stats.stalls)
+	Events  []g2gEvent  `json:"events"`  // the video's events since the mark
+}
+
+// g2gEvent is one of the viewer's video events.
+type g2gEvent struct {
+	Type       string  `json:"type"`       // waiting, playing, ratechange, seeking, seeked or stalled
+	At         float64 `json:"at"`         // Unix ms
+	Ahead      float64 `json:"ahead"`      // buffered media after currentTime, s
+	Rate       float64 `json:"rate"`       // the video's playbackRate
+	ReadyState int     `json:"readyState"` // the video's readyState
 }
 
 // g2gMeter is a running glass-to-glass measurement: publisher and viewer
@@ -126,7 +139,7 @@ func startG2G(tb testing.TB, opt g2gOptions) *g2gMeter {
 // mark returns a mark for window: the viewer's clock and counters now.
 func (m *g2gMeter) mark() string {
 	m.tb.Helper()
-	return chrometest.Eval[string](m.viewer, `JSON.stringify({at: Date.now(), frames: g2g.frames, bad: g2g.bad, waiting: g2g.waiting})`)
+	return chrometest.Eval[string](m.viewer, `JSON.stringify({at: Date.now(), frames: g2g.frames, bad: g2g.bad, waiting: g2g.waiting, stalls: g2g.stalls()})`)
 }
 
 // window returns what the viewer saw since mark.
@@ -134,7 +147,8 @@ func (m *g2gMeter) window(mark string) g2gWindow {
 	m.tb.Helper()
 	return chrometest.Eval[g2gWindow](m.viewer, `(() => {
   const m = `+mark+`;
-  return {samples: g2g.samples.filter((s) => s.at >= m.at), frames: g2g.frames - m.frames, bad: g2g.bad - m.bad, waiting: g2g.waiting - m.waiting};
+  return {samples: g2g.samples.filter((s) => s.at >= m.at), frames: g2g.frames - m.frames, bad: g2g.bad - m.bad, waiting: g2g.waiting - m.waiting,
+    stalls: g2g.stalls() - m.stalls, events: g2g.events.filter((e) => e.at >= m.at)};
 })()`)
 }
 
@@ -144,11 +158,13 @@ type g2gStats struct {
 	P50, P95, P99 float64 // latency, ms
 	Min, Max      float64 // latency, ms
 	Ahead50       float64 // median buffered media ahead of currentTime, ms
-	Bad, Waiting  int
+	Bad           int     // undecodable frames
+	Waiting       int     // the video's waiting events
+	Stalls        int     // stalls the player counted
 }
 
 func (w g2gWindow) stats() g2gStats {
-	s := g2gStats{N: len(w.Samples), Bad: w.Bad, Waiting: w.Waiting}
+	s := g2gStats{N: len(w.Samples), Bad: w.Bad, Waiting: w.Waiting, Stalls: w.Stalls}
 	if s.N == 0 {
 		return s
 	}
@@ -173,8 +189,8 @@ func percentile(sorted []float64, p float64) float64 {
 }
 
 func (s g2gStats) String() string {
-	return fmt.Sprintf("%d samples: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (min %.0f, max %.0f); buffered ahead p50 %.0f ms; %d frames undecodable, %d stalls",
-		s.N, s.P50, s.P95, s.P99, s.Min, s.Max, s.Ahead50, s.Bad, s.Waiting)
+	return fmt.Sprintf("%d samples: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (min %.0f, max %.0f); buffered ahead p50 %.0f ms; %d frames undecodable, %d waiting events, %d stalls",
+		s.N, s.P50, s.P95, s.P99, s.Min, s.Max, s.Ahead50, s.Bad, s.Waiting, s.Stalls)
 }
 
 // TestBrowserGlassToGlass measures glass-to-glass latency over 150 frames
@@ -208,7 +224,8 @@ func TestBrowserGlassToGlass(t *testing.T) {
 // window of AMLIVE_G2G_SECONDS (default 30) after a warm-up. Each run is
 // one measurement, whatever b.N: run it with -benchtime 1x and -count N.
 // AMLIVE_G2G_TIMESLICE_MS and AMLIVE_G2G_LATENCY_MS override the widgets'
-// defaults for a tuning sweep.
+// defaults for a tuning sweep; AMLIVE_G2G_DUMP names a file to write the
+// window's samples and video events to, as JSON.
 //
 //	go test -run '^$' -bench BrowserGlassToGlass -benchtime 1x -count 5 ./liveplugin/
 func BenchmarkBrowserGlassToGlass(b *testing.B) {
@@ -219,8 +236,14 @@ func BenchmarkBrowserGlassToGlass(b *testing.B) {
 	mark := m.mark()
 	// A measurement window, not synchronisation.
 	time.Sleep(window)
-	s := m.window(mark).stats()
+	w := m.window(mark)
 	b.StopTimer()
+	if path := os.Getenv("AMLIVE_G2G_DUMP"); path != "" {
+		if err := writeJSON(path, w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := w.stats()
 	b.Logf("glass to glass (timeslice %d ms, latency %d ms; 0 = default): %v", opt.TimesliceMS, opt.LatencyMS, s)
 	if s.N == 0 {
 		b.Fatal("no frame decoded")
@@ -230,7 +253,17 @@ func BenchmarkBrowserGlassToGlass(b *testing.B) {
 	b.ReportMetric(s.P99, "p99-ms")
 	b.ReportMetric(float64(s.N), "samples")
 	b.ReportMetric(float64(s.Bad), "undecodable")
-	b.ReportMetric(float64(s.Waiting), "stalls")
+	b.ReportMetric(float64(s.Waiting), "waiting")
+	b.ReportMetric(float64(s.Stalls), "stalls")
 	b.ReportMetric(s.Ahead50, "ahead-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// writeJSON writes v to path as JSON.
+func writeJSON(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
