@@ -29,6 +29,10 @@ import (
 // (a keyframe's GOP in a burst, the first seek) is not the steady state.
 const g2gWarmup = 5 * time.Second
 
+// g2gFreeze is the gap between two frames on screen, in ms, past which the
+// picture counts as frozen (at 30 fps a frame lasts 33 ms).
+const g2gFreeze = 150
+
 // g2gOptions tune the widgets of a glass-to-glass run; zero keeps the
 // widgets' defaults.
 type g2gOptions struct {
@@ -125,6 +129,7 @@ func startG2G(tb testing.TB, opt g2gOptions) *g2gMeter {
 	pub.Navigate(srv.url + "/g2g/publish/" + browserRoom + "?" + q.Encode())
 	pub.Click("[data-amlive-start]")
 	pub.WaitFor(chrometest.BroadcasterIs("live"), browserLiveTimeout)
+	tb.Logf("publishing %s", chrometest.Eval[string](pub, chrometest.BroadcasterJS+`.amliveBroadcaster.mimeType`))
 
 	viewer := b.NewTab(tb, "viewer")
 	viewer.Diagnose = `({player: ` + chrometest.PlayerSnapshotJS + `, frames: g2g.frames, bad: g2g.bad, samples: g2g.samples.length})`
@@ -158,6 +163,7 @@ type g2gStats struct {
 	P50, P95, P99 float64 // latency, ms
 	Min, Max      float64 // latency, ms
 	Ahead50       float64 // median buffered media ahead of currentTime, ms
+	Frozen        float64 // time the picture stood still, ms: gaps of more than g2gFreeze between frames
 	Bad           int     // undecodable frames
 	Waiting       int     // the video's waiting events
 	Stalls        int     // stalls the player counted
@@ -170,9 +176,14 @@ func (w g2gWindow) stats() g2gStats {
 	}
 	lat := make([]float64, 0, s.N)
 	ahead := make([]float64, 0, s.N)
-	for _, x := range w.Samples {
+	for i, x := range w.Samples {
 		lat = append(lat, x.MS)
 		ahead = append(ahead, x.Ahead*1000)
+		if i > 0 {
+			if gap := x.At - w.Samples[i-1].At; gap > g2gFreeze {
+				s.Frozen += gap
+			}
+		}
 	}
 	slices.Sort(lat)
 	slices.Sort(ahead)
@@ -189,8 +200,8 @@ func percentile(sorted []float64, p float64) float64 {
 }
 
 func (s g2gStats) String() string {
-	return fmt.Sprintf("%d samples: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (min %.0f, max %.0f); buffered ahead p50 %.0f ms; %d frames undecodable, %d waiting events, %d stalls",
-		s.N, s.P50, s.P95, s.P99, s.Min, s.Max, s.Ahead50, s.Bad, s.Waiting, s.Stalls)
+	return fmt.Sprintf("%d samples: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (min %.0f, max %.0f); buffered ahead p50 %.0f ms; frozen %.0f ms; %d frames undecodable, %d waiting events, %d stalls",
+		s.N, s.P50, s.P95, s.P99, s.Min, s.Max, s.Ahead50, s.Frozen, s.Bad, s.Waiting, s.Stalls)
 }
 
 // TestBrowserGlassToGlass measures glass-to-glass latency over 150 frames
@@ -219,10 +230,13 @@ func TestBrowserGlassToGlass(t *testing.T) {
 	chrometest.CheckNoPageErrors(t, m.pub, m.viewer)
 }
 
-// BenchmarkBrowserGlassToGlass reports glass-to-glass latency percentiles
-// (ms), the number of frames decoded, undecodable frames and stalls over a
-// window of AMLIVE_G2G_SECONDS (default 30) after a warm-up. Each run is
-// one measurement, whatever b.N: run it with -benchtime 1x and -count N.
+// BenchmarkBrowserGlassToGlass reports, over a window of AMLIVE_G2G_SECONDS
+// (default 30) after a warm-up, glass-to-glass latency percentiles
+// (p50-ms, p95-ms, p99-ms), the frames decoded (samples) and undecodable,
+// the median buffered media ahead of the playhead (ahead-ms), how long the
+// picture stood still (frozen-ms), the video's waiting events and the
+// player's stalls. Each run is one measurement, whatever b.N: run it with
+// -benchtime 1x and -count N.
 // AMLIVE_G2G_TIMESLICE_MS and AMLIVE_G2G_LATENCY_MS override the widgets'
 // defaults for a tuning sweep; AMLIVE_G2G_DUMP names a file to write the
 // window's samples and video events to, as JSON.
@@ -256,6 +270,7 @@ func BenchmarkBrowserGlassToGlass(b *testing.B) {
 	b.ReportMetric(float64(s.Waiting), "waiting")
 	b.ReportMetric(float64(s.Stalls), "stalls")
 	b.ReportMetric(s.Ahead50, "ahead-ms")
+	b.ReportMetric(s.Frozen, "frozen-ms")
 	b.ReportMetric(0, "ns/op")
 }
 
