@@ -7,10 +7,12 @@
 //     <button data-amlive-start>  <button data-amlive-stop>
 //     <span data-amlive-viewers></span>  <p data-amlive-status role="status"></p>
 //   </div>
-// Optional attributes: data-mime, data-video-bps, data-keyframe-ms, data-timeslice-ms.
+// Optional attributes: data-mime, data-video-bps, data-keyframe-ms, data-timeslice-ms
+// (100: a chunk this often; each waits half of it on average, so shorter
+// chunks mean less latency and more messages for the server).
 //
 // Each element gets el.amliveBroadcaster = {state, broadcast, mimeType, viewers,
-// lastError, start(), stop(), on(event, fn)}; the state is mirrored in
+// lastError, source, start(), stop(), on(event, fn)}; the state is mirrored in
 // el.dataset.state and announced with the DOM events amlive:state and amlive:viewers.
 // States: idle, starting, live, reconnecting, stopping, ended, error.
 //
@@ -20,6 +22,13 @@
 // recording, the state is 'reconnecting', and the broadcaster reconnects with
 // the resume token of its ready event, within the grace period the server
 // named (resumeWithinMs), and resends from the offset the server holds.
+//
+// source is null (the camera and microphone) or a function that start() calls
+// for the MediaStream to publish instead, for example
+//   b.source = () => navigator.mediaDevices.getDisplayMedia({ video: true, audio: true });
+//   b.source = () => canvas.captureStream(30); // add an audio track for sound
+// It may return a promise. The stream needs a video track; the broadcaster
+// stops its tracks when the broadcast ends, so return a fresh one each time.
 (() => {
   'use strict';
 
@@ -123,6 +132,7 @@
       this.mimeType = '';
       this.viewers = 0;
       this.lastError = '';
+      this.source = null;
 
       this._video = el.querySelector('[data-amlive-preview]') || el.querySelector('video');
       this._startBtn = el.querySelector('[data-amlive-start]');
@@ -192,19 +202,25 @@
       this._setState('starting', 'Starting your camera…');
 
       try {
-        if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+        if (!this.source && (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia)) {
           throw new UserError('Going live needs a secure page (https:// or localhost): this browser blocks the camera here.');
         }
         const mime = chooseMime(this.el.getAttribute('data-mime'));
         if (!mime) throw new UserError('This browser cannot record WebM video, so it cannot go live. Try a recent Chrome, Edge or Firefox.');
 
         try {
-          s.stream = await navigator.mediaDevices.getUserMedia({
-            video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
-            audio: true,
-          });
+          s.stream = this.source
+            ? await this.source()
+            : await navigator.mediaDevices.getUserMedia({
+                video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
+                audio: true,
+              });
         } catch (err) {
           throw new UserError(mediaErrorMessage(err));
+        }
+        if (!s.stream || !s.stream.getVideoTracks || !s.stream.getVideoTracks().length) {
+          this._stopTracks(s);
+          throw new UserError('There is no video to publish.');
         }
         if (this._session !== s) return this._stopTracks(s); // stopped meanwhile
         this._showPreview(s.stream);
@@ -438,7 +454,7 @@
         const err = ev.error || ev;
         this._fail(s, `Recording failed: ${err.message || err.name || 'unknown error'}`);
       });
-      rec.start(intAttr(this.el, 'data-timeslice-ms', 250));
+      rec.start(intAttr(this.el, 'data-timeslice-ms', 100));
     }
 
     _enqueue(s, buf, t) {

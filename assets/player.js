@@ -9,11 +9,11 @@
 //     <button data-amlive-rewind="start" hidden>  <button data-amlive-rewind="30" hidden>
 //     <button data-amlive-tolive hidden>
 //   </div>
-// Optional attributes: data-autoplay ("true" by default), data-latency-ms (1000).
+// Optional attributes: data-autoplay ("true" by default), data-latency-ms (300).
 // The buttons are optional; each shows only when it applies.
 //
 // Each element gets el.amlivePlayer = {state, mode, broadcast, mime, viewers,
-// lastError, stats: {appended, bytes, skips, reconnects}, connect(), rewind(back),
+// lastError, stats: {appended, bytes, skips, reconnects, stalls}, connect(), rewind(back),
 // on(event, fn)}; the state is mirrored in el.dataset.state (and the mode in
 // el.dataset.mode) and announced with the DOM events amlive:state and amlive:viewers.
 //
@@ -32,10 +32,15 @@
   const TICK_MS = 250; // live-edge catch-up and housekeeping
   const POLL_MS = 5000; // status polling while offline or playing a recording
   const PLAY_TIMEOUT_MS = 3000; // video.play() can hang when there is no data at currentTime
-  const JUMP_LAG_S = 3; // further behind than this: jump to the live edge
+  const JUMP_LAG_S = 2; // further behind the target latency than this: jump to it
+  const LAG_SMOOTHING = 0.3; // weight of a tick's lag in the smoothed lag
+  const BACKOFF_STEP_S = 0.2; // each stall adds this to the target latency…
+  const MAX_BACKOFF_S = 2; // …up to this much…
+  const CALM_MS = 30000; // …and each this long without a stall takes a step back
   const STALL_MS = 2000; // playing, data ahead, but currentTime stuck this long: nudge
   const KEEP_BEHIND_S = 30; // eviction keeps this much behind currentTime…
   const EVICT_AT_S = 60; // …once more than this has piled up
+  const HAVE_FUTURE_DATA = 3; // HTMLMediaElement.readyState
   const NO_RETRY = new Set([4401, 4403, 4413, 4415]);
 
   const CLOSE_MESSAGES = {
@@ -92,7 +97,7 @@
       this.startedAt = '';
       this.viewers = 0;
       this.lastError = '';
-      this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0 };
+      this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0, stalls: 0 };
       this.publisherLost = false;
 
       this._video = el.querySelector('video');
@@ -103,7 +108,9 @@
       this._rewindBtns = [...el.querySelectorAll('[data-amlive-rewind]')];
       this._toliveBtn = el.querySelector('[data-amlive-tolive]');
       this._shift = null; // the time-shifted broadcast: {broadcast, url, reloadedAt}
-      this._latency = intAttr(el, 'data-latency-ms', 1000) / 1000;
+      this._latency = intAttr(el, 'data-latency-ms', 300) / 1000;
+      this._backoff = 0; // added to _latency after stalls, in seconds
+      this._calmMs = 0;
       this._autoplay = el.getAttribute('data-autoplay') !== 'false';
       this._listeners = {};
       this._conn = null; // the current subscription: socket, MediaSource, SourceBuffer, queue
@@ -370,7 +377,9 @@
     _onUpdateEnd(c) {
       if (this._conn !== c) return;
       c.removing = false;
-      if (!c.started && this._video.buffered.length > 0) this._startPlayback(c);
+      // Start once the join burst (the GOP up to now) is in, so that the
+      // first seek lands near the live edge rather than inside the burst.
+      if (!c.started && this._video.buffered.length > 0 && !c.pending.length) this._startPlayback(c);
       this._appendNext(c);
     }
 
@@ -417,8 +426,14 @@
       if (!b.length) return;
       const start = b.start(b.length - 1);
       const end = b.end(b.length - 1);
-      v.currentTime = Math.max(start, end - this._latency);
+      v.currentTime = Math.max(start, end - this._target());
       v.playbackRate = 1;
+      const c = this._conn;
+      if (c) {
+        c.lag = undefined; // the smoothed lag of _followEdge
+        c.lastT = v.currentTime;
+        c.moved = false; // waiting for the seek is no stall
+      }
     }
 
     // _tick keeps a live player near the edge, out of gaps and unstuck, and
@@ -443,6 +458,7 @@
       const t = v.currentTime;
       const end = b.end(b.length - 1);
       const stuck = !v.paused && t === c.lastT;
+      if (t !== c.lastT) c.moved = true; // played since the last seek
       c.lastT = t;
 
       // Gaps: a skip leaves one, and so can a recorder that dropped frames.
@@ -466,16 +482,32 @@
         c.stallMs = 0;
       } else {
         const lag = end - t;
-        if (lag > JUMP_LAG_S) {
+        if (lag > this._target() + JUMP_LAG_S) {
           this._jumpToLive();
-        } else if (lag > this._latency + 0.5) {
-          v.playbackRate = lag > this._latency + 1.5 ? 1.1 : 1.05;
-        } else if (lag <= this._latency + 0.1) {
-          v.playbackRate = 1; // a little hysteresis avoids flapping around the threshold
+        } else {
+          this._followEdge(c, lag);
         }
 
-        // Stalled: playing, data ahead, but the clock does not move: nudge it.
-        if (stuck && lag > 0.3) {
+        // Waiting after playing: each stall raises the target latency a
+        // step (a viewer whose network or CPU cannot keep up ends up
+        // further behind), and calm spells lower it again. After a stall
+        // Chromium waits for more buffer than before (its preroll doubles
+        // each time: 0.4 s, 0.8 s, 1.6 s…) and that wait stays as latency;
+        // a seek resets it, so once the data is there, go to the live edge.
+        const waiting = stuck && c.moved && v.readyState < HAVE_FUTURE_DATA;
+        if (waiting && !c.waiting) {
+          this.stats.stalls++;
+          this._backoff = Math.min(MAX_BACKOFF_S, this._backoff + BACKOFF_STEP_S);
+          this._calmMs = 0;
+        } else if (!waiting && this._backoff > 0 && (this._calmMs += TICK_MS) >= CALM_MS) {
+          this._backoff = Math.max(0, this._backoff - BACKOFF_STEP_S);
+          this._calmMs = 0;
+        }
+        c.waiting = waiting;
+        if (waiting && lag >= this._target() + 0.1) {
+          this._jumpToLive();
+          c.stallMs = 0;
+        } else if (stuck && lag > 0.3) {
           c.stallMs = (c.stallMs || 0) + TICK_MS;
           if (c.stallMs >= STALL_MS) {
             c.stallMs = 0;
@@ -487,6 +519,32 @@
       }
 
       this._evict(c, KEEP_BEHIND_S, EVICT_AT_S);
+    }
+
+    // _target is how far behind the newest buffered media the playhead
+    // should be, in seconds.
+    _target() {
+      return this._latency + this._backoff;
+    }
+
+    // _followEdge steers the playback rate so that the playhead stays about
+    // the target latency behind the newest buffered media. The lag is a
+    // sawtooth (it grows by a chunk's length at each append), so it is
+    // smoothed first. Behind: play faster, the more the further behind;
+    // ahead (the buffer running thin): a little slower, rather than stall.
+    _followEdge(c, lag) {
+      const v = this._video;
+      c.lag = c.lag === undefined ? lag : c.lag + LAG_SMOOTHING * (lag - c.lag);
+      const target = this._target();
+      const over = c.lag - target;
+      const was = v.playbackRate;
+      let rate = 1;
+      // The bands overlap a little around 1: no flapping at a threshold.
+      if (over > 0.5) rate = 1.2;
+      else if (over > 0.2) rate = 1.1;
+      else if (over > 0.1 || (over > 0.02 && was > 1)) rate = 1.05;
+      else if (over < -target / 2 || (over < -0.05 && was < 1)) rate = 0.95;
+      if (was !== rate) v.playbackRate = rate;
     }
 
     // _evict removes media more than keep seconds behind currentTime, once the

@@ -43,14 +43,14 @@ type browserServer struct {
 // newBrowserServer starts the plugin under /live with recordings in a
 // temporary directory. A nil authorize keeps the plugin's default (nobody
 // may publish). The server and the plugin are closed at the end of the test.
-func newBrowserServer(t *testing.T, authorize func(echo.Context, string, liveplugin.Action) error) *browserServer {
+func newBrowserServer(t testing.TB, authorize func(echo.Context, string, liveplugin.Action) error) *browserServer {
 	t.Helper()
 	return newBrowserServerWith(t, liveplugin.Config{Authorize: authorize})
 }
 
 // newBrowserServerWith is newBrowserServer with cfg; Dir, Logger and
 // IdleTimeout are the test's.
-func newBrowserServerWith(t *testing.T, cfg liveplugin.Config) *browserServer {
+func newBrowserServerWith(t testing.TB, cfg liveplugin.Config) *browserServer {
 	t.Helper()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

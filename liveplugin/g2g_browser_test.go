@@ -1,0 +1,284 @@
+package liveplugin_test
+
+// The glass-to-glass meter: a publisher page draws the wall-clock time into
+// a canvas as a picture code (testdata/g2g/clock.js) and publishes it, with
+// a tone, through the real broadcaster.js; a viewer page plays the room
+// with the real player.js and reads the time back from every decoded frame
+// (requestVideoFrameCallback). Both tabs share one browser, so one clock:
+// latency = when the frame is shown − when it was drawn.
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/amlive/amlive/liveplugin/chrometest"
+)
+
+// g2gWarmup is how much the viewer watches before samples count: the join
+// (a keyframe's GOP in a burst, the first seek) is not the steady state.
+const g2gWarmup = 5 * time.Second
+
+// g2gFreeze is the gap between two frames on screen, in ms, past which the
+// picture counts as frozen (at 30 fps a frame lasts 33 ms).
+const g2gFreeze = 150
+
+// g2gOptions tune the widgets of a glass-to-glass run; zero keeps the
+// widgets' defaults.
+type g2gOptions struct {
+	TimesliceMS int // the broadcaster's data-timeslice-ms
+	LatencyMS   int // the player's data-latency-ms
+}
+
+// g2gOptionsFromEnv reads AMLIVE_G2G_TIMESLICE_MS and AMLIVE_G2G_LATENCY_MS.
+func g2gOptionsFromEnv(tb testing.TB) g2gOptions {
+	tb.Helper()
+	return g2gOptions{TimesliceMS: envInt(tb, "AMLIVE_G2G_TIMESLICE_MS", 0), LatencyMS: envInt(tb, "AMLIVE_G2G_LATENCY_MS", 0)}
+}
+
+func envInt(tb testing.TB, name string, def int) int {
+	tb.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		tb.Fatalf("%s=%q: want a whole number >= 0", name, s)
+	}
+	return n
+}
+
+// g2gSample is one decoded frame on the viewer's screen.
+type g2gSample struct {
+	At     float64 `json:"at"`     // when it was shown, Unix ms
+	MS     float64 `json:"ms"`     // glass-to-glass latency, ms
+	Seq    int     `json:"seq"`    // the publisher's frame counter, mod 256
+	Ahead  float64 `json:"ahead"`  // buffered media after currentTime, s
+	Rate   float64 `json:"rate"`   // the video's playbackRate
+	Target float64 `json:"target"` // the player's target latency, s
+}
+
+// g2gWindow is what the viewer saw since a mark.
+type g2gWindow struct {
+	Samples []g2gSample `json:"samples"` // frames decoded since the mark
+	Frames  int         `json:"frames"`  // frames presented since the mark, decoded or not
+	Bad     int         `json:"bad"`     // frames whose code did not decode
+	Waiting int         `json:"waiting"` // the video's waiting events
+	Stalls  int         `json:"stalls"`  // stalls the player counted (stats.stalls)
+	Events  []g2gEvent  `json:"events"`  // the video's events since the mark
+}
+
+// g2gEvent is one of the viewer's video events.
+type g2gEvent struct {
+	Type       string  `json:"type"`       // waiting, playing, ratechange, seeking, seeked or stalled
+	At         float64 `json:"at"`         // Unix ms
+	Ahead      float64 `json:"ahead"`      // buffered media after currentTime, s
+	Rate       float64 `json:"rate"`       // the video's playbackRate
+	ReadyState int     `json:"readyState"` // the video's readyState
+}
+
+// g2gMeter is a running glass-to-glass measurement: publisher and viewer
+// tabs on a test server.
+type g2gMeter struct {
+	tb     testing.TB
+	pub    *chrometest.Tab
+	viewer *chrometest.Tab
+}
+
+// startG2G starts a server with the test pages, a browser, the publisher
+// and the viewer, and returns once the viewer has decoded the clock for
+// g2gWarmup.
+func startG2G(tb testing.TB, opt g2gOptions) *g2gMeter {
+	tb.Helper()
+	srv := newBrowserServer(tb, browserAllowAll)
+	pages := template.Must(template.New("").Funcs(srv.p.FuncMap()).ParseFiles("testdata/g2g/publish.html", "testdata/g2g/view.html"))
+	page := func(name string) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			var buf strings.Builder
+			if err := pages.ExecuteTemplate(&buf, name, c.Param("id")); err != nil {
+				return err
+			}
+			return c.HTML(http.StatusOK, buf.String())
+		}
+	}
+	srv.e.GET("/g2g/publish/:id", page("publish.html"))
+	srv.e.GET("/g2g/view/:id", page("view.html"))
+	srv.e.File("/g2g/clock.js", "testdata/g2g/clock.js")
+
+	q := url.Values{}
+	if opt.TimesliceMS > 0 {
+		q.Set("timeslice", strconv.Itoa(opt.TimesliceMS))
+	}
+	if opt.LatencyMS > 0 {
+		q.Set("latency", strconv.Itoa(opt.LatencyMS))
+	}
+	b := chrometest.New(tb)
+	pub := b.NewTab(tb, "publisher")
+	pub.Diagnose = chrometest.BroadcasterDiagnosis
+	pub.Navigate(srv.url + "/g2g/publish/" + browserRoom + "?" + q.Encode())
+	pub.Click("[data-amlive-start]")
+	pub.WaitFor(chrometest.BroadcasterIs("live"), browserLiveTimeout)
+	tb.Logf("publishing %s", chrometest.Eval[string](pub, chrometest.BroadcasterJS+`.amliveBroadcaster.mimeType`))
+
+	viewer := b.NewTab(tb, "viewer")
+	viewer.Diagnose = `({player: ` + chrometest.PlayerSnapshotJS + `, frames: g2g.frames, bad: g2g.bad, samples: g2g.samples.length})`
+	viewer.Navigate(srv.url + "/g2g/view/" + browserRoom + "?" + q.Encode())
+	viewer.WaitFor(chrometest.PlayerIn("document", "live"), browserLiveTimeout)
+	viewer.WaitFor(jsLivePlaying, browserLiveTimeout)
+	viewer.WaitFor(fmt.Sprintf(`(() => { const s = g2g.samples; return s.length > 0 && s[s.length - 1].at - s[0].at >= %d; })()`,
+		g2gWarmup.Milliseconds()), browserLiveTimeout+g2gWarmup)
+	return &g2gMeter{tb: tb, pub: pub, viewer: viewer}
+}
+
+// mark returns a mark for window: the viewer's clock and counters now.
+func (m *g2gMeter) mark() string {
+	m.tb.Helper()
+	return chrometest.Eval[string](m.viewer, `JSON.stringify({at: Date.now(), frames: g2g.frames, bad: g2g.bad, waiting: g2g.waiting, stalls: g2g.stalls()})`)
+}
+
+// window returns what the viewer saw since mark.
+func (m *g2gMeter) window(mark string) g2gWindow {
+	m.tb.Helper()
+	return chrometest.Eval[g2gWindow](m.viewer, `(() => {
+  const m = `+mark+`;
+  return {samples: g2g.samples.filter((s) => s.at >= m.at), frames: g2g.frames - m.frames, bad: g2g.bad - m.bad, waiting: g2g.waiting - m.waiting,
+    stalls: g2g.stalls() - m.stalls, events: g2g.events.filter((e) => e.at >= m.at)};
+})()`)
+}
+
+// g2gStats summarises a window.
+type g2gStats struct {
+	N             int
+	P50, P95, P99 float64 // latency, ms
+	Min, Max      float64 // latency, ms
+	Ahead50       float64 // median buffered media ahead of currentTime, ms
+	Frozen        float64 // time the picture stood still, ms: gaps of more than g2gFreeze between frames
+	Bad           int     // undecodable frames
+	Waiting       int     // the video's waiting events
+	Stalls        int     // stalls the player counted
+}
+
+func (w g2gWindow) stats() g2gStats {
+	s := g2gStats{N: len(w.Samples), Bad: w.Bad, Waiting: w.Waiting, Stalls: w.Stalls}
+	if s.N == 0 {
+		return s
+	}
+	lat := make([]float64, 0, s.N)
+	ahead := make([]float64, 0, s.N)
+	for i, x := range w.Samples {
+		lat = append(lat, x.MS)
+		ahead = append(ahead, x.Ahead*1000)
+		if i > 0 {
+			if gap := x.At - w.Samples[i-1].At; gap > g2gFreeze {
+				s.Frozen += gap
+			}
+		}
+	}
+	slices.Sort(lat)
+	slices.Sort(ahead)
+	s.P50, s.P95, s.P99 = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99)
+	s.Min, s.Max = lat[0], lat[len(lat)-1]
+	s.Ahead50 = percentile(ahead, 50)
+	return s
+}
+
+// percentile returns the nearest-rank p-th percentile of sorted.
+func percentile(sorted []float64, p float64) float64 {
+	i := int(float64(len(sorted))*p/100+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func (s g2gStats) String() string {
+	return fmt.Sprintf("%d samples: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (min %.0f, max %.0f); buffered ahead p50 %.0f ms; frozen %.0f ms; %d frames undecodable, %d waiting events, %d stalls",
+		s.N, s.P50, s.P95, s.P99, s.Min, s.Max, s.Ahead50, s.Frozen, s.Bad, s.Waiting, s.Stalls)
+}
+
+// TestBrowserGlassToGlass measures glass-to-glass latency over 150 frames
+// and checks it with a loose bound, so that the meter keeps working; the
+// benchmark below gives the figures.
+func TestBrowserGlassToGlass(t *testing.T) {
+	const (
+		want   = 150
+		bound  = 3000 // ms: a sanity bound, not the target
+		inTime = 2 * time.Minute
+	)
+	m := startG2G(t, g2gOptions{})
+	mark := m.mark()
+	m.viewer.WaitFor(fmt.Sprintf(`g2g.samples.filter((s) => s.at >= (%s).at).length >= %d`, mark, want), inTime)
+	s := m.window(mark).stats()
+	t.Logf("glass to glass: %v", s)
+	if s.N < want {
+		t.Errorf("%d frames decoded; want >= %d", s.N, want)
+	}
+	if s.Bad > s.N/2 {
+		t.Errorf("%d frames undecodable against %d decoded; want the clock to survive the codec", s.Bad, s.N)
+	}
+	if s.P50 <= 0 || s.P50 > bound {
+		t.Errorf("glass-to-glass p50 %.0f ms; want 0 < p50 <= %d ms", s.P50, bound)
+	}
+	chrometest.CheckNoPageErrors(t, m.pub, m.viewer)
+}
+
+// BenchmarkBrowserGlassToGlass reports, over a window of AMLIVE_G2G_SECONDS
+// (default 30) after a warm-up, glass-to-glass latency percentiles
+// (p50-ms, p95-ms, p99-ms), the frames decoded (samples) and undecodable,
+// the median buffered media ahead of the playhead (ahead-ms), how long the
+// picture stood still (frozen-ms), the video's waiting events and the
+// player's stalls. Each run is one measurement, whatever b.N: run it with
+// -benchtime 1x and -count N.
+// AMLIVE_G2G_TIMESLICE_MS and AMLIVE_G2G_LATENCY_MS override the widgets'
+// defaults for a tuning sweep; AMLIVE_G2G_DUMP names a file to write the
+// window's samples and video events to, as JSON.
+//
+//	go test -run '^$' -bench BrowserGlassToGlass -benchtime 1x -count 5 ./liveplugin/
+func BenchmarkBrowserGlassToGlass(b *testing.B) {
+	opt := g2gOptionsFromEnv(b)
+	window := time.Duration(envInt(b, "AMLIVE_G2G_SECONDS", 30)) * time.Second
+	m := startG2G(b, opt)
+	b.ResetTimer()
+	mark := m.mark()
+	// A measurement window, not synchronisation.
+	time.Sleep(window)
+	w := m.window(mark)
+	b.StopTimer()
+	if path := os.Getenv("AMLIVE_G2G_DUMP"); path != "" {
+		if err := writeJSON(path, w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := w.stats()
+	b.Logf("glass to glass (timeslice %d ms, latency %d ms; 0 = default): %v", opt.TimesliceMS, opt.LatencyMS, s)
+	if s.N == 0 {
+		b.Fatal("no frame decoded")
+	}
+	b.ReportMetric(s.P50, "p50-ms")
+	b.ReportMetric(s.P95, "p95-ms")
+	b.ReportMetric(s.P99, "p99-ms")
+	b.ReportMetric(float64(s.N), "samples")
+	b.ReportMetric(float64(s.Bad), "undecodable")
+	b.ReportMetric(float64(s.Waiting), "waiting")
+	b.ReportMetric(float64(s.Stalls), "stalls")
+	b.ReportMetric(s.Ahead50, "ahead-ms")
+	b.ReportMetric(s.Frozen, "frozen-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// writeJSON writes v to path as JSON.
+func writeJSON(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
