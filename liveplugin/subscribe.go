@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
@@ -41,6 +42,15 @@ func (p *Plugin) subscribe(c echo.Context) error {
 
 	// Viewers send nothing; CloseRead answers pings and notices a close.
 	ctx := conn.CloseRead(p.subCtx)
+	// One timer bounds every write, instead of a context per write: a
+	// viewer that cannot take a message within WriteTimeout is cut off.
+	// Writes get a context that is never done (a cancelled ctx closes the
+	// connection through CloseRead anyway), which spares the websocket
+	// library registering with ctx on every write.
+	wctx := context.WithoutCancel(ctx)
+	slow := time.AfterFunc(time.Hour, func() { conn.CloseNow() })
+	slow.Stop()
+	defer slow.Stop()
 	for {
 		m, err := sub.Next(ctx)
 		switch {
@@ -65,9 +75,9 @@ func (p *Plugin) subscribe(c echo.Context) error {
 		if m.Text {
 			typ = websocket.MessageText
 		}
-		wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
+		slow.Reset(p.cfg.WriteTimeout)
 		err = conn.Write(wctx, typ, m.Data)
-		cancel()
+		slow.Stop()
 		if err != nil {
 			log.Debug("viewer write failed", "err", err)
 			return nil
