@@ -17,6 +17,8 @@ import (
 // keyframe Cluster on, viewer counts, and finally an end event naming the
 // recording and a normal close.
 func (p *Plugin) subscribe(c echo.Context) error {
+	// Each frame in one system call (see frameWriter).
+	c.Response().Writer = frameWriter{c.Response().Writer}
 	room, conn, done, err := p.accept(c, &p.subs)
 	if conn == nil {
 		return err
