@@ -94,6 +94,7 @@ func runMain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Align, "align", false, "end chunks on element boundaries (MediaRecorder does not)")
 	fs.DurationVar(&o.Drain, "drain", 20*time.Second, "how long viewers may take to receive the end")
 	fs.Var(headerFlag(o.Header), "header", "`Name: value` added to every WebSocket request, e.g. a session cookie (repeatable)")
+	fs.StringVar(&o.SelfProfile, "cpuprofile", "", "file to save liveload's own CPU profile of the window")
 	fs.StringVar(&o.Profile, "profile", "", "directory to save the server's CPU profile of the window and heap profile at its end (needs /debug/pprof/, as -serve has)")
 	if err := fs.Parse(args); err != nil {
 		return err

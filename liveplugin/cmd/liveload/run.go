@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,8 @@ type options struct {
 	Drain    time.Duration // how long viewers may take to receive the end
 	Header   http.Header   // added to every WebSocket request
 	Profile  string        // directory for the server's CPU and heap profiles; "" for none
+
+	SelfProfile string // file for liveload's own CPU profile of the window; "" for none
 }
 
 func (o *options) validate() error {
@@ -234,6 +237,14 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 		profiled <- nil
 	}
 
+	if o.SelfProfile != "" {
+		stopProfile, err := startCPUProfile(o.SelfProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer stopProfile()
+	}
+
 	// Late joiners, spread over the window.
 	var late []*viewer
 	var joining sync.WaitGroup
@@ -262,6 +273,9 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 	}
 
 	// The end: publishers say so, viewers should receive it.
+	if o.SelfProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	r.progress("ending the broadcasts; viewers have %v to receive the end", o.Drain)
 	stopPublishers()
 	pubs.Wait()
@@ -427,4 +441,21 @@ func fetchProfile(ctx context.Context, base *url.URL, dir, name, path string) er
 		return err
 	}
 	return f.Close()
+}
+
+// startCPUProfile starts profiling this process into file; the returned
+// function stops it, if it is still running, and closes the file.
+func startCPUProfile(file string) (func(), error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
