@@ -167,6 +167,14 @@ func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "latency     %s  (send to receipt, %d frames sent in the window)\n", pct(r.Latency), r.Latency.N)
 	fmt.Fprintf(w, "join        %s  (dial to first media byte, %d viewers)\n", pct(r.Join), r.Join.N)
 	fmt.Fprintf(w, "late join   %s  (the same, %d joiners during the window)\n", pct(r.LateJoin), r.LateJoin.N)
+	fmt.Fprintf(w, "  its dial  %s  (dial to open WebSocket)\n", pct(r.LateDial))
+	others := r.Machine
+	for _, s := range []*ServerStats{r.Server, r.Tool} {
+		if s != nil && (s != r.Tool || r.Server == nil || r.Server.PID != s.PID) {
+			others -= s.CPU
+		}
+	}
+	fmt.Fprintf(w, "machine     %.2f of %d cores busy in the window; other processes %.2f\n", r.Machine, r.Cores, max(0, others))
 	for _, p := range []struct {
 		name string
 		s    *ServerStats

@@ -68,3 +68,30 @@ func readProc(pid int) (procStats, error) {
 	}
 	return s, sc.Err()
 }
+
+// machineBusy returns the CPU time all processors of the machine have
+// spent busy (neither idle nor waiting for I/O) since boot, from
+// /proc/stat.
+func machineBusy() (time.Duration, error) {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(stat), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var busy int64
+	for i, field := range f[1:] {
+		ticks, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is already in user
+			continue
+		}
+		busy += ticks
+	}
+	return time.Duration(busy) * clockTick, nil
+}

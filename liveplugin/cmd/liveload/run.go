@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -82,9 +83,12 @@ type Report struct {
 	Latency  Percentiles `json:"latency"`  // marker sent to received, markers sent in the window
 	Join     Percentiles `json:"join"`     // dial start to first media byte, ramp viewers
 	LateJoin Percentiles `json:"lateJoin"` // the same for late joiners
+	LateDial Percentiles `json:"lateDial"` // of which the dial: its start to the open WebSocket
 
-	Server *ServerStats `json:"server,omitempty"`
-	Tool   *ServerStats `json:"tool,omitempty"`
+	Machine float64      `json:"machine"` // cores busy in the window, all processes
+	Cores   int          `json:"cores"`
+	Server  *ServerStats `json:"server,omitempty"`
+	Tool    *ServerStats `json:"tool,omitempty"`
 }
 
 // ServerStats is a process's use of the machine.
@@ -228,6 +232,7 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 		cpu0, _ = readProc(o.PID)
 	}
 	tool1, _ := readProc(os.Getpid())
+	busy0, _ := machineBusy()
 	profiled := make(chan error, 1)
 	if o.Profile != "" {
 		go func() {
@@ -266,6 +271,8 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 		cpu1, _ = readProc(o.PID)
 	}
 	tool2, _ := readProc(os.Getpid())
+	busy1, _ := machineBusy()
+	rep.Machine, rep.Cores = (busy1-busy0).Seconds()/rep.Window.Seconds(), runtime.NumCPU()
 	if o.Profile != "" {
 		if err := errors.Join(<-profiled, fetchProfile(ctx, base, o.Profile, "heap.pprof", "heap")); err != nil {
 			r.progress("profiles: %v", err)
@@ -304,7 +311,7 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 	for _, rm := range rooms {
 		rep.Sent += rm.final
 	}
-	var lat, join, lateJoin hist
+	var lat, join, lateJoin, lateDial hist
 	for _, v := range viewers {
 		if v.connected {
 			rep.Connected++
@@ -340,11 +347,13 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 	for _, v := range late {
 		if v.firstMedia > 0 {
 			lateJoin.add(v.firstMedia)
+			lateDial.add(v.dial)
 		} else {
 			rep.Failures["late joiner: "+v.failure]++
 		}
 	}
-	rep.Latency, rep.Join, rep.LateJoin = lat.percentiles(), join.percentiles(), lateJoin.percentiles()
+	rep.Latency, rep.Join = lat.percentiles(), join.percentiles()
+	rep.LateJoin, rep.LateDial = lateJoin.percentiles(), lateDial.percentiles()
 	if o.PID > 0 {
 		rep.Server = usage(o.PID, baseStats, cpu0, cpu1, rep.Window, rep.Connected)
 	}

@@ -25,6 +25,7 @@ type viewer struct {
 
 	connected  bool
 	readied    bool          // counted in runner.ready
+	dial       time.Duration // from the start of the dial to the open WebSocket
 	firstMedia time.Duration // from the start of the dial to the first media byte; 0 if none
 	gotEnd     bool
 	failure    string // why it failed or was cut off; "" if it did not
@@ -49,6 +50,7 @@ func (v *viewer) run(ctx context.Context, r *runner) {
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	conn, _, err := websocket.Dial(dctx, wsURL(r.base, v.room.name, "subscribe"), &websocket.DialOptions{HTTPHeader: r.o.Header})
 	cancel()
+	v.dial = time.Since(start)
 	if err != nil {
 		v.failure = "dial: " + shortError(err)
 		return
