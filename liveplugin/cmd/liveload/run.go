@@ -283,10 +283,10 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 	if o.SelfProfile != "" {
 		pprof.StopCPUProfile()
 	}
+	joining.Wait() // while the rooms are live
 	r.progress("ending the broadcasts; viewers have %v to receive the end", o.Drain)
 	stopPublishers()
 	pubs.Wait()
-	joining.Wait()
 	drained := make(chan struct{})
 	go func() { // exits when every viewer has returned
 		watching.Wait()
