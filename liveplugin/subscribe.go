@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
@@ -17,6 +18,8 @@ import (
 // keyframe Cluster on, viewer counts, and finally an end event naming the
 // recording and a normal close.
 func (p *Plugin) subscribe(c echo.Context) error {
+	// Each frame in one system call (see frameWriter).
+	c.Response().Writer = frameWriter{c.Response().Writer}
 	room, conn, done, err := p.accept(c, &p.subs)
 	if conn == nil {
 		return err
@@ -48,6 +51,15 @@ func (p *Plugin) subscribe(c echo.Context) error {
 	wg.Go(func() { p.keepAlive(conn, stopPing, nil, log) }) // exits once stopPing is closed
 	defer wg.Wait()
 	defer close(stopPing)
+	// One timer bounds every write, instead of a context per write: a
+	// viewer that cannot take a message within WriteTimeout is cut off.
+	// Writes get a context that is never done (a cancelled ctx closes the
+	// connection through CloseRead anyway), which spares the websocket
+	// library registering with ctx on every write.
+	wctx := context.WithoutCancel(ctx)
+	slow := time.AfterFunc(time.Hour, func() { conn.CloseNow() })
+	slow.Stop()
+	defer slow.Stop()
 	for {
 		m, err := sub.Next(ctx)
 		switch {
@@ -72,9 +84,9 @@ func (p *Plugin) subscribe(c echo.Context) error {
 		if m.Text {
 			typ = websocket.MessageText
 		}
-		wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
+		slow.Reset(p.cfg.WriteTimeout)
 		err = conn.Write(wctx, typ, m.Data)
-		cancel()
+		slow.Stop()
 		if err != nil {
 			log.Debug("viewer write failed", "err", err)
 			return nil

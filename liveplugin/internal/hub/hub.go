@@ -51,6 +51,11 @@ type Config struct {
 	SlowSkips int
 	// SlowWindow is the window for SlowSkips. Optional. Defaults to 1 minute.
 	SlowWindow time.Duration
+	// ViewersInterval is the least time between two viewer-count events
+	// to one subscriber (the first, right after hello, is not held back).
+	// Each event costs a write to every viewer, and with many viewers the
+	// count changes all the time. Optional. Defaults to 1 second.
+	ViewersInterval time.Duration
 	// MaxRooms bounds the broadcasts live at once; 0 means no limit.
 	MaxRooms int
 	// MaxViewers bounds the subscribers of one broadcast; 0 means no limit.
@@ -76,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SlowWindow <= 0 {
 		c.SlowWindow = time.Minute
+	}
+	if c.ViewersInterval <= 0 {
+		c.ViewersInterval = time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -293,6 +293,45 @@ func TestViewerCountFollowsSubscribers(t *testing.T) {
 	}
 }
 
+func TestViewerCountAtMostOncePerInterval(t *testing.T) {
+	clock := time.Unix(1_700_000_000, 0)
+	h := New(Config{Now: func() time.Time { return clock }, ViewersInterval: time.Second})
+	b, _ := h.Start("r", "b", clock)
+	defer b.End("")
+	b.SetInit("video/webm", []byte("I"))
+	b.Write([]byte{1}, []int64{0})
+	s, _ := h.Subscribe("r")
+	defer s.Close()
+	steps := []struct {
+		advance time.Duration
+		want    []string
+	}{
+		{0, []string{"hello", "viewers:1", "init", "01"}}, // the count right after hello
+		{999 * time.Millisecond, []string{"02"}},          // 2 viewers, but too soon
+		{time.Millisecond, []string{"viewers:3", "03"}},   // the latest count, once due
+		{500 * time.Millisecond, []string{"04"}},          // 4 viewers, too soon again
+		{2 * time.Second, []string{"viewers:4", "05"}},    // then due
+		{10 * time.Second, []string{"06"}},                // unchanged: nothing to say
+	}
+	var others []*Subscriber
+	for i, st := range steps {
+		clock = clock.Add(st.advance)
+		if i > 0 && i < 4 {
+			o, _ := h.Subscribe("r")
+			others = append(others, o)
+		}
+		if i > 0 {
+			b.Write([]byte{byte(i + 1)}, nil)
+		}
+		if got := describe(drain(t, s)); !equal(got, st.want) {
+			t.Errorf("step %d: messages = %q; want %q", i, got, st.want)
+		}
+	}
+	for _, o := range others {
+		o.Close()
+	}
+}
+
 func TestSlowSubscriberSkipsToNextSyncPoint(t *testing.T) {
 	h := New(Config{QueueMessages: 2, SlowSkips: 5})
 	b, _ := h.Start("r", "b", time.Now())

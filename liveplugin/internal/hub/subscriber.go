@@ -51,7 +51,8 @@ type Subscriber struct {
 	allowMsgs   int
 	sentHello   bool
 	seenViewers uint64
-	err         error // set once: io.EOF after the end event, ErrTooSlow, ...
+	viewersAt   time.Time // when the last viewer-count event was returned
+	err         error     // set once: io.EOF after the end event, ErrTooSlow, ...
 	skipTimes   []time.Time
 }
 
@@ -64,15 +65,15 @@ func (s *Subscriber) Skips() int64 { return s.skips.Load() }
 // Next returns the next message, waiting for one until ctx is done. After
 // the end event it returns io.EOF; a subscriber that was too slow gets
 // ErrTooSlow. Viewer-count events are coalesced: a subscriber sees the
-// latest count when it reads its next message.
+// latest count when it reads its next message, right after hello and then
+// at most once per Config.ViewersInterval.
 func (s *Subscriber) Next(ctx context.Context) (Message, error) {
 	for {
 		s.mu.Lock()
 		if s.head < len(s.q) {
-			if v := s.b.viewersVer.Load(); s.sentHello && v != s.seenViewers {
-				s.seenViewers = v
+			if m, ok := s.viewers(); ok {
 				s.mu.Unlock()
-				return *s.b.viewersMsg.Load(), nil
+				return m, nil
 			}
 			m := s.pop()
 			s.mu.Unlock()
@@ -89,6 +90,22 @@ func (s *Subscriber) Next(ctx context.Context) (Message, error) {
 			return Message{}, ctx.Err()
 		}
 	}
+}
+
+// viewers returns the viewer-count event, if the count changed since the
+// subscriber last saw it and one is due. s.mu is held.
+func (s *Subscriber) viewers() (Message, bool) {
+	v := s.b.viewersVer.Load()
+	if !s.sentHello || v == s.seenViewers {
+		return Message{}, false
+	}
+	cfg := &s.b.h.cfg
+	now := cfg.Now()
+	if !s.viewersAt.IsZero() && now.Sub(s.viewersAt) < cfg.ViewersInterval {
+		return Message{}, false
+	}
+	s.seenViewers, s.viewersAt = v, now
+	return *s.b.viewersMsg.Load(), true
 }
 
 // Close removes the subscriber from its broadcast. It is idempotent.
