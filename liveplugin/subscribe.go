@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -46,11 +45,7 @@ func (p *Plugin) subscribe(c echo.Context) error {
 	// Viewers send nothing; CloseRead answers pings, reads pongs and
 	// notices a close.
 	ctx := conn.CloseRead(p.subCtx)
-	var wg sync.WaitGroup
-	stopPing := make(chan struct{})
-	wg.Go(func() { p.keepAlive(conn, stopPing, nil, log) }) // exits once stopPing is closed
-	defer wg.Wait()
-	defer close(stopPing)
+	defer p.keepAlive(conn, nil, log)()
 	// One timer bounds every write, instead of a context per write: a
 	// viewer that cannot take a message within WriteTimeout is cut off.
 	// Writes get a context that is never done (a cancelled ctx closes the

@@ -219,19 +219,12 @@ func (pub *publisher) run(conn *websocket.Conn) {
 }
 
 // ping runs keepAlive on conn until the returned stop is called, which
-// waits for it. Call stop once conn is closed: stopping a ping whose frame
-// is being written closes the connection, and it must not cut it before
-// finish has sent its close code.
+// waits for a ping under way. Call stop once conn is closed: stopping a ping
+// whose frame is being written closes the connection, and it must not cut
+// it before finish has sent its close code. Bytes arriving count as
+// answers to a ping.
 func (pub *publisher) ping(conn *websocket.Conn) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	// keepAlive exits once done is closed, or once it cut a peer that
-	// stopped answering pings; bytes arriving count as answers.
-	wg.Go(func() { pub.p.keepAlive(conn, done, func() int64 { return pub.b.Info().Bytes }, pub.log) })
-	return func() {
-		close(done)
-		wg.Wait()
-	}
+	return pub.p.keepAlive(conn, func() int64 { return pub.b.Info().Bytes }, pub.log)
 }
 
 // errLost is a publisher that did not resume within ResumeGrace.
