@@ -168,6 +168,7 @@ func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "join        %s  (dial to first media byte, %d viewers)\n", pct(r.Join), r.Join.N)
 	fmt.Fprintf(w, "late join   %s  (the same, %d joiners during the window)\n", pct(r.LateJoin), r.LateJoin.N)
 	fmt.Fprintf(w, "  its dial  %s  (dial to open WebSocket)\n", pct(r.LateDial))
+	fmt.Fprintf(w, "  the rest  %s  (open WebSocket, i.e. subscribed, to first media byte)\n", pct(r.LateOpen))
 	others := r.Machine
 	for _, s := range []*ServerStats{r.Server, r.Tool} {
 		if s != nil && (s != r.Tool || r.Server == nil || r.Server.PID != s.PID) {

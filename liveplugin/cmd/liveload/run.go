@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,8 +18,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // options configure a run.
@@ -84,6 +83,7 @@ type Report struct {
 	Join     Percentiles `json:"join"`     // dial start to first media byte, ramp viewers
 	LateJoin Percentiles `json:"lateJoin"` // the same for late joiners
 	LateDial Percentiles `json:"lateDial"` // of which the dial: its start to the open WebSocket
+	LateOpen Percentiles `json:"lateOpen"` // and the rest: the open WebSocket (subscribed) to the first media byte
 
 	Machine float64      `json:"machine"` // cores busy in the window, all processes
 	Cores   int          `json:"cores"`
@@ -117,7 +117,7 @@ type runner struct {
 	ready            atomic.Int64 // viewers that receive media or have failed
 
 	connsMu sync.Mutex
-	conns   map[*websocket.Conn]struct{}
+	conns   map[net.Conn]struct{}
 	cut     bool // the run is over: no more connections
 }
 
@@ -126,7 +126,7 @@ func (r *runner) window() (start, end int64) { return r.winStart.Load(), r.winEn
 
 // track adds a viewer's connection to those cutOff closes; it reports
 // false once cutOff has run.
-func (r *runner) track(c *websocket.Conn) bool {
+func (r *runner) track(c net.Conn) bool {
 	r.connsMu.Lock()
 	defer r.connsMu.Unlock()
 	if r.cut {
@@ -142,7 +142,7 @@ func (r *runner) cutOff() {
 	defer r.connsMu.Unlock()
 	r.cut = true
 	for c := range r.conns {
-		c.CloseNow()
+		c.Close()
 	}
 }
 
@@ -162,7 +162,7 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 	if err != nil || base.Host == "" || base.Scheme != "http" && base.Scheme != "https" {
 		return nil, fmt.Errorf("-url %q: want http(s)://host[:port]/prefix", o.URL)
 	}
-	r := &runner{o: &o, base: base, out: out, conns: make(map[*websocket.Conn]struct{})}
+	r := &runner{o: &o, base: base, out: out, conns: make(map[net.Conn]struct{})}
 	r.winStart.Store(math.MaxInt64)
 	r.winEnd.Store(math.MaxInt64)
 	rep := &Report{Rooms: o.Rooms, ViewersPerRoom: o.Viewers, Bitrate: o.Bitrate, Chunk: o.Chunk, Keyframe: o.Keyframe}
@@ -311,7 +311,7 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 	for _, rm := range rooms {
 		rep.Sent += rm.final
 	}
-	var lat, join, lateJoin, lateDial hist
+	var lat, join, lateJoin, lateDial, lateOpen hist
 	for _, v := range viewers {
 		if v.connected {
 			rep.Connected++
@@ -348,12 +348,13 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 		if v.firstMedia > 0 {
 			lateJoin.add(v.firstMedia)
 			lateDial.add(v.dial)
+			lateOpen.add(v.firstMedia - v.dial)
 		} else {
 			rep.Failures["late joiner: "+v.failure]++
 		}
 	}
 	rep.Latency, rep.Join = lat.percentiles(), join.percentiles()
-	rep.LateJoin, rep.LateDial = lateJoin.percentiles(), lateDial.percentiles()
+	rep.LateJoin, rep.LateDial, rep.LateOpen = lateJoin.percentiles(), lateDial.percentiles(), lateOpen.percentiles()
 	if o.PID > 0 {
 		rep.Server = usage(o.PID, baseStats, cpu0, cpu1, rep.Window, rep.Connected)
 	}
