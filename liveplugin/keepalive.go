@@ -30,7 +30,9 @@ import (
 func (p *Plugin) keepAlive(conn *websocket.Conn, progress func() int64, log *slog.Logger) (stop func()) {
 	k := &keeper{p: p, conn: conn, progress: progress, log: log}
 	k.ctx, k.cancel = context.WithCancel(context.Background())
+	k.mu.Lock() // k.t is read under k.mu, possibly by the first ping
 	k.t = time.AfterFunc(p.cfg.PingInterval, k.ping)
+	k.mu.Unlock()
 	return k.stop
 }
 

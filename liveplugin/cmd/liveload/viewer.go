@@ -84,7 +84,6 @@ func (v *viewer) run(ctx context.Context, r *runner) {
 		hdr      = make([]byte, 0, ws.MaxHeaderSize)
 		wantInit bool
 		inInit   bool // reading the frames of an init segment
-		inText   bool // the frames of a text message are not supported
 	)
 	for {
 		h, err := ws.ReadHeaderBuffer(br, hdr)
@@ -125,8 +124,8 @@ func (v *viewer) run(ctx context.Context, r *runner) {
 				return
 			}
 			continue
-		case op == ws.OpText || (op == ws.OpContinuation && inText):
-			if !h.Fin || op == ws.OpContinuation {
+		case op == ws.OpText:
+			if !h.Fin { // the server sends every event in one frame
 				v.failure = "text event: fragmented"
 				return
 			}
