@@ -3,55 +3,23 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/amlive/amlive/internal/fixture"
 	"github.com/amlive/amlive/liveplugin"
 )
-
-// fixtureChunks returns the MediaRecorder chunks of a set in shared/fixtures
-// (a sibling of the repository). Without them the test fails in CI and is
-// skipped elsewhere.
-func fixtureChunks(t *testing.T, set string) [][]byte {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "fixtures", set)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures: %v", err)
-		}
-		t.Skipf("fixtures not found: %v", err)
-	}
-	var chunks [][]byte
-	for i := 0; ; i++ {
-		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("chunk-%04d.bin", i)))
-		if errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		chunks = append(chunks, b)
-	}
-	if len(chunks) == 0 {
-		t.Fatalf("fixture %s: no chunks", set)
-	}
-	return chunks
-}
 
 // TestBroadcast goes live as alice with a real browser recording, checks
 // the pages while she is live, ends the broadcast, then checks that the
 // recording is listed, plays, and that only alice may delete it.
 func TestBroadcast(t *testing.T) {
-	chunks := fixtureChunks(t, "vp8-opus-250ms-kf2s")
+	chunks := fixture.Load(t, "vp8-opus-250ms-kf2s").Chunks
 	live := make(chan liveplugin.BroadcastInfo, 1)
 	ended := make(chan liveplugin.BroadcastInfo, 1)
 	s := newSite(t, t.TempDir(), options{

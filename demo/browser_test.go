@@ -16,7 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/amlive/amlive/liveplugin/chrometest"
+	"github.com/amlive/amlive/internal/chrometest"
 )
 
 // browserTimeout is how long a browser test waits from a click or a page

@@ -22,8 +22,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/amlive/amlive/internal/loadgen"
 	"github.com/amlive/amlive/liveplugin"
-	"github.com/amlive/amlive/liveplugin/internal/loadgen"
 )
 
 // BenchmarkSubscribeWrite measures the fan-out through real sockets: one

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amlive/amlive/internal/chrometest"
 	"github.com/amlive/amlive/liveplugin"
-	"github.com/amlive/amlive/liveplugin/chrometest"
 )
 
 // jsCaptureRecorder makes the page keep a copy of every chunk its

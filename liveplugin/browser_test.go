@@ -21,8 +21,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/amlive/amlive/internal/chrometest"
 	"github.com/amlive/amlive/liveplugin"
-	"github.com/amlive/amlive/liveplugin/chrometest"
 )
 
 // browserLiveTimeout is how long a browser test waits from a click or a

@@ -6,7 +6,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/amlive/amlive/liveplugin/internal/fixture"
+	"github.com/amlive/amlive/internal/fixture"
 )
 
 // bystander is a second live room with a viewer, which a test feeds

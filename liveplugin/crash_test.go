@@ -22,8 +22,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/amlive/amlive/internal/fixture"
 	"github.com/amlive/amlive/liveplugin"
-	"github.com/amlive/amlive/liveplugin/internal/fixture"
 )
 
 // crashDirEnv names the recordings directory of the server that

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/amlive/amlive/internal/chrometest"
 	"github.com/amlive/amlive/liveplugin"
-	"github.com/amlive/amlive/liveplugin/chrometest"
 )
 
 // TestBrowserContentSecurityPolicy loads the plugin's pages in Chromium

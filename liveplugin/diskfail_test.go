@@ -20,8 +20,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/amlive/amlive/internal/fixture"
 	"github.com/amlive/amlive/liveplugin"
-	"github.com/amlive/amlive/liveplugin/internal/fixture"
 )
 
 // lockedBuffer is an io.Writer safe for concurrent use.

@@ -21,8 +21,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/amlive/amlive/internal/fixture"
 	"github.com/amlive/amlive/liveplugin"
-	"github.com/amlive/amlive/liveplugin/internal/fixture"
 )
 
 // maxFuzzUpload caps the bytes one FuzzUpload execution sends.

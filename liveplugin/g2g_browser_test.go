@@ -22,7 +22,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/amlive/amlive/liveplugin/chrometest"
+	"github.com/amlive/amlive/internal/chrometest"
 )
 
 // g2gWarmup is how much the viewer watches before samples count: the join

@@ -12,8 +12,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/amlive/amlive/internal/fixture"
 	"github.com/amlive/amlive/liveplugin"
-	"github.com/amlive/amlive/liveplugin/internal/fixture"
 )
 
 // TestLimitsEndBroadcast reaches, in a live broadcast with a viewer, each

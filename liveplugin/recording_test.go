@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amlive/amlive/internal/fixture"
 	"github.com/amlive/amlive/liveplugin"
-	"github.com/amlive/amlive/liveplugin/internal/fixture"
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 

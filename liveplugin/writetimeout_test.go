@@ -8,8 +8,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/amlive/amlive/internal/loadgen"
 	"github.com/amlive/amlive/liveplugin"
-	"github.com/amlive/amlive/liveplugin/internal/loadgen"
 )
 
 // TestWriteTimeoutCutsOffStalledViewer: a viewer that stops reading is cut

@@ -10,7 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/amlive/amlive/liveplugin/internal/loadgen"
+	"github.com/amlive/amlive/internal/loadgen"
 )
 
 // publisher uploads one room's synthetic stream.

@@ -14,7 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/gobwas/ws"
 
-	"github.com/amlive/amlive/liveplugin/internal/loadgen"
+	"github.com/amlive/amlive/internal/loadgen"
 )
 
 // clusterID opens every Cluster: a viewer's first media byte must be one.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amlive/amlive/liveplugin/internal/fixture"
+	"github.com/amlive/amlive/internal/fixture"
 	"github.com/amlive/amlive/liveplugin/internal/record"
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )

@@ -2,11 +2,9 @@ package webm
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/amlive/amlive/liveplugin/internal/fixture"
+	"github.com/amlive/amlive/internal/fixture"
 )
 
 // handBuiltStreams are the small streams of the unit tests, as fuzz seeds.
@@ -44,18 +42,9 @@ func FuzzReader(f *testing.F) {
 	for _, s := range handBuiltStreams() {
 		f.Add(s, uint64(1), uint16(0))
 	}
-	dir := fixture.Dir(f)
 	for _, name := range append(webmSets, mp4Set) {
-		files, err := filepath.Glob(filepath.Join(dir, name, "*.bin"))
-		if err != nil {
-			f.Fatal(err)
-		}
-		files = append(files, filepath.Join(dir, name, "full.webm"))
-		for i, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				continue // full.webm of the mp4 set
-			}
+		set := fixture.Load(f, name)
+		for i, b := range append(set.Chunks, set.Full) {
 			f.Add(b, uint64(i), uint16(0))
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/amlive/amlive/liveplugin/internal/fixture"
+	"github.com/amlive/amlive/internal/fixture"
 )
 
 // webmSets are the fixture sets that hold WebM.

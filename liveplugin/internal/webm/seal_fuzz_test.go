@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/amlive/amlive/liveplugin/internal/fixture"
+	"github.com/amlive/amlive/internal/fixture"
 )
 
 // FuzzSeal checks that Seal never panics, and that when it succeeds its

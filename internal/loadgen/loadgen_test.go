@@ -4,8 +4,6 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
-
-	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
 // generate returns d of a stream made with o, generated in ticks of tick,
@@ -21,62 +19,6 @@ func generate(o Options, d, tick time.Duration) ([]byte, uint64) {
 		panic("Offset differs from the bytes generated")
 	}
 	return b, s.Markers()
-}
-
-func TestStreamParses(t *testing.T) {
-	tests := []struct {
-		name string
-		give Options
-	}{
-		{name: "defaults", give: Options{}},
-		{name: "1 Mbit/s, keyframe 1 s, 25 fps", give: Options{Bitrate: 1_000_000, Keyframe: time.Second, FrameRate: 25}},
-		{name: "8 Mbit/s, keyframe 5 s", give: Options{Bitrate: 8_000_000, Keyframe: 5 * time.Second}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			const d = 10 * time.Second
-			b, markers := generate(tc.give, d, 125*time.Millisecond)
-			r := webm.NewReader(webm.Limits{})
-			r.Blocks = true
-			evs, err := r.Feed(nil, b)
-			if err != nil {
-				t.Fatalf("Feed: %v", err)
-			}
-			if err := r.Playable(); err != nil {
-				t.Fatalf("Playable: %v", err)
-			}
-			if got, want := r.MIMEType(), `video/webm; codecs="vp8,opus"`; got != want {
-				t.Errorf("MIMEType() = %q; want %q", got, want)
-			}
-			o := tc.give.withDefaults()
-			var syncs, clusters, blocks int
-			for _, ev := range evs {
-				switch ev.Kind {
-				case webm.KindSync:
-					syncs++
-				case webm.KindCluster:
-					clusters++
-				case webm.KindBlock:
-					blocks++
-				}
-			}
-			want := 0 // keyframes before d
-			ns := NewStream(o)
-			for i := 0; time.Duration(i)*ns.frame < d; i += ns.gopFrames {
-				want++
-			}
-			if syncs != want || clusters != want {
-				t.Errorf("%d Clusters, %d join points; want %d of each", clusters, syncs, want)
-			}
-			if uint64(blocks) != markers {
-				t.Errorf("%d blocks; want %d (one per marker)", blocks, markers)
-			}
-			rate := float64(len(b)) * 8 / d.Seconds()
-			if rate < 0.95*float64(o.Bitrate) || rate > 1.05*float64(o.Bitrate) {
-				t.Errorf("rate %.0f bit/s; want %d ± 5%%", rate, o.Bitrate)
-			}
-		})
-	}
 }
 
 func TestScannerFindsEveryMarker(t *testing.T) {
