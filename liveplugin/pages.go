@@ -202,9 +202,6 @@ func (p *Plugin) deleteRecording(c echo.Context) error {
 	}
 	id := c.Param("b")
 	if err := p.store.Delete(room, id); err != nil {
-		if errors.Is(err, record.ErrBusy) {
-			return echo.NewHTTPError(http.StatusConflict, "recording in progress").SetInternal(err)
-		}
 		return toHTTPError(err)
 	}
 	p.log.Info("recording deleted", "room", room, "broadcast", id)

@@ -137,6 +137,7 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 			MaxRooms:        cfg.MaxRooms,
 			MaxViewers:      cfg.MaxViewers,
 			MaxTotalViewers: cfg.MaxTotalViewers,
+			Events:          viewerEvents{},
 		}),
 		closed: make(chan struct{}),
 		upgrades: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
