@@ -101,12 +101,14 @@ type endEvent struct {
 func newReady(broadcast, token string, within time.Duration, offset int64) readyEvent {
 	return readyEvent{Type: typeReady, Broadcast: broadcast, Resume: token, ResumeWithinMs: within.Milliseconds(), Offset: offset}
 }
-func newAck(offset int64) ackEvent         { return ackEvent{Type: typeAck, Offset: offset} }
-func newViewers(n int) viewersEvent        { return viewersEvent{Type: typeViewers, Count: n} }
-func newError(message string) errorEvent   { return errorEvent{Type: typeError, Message: message} }
-func newEndRequest() clientEvent           { return clientEvent{Type: typeEnd} }
-func newState(typ string) stateEvent       { return stateEvent{Type: typ} }
-func newEnd(broadcast, rec string) endEvent { return endEvent{Type: typeEnd, Broadcast: broadcast, Recording: rec} }
+func newAck(offset int64) ackEvent       { return ackEvent{Type: typeAck, Offset: offset} }
+func newViewers(n int) viewersEvent      { return viewersEvent{Type: typeViewers, Count: n} }
+func newError(message string) errorEvent { return errorEvent{Type: typeError, Message: message} }
+func newEndRequest() clientEvent         { return clientEvent{Type: typeEnd} }
+func newState(typ string) stateEvent     { return stateEvent{Type: typ} }
+func newEnd(broadcast, rec string) endEvent {
+	return endEvent{Type: typeEnd, Broadcast: broadcast, Recording: rec}
+}
 
 // encodeEvent returns the JSON of an event. The events hold plain values,
 // so encoding cannot fail.
