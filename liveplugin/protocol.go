@@ -12,7 +12,7 @@ import (
 // they mean to a viewer and to a publisher. The browser side reads the same
 // table from assets/protocol.js, which go generate writes from it:
 //
-//go:generate go test -run ^TestProtocolJS$ . -args -update
+//go:generate go test -count=1 -run TestProtocolJS . -args -update
 
 // Events of GET /:id/upload. The server sends ready once per connection,
 // then ack and viewers as they change, and error when the recording fails;
