@@ -17,18 +17,23 @@ import (
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
-// Errors the plugin returns, and that Config.Authorize may return.
+// Errors an app meets. ValidRoom and the widget methods return
+// ErrInvalidRoom and ErrReservedRoom; Config.Authorize returns
+// ErrSignInRequired or ErrForbidden. The plugin's HTTP handlers return an
+// *echo.HTTPError whose Internal error is one of these (errors.Is sees
+// through it), so an app's HTTPErrorHandler can tell them apart; on a
+// WebSocket they become the close codes of protocol.go.
 var (
-	// ErrInvalidRoom is a room id outside ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$.
+	// ErrInvalidRoom is a room id outside ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$
+	// (HTTP 400).
 	ErrInvalidRoom = errors.New("liveplugin: invalid room id")
 	// ErrReservedRoom is a room id that names one of the plugin's own
-	// routes, such as "assets" or "rooms".
+	// routes, such as "assets" or "rooms" (HTTP 404).
 	ErrReservedRoom = errors.New("liveplugin: reserved room id")
-	// ErrNotLive is a room with no live broadcast.
+	// ErrNotLive is a room with no live broadcast (HTTP 404 from
+	// GET /:id/meta, WebSocket close 4404).
 	ErrNotLive = errors.New("liveplugin: room is not live")
-	// ErrRoomLive is a second publisher in a room that is live.
-	ErrRoomLive = errors.New("liveplugin: room is already live")
-	// ErrRecordingNotFound is a recording that does not exist.
+	// ErrRecordingNotFound is a recording that does not exist (HTTP 404).
 	ErrRecordingNotFound = errors.New("liveplugin: recording not found")
 	// ErrSignInRequired, returned by Config.Authorize, asks the user to
 	// sign in (HTTP 401, WebSocket close 4401).
@@ -38,17 +43,25 @@ var (
 	// ErrSignInRequired has the same effect.
 	ErrForbidden = errors.New("liveplugin: not allowed")
 	// ErrNoAuthorize is the refusal of the default Authorize: publishing
-	// and managing need a Config.Authorize that allows them.
+	// and managing need a Config.Authorize that allows them. It matches
+	// ErrForbidden.
 	ErrNoAuthorize = fmt.Errorf("%w: publishing is disabled until the site sets Config.Authorize", ErrForbidden)
-	// ErrNotWebM is an upload that is not a WebM stream browsers can play.
-	ErrNotWebM = errors.New("liveplugin: not a playable WebM stream")
-	// ErrMessageTooLarge is an upload message over Config.MaxMessageBytes.
-	ErrMessageTooLarge = errors.New("liveplugin: message too large")
-	// ErrNoResume is an upload that asks to resume a broadcast that has
-	// ended, or that it may not resume (WebSocket close 4404).
-	ErrNoResume = errors.New("liveplugin: no broadcast to resume")
-	// ErrClosed is a request that arrived after Plugin.Close.
+	// ErrClosed is a request that arrived after Plugin.Close (HTTP 503,
+	// WebSocket close 1001).
 	ErrClosed = errors.New("liveplugin: shutting down")
+)
+
+// Errors only a WebSocket peer meets, as a close code and reason.
+var (
+	// errRoomLive is a second publisher in a room that is live.
+	errRoomLive = errors.New("liveplugin: room is already live")
+	// errNotWebM is an upload that is not a WebM stream browsers can play.
+	errNotWebM = errors.New("liveplugin: not a playable WebM stream")
+	// errMessageTooLarge is an upload message over Config.MaxMessageBytes.
+	errMessageTooLarge = errors.New("liveplugin: message too large")
+	// errNoResume is an upload that asks to resume a broadcast that has
+	// ended, or that it may not resume.
+	errNoResume = errors.New("liveplugin: no broadcast to resume")
 )
 
 // Reasons a connection ends that stay inside the plugin.
@@ -71,23 +84,22 @@ var (
 )
 
 // tooLargeError is an upload message over MaxMessageBytes; it matches
-// ErrMessageTooLarge.
+// errMessageTooLarge.
 type tooLargeError struct{ max int64 }
 
 func (e *tooLargeError) Error() string {
-	return fmt.Sprintf("%v: over %d bytes", ErrMessageTooLarge, e.max)
+	return fmt.Sprintf("%v: over %d bytes", errMessageTooLarge, e.max)
 }
 
-func (e *tooLargeError) Is(target error) bool { return target == ErrMessageTooLarge }
+func (e *tooLargeError) Is(target error) bool { return target == errMessageTooLarge }
 
-// LimitError reports that a configured limit was reached.
-type LimitError struct {
+// limitError reports that a configured limit was reached.
+type limitError struct {
 	Name string // the Config field, e.g. "MaxViewers"
 	Max  int64
 }
 
-// Error implements error.
-func (e *LimitError) Error() string {
+func (e *limitError) Error() string {
 	return fmt.Sprintf("liveplugin: limit %s reached (%d)", e.Name, e.Max)
 }
 
@@ -96,9 +108,9 @@ func translate(err error) error {
 	var hl *hub.LimitError
 	switch {
 	case errors.As(err, &hl):
-		return &LimitError{Name: hl.Name, Max: int64(hl.Max)}
+		return &limitError{Name: hl.Name, Max: int64(hl.Max)}
 	case errors.Is(err, hub.ErrRoomLive):
-		return ErrRoomLive
+		return errRoomLive
 	case errors.Is(err, hub.ErrNotLive):
 		return ErrNotLive
 	case errors.Is(err, hub.ErrClosed):
@@ -106,7 +118,7 @@ func translate(err error) error {
 	case errors.Is(err, record.ErrNotFound), errors.Is(err, record.ErrInvalidName):
 		return ErrRecordingNotFound
 	case errors.Is(err, webm.ErrNotWebM), errors.Is(err, webm.ErrUnsupportedCodec):
-		return fmt.Errorf("%w: %w", ErrNotWebM, err)
+		return fmt.Errorf("%w: %w", errNotWebM, err)
 	}
 	return err
 }
@@ -169,7 +181,7 @@ func peerClosed(normal bool) func(error) bool {
 }
 
 func limitText(err error) string {
-	var le *LimitError
+	var le *limitError
 	errors.As(err, &le)
 	return truncate(fmt.Sprintf("limit reached: %s (%d)", le.Name, le.Max))
 }
@@ -189,9 +201,9 @@ var errorClasses = []errorClass{
 		level: slog.LevelInfo, logMsg: "publish refused", status: http.StatusBadRequest, text: fixed("invalid room id")},
 	{name: "not live", match: is(ErrNotLive, ErrReservedRoom), code: StatusNotLive,
 		level: slog.LevelInfo, logMsg: "publish refused", status: http.StatusNotFound, text: fixed("no such live room")},
-	{name: "nothing to resume", match: is(ErrNoResume), code: StatusNotLive, reason: fixed("the broadcast to resume has ended"),
+	{name: "nothing to resume", match: is(errNoResume), code: StatusNotLive, reason: fixed("the broadcast to resume has ended"),
 		level: slog.LevelInfo, logMsg: "resume refused"},
-	{name: "room live", match: is(ErrRoomLive), code: StatusRoomLive,
+	{name: "room live", match: is(errRoomLive), code: StatusRoomLive,
 		level: slog.LevelInfo, logMsg: "publish refused", status: http.StatusConflict, text: fixed("room is already live")},
 	{name: "recording not found", match: is(ErrRecordingNotFound),
 		level: slog.LevelInfo, status: http.StatusNotFound, text: fixed("recording not found")},
@@ -211,7 +223,7 @@ var errorClasses = []errorClass{
 		level: slog.LevelInfo, logMsg: "room ended", logReason: "publisher closed"},
 	{name: "publisher closed abnormally", match: peerClosed(false), resumable: true,
 		level: slog.LevelInfo, logMsg: "room ended", logReason: "publisher closed"},
-	{name: "message too large", match: is(ErrMessageTooLarge), code: StatusTooLarge,
+	{name: "message too large", match: is(errMessageTooLarge), code: StatusTooLarge,
 		reason: func(err error) string {
 			var te *tooLargeError
 			if errors.As(err, &te) {
@@ -234,11 +246,11 @@ var errorClasses = []errorClass{
 			return truncate("not a valid WebM stream: " + se.Reason)
 		},
 		level: slog.LevelWarn, logMsg: "upload rejected"},
-	{name: "not WebM", match: is(ErrNotWebM, webm.ErrNotWebM, webm.ErrMalformed, webm.ErrLimit, webm.ErrUnsupportedCodec), code: StatusUnsupportedData,
+	{name: "not WebM", match: is(errNotWebM, webm.ErrNotWebM, webm.ErrMalformed, webm.ErrLimit, webm.ErrUnsupportedCodec), code: StatusUnsupportedData,
 		level: slog.LevelWarn, logMsg: "upload rejected"},
 	{name: "unsupported message", match: is(errBadMessage), code: websocket.StatusUnsupportedData,
 		level: slog.LevelWarn, logMsg: "upload rejected"},
-	{name: "limit", match: as[*LimitError](), code: StatusLimit, reason: limitText,
+	{name: "limit", match: as[*limitError](), code: StatusLimit, reason: limitText,
 		level: slog.LevelWarn, logMsg: "upload stopped", status: http.StatusTooManyRequests, text: limitText},
 	{name: "broadcast too long", match: is(errTooLong), code: StatusLimit, reason: fixed("limit reached: MaxBroadcast (the longest broadcast allowed)"),
 		level: slog.LevelInfo, logMsg: "room ended"},

@@ -14,10 +14,10 @@ import (
 func (pub *publisher) media(data []byte) error {
 	p := pub.p
 	if !pub.bitrate.AllowN(time.Now(), len(data)) {
-		return &LimitError{Name: "MaxBitrate", Max: p.cfg.MaxBitrate}
+		return &limitError{Name: "MaxBitrate", Max: p.cfg.MaxBitrate}
 	}
 	if pub.total += int64(len(data)); pub.total > p.cfg.MaxBroadcastBytes {
-		return &LimitError{Name: "MaxBroadcastBytes", Max: p.cfg.MaxBroadcastBytes}
+		return &limitError{Name: "MaxBroadcastBytes", Max: p.cfg.MaxBroadcastBytes}
 	}
 	start := pub.reader.Offset()
 	var err error

@@ -76,7 +76,7 @@ func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
 		Base:     p.base,
 		Room:     room,
 		Assets:   p.assetURLs(),
-		EmbedURL: c.Scheme() + "://" + c.Request().Host + p.base + "/" + room + "/embed",
+		EmbedURL: c.Scheme() + "://" + c.Request().Host + p.EmbedURL(room),
 	}
 	if b, ok := p.hub.Lookup(room); ok {
 		in := b.Info()

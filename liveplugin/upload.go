@@ -46,8 +46,8 @@ func (p *Plugin) upload(c echo.Context) error {
 	if token := c.QueryParam("resume"); token != "" {
 		handedOver = p.sessions.resume(room, token, conn)
 		if !handedOver {
-			log.Info("resume refused", "err", ErrNoResume)
-			closeWith(conn, ErrNoResume)
+			log.Info("resume refused", "err", errNoResume)
+			closeWith(conn, errNoResume)
 		}
 		return nil
 	}

@@ -6,20 +6,27 @@ import (
 	"github.com/amlive/amlive/liveplugin/internal/views"
 )
 
-// FuncMap returns template functions that place the plugin's widgets in an
-// app's own html/template pages:
+// FuncMap returns the template functions that place the plugin's widgets
+// in an app's own html/template pages, and format recordings the way the
+// plugin's own pages do:
 //
-//	{{amliveHead}}                 the plugin's <link> and <script> tags
-//	{{amlivePlayer "alice"}}       the player of room alice
-//	{{amliveBroadcaster "alice"}}  the "Go live" widget of room alice
+//	{{amliveHead}}                 HeadHTML: the <link> and <script> tags
+//	{{amlivePlayer "alice"}}       PlayerHTML: the player of room alice
+//	{{amliveBroadcaster "alice"}}  BroadcasterHTML: the "Go live" widget
+//	{{amliveDuration .Duration}}   "0:39", "1:02:03": whole seconds, rounded down
+//	{{amliveBytes .Bytes}}         "512 B", "1.2 MB": decimal units
 //
-// The widgets only render markup; the publisher still needs Publish
-// permission when the stream starts.
+// The widget functions are the methods named, which give the same markup
+// outside templates. The widgets only render markup; the publisher still
+// needs Publish permission when the stream starts. Each call returns a new
+// map.
 func (p *Plugin) FuncMap() template.FuncMap {
 	return template.FuncMap{
 		"amliveHead":        p.HeadHTML,
 		"amlivePlayer":      p.PlayerHTML,
 		"amliveBroadcaster": p.BroadcasterHTML,
+		"amliveDuration":    views.FormatDuration,
+		"amliveBytes":       views.FormatBytes,
 	}
 }
 

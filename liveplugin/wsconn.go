@@ -44,7 +44,7 @@ func (p *Plugin) accept(c echo.Context, wg *sync.WaitGroup) (room string, conn *
 	}
 	if ok, _ := p.upgrades.Allow(c.RealIP()); !ok {
 		p.log.Warn("websocket refused", "room", room, "remote", c.RealIP(), "reason", "MaxUpgradesPerMinute")
-		closeWith(conn, &LimitError{Name: "MaxUpgradesPerMinute", Max: int64(p.cfg.MaxUpgradesPerMinute)})
+		closeWith(conn, &limitError{Name: "MaxUpgradesPerMinute", Max: int64(p.cfg.MaxUpgradesPerMinute)})
 		done()
 		return "", nil, nil, nil
 	}
