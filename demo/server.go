@@ -265,13 +265,12 @@ type form struct {
 }
 
 // parsePages parses each page with the layout; funcs are the plugin's
-// template helpers ({{amliveHead}}, {{amlivePlayer}}, …) plus the demo's.
+// template helpers ({{amliveHead}}, {{amlivePlayer}}, {{amliveDuration}}, …)
+// plus the demo's.
 func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 	fm := template.FuncMap{
-		"ago":            ago,
-		"formatDuration": formatDuration,
-		"formatBytes":    formatBytes,
-		"isoTime":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"ago":     ago,
+		"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
 	for k, v := range funcs {
 		fm[k] = v
@@ -353,7 +352,7 @@ func (s *server) profile(c echo.Context) error {
 		Owner:      s.currentUser(c) == u.Name,
 		Recordings: recs,
 		ProfileURL: origin(c) + "/u/" + u.Name,
-		EmbedURL:   s.plugin.WatchURL(u.Name) + "/embed",
+		EmbedURL:   s.plugin.EmbedURL(u.Name),
 	}
 	d.EmbedSnippet = iframeSnippet(origin(c) + d.EmbedURL)
 	if b := c.QueryParam("b"); b != "" {
@@ -394,7 +393,7 @@ func (s *server) embedTest(c echo.Context) error {
 		if err := liveplugin.ValidRoom(room); err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, "Not a valid room name.")
 		}
-		d.EmbedURL = s.plugin.WatchURL(room) + "/embed"
+		d.EmbedURL = s.plugin.EmbedURL(room)
 		d.EmbedSnippet = iframeSnippet(origin(c) + d.EmbedURL)
 	}
 	return s.render(c, http.StatusOK, "embedtest", d)
@@ -540,27 +539,4 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
-}
-
-// formatDuration writes d as 1:02:03 or 2:03.
-func formatDuration(d time.Duration) string {
-	sec := int(d.Round(time.Second) / time.Second)
-	if sec >= 3600 {
-		return fmt.Sprintf("%d:%02d:%02d", sec/3600, sec/60%60, sec%60)
-	}
-	return fmt.Sprintf("%d:%02d", sec/60, sec%60)
-}
-
-// formatBytes writes n as 512 B, 1.5 MB, …
-func formatBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

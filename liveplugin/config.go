@@ -179,29 +179,29 @@ type Config struct {
 	OnEnd func(c echo.Context, b BroadcastInfo)
 }
 
-// Default limits, as documented on Config.
+// The defaults of Config's fields, as its docs state, named after them.
 const (
-	DefaultDir              = "amlive-recordings"
-	DefaultMaxMessageBytes  = 4 << 20
-	DefaultMaxInitBytes     = 1 << 20
-	DefaultMaxRooms         = 100
-	DefaultMaxViewers       = 5000
-	DefaultMaxTotalViewers  = 20000
-	DefaultMaxBroadcast     = 12 * time.Hour
-	DefaultMaxUpgrades      = 120
-	DefaultMaxBitrate       = 20_000_000
-	DefaultMaxBroadcastSize = 16 << 30
-	DefaultIdleTimeout      = 15 * time.Second
-	DefaultResumeGrace      = 15 * time.Second
-	DefaultWriteTimeout     = 10 * time.Second
-	DefaultViewerQueueBytes = 8 << 20
-	DefaultPingInterval     = 15 * time.Second
-	DefaultSyncInterval     = time.Second
+	defaultDir                  = "amlive-recordings"
+	defaultMaxMessageBytes      = 4 << 20
+	defaultMaxInitBytes         = 1 << 20
+	defaultMaxRooms             = 100
+	defaultMaxViewers           = 5000
+	defaultMaxTotalViewers      = 20000
+	defaultMaxBroadcast         = 12 * time.Hour
+	defaultMaxUpgradesPerMinute = 120
+	defaultMaxBitrate           = 20_000_000
+	defaultMaxBroadcastBytes    = 16 << 30
+	defaultIdleTimeout          = 15 * time.Second
+	defaultResumeGrace          = 15 * time.Second
+	defaultWriteTimeout         = 10 * time.Second
+	defaultViewerQueueBytes     = 8 << 20
+	defaultPingInterval         = 15 * time.Second
+	defaultSyncInterval         = time.Second
 )
 
 func (c Config) withDefaults() Config {
 	if c.Dir == "" {
-		c.Dir = DefaultDir
+		c.Dir = defaultDir
 	}
 	if c.Authorize == nil {
 		c.Authorize = defaultAuthorize
@@ -209,21 +209,21 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	setDefault(&c.MaxMessageBytes, DefaultMaxMessageBytes)
-	setDefault(&c.MaxInitBytes, DefaultMaxInitBytes)
-	setDefault(&c.MaxRooms, DefaultMaxRooms)
-	setDefault(&c.MaxViewers, DefaultMaxViewers)
-	setDefault(&c.MaxTotalViewers, DefaultMaxTotalViewers)
-	setDefault(&c.MaxBroadcast, DefaultMaxBroadcast)
-	setDefault(&c.MaxUpgradesPerMinute, DefaultMaxUpgrades)
-	setDefault(&c.MaxBitrate, DefaultMaxBitrate)
-	setDefault(&c.MaxBroadcastBytes, DefaultMaxBroadcastSize)
-	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
-	setDefault(&c.ResumeGrace, DefaultResumeGrace)
-	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
-	setDefault(&c.ViewerQueueBytes, DefaultViewerQueueBytes)
-	setDefault(&c.PingInterval, DefaultPingInterval)
-	setDefault(&c.SyncInterval, DefaultSyncInterval)
+	setDefault(&c.MaxMessageBytes, defaultMaxMessageBytes)
+	setDefault(&c.MaxInitBytes, defaultMaxInitBytes)
+	setDefault(&c.MaxRooms, defaultMaxRooms)
+	setDefault(&c.MaxViewers, defaultMaxViewers)
+	setDefault(&c.MaxTotalViewers, defaultMaxTotalViewers)
+	setDefault(&c.MaxBroadcast, defaultMaxBroadcast)
+	setDefault(&c.MaxUpgradesPerMinute, defaultMaxUpgradesPerMinute)
+	setDefault(&c.MaxBitrate, defaultMaxBitrate)
+	setDefault(&c.MaxBroadcastBytes, defaultMaxBroadcastBytes)
+	setDefault(&c.IdleTimeout, defaultIdleTimeout)
+	setDefault(&c.ResumeGrace, defaultResumeGrace)
+	setDefault(&c.WriteTimeout, defaultWriteTimeout)
+	setDefault(&c.ViewerQueueBytes, defaultViewerQueueBytes)
+	setDefault(&c.PingInterval, defaultPingInterval)
+	setDefault(&c.SyncInterval, defaultSyncInterval)
 	return c
 }
 

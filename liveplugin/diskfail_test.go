@@ -121,7 +121,7 @@ func TestDiskFailureKeepsBroadcastLive(t *testing.T) {
 	for _, c := range fx.Chunks[third+1:] {
 		pub.send(t, ctx, websocket.MessageBinary, c)
 	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	if code, _ := pub.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Errorf("publisher closed with %d; want 1000 (ended by the publisher, not by the failure)", code)
 	}
@@ -167,7 +167,7 @@ func TestDiskFailureKeepsBroadcastLive(t *testing.T) {
 	for _, c := range fx.Chunks {
 		pub2.send(t, ctx, websocket.MessageBinary, c)
 	}
-	pub2.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub2.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	pub2.closed(t, ctx)
 	recs, err := s.p.Recordings("alice")
 	if err != nil || len(recs) != 2 || recs[0].ID != id2 || recs[0].Failed || !recs[0].Seekable {

@@ -3,6 +3,7 @@ package liveplugin_test
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"log"
 	"os"
 	"time"
@@ -97,4 +98,46 @@ func ExamplePlugin_FuncMap() {
 	_, ok := p.FuncMap()["amlivePlayer"]
 	fmt.Println(ok)
 	// Output: true
+}
+
+func ExamplePlugin_EmbedURL() {
+	dir, err := os.MkdirTemp("", "amlive-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	p := liveplugin.MustRegister(echo.New().Group("/live"), liveplugin.Config{Dir: dir})
+	defer p.Close(context.Background())
+
+	// The snippet a user pastes into another site.
+	src := "https://example.com" + p.EmbedURL("alice")
+	fmt.Printf("<iframe src=%q allowfullscreen></iframe>\n", src)
+	// Output: <iframe src="https://example.com/live/alice/embed" allowfullscreen></iframe>
+}
+
+// The template functions format a recording as the plugin's own pages do:
+// durations in whole seconds, rounded down like a player's clock.
+func ExamplePlugin_FuncMap_format() {
+	dir, err := os.MkdirTemp("", "amlive-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	p := liveplugin.MustRegister(echo.New().Group("/live"), liveplugin.Config{Dir: dir})
+	defer p.Close(context.Background())
+
+	t := template.Must(template.New("rec").Funcs(p.FuncMap()).Parse(
+		"{{range .}}{{amliveDuration .Duration}} · {{amliveBytes .Bytes}}\n{{end}}"))
+	recs := []liveplugin.Recording{
+		{Duration: 39700 * time.Millisecond, Bytes: 4_870_000},
+		{Duration: time.Hour + 2*time.Minute + 3*time.Second, Bytes: 512},
+	}
+	if err := t.Execute(os.Stdout, recs); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// 0:39 · 4.9 MB
+	// 1:02:03 · 512 B
 }

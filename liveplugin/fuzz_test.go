@@ -148,7 +148,7 @@ func fuzzPublish(t *testing.T, ctx context.Context, s *testServer, data []byte, 
 			break // the server closed
 		}
 	}
-	_ = conn.Write(ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	_ = conn.Write(ctx, websocket.MessageText, liveplugin.EndMessage)
 	select {
 	case err = <-closed:
 	case <-ctx.Done():

@@ -80,7 +80,8 @@ func testContext(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// event is any text event of the wire protocol.
+// event is any text event of the wire protocol (see protocol.go), decoded
+// into one struct with the fields of them all.
 type event struct {
 	Type      string `json:"type"`
 	Broadcast string `json:"broadcast"`
@@ -312,7 +313,7 @@ func record(t *testing.T, ctx context.Context, s *testServer, room string, chunk
 	for _, c := range chunks {
 		pub.send(t, ctx, websocket.MessageBinary, c)
 	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	if code, reason := pub.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Fatalf("publisher closed with %d %q; want 1000", code, reason)
 	}

@@ -80,7 +80,7 @@ func TestMetaAndStatus(t *testing.T) {
 	for _, c := range fx.Chunks[1:] {
 		pub.send(t, ctx, websocket.MessageBinary, c)
 	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	viewer.closed(t, ctx)
 	status()
 	if st.Live || len(st.Recordings) != 1 {

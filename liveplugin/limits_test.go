@@ -187,7 +187,7 @@ func TestWriteTimeoutCutsStalledViewer(t *testing.T) {
 		t.Errorf("stalled viewer's Read = %v; want the connection cut", err)
 	}
 
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	if code, reason := healthy.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Errorf("healthy viewer closed with %d %q; want 1000", code, reason)
 	}

@@ -58,7 +58,7 @@ func TestPublishAndWatch(t *testing.T) {
 			for ; sent < n; sent++ {
 				pub.send(t, ctx, websocket.MessageBinary, fx.Chunks[sent])
 			}
-			pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+			pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 			if code, reason := pub.closed(t, ctx); code != websocket.StatusNormalClosure {
 				t.Errorf("publisher closed with %d %q; want 1000", code, reason)
 			}
@@ -156,7 +156,7 @@ func TestManyViewersReceiveIdenticalStreams(t *testing.T) {
 	for _, c := range fx.Chunks {
 		pub.send(t, ctx, websocket.MessageBinary, c)
 	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	for i, c := range cs {
 		if code, _ := c.closed(t, ctx); code != websocket.StatusNormalClosure {
 			t.Errorf("viewer %d closed with %d; want 1000", i, code)
@@ -266,7 +266,7 @@ func TestSecondPublisherGets4409(t *testing.T) {
 		t.Errorf("second publisher closed with %d %q; want 4409 saying the room is already live", code, reason)
 	}
 	// The first is unaffected.
-	first.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	first.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	if code, _ := first.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Errorf("first publisher closed with %d; want 1000", code)
 	}
@@ -320,7 +320,7 @@ func TestSubscribeRefused(t *testing.T) {
 			}
 			bob.feed(t, ctx, 2)
 			if pub != nil {
-				pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+				pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 			}
 			for i, v := range viewers {
 				if code, reason := v.closed(t, ctx); code != websocket.StatusNormalClosure {

@@ -76,7 +76,7 @@ func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
 		Base:     p.base,
 		Room:     room,
 		Assets:   p.assetURLs(),
-		EmbedURL: c.Scheme() + "://" + c.Request().Host + p.base + "/" + room + "/embed",
+		EmbedURL: c.Scheme() + "://" + c.Request().Host + p.EmbedURL(room),
 	}
 	if b, ok := p.hub.Lookup(room); ok {
 		in := b.Info()
@@ -202,9 +202,6 @@ func (p *Plugin) deleteRecording(c echo.Context) error {
 	}
 	id := c.Param("b")
 	if err := p.store.Delete(room, id); err != nil {
-		if errors.Is(err, record.ErrBusy) {
-			return echo.NewHTTPError(http.StatusConflict, "recording in progress").SetInternal(err)
-		}
 		return toHTTPError(err)
 	}
 	p.log.Info("recording deleted", "room", room, "broadcast", id)
@@ -267,26 +264,4 @@ func (p *Plugin) playback(c echo.Context) error {
 	}
 	http.ServeContent(c.Response(), c.Request(), id+".webm", modtime, f)
 	return nil
-}
-
-// asset serves the embedded JavaScript and CSS. Pages link to them with
-// ?v=<hash>; such URLs are immutable and cached for a year.
-func (p *Plugin) asset(c echo.Context) error {
-	name := c.Param("*")
-	a, ok := p.assets[name]
-	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound, "not found")
-	}
-	h := c.Response().Header()
-	h.Set("ETag", `"`+a.etag+`"`)
-	h.Set("X-Content-Type-Options", "nosniff")
-	if c.QueryParam("v") == a.etag {
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		h.Set("Cache-Control", "no-cache")
-	}
-	if match := c.Request().Header.Get("If-None-Match"); match != "" && strings.Contains(match, `"`+a.etag+`"`) {
-		return c.NoContent(http.StatusNotModified)
-	}
-	return c.Blob(http.StatusOK, a.mime, a.data)
 }

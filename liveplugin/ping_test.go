@@ -88,7 +88,7 @@ func TestPingCutsViewerThatStoppedReading(t *testing.T) {
 	for _, c := range fx.Chunks {
 		pub.send(t, ctx, websocket.MessageBinary, c)
 	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	if code, reason := healthy.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Errorf("healthy viewer closed with %d %q; want 1000", code, reason)
 	}
@@ -120,7 +120,7 @@ func TestPingsLeaveHealthyPeersAlone(t *testing.T) {
 		pub.send(t, ctx, websocket.MessageBinary, c)
 		<-tick.C
 	}
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	if code, reason := pub.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Errorf("publisher closed with %d %q; want 1000", code, reason)
 	}

@@ -2,15 +2,9 @@ package liveplugin
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,32 +64,6 @@ type Plugin struct {
 	closed    chan struct{} // closed when Close has ended everything
 }
 
-type asset struct {
-	data []byte
-	etag string
-	mime string
-}
-
-var roomPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-
-// reserved are room ids that name the plugin's own routes.
-var reserved = map[string]bool{"assets": true, "rooms": true, "api": true, "static": true}
-
-// ValidRoom reports whether id may name a room: 1 to 64 letters, digits,
-// '_' or '-', starting with a letter or digit, and not one of the names the
-// plugin reserves for its own routes ("assets", "rooms", "api", "static",
-// in any case). Room ids are case-sensitive otherwise. It returns
-// ErrInvalidRoom or ErrReservedRoom.
-func ValidRoom(id string) error {
-	if !roomPattern.MatchString(id) {
-		return ErrInvalidRoom
-	}
-	if reserved[strings.ToLower(id)] {
-		return ErrReservedRoom
-	}
-	return nil
-}
-
 // Register mounts the plugin's routes on r, relative to r (under a group
 // "/live", the watch page is "/live/:id"):
 //
@@ -137,6 +105,7 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 			MaxRooms:        cfg.MaxRooms,
 			MaxViewers:      cfg.MaxViewers,
 			MaxTotalViewers: cfg.MaxTotalViewers,
+			Events:          viewerEvents{},
 		}),
 		closed: make(chan struct{}),
 		upgrades: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
@@ -173,38 +142,6 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 	r.Add(http.MethodGet, "/:id/recordings", p.recordings)
 	r.Add(http.MethodDelete, "/:id/recordings/:b", p.deleteRecording)
 	return p, nil
-}
-
-// recoverRecordings seals the recordings a crash or kill left unfinished
-// in Dir, logging each.
-func (p *Plugin) recoverRecordings() {
-	metas, err := p.store.Recover()
-	for _, m := range metas {
-		if m.Sealed {
-			p.log.Info("recording recovered", "room", m.Room, "broadcast", m.Broadcast, "bytes", m.Bytes, "duration", m.Duration)
-		} else {
-			p.log.Warn("recording not recoverable", "room", m.Room, "broadcast", m.Broadcast, "reason", m.Failed)
-		}
-	}
-	if err != nil {
-		p.log.Error("recordings not recovered", "err", err)
-	}
-}
-
-// pruneRecordings deletes the recordings that KeepRecordings,
-// MaxRecordingBytes and MaxRecordingAge do not keep, logging each.
-func (p *Plugin) pruneRecordings() {
-	gone, err := p.store.Prune(record.Retention{
-		KeepPerRoom: p.cfg.KeepRecordings,
-		MaxBytes:    p.cfg.MaxRecordingBytes,
-		MaxAge:      p.cfg.MaxRecordingAge,
-	}, time.Now())
-	for _, m := range gone {
-		p.log.Info("recording deleted", "room", m.Room, "broadcast", m.Broadcast, "reason", "retention")
-	}
-	if err != nil {
-		p.log.Error("recordings not pruned", "err", err)
-	}
 }
 
 // MustRegister is like Register but panics on error. It is meant for main.
@@ -277,192 +214,4 @@ func (p *Plugin) isClosing() bool {
 	p.connMu.Lock()
 	defer p.connMu.Unlock()
 	return p.closing
-}
-
-// Base returns the URL path the plugin's routes are mounted under, such as
-// "/live" (empty when mounted at the root).
-func (p *Plugin) Base() string { return p.base }
-
-// WatchURL returns the path of room's watch page.
-func (p *Plugin) WatchURL(room string) string { return p.base + "/" + room }
-
-// playbackURL returns the path that plays recording id of room.
-func (p *Plugin) playbackURL(room, id string) string {
-	return p.base + "/" + room + "/playback?b=" + id
-}
-
-// Live returns the broadcasts live now, newest first.
-func (p *Plugin) Live() []BroadcastInfo {
-	live := p.hub.Live()
-	out := make([]BroadcastInfo, 0, len(live))
-	for _, in := range live {
-		out = append(out, p.broadcastInfo(in))
-	}
-	return out
-}
-
-func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
-	return BroadcastInfo{
-		Room:     in.Room,
-		ID:       in.ID,
-		MIMEType: in.MIMEType,
-		Started:  in.Started,
-		Viewers:  in.Viewers,
-		Bytes:    in.Bytes,
-		URL:      p.WatchURL(in.Room),
-
-		Reconnecting: in.PublisherLost,
-	}
-}
-
-// Status returns the live broadcast of room, or ok false when the room is
-// not live.
-func (p *Plugin) Status(room string) (b BroadcastInfo, ok bool) {
-	hb, ok := p.hub.Lookup(room)
-	if !ok {
-		return BroadcastInfo{}, false
-	}
-	return p.broadcastInfo(hb.Info()), true
-}
-
-// Recording describes one recorded broadcast.
-type Recording struct {
-	ID         string        `json:"id"`
-	Room       string        `json:"room"`
-	MIMEType   string        `json:"mimeType"`
-	Start      time.Time     `json:"start"`
-	End        time.Time     `json:"end,omitzero"`
-	Duration   time.Duration `json:"-"`
-	DurationMs int64         `json:"durationMs"`
-	Bytes      int64         `json:"bytes"`
-	Live       bool          `json:"live"`             // still being recorded
-	Seekable   bool          `json:"seekable"`         // sealed with Cues and a duration
-	Failed     bool          `json:"failed,omitempty"` // recording stopped early; the file holds what was written
-	URL        string        `json:"url"`              // playback URL
-}
-
-// Recordings returns room's recordings, newest first.
-func (p *Plugin) Recordings(room string) ([]Recording, error) {
-	if err := ValidRoom(room); err != nil {
-		return nil, err
-	}
-	metas, err := p.store.List(room)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Recording, 0, len(metas))
-	for _, m := range metas {
-		out = append(out, p.recording(m))
-	}
-	return out, nil
-}
-
-func (p *Plugin) recording(m record.Meta) Recording {
-	return Recording{
-		ID:         m.Broadcast,
-		Room:       m.Room,
-		MIMEType:   m.MIMEType,
-		Start:      m.Start,
-		End:        m.End,
-		Duration:   m.Duration,
-		DurationMs: m.Duration.Milliseconds(),
-		Bytes:      m.Bytes,
-		Live:       m.Live(),
-		Seekable:   m.Sealed,
-		Failed:     m.Failed != "",
-		URL:        p.playbackURL(m.Room, m.Broadcast),
-	}
-}
-
-// FuncMap returns template functions that place the plugin's widgets in an
-// app's own html/template pages:
-//
-//	{{amliveHead}}                 the plugin's <link> and <script> tags
-//	{{amlivePlayer "alice"}}       the player of room alice
-//	{{amliveBroadcaster "alice"}}  the "Go live" widget of room alice
-//
-// The widgets only render markup; the publisher still needs Publish
-// permission when the stream starts.
-func (p *Plugin) FuncMap() template.FuncMap {
-	return template.FuncMap{
-		"amliveHead":        p.HeadHTML,
-		"amlivePlayer":      p.PlayerHTML,
-		"amliveBroadcaster": p.BroadcasterHTML,
-	}
-}
-
-// HeadHTML returns the <link> and <script> tags the widgets need, for an
-// app page's <head>.
-func (p *Plugin) HeadHTML() (template.HTML, error) {
-	return p.views.Partial("amlive-head", p.partialData(""))
-}
-
-// PlayerHTML returns the markup of room's player (live, or its latest
-// recording when offline) for an app's own page.
-func (p *Plugin) PlayerHTML(room string) (template.HTML, error) {
-	if err := ValidRoom(room); err != nil {
-		return "", err
-	}
-	return p.views.Partial("amlive-player", p.partialData(room))
-}
-
-// BroadcasterHTML returns the markup of room's "Go live" widget (camera
-// preview, start and stop, viewer count, status line) for an app's own page.
-func (p *Plugin) BroadcasterHTML(room string) (template.HTML, error) {
-	if err := ValidRoom(room); err != nil {
-		return "", err
-	}
-	return p.views.Partial("amlive-broadcaster", p.partialData(room))
-}
-
-func (p *Plugin) partialData(room string) views.PartialData {
-	d := views.PartialData{Base: p.base, Room: room, Assets: p.assetURLs()}
-	if room != "" {
-		_, d.Live = p.hub.Lookup(room)
-	}
-	return d
-}
-
-func (p *Plugin) assetURLs() views.Assets {
-	u := func(name string) string { return p.base + "/assets/" + name + "?v=" + p.assets[name].etag }
-	return views.Assets{PlayerJS: u("player.js"), BroadcasterJS: u("broadcaster.js"), CSS: u("live.css")}
-}
-
-// loadAssets reads the embedded assets once and gives each a content hash,
-// used as ETag and as the version in the URLs the pages link to.
-func loadAssets(fsys fs.FS) (map[string]asset, error) {
-	out := make(map[string]asset)
-	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(data)
-		mime := "application/octet-stream"
-		switch {
-		case strings.HasSuffix(name, ".js"):
-			mime = "text/javascript; charset=utf-8"
-		case strings.HasSuffix(name, ".css"):
-			mime = "text/css; charset=utf-8"
-		case strings.HasSuffix(name, ".go"):
-			return nil
-		}
-		out[name] = asset{data: data, etag: hex.EncodeToString(sum[:6]), mime: mime}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("liveplugin: assets: %w", err)
-	}
-	return out, nil
-}
-
-// newBroadcastID returns a sortable, unique broadcast id such as
-// "20261124T140512Z-3f2a9c".
-func newBroadcastID(t time.Time) string {
-	var b [3]byte
-	_, _ = rand.Read(b[:]) // never fails
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }

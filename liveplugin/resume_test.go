@@ -141,7 +141,7 @@ func TestPublisherResumesAfterDrops(t *testing.T) {
 		n += int64(len(c))
 	}
 	s.waitBytes(t, ctx, "alice", n)
-	pub.c.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.c.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	if code, reason := pub.c.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Errorf("publisher closed with %d %q; want 1000", code, reason)
 	}
@@ -233,7 +233,7 @@ func TestResumeRefused(t *testing.T) {
 		})
 	}
 	// The publisher is still connected and live.
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	if code, _ := pub.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Errorf("publisher closed with %d; want 1000", code)
 	}
@@ -258,7 +258,7 @@ func TestResumeReplacesHalfOpenConnection(t *testing.T) {
 		next.send(t, ctx, websocket.MessageBinary, c)
 	}
 	s.waitBytes(t, ctx, "alice", int64(len(fx.Full)))
-	next.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	next.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	if code, _ := next.closed(t, ctx); code != websocket.StatusNormalClosure {
 		t.Errorf("publisher closed with %d; want 1000", code)
 	}

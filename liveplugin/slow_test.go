@@ -265,7 +265,7 @@ func TestSlowViewersDoNotHoldUpOthers(t *testing.T) {
 	sampling.Wait()
 	st := s.p.Stats()
 	fast.Store(true) // let the slow viewers read what is left, the close frame last
-	pub.send(t, ctx, websocket.MessageText, []byte(`{"type":"end"}`))
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
 	pub.closed(t, ctx)
 
 	if st.SlowDrops != slowN {

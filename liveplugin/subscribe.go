@@ -62,11 +62,12 @@ func (p *Plugin) subscribe(c echo.Context) error {
 			if p.isClosing() {
 				closeWith(conn, ErrClosed)
 			} else {
-				_ = conn.Close(websocket.StatusNormalClosure, "broadcast ended")
+				closeWith(conn, errEnded)
 			}
 			return nil
 		case errors.Is(err, hub.ErrTooSlow):
-			log.Warn("viewer dropped", "reason", "too slow", "skips", sub.Skips())
+			c := classify(err)
+			log.Log(ctx, c.level, c.logMsg, "reason", c.logReason, "skips", sub.Skips())
 			closeWith(conn, err)
 			return nil
 		case err != nil:

@@ -26,7 +26,7 @@ func BenchmarkFanout(b *testing.B) {
 
 func benchmarkFanout(b *testing.B, n int) {
 	const size, round = 8 << 10, 16
-	h := New(Config{})
+	h := newHub(Config{})
 	bc, err := h.Start("r", "b", time.Now())
 	if err != nil {
 		b.Fatal(err)

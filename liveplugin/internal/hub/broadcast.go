@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"encoding/json"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -98,21 +97,8 @@ func (b *Broadcast) Viewers() int {
 // publisher, which reads Viewers after each receive.
 func (b *Broadcast) ViewersChanged() <-chan struct{} { return b.viewersCh }
 
-type event struct {
-	Type      string    `json:"type"`
-	Mime      string    `json:"mime,omitempty"`
-	Broadcast string    `json:"broadcast,omitempty"`
-	StartedAt time.Time `json:"startedAt,omitzero"`
-	Count     *int      `json:"count,omitempty"`
-	Recording string    `json:"recording,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-}
-
-func textMessage(kind msgKind, e event) Message {
-	data, err := json.Marshal(e)
-	if err != nil {
-		panic("hub: encode event: " + err.Error()) // all fields are plain values
-	}
+// textMessage wraps an event encoded by Config.Events.
+func textMessage(kind msgKind, data []byte) Message {
 	return Message{Text: true, Data: data, kind: kind}
 }
 
@@ -128,7 +114,7 @@ func (b *Broadcast) SetInit(mime string, init []byte) {
 	}
 	b.mime = mime
 	b.init = init
-	b.hello = textMessage(kindHello, event{Type: "hello", Mime: mime, Broadcast: b.id, StartedAt: b.started})
+	b.hello = textMessage(kindHello, b.h.cfg.Events.Hello(mime, b.id, b.started))
 	b.initMsg = Message{Data: init, kind: kindInit}
 }
 
@@ -217,7 +203,7 @@ func (b *Broadcast) join(s *Subscriber) {
 	}
 	n, size := len(s.q)-s.head, s.qBytes
 	if s.sentHello {
-		s.push(skipMessage)
+		s.push(b.h.skipMsg)
 	} else {
 		s.push(b.hello)
 	}
@@ -226,7 +212,7 @@ func (b *Broadcast) join(s *Subscriber) {
 		s.push(Message{Data: c.data, kind: kindMedia})
 	}
 	if b.lost {
-		s.push(reconnectingMessage)
+		s.push(b.h.reconnectingMsg)
 	}
 	// The queue may hold the join burst on top of its bounds.
 	s.allowMsgs += len(s.q) - s.head - n
@@ -284,7 +270,7 @@ func (b *Broadcast) End(recording string) {
 		return
 	}
 	b.ended = true
-	b.endMsg = textMessage(kindEnd, event{Type: "end", Broadcast: b.id, Recording: recording})
+	b.endMsg = textMessage(kindEnd, b.h.cfg.Events.End(b.id, recording))
 	for s := range b.subs {
 		s.mu.Lock()
 		if s.err == nil {
@@ -296,13 +282,6 @@ func (b *Broadcast) End(recording string) {
 	}
 	b.gop = nil
 	b.gopSize = 0
-}
-
-// Ended reports whether End was called.
-func (b *Broadcast) Ended() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.ended
 }
 
 func (b *Broadcast) subscribe() (*Subscriber, error) {
@@ -335,7 +314,7 @@ func (b *Broadcast) removeLocked(s *Subscriber) {
 
 func (b *Broadcast) viewersChangedLocked() {
 	n := len(b.subs)
-	m := textMessage(kindViewers, event{Type: "viewers", Count: &n})
+	m := textMessage(kindViewers, b.h.cfg.Events.Viewers(n))
 	b.viewersMsg.Store(&m)
 	b.viewersVer.Add(1)
 	select {

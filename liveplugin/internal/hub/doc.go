@@ -16,6 +16,7 @@
 // the init segment again), and one that keeps overflowing is dropped with
 // [ErrTooSlow]. The publisher never waits for a subscriber.
 //
-// The package knows nothing of HTTP, WebSockets, files or the WebM format:
-// it sees byte chunks and offsets.
+// The package knows nothing of HTTP, WebSockets, files, JSON or the WebM
+// format: it sees byte chunks and offsets, and its text events are the bytes
+// that [Config.Events] encodes, once per event.
 package hub

@@ -64,6 +64,29 @@ type Config struct {
 	MaxTotalViewers int
 	// Now returns the current time. Optional. Defaults to time.Now.
 	Now func() time.Time
+	// Events encodes the text events subscribers receive. The hub calls
+	// it once per event, not once per subscriber, and never modifies
+	// what it returns. Required.
+	Events Encoder
+}
+
+// Encoder encodes the text events of the subscribe protocol. Its methods
+// are called with the broadcast's lock held and must not block.
+type Encoder interface {
+	// Hello starts a broadcast for a subscriber: the stream's MIME type,
+	// the broadcast id and when it started.
+	Hello(mime, broadcast string, started time.Time) []byte
+	// Viewers is the broadcast's viewer count.
+	Viewers(count int) []byte
+	// Skip tells a subscriber that it fell behind: the init segment
+	// follows again, then media from a join point.
+	Skip() []byte
+	// Reconnecting tells that the publisher's connection dropped.
+	Reconnecting() []byte
+	// Resumed tells that the publisher is back.
+	Resumed() []byte
+	// End ends the broadcast, naming its recording's URL (may be empty).
+	End(broadcast, recording string) []byte
 }
 
 func (c Config) withDefaults() Config {
@@ -96,6 +119,9 @@ func (c Config) withDefaults() Config {
 type Hub struct {
 	cfg Config
 
+	// The events that never change, encoded once.
+	skipMsg, reconnectingMsg, resumedMsg Message
+
 	queued    atomic.Int64 // media bytes queued for all subscribers
 	skips     atomic.Int64 // overflows of all subscribers
 	slowDrops atomic.Int64 // subscribers dropped with ErrTooSlow
@@ -106,9 +132,20 @@ type Hub struct {
 	isClosed bool
 }
 
-// New returns an empty hub with cfg's limits.
+// New returns an empty hub with cfg's limits. It panics if cfg.Events is
+// nil.
 func New(cfg Config) *Hub {
-	return &Hub{cfg: cfg.withDefaults(), rooms: make(map[string]*Broadcast)}
+	if cfg.Events == nil {
+		panic("hub: Config.Events is nil")
+	}
+	ev := cfg.Events
+	return &Hub{
+		cfg:             cfg.withDefaults(),
+		rooms:           make(map[string]*Broadcast),
+		skipMsg:         textMessage(kindSkip, ev.Skip()),
+		reconnectingMsg: textMessage(kindState, ev.Reconnecting()),
+		resumedMsg:      textMessage(kindState, ev.Resumed()),
+	}
 }
 
 // Start begins broadcast id in room. It fails with ErrRoomLive if the room
@@ -207,17 +244,12 @@ func (h *Hub) Stats() Stats {
 	return Stats{QueuedBytes: h.queued.Load(), Skips: h.skips.Load(), SlowDrops: h.slowDrops.Load()}
 }
 
-// Close makes Start fail with ErrClosed from now on and returns the
-// broadcasts still live, for the caller to end. It is idempotent.
-func (h *Hub) Close() []*Broadcast {
+// Close makes Start fail with ErrClosed from now on. The broadcasts still
+// live go on until their owners End them. It is idempotent.
+func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.isClosed = true
-	bs := make([]*Broadcast, 0, len(h.rooms))
-	for _, b := range h.rooms {
-		bs = append(bs, b)
-	}
-	return bs
 }
 
 // addViewer reserves a place for one more subscriber of b, whose current

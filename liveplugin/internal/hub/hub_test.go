@@ -134,7 +134,7 @@ func TestJoinStartsAtSyncPoint(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := New(Config{})
+			h := newHub(Config{})
 			b, err := h.Start("room", "b1", time.Unix(0, 0))
 			if err != nil {
 				t.Fatal(err)
@@ -155,7 +155,7 @@ func TestJoinStartsAtSyncPoint(t *testing.T) {
 }
 
 func TestEndDeliversQueuedThenEOF(t *testing.T) {
-	h := New(Config{})
+	h := newHub(Config{})
 	b, _ := h.Start("r", "b", time.Now())
 	b.SetInit("video/webm", []byte("I"))
 	b.Write([]byte{1}, []int64{0})
@@ -185,7 +185,7 @@ func TestEndDeliversQueuedThenEOF(t *testing.T) {
 }
 
 func TestEndMessageNamesRecording(t *testing.T) {
-	h := New(Config{})
+	h := newHub(Config{})
 	b, _ := h.Start("r", "b", time.Now())
 	s, _ := h.Subscribe("r")
 	defer s.Close()
@@ -201,7 +201,7 @@ func TestEndMessageNamesRecording(t *testing.T) {
 }
 
 func TestSecondPublisherRefused(t *testing.T) {
-	h := New(Config{})
+	h := newHub(Config{})
 	b, _ := h.Start("r", "b", time.Now())
 	defer b.End("")
 	if _, err := h.Start("r", "c", time.Now()); !errors.Is(err, ErrRoomLive) {
@@ -242,21 +242,24 @@ func TestLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := New(tc.give)
+			h := newHub(tc.give)
 			err := tc.do(h)
 			var le *LimitError
 			if !errors.As(err, &le) || le.Name != tc.want {
 				t.Errorf("err = %v; want LimitError %s", err, tc.want)
 			}
-			for _, b := range h.Close() {
-				b.End("")
+			for _, in := range h.Live() {
+				if b, ok := h.Lookup(in.Room); ok {
+					b.End("")
+				}
 			}
+			h.Close()
 		})
 	}
 }
 
 func TestViewerCountFollowsSubscribers(t *testing.T) {
-	h := New(Config{})
+	h := newHub(Config{})
 	b, _ := h.Start("r", "b", time.Now())
 	defer b.End("")
 	var subs []*Subscriber
@@ -295,7 +298,7 @@ func TestViewerCountFollowsSubscribers(t *testing.T) {
 
 func TestViewerCountAtMostOncePerInterval(t *testing.T) {
 	clock := time.Unix(1_700_000_000, 0)
-	h := New(Config{Now: func() time.Time { return clock }, ViewersInterval: time.Second})
+	h := newHub(Config{Now: func() time.Time { return clock }, ViewersInterval: time.Second})
 	b, _ := h.Start("r", "b", clock)
 	defer b.End("")
 	b.SetInit("video/webm", []byte("I"))
@@ -333,7 +336,7 @@ func TestViewerCountAtMostOncePerInterval(t *testing.T) {
 }
 
 func TestSlowSubscriberSkipsToNextSyncPoint(t *testing.T) {
-	h := New(Config{QueueMessages: 2, SlowSkips: 5})
+	h := newHub(Config{QueueMessages: 2, SlowSkips: 5})
 	b, _ := h.Start("r", "b", time.Now())
 	defer b.End("")
 	b.SetInit("video/webm", []byte("I"))
@@ -384,7 +387,7 @@ func drain1(t *testing.T, s *Subscriber, n int) []Message {
 }
 
 func TestHopelessSubscriberDropped(t *testing.T) {
-	h := New(Config{QueueMessages: 1, SlowSkips: 2})
+	h := newHub(Config{QueueMessages: 1, SlowSkips: 2})
 	b, _ := h.Start("r", "b", time.Now())
 	defer b.End("")
 	b.SetInit("video/webm", []byte("I"))
@@ -410,7 +413,7 @@ func TestHopelessSubscriberDropped(t *testing.T) {
 // TestManySubscribersGetEveryByte publishes while many goroutines read, and
 // checks that each receives the stream from its join point without a gap.
 func TestManySubscribersGetEveryByte(t *testing.T) {
-	h := New(Config{})
+	h := newHub(Config{})
 	b, _ := h.Start("r", "b", time.Now())
 	b.SetInit("video/webm", []byte("I"))
 	const chunks, viewers = 200, 50
@@ -465,7 +468,7 @@ func TestManySubscribersGetEveryByte(t *testing.T) {
 }
 
 func TestGOPCacheBounded(t *testing.T) {
-	h := New(Config{MaxGOPBytes: 10})
+	h := newHub(Config{MaxGOPBytes: 10})
 	b, _ := h.Start("r", "b", time.Now())
 	defer b.End("")
 	b.SetInit("video/webm", []byte("I"))
@@ -490,7 +493,7 @@ func TestGOPCacheBounded(t *testing.T) {
 }
 
 func TestLiveSnapshot(t *testing.T) {
-	h := New(Config{})
+	h := newHub(Config{})
 	t0 := time.Unix(100, 0)
 	a, _ := h.Start("a", "1", t0)
 	b, _ := h.Start("b", "2", t0.Add(time.Second))
@@ -507,7 +510,7 @@ func TestLiveSnapshot(t *testing.T) {
 }
 
 func TestSubscriberNextHonoursContext(t *testing.T) {
-	h := New(Config{})
+	h := newHub(Config{})
 	b, _ := h.Start("r", "b", time.Now())
 	defer b.End("")
 	s, _ := h.Subscribe("r")
@@ -520,11 +523,11 @@ func TestSubscriberNextHonoursContext(t *testing.T) {
 }
 
 func TestClosedHubRefusesStart(t *testing.T) {
-	h := New(Config{})
+	h := newHub(Config{})
 	b, _ := h.Start("r", "b", time.Now())
-	live := h.Close()
-	if len(live) != 1 || live[0] != b {
-		t.Fatalf("Close() = %v; want the live broadcast", live)
+	h.Close()
+	if got, ok := h.Lookup("r"); !ok || got != b {
+		t.Fatalf("Lookup(r) after Close = %v, %v; want the live broadcast until its owner ends it", got, ok)
 	}
 	b.End("")
 	if _, err := h.Start("x", "y", time.Now()); !errors.Is(err, ErrClosed) {

@@ -1,12 +1,5 @@
 package hub
 
-// Events telling subscribers that the publisher's connection dropped and
-// that it came back. Media that arrives in between continues the stream.
-var (
-	reconnectingMessage = Message{Text: true, Data: []byte(`{"type":"reconnecting"}`), kind: kindState}
-	resumedMessage      = Message{Text: true, Data: []byte(`{"type":"resumed"}`), kind: kindState}
-)
-
 // SetPublisherLost records that the publisher's connection is down (lost
 // true) or back (false), and tells every subscriber in sync with a
 // reconnecting or resumed event; subscribers that join meanwhile get
@@ -19,9 +12,9 @@ func (b *Broadcast) SetPublisherLost(lost bool) {
 		return
 	}
 	b.lost = lost
-	m := resumedMessage
+	m := b.h.resumedMsg
 	if lost {
-		m = reconnectingMessage
+		m = b.h.reconnectingMsg
 	}
 	for s := range b.subs {
 		if !s.synced {

@@ -6,7 +6,7 @@ import (
 )
 
 func TestSetPublisherLost(t *testing.T) {
-	h := New(Config{})
+	h := newHub(Config{})
 	b, err := h.Start("room", "b1", time.Unix(0, 0))
 	if err != nil {
 		t.Fatal(err)

@@ -28,10 +28,6 @@ type Message struct {
 	kind msgKind
 }
 
-// skipMessage tells a subscriber that data was dropped: the next binary
-// message is the init segment again, then media from a join point.
-var skipMessage = Message{Text: true, Data: []byte(`{"type":"skip"}`), kind: kindSkip}
-
 // Subscriber receives one broadcast. Next is for one goroutine at a time;
 // Close and Skips are safe for concurrent use.
 type Subscriber struct {

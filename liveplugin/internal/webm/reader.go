@@ -310,8 +310,8 @@ func (r *Reader) MIMEType() string {
 
 // Playable returns nil when Media Source Extensions in Chromium can play the
 // stream in WebM (every video track VP8, VP9 or AV1, every audio track Opus
-// or Vorbis, and at least one of them), or an error wrapping
-// ErrUnsupportedCodec naming the first codec it cannot play, e.g. H.264
+// or Vorbis, and at least one of them), or a [*CodecError] (which matches
+// ErrUnsupportedCodec) naming the first codec it cannot play, e.g. H.264
 // (V_MPEG4/ISO/AVC) or AAC. Tracks of other types are ignored.
 func (r *Reader) Playable() error {
 	media := false
@@ -321,14 +321,14 @@ func (r *Reader) Playable() error {
 		}
 		media = true
 		if t.CodecID == "" {
-			return fmt.Errorf("%w: %s track %d has no codec id", ErrUnsupportedCodec, t.Type, t.Number)
+			return &CodecError{Track: t.Number, Kind: t.Type.String()}
 		}
 		if !playable(t.CodecID) {
-			return fmt.Errorf("%w: %s (%s track %d)", ErrUnsupportedCodec, t.CodecID, t.Type, t.Number)
+			return &CodecError{Codec: t.CodecID, Track: t.Number, Kind: t.Type.String()}
 		}
 	}
 	if !media {
-		return fmt.Errorf("%w: no audio or video track", ErrUnsupportedCodec)
+		return &CodecError{}
 	}
 	return nil
 }

@@ -1,0 +1,144 @@
+package liveplugin
+
+import (
+	"errors"
+	"time"
+
+	"github.com/amlive/amlive/liveplugin/internal/webm"
+)
+
+// Ingest: a publisher's chunks, parsed, go to the hub (the viewers) and to
+// the recording.
+
+// media parses one chunk and hands it to the hub and the recording.
+func (pub *publisher) media(data []byte) error {
+	p := pub.p
+	if !pub.bitrate.AllowN(time.Now(), len(data)) {
+		return &limitError{Name: "MaxBitrate", Max: p.cfg.MaxBitrate}
+	}
+	if pub.total += int64(len(data)); pub.total > p.cfg.MaxBroadcastBytes {
+		return &limitError{Name: "MaxBroadcastBytes", Max: p.cfg.MaxBroadcastBytes}
+	}
+	start := pub.reader.Offset()
+	var err error
+	pub.events, err = pub.reader.Feed(pub.events[:0], data)
+	if err != nil {
+		// The stream turned invalid: pass on and record what was valid of
+		// the chunk, then stop with err.
+		data = data[:validLen(err, start, len(data))]
+	}
+	pub.syncs = pub.syncs[:0]
+	for _, e := range pub.events {
+		switch e.Kind {
+		case webm.KindInit:
+			if err := pub.goLive(); err != nil {
+				return err
+			}
+		case webm.KindSync:
+			pub.syncs = append(pub.syncs, e.Offset)
+		case webm.KindCluster:
+			// A rough duration, should sealing fail: sealing reads every
+			// block and sets the exact one.
+			pub.last = max(pub.last, e.Timecode)
+		}
+	}
+	defer pub.ack()
+	if !pub.live {
+		pub.pending = append(pub.pending, data)
+		return err
+	}
+	for _, d := range pub.pending {
+		pub.b.Write(d, nil)
+		pub.record(d)
+	}
+	pub.pending = nil
+	pub.b.Write(data, pub.syncs)
+	pub.record(data)
+	return err
+}
+
+// validLen returns how many bytes of a chunk of n bytes, which began at
+// stream offset start, are valid WebM, given the error the reader's Feed
+// returned for it: those before the element at fault, which a viewer's
+// parser and the recording's sealing can take as they are. It is 0 when
+// the fault lies at or before start, or err is not a syntax error.
+func validLen(err error, start int64, n int) int {
+	var se *webm.SyntaxError
+	if !errors.As(err, &se) || se.Offset <= start {
+		return 0
+	}
+	return int(min(se.Offset-start, int64(n)))
+}
+
+// goLive runs once the stream header is read: it checks the codecs,
+// starts the recording and publishes the header to viewers.
+func (pub *publisher) goLive() error {
+	if err := pub.reader.Playable(); err != nil {
+		return err
+	}
+	p := pub.p
+	mime := pub.reader.MIMEType()
+	pub.b.SetInit(mime, pub.reader.Init())
+	pub.live = true
+	rec, err := p.store.Create(pub.b.Room(), pub.b.ID(), mime, pub.started)
+	if err != nil {
+		pub.recordFailed(err)
+	} else {
+		pub.rec = rec
+	}
+	pub.log.Info("room live", "mime", mime)
+	if p.cfg.OnLive != nil {
+		p.cfg.OnLive(pub.c, pub.info())
+	}
+	return nil
+}
+
+func (pub *publisher) record(data []byte) {
+	if pub.rec == nil || pub.recErr != nil {
+		return
+	}
+	if _, err := pub.rec.Write(data); err != nil {
+		pub.recordFailed(err)
+	}
+}
+
+// recordFailed keeps the broadcast live for its viewers and tells the
+// publisher that the recording stopped.
+func (pub *publisher) recordFailed(err error) {
+	pub.recErr = err
+	pub.log.Error("recording failed", "err", err)
+	pub.sendRecordFailed()
+}
+
+// recordFailedMessage is the error event's sentence when the recording
+// stops.
+const recordFailedMessage = "Recording failed on the server; you are still live."
+
+func (pub *publisher) sendRecordFailed() {
+	_ = send(pub.p.pubCtx, pub.conn, pub.p.cfg.WriteTimeout, newError(recordFailedMessage))
+}
+
+// finishRecording finishes and seals the recording, if any, applies the
+// retention limits and returns the recording's playback URL (empty when
+// nothing was recorded).
+func (pub *publisher) finishRecording() (url string) {
+	if pub.rec == nil {
+		return ""
+	}
+	p := pub.p
+	m, err := pub.rec.Finish(time.Now(), pub.last)
+	if err != nil {
+		pub.log.Error("recording not finished", "err", err)
+	}
+	if sm, err := p.store.Seal(m.Room, m.Broadcast); err != nil {
+		pub.log.Error("recording not sealed", "err", err)
+	} else {
+		m = sm
+	}
+	if m.Bytes > 0 {
+		url = p.playbackURL(m.Room, m.Broadcast)
+	}
+	pub.log.Info("recording saved", "bytes", m.Bytes, "duration", m.Duration)
+	p.pruneRecordings()
+	return url
+}

@@ -1,0 +1,324 @@
+package liveplugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/amlive/amlive/liveplugin/internal/hub"
+	"github.com/amlive/amlive/liveplugin/internal/record"
+	"github.com/amlive/amlive/liveplugin/internal/webm"
+)
+
+// publisher is the state of one broadcast's upload, which may span several
+// connections. Its methods run on the owning upload handler's goroutine,
+// except notify and watch, which run beside serve.
+type publisher struct {
+	p       *Plugin
+	c       echo.Context // the first upload request's
+	b       *hub.Broadcast
+	log     *slog.Logger
+	started time.Time
+	claimed string // the client's MIME type, for the logs only
+
+	// token lets the publisher, and nobody else, resume the broadcast.
+	token string
+	// takeover receives the connection of an upload that resumes the
+	// broadcast; ended is closed once nothing will receive from it.
+	takeover chan *websocket.Conn
+	ended    chan struct{}
+
+	reader  *webm.Reader
+	events  []webm.Event
+	syncs   []int64
+	pending [][]byte // chunks before the header was read
+	live    bool     // header read, OnLive called
+	last    time.Duration
+
+	rec    *record.Writer
+	recErr error
+
+	conn *websocket.Conn // the connection being served, for recordFailed
+
+	bitrate *rate.Limiter // bytes of media
+	total   int64         // bytes of media received
+	acked   atomic.Int64  // total, for notify
+	ackCh   chan struct{} // a token when acked changed
+}
+
+// run serves the broadcast's connections, starting with conn, until the
+// broadcast ends. A connection that drops leaves the broadcast waiting
+// ResumeGrace for another.
+func (pub *publisher) run(conn *websocket.Conn) {
+	p := pub.p
+	for {
+		stopPing := pub.ping(conn)
+		next, err := pub.serve(conn)
+		if next != nil {
+			// A resuming upload replaced a connection that had not
+			// noticed it was dead (watch closed it).
+			stopPing()
+			pub.log.Info("publisher resumed", "offset", pub.total, "replaced", true)
+			conn = next
+			continue
+		}
+		if !resumable(err) || p.cfg.ResumeGrace < 0 || p.pubCtx.Err() != nil {
+			pub.finish(err, conn)
+			stopPing()
+			return
+		}
+		conn.CloseNow()
+		stopPing()
+		pub.log.Info("publisher lost; waiting for it to resume", "err", err, "offset", pub.total, "grace", p.cfg.ResumeGrace)
+		pub.b.SetPublisherLost(true)
+		grace := time.NewTimer(p.cfg.ResumeGrace)
+		select {
+		case conn = <-pub.takeover:
+			grace.Stop()
+			pub.b.SetPublisherLost(false)
+			pub.log.Info("publisher resumed", "offset", pub.total)
+		case <-grace.C:
+			pub.finish(errLost, nil)
+			return
+		case <-p.pubCtx.Done():
+			grace.Stop()
+			pub.finish(ErrClosed, nil)
+			return
+		}
+	}
+}
+
+// ping runs keepAlive on conn until the returned stop is called, which
+// waits for a ping under way. Call stop once conn is closed: stopping a ping
+// whose frame is being written closes the connection, and it must not cut
+// it before finish has sent its close code. Bytes arriving count as
+// answers to a ping.
+func (pub *publisher) ping(conn *websocket.Conn) (stop func()) {
+	return pub.p.keepAlive(conn, func() int64 { return pub.b.Info().Bytes }, pub.log)
+}
+
+// serve runs one connection's read loop until it stops. It returns why,
+// or the connection that replaced it.
+func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err error) {
+	p := pub.p
+	// The read loop's context never ends: coder/websocket cuts a
+	// connection whose read context ends, without a close frame. The
+	// watcher closes it with a code and reason instead (idle, too long,
+	// shutdown).
+	ctx := context.WithoutCancel(p.pubCtx)
+
+	// Stopping notify must not cancel the context of a write it may have
+	// in flight: the websocket library closes the connection when that
+	// happens, and the publisher would never see the close code of finish.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	done := make(chan struct{})
+	stopHelpers := sync.OnceFunc(func() { close(done) })
+	defer stopHelpers()
+	activity := make(chan struct{}, 1)
+	var stop watchResult
+	wg.Go(func() { stop = pub.watch(conn, done, activity) }) // exits once done is closed or it stopped the upload
+
+	ready := newReady(pub.b.ID(), pub.token, max(p.cfg.ResumeGrace, 0), pub.total)
+	if err := send(ctx, conn, p.cfg.WriteTimeout, ready); err != nil {
+		stopHelpers()
+		wg.Wait()
+		return pub.stopReason(stop, err)
+	}
+	pub.log.Debug("publisher connected", "mime", pub.claimed, "offset", pub.total)
+	wg.Go(func() { pub.notify(ctx, conn, done) }) // after ready; exits once done is closed
+	pub.conn = conn
+	if pub.recErr != nil {
+		pub.sendRecordFailed() // again: the publisher may have missed it
+	}
+	// The read limit is ours to enforce with a close code the page can
+	// explain, so the library's own limit only stops runaway frames.
+	conn.SetReadLimit(p.cfg.MaxMessageBytes + 1)
+	for {
+		err := pub.readOne(ctx, conn)
+		if err == nil {
+			select {
+			case activity <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		stopHelpers()
+		wg.Wait()
+		return pub.stopReason(stop, err)
+	}
+}
+
+// watchResult is why watch stopped a connection, if it did.
+type watchResult struct {
+	err  error           // errStopped wrapping the reason
+	next *websocket.Conn // the connection that replaced it
+}
+
+func (pub *publisher) stopReason(stop watchResult, err error) (*websocket.Conn, error) {
+	if stop.next != nil {
+		return stop.next, nil
+	}
+	if stop.err != nil {
+		return nil, stop.err
+	}
+	return nil, err
+}
+
+// watch stops the upload on conn when the publisher has been silent for
+// IdleTimeout, when the broadcast reaches MaxBroadcast, when the plugin
+// closes, or when a resuming upload takes over. It returns when done is
+// closed or once it stopped the upload.
+func (pub *publisher) watch(conn *websocket.Conn, done, activity <-chan struct{}) watchResult {
+	p := pub.p
+	idle := time.NewTimer(p.cfg.IdleTimeout)
+	defer idle.Stop()
+	limit := time.NewTimer(p.cfg.MaxBroadcast - time.Since(pub.started))
+	defer limit.Stop()
+	for {
+		var err error
+		select {
+		case <-done:
+			return watchResult{}
+		case <-activity:
+			idle.Reset(p.cfg.IdleTimeout)
+			continue
+		case next := <-pub.takeover:
+			// The publisher reconnected, so this connection is dead
+			// even if the server has not noticed yet.
+			conn.CloseNow() // the read loop then returns
+			return watchResult{next: next}
+		case <-idle.C:
+			err = errIdle
+		case <-limit.C:
+			err = errTooLong
+		case <-p.pubCtx.Done():
+			err = ErrClosed
+		}
+		closeWith(conn, err) // the read loop then returns
+		return watchResult{err: fmt.Errorf("%w: %w", errStopped, err)}
+	}
+}
+
+// readOne reads and handles one message.
+func (pub *publisher) readOne(ctx context.Context, conn *websocket.Conn) error {
+	p := pub.p
+	typ, r, err := conn.Reader(ctx)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, p.cfg.MaxMessageBytes+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) > p.cfg.MaxMessageBytes {
+		return &tooLargeError{max: p.cfg.MaxMessageBytes}
+	}
+	if typ == websocket.MessageText {
+		var e clientEvent
+		if err := json.Unmarshal(data, &e); err != nil || e.Type != typeEnd {
+			return errBadMessage
+		}
+		return errEnd
+	}
+	return pub.media(data)
+}
+
+// ack lets notify tell the publisher that the server holds the stream's
+// first pub.total bytes: a publisher that reconnects resends from there.
+func (pub *publisher) ack() {
+	pub.acked.Store(pub.total)
+	select {
+	case pub.ackCh <- struct{}{}:
+	default:
+	}
+}
+
+// notify tells the publisher on conn the offset the server holds the
+// stream up to whenever it grows, and the viewer count whenever it
+// changes, at most every 250 ms. It returns when done is closed (after
+// finishing the write under way, if any) or when a write fails. ctx never
+// ends (see serve).
+func (pub *publisher) notify(ctx context.Context, conn *websocket.Conn, done <-chan struct{}) {
+	timeout := pub.p.cfg.WriteTimeout
+	lastViewers, lastAck := -1, pub.acked.Load()
+	viewersDue := time.NewTimer(0) // the count is due at once
+	defer viewersDue.Stop()
+	var viewersReady <-chan time.Time = viewersDue.C
+	for {
+		select {
+		case <-done:
+			return
+		case <-pub.b.ViewersChanged():
+			if viewersReady == nil {
+				viewersReady = viewersDue.C
+			}
+			continue
+		case <-viewersReady:
+			viewersReady = nil
+			if n := pub.b.Viewers(); n != lastViewers {
+				lastViewers = n
+				if err := send(ctx, conn, timeout, newViewers(n)); err != nil {
+					return
+				}
+			}
+			viewersDue.Reset(250 * time.Millisecond)
+		case <-pub.ackCh:
+			if n := pub.acked.Load(); n != lastAck {
+				lastAck = n
+				if err := send(ctx, conn, timeout, newAck(n)); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// finish ends the broadcast after the read loop stopped with err: it
+// finishes the recording, tells the viewers, then closes conn (nil when
+// the publisher is gone) with the close code of err's class, which also
+// says how the end is logged.
+func (pub *publisher) finish(err error, conn *websocket.Conn) {
+	p := pub.p
+	close(pub.ended) // refuse resumes from now on
+	p.sessions.remove(pub.b.Room(), pub)
+	recURL := pub.finishRecording()
+	pub.b.End(recURL)
+	info := pub.info()
+	info.Ended = time.Now()
+	info.Recording = recURL
+
+	c := classify(err)
+	attrs := []any{"err", err}
+	if c.logReason != "" {
+		attrs = []any{"reason", c.logReason, "err", err}
+	}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		attrs = append(attrs, "code", ce.Code)
+	}
+	if c.code == StatusUnsupportedData || c.code == StatusTooLarge {
+		attrs = append(attrs, "claimed", pub.claimed)
+	}
+	pub.log.Log(context.Background(), c.level, c.logMsg, attrs...)
+	if conn != nil && c.code != 0 {
+		_ = conn.Close(c.code, c.closeReason(err))
+	}
+	if pub.live && p.cfg.OnEnd != nil {
+		p.cfg.OnEnd(pub.c, info)
+	}
+}
+
+func (pub *publisher) info() BroadcastInfo {
+	return pub.p.broadcastInfo(pub.b.Info())
+}
