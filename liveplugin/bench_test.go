@@ -47,10 +47,11 @@ func BenchmarkSubscribeWrite(b *testing.B) {
 func benchmarkSubscribeWrite(b *testing.B, n int) {
 	e := echo.New()
 	p, err := liveplugin.Register(e.Group("/live"), liveplugin.Config{
-		Dir:                  b.TempDir(),
-		Authorize:            allowAll,
-		Logger:               slog.New(slog.DiscardHandler),
-		MaxUpgradesPerMinute: 1 << 30,
+		Dir:               b.TempDir(),
+		Authorize:         allowAll,
+		Logger:            slog.New(slog.DiscardHandler),
+		ViewerUpgrades:    liveplugin.RateLimit{PerMinute: 1 << 30, Burst: 1 << 30},
+		PublisherUpgrades: liveplugin.RateLimit{PerMinute: 1 << 30, Burst: 1 << 30},
 	})
 	if err != nil {
 		b.Fatal(err)

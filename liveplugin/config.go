@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -129,12 +130,23 @@ type Config struct {
 	// MaxTotalViewers bounds the viewers of all rooms. Optional. Defaults
 	// to 20000.
 	MaxTotalViewers int
-	// MaxUpgradesPerMinute bounds the WebSocket connections (uploads and
-	// viewers together) one client IP (echo.Context.RealIP) may open per
-	// minute, with bursts of as many; one more is closed with 4429. Behind
-	// a proxy, set the app's Echo IPExtractor so RealIP is the client's.
-	// Optional. Defaults to 120.
-	MaxUpgradesPerMinute int
+	// ViewerUpgrades bounds the viewer WebSockets (subscribe) that one
+	// client IP may open: a token bucket per IP (see RateLimit). A
+	// connection beyond it is closed with 4429. Optional. Defaults to
+	// bursts of 1000, refilled at 600 a minute: a thousand people behind
+	// one NAT address may join at once.
+	ViewerUpgrades RateLimit
+	// PublisherUpgrades bounds the uploads (new broadcasts and resumes)
+	// that one client IP may open, as ViewerUpgrades does for viewers.
+	// Optional. Defaults to bursts of 20, refilled at 20 a minute.
+	PublisherUpgrades RateLimit
+	// ClientIP returns the IP address a request comes from, for the
+	// per-IP limits and the logs. It must be fast and must not block.
+	// Optional. Defaults to the app's Echo IPExtractor when it sets one,
+	// and to the connection's remote address otherwise: headers such as
+	// X-Forwarded-For, which any client can send, are trusted only when
+	// the app's IPExtractor says so (see echo.ExtractIPFromXFFHeader).
+	ClientIP func(r *http.Request) string
 	// MaxBitrate bounds a publisher's sustained upload in bits per second,
 	// averaged over 10 seconds (a burst of 10 s worth is allowed); a
 	// faster upload is closed with 4429. Optional. Defaults to 20 Mbit/s.
@@ -181,22 +193,21 @@ type Config struct {
 
 // The defaults of Config's fields, as its docs state, named after them.
 const (
-	defaultDir                  = "amlive-recordings"
-	defaultMaxMessageBytes      = 4 << 20
-	defaultMaxInitBytes         = 1 << 20
-	defaultMaxRooms             = 100
-	defaultMaxViewers           = 5000
-	defaultMaxTotalViewers      = 20000
-	defaultMaxBroadcast         = 12 * time.Hour
-	defaultMaxUpgradesPerMinute = 120
-	defaultMaxBitrate           = 20_000_000
-	defaultMaxBroadcastBytes    = 16 << 30
-	defaultIdleTimeout          = 15 * time.Second
-	defaultResumeGrace          = 15 * time.Second
-	defaultWriteTimeout         = 10 * time.Second
-	defaultViewerQueueBytes     = 8 << 20
-	defaultPingInterval         = 15 * time.Second
-	defaultSyncInterval         = time.Second
+	defaultDir               = "amlive-recordings"
+	defaultMaxMessageBytes   = 4 << 20
+	defaultMaxInitBytes      = 1 << 20
+	defaultMaxRooms          = 100
+	defaultMaxViewers        = 5000
+	defaultMaxTotalViewers   = 20000
+	defaultMaxBroadcast      = 12 * time.Hour
+	defaultMaxBitrate        = 20_000_000
+	defaultMaxBroadcastBytes = 16 << 30
+	defaultIdleTimeout       = 15 * time.Second
+	defaultResumeGrace       = 15 * time.Second
+	defaultWriteTimeout      = 10 * time.Second
+	defaultViewerQueueBytes  = 8 << 20
+	defaultPingInterval      = 15 * time.Second
+	defaultSyncInterval      = time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -215,7 +226,12 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxViewers, defaultMaxViewers)
 	setDefault(&c.MaxTotalViewers, defaultMaxTotalViewers)
 	setDefault(&c.MaxBroadcast, defaultMaxBroadcast)
-	setDefault(&c.MaxUpgradesPerMinute, defaultMaxUpgradesPerMinute)
+	if c.ViewerUpgrades == (RateLimit{}) {
+		c.ViewerUpgrades = defaultViewerUpgrades
+	}
+	if c.PublisherUpgrades == (RateLimit{}) {
+		c.PublisherUpgrades = defaultPublisherUpgrades
+	}
 	setDefault(&c.MaxBitrate, defaultMaxBitrate)
 	setDefault(&c.MaxBroadcastBytes, defaultMaxBroadcastBytes)
 	setDefault(&c.IdleTimeout, defaultIdleTimeout)
@@ -250,7 +266,14 @@ func (c Config) validate() error {
 	positive("MaxViewers", int64(c.MaxViewers))
 	positive("MaxTotalViewers", int64(c.MaxTotalViewers))
 	positive("MaxBroadcast", int64(c.MaxBroadcast))
-	positive("MaxUpgradesPerMinute", int64(c.MaxUpgradesPerMinute))
+	for _, l := range []struct {
+		name string
+		RateLimit
+	}{{"ViewerUpgrades", c.ViewerUpgrades}, {"PublisherUpgrades", c.PublisherUpgrades}} {
+		if !l.valid() {
+			errs = append(errs, fmt.Errorf("liveplugin: %s must have PerMinute > 0 and Burst > 0, got %+v", l.name, l.RateLimit))
+		}
+	}
 	positive("MaxBitrate", c.MaxBitrate)
 	positive("MaxBroadcastBytes", c.MaxBroadcastBytes)
 	if c.MaxBitrate > 0 && c.MaxMessageBytes > c.MaxBitrate*bitrateWindow/8 {

@@ -70,12 +70,13 @@ func FuzzUpload(f *testing.F) {
 	}
 	var serverLog syncBuffer
 	s := newServerWith(f, liveplugin.Config{
-		Authorize:            allowAll,
-		Logger:               slog.New(slog.DiscardHandler),
-		MaxMessageBytes:      16 << 10,
-		MaxInitBytes:         4 << 10,
-		MaxUpgradesPerMinute: 1 << 30,
-		IdleTimeout:          time.Hour,
+		Authorize:         allowAll,
+		Logger:            slog.New(slog.DiscardHandler),
+		MaxMessageBytes:   16 << 10,
+		MaxInitBytes:      4 << 10,
+		ViewerUpgrades:    liveplugin.RateLimit{PerMinute: 1 << 30, Burst: 1 << 30},
+		PublisherUpgrades: liveplugin.RateLimit{PerMinute: 1 << 30, Burst: 1 << 30},
+		IdleTimeout:       time.Hour,
 	}, func(hs *httptest.Server) { hs.Config.ErrorLog = log.New(&serverLog, "", 0) })
 	ctx, cancel := context.WithCancel(context.Background())
 	f.Cleanup(cancel)

@@ -208,8 +208,8 @@ func TestUploadRefused(t *testing.T) {
 			wantReason: "not a valid WebM stream: init segment exceeds 300 bytes"},
 		{name: "MaxRooms", authorize: allowAll, cfg: liveplugin.Config{MaxRooms: 1}, give: vp8.Chunks[:1], wantCode: liveplugin.StatusLimit,
 			wantReason: "limit reached: MaxRooms (1)"},
-		{name: "MaxUpgradesPerMinute", authorize: allowAll, cfg: liveplugin.Config{MaxUpgradesPerMinute: 2}, give: vp8.Chunks[:1], wantCode: liveplugin.StatusLimit,
-			wantReason: "limit reached: MaxUpgradesPerMinute (2)"},
+		{name: "PublisherUpgrades", authorize: allowAll, cfg: liveplugin.Config{PublisherUpgrades: liveplugin.RateLimit{PerMinute: 1, Burst: 1}}, give: vp8.Chunks[:1], wantCode: liveplugin.StatusLimit,
+			wantReason: "limit reached: PublisherUpgrades (1)"},
 		{name: "text that is not ours", authorize: allowAll, text: `{"type":"dance"}`, wantCode: websocket.StatusUnsupportedData, wantReason: "unsupported message"},
 		{name: "text that is not JSON", authorize: allowAll, text: `end`, wantCode: websocket.StatusUnsupportedData, wantReason: "unsupported message"},
 	}

@@ -258,6 +258,14 @@ func (p *Plugin) playback(c echo.Context) error {
 	} else {
 		h.Set("Cache-Control", "private, max-age=60")
 	}
+	etag, err := fileETag(id, f)
+	if err != nil {
+		return toHTTPError(err)
+	}
+	h.Set("ETag", etag)
+	if fi, err := f.Stat(); err == nil && refuseRanges(c.Response(), c.Request(), fi.Size()) {
+		return nil
+	}
 	modtime := m.End
 	if m.Live() {
 		modtime = time.Time{} // growing: no Last-Modified, no 304

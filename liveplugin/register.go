@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
-	"golang.org/x/time/rate"
 
 	"github.com/amlive/amlive/assets"
 	"github.com/amlive/amlive/liveplugin/internal/hub"
@@ -38,9 +36,8 @@ type Plugin struct {
 	base   string // route prefix, e.g. "/live"
 	assets map[string]asset
 
-	// upgrades counts WebSocket upgrades per client IP. Its stale entries
-	// are dropped lazily on use: it starts no goroutine.
-	upgrades *middleware.RateLimiterMemoryStore
+	// upgrades counts WebSocket upgrades per client IP and role.
+	upgrades *upgradeLimiter
 
 	deadPeers atomic.Int64 // WebSockets cut by keepAlive
 
@@ -107,12 +104,8 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 			MaxTotalViewers: cfg.MaxTotalViewers,
 			Events:          viewerEvents{},
 		}),
-		closed: make(chan struct{}),
-		upgrades: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-			Rate:      rate.Limit(float64(cfg.MaxUpgradesPerMinute) / 60),
-			Burst:     cfg.MaxUpgradesPerMinute,
-			ExpiresIn: 2 * time.Minute,
-		}),
+		closed:   make(chan struct{}),
+		upgrades: newUpgradeLimiter(cfg.ViewerUpgrades, cfg.PublisherUpgrades),
 	}
 	if p.assets, err = loadAssets(assets.FS); err != nil {
 		return nil, err

@@ -19,13 +19,13 @@ import (
 func (p *Plugin) subscribe(c echo.Context) error {
 	// Each frame in one system call (see frameWriter).
 	c.Response().Writer = frameWriter{c.Response().Writer}
-	room, conn, done, err := p.accept(c, &p.subs)
+	room, conn, done, err := p.accept(c, &p.subs, false)
 	if conn == nil {
 		return err
 	}
 	defer done()
 	defer conn.CloseNow()
-	log := p.log.With("room", room, "remote", c.RealIP())
+	log := p.log.With("room", room, "remote", p.clientIP(c))
 
 	if err := p.cfg.Authorize(c, room, View); err != nil {
 		closeWith(conn, authError(err))

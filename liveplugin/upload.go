@@ -24,7 +24,7 @@ import (
 // the connections that resume it (see publisher.go): a resuming handler
 // hands its connection over and returns.
 func (p *Plugin) upload(c echo.Context) error {
-	room, conn, done, err := p.accept(c, &p.pubs)
+	room, conn, done, err := p.accept(c, &p.pubs, true)
 	if conn == nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (p *Plugin) upload(c echo.Context) error {
 			conn.CloseNow()
 		}
 	}()
-	log := p.log.With("room", room, "remote", c.RealIP())
+	log := p.log.With("room", room, "remote", p.clientIP(c))
 
 	if err := p.cfg.Authorize(c, room, Publish); err != nil {
 		err = authError(err)

@@ -21,7 +21,7 @@ func isWebSocket(r *http.Request) bool {
 // accept validates the room (a plain HTTP error before the upgrade), then
 // upgrades the connection. The caller must call done when its handler
 // returns; conn is nil when the handler should just return nil.
-func (p *Plugin) accept(c echo.Context, wg *sync.WaitGroup) (room string, conn *websocket.Conn, done func(), err error) {
+func (p *Plugin) accept(c echo.Context, wg *sync.WaitGroup, publisher bool) (room string, conn *websocket.Conn, done func(), err error) {
 	room = c.Param("id")
 	if err := ValidRoom(room); err != nil {
 		return "", nil, nil, toHTTPError(err)
@@ -34,7 +34,7 @@ func (p *Plugin) accept(c echo.Context, wg *sync.WaitGroup) (room string, conn *
 	})
 	if err != nil {
 		// Accept has written the response (e.g. 403 for a foreign Origin).
-		p.log.Debug("websocket refused", "room", room, "remote", c.RealIP(), "err", err)
+		p.log.Debug("websocket refused", "room", room, "remote", p.clientIP(c), "err", err)
 		return "", nil, nil, nil
 	}
 	done, ok := p.track(wg)
@@ -42,9 +42,9 @@ func (p *Plugin) accept(c echo.Context, wg *sync.WaitGroup) (room string, conn *
 		closeWith(conn, ErrClosed)
 		return "", nil, nil, nil
 	}
-	if ok, _ := p.upgrades.Allow(c.RealIP()); !ok {
-		p.log.Warn("websocket refused", "room", room, "remote", c.RealIP(), "reason", "MaxUpgradesPerMinute")
-		closeWith(conn, &limitError{Name: "MaxUpgradesPerMinute", Max: int64(p.cfg.MaxUpgradesPerMinute)})
+	if err := p.upgrades.allow(p.clientIP(c), publisher); err != nil {
+		p.log.Warn("websocket refused", "room", room, "remote", p.clientIP(c), "err", err)
+		closeWith(conn, err)
 		done()
 		return "", nil, nil, nil
 	}

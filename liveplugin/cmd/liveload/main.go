@@ -19,9 +19,9 @@
 //	liveload -url URL [-pid P] ...   load a running server (URL is the plugin's base, e.g. http://127.0.0.1:8080/live)
 //
 // The bench server (-serve) lets anyone publish and raises the limits a
-// load test hits, above all MaxUpgradesPerMinute: its default, 120
-// WebSockets per client IP per minute, refuses every viewer of a load test
-// past the 120th, since they all come from one address. A server of your
+// load test hits, above all ViewerUpgrades: its default, a bucket of 1000
+// WebSockets per client IP refilled at 600 a minute, refuses the viewers of
+// a load test past the 1000th, since they all come from one address. A server of your
 // own needs the same, and an Authorize that lets liveload publish: pass
 // its session cookie with -header 'Cookie: …' and name the room with
 // -room (the demo lets a user publish in the room named after them).

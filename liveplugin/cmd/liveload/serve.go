@@ -25,18 +25,19 @@ import (
 
 // benchConfig is the plugin's configuration for load tests: anyone may
 // publish, and the limits a load test would hit first are raised. Above
-// all MaxUpgradesPerMinute: its default of 120 per client IP refuses the
-// viewers of a load test beyond the 120th, since they all come from one
-// address.
+// all ViewerUpgrades: its default bucket of 1000 per client IP refuses the
+// viewers of a load test beyond the 1000th (then 10 a second), since they
+// all come from one address.
 func benchConfig(dir string, log *slog.Logger) liveplugin.Config {
 	return liveplugin.Config{
-		Dir:                  dir,
-		Logger:               log,
-		Authorize:            func(echo.Context, string, liveplugin.Action) error { return nil },
-		MaxUpgradesPerMinute: 1 << 30,
-		MaxRooms:             10_000,
-		MaxViewers:           1 << 20,
-		MaxTotalViewers:      1 << 20,
+		Dir:               dir,
+		Logger:            log,
+		Authorize:         func(echo.Context, string, liveplugin.Action) error { return nil },
+		ViewerUpgrades:    liveplugin.RateLimit{PerMinute: 1 << 30, Burst: 1 << 30},
+		PublisherUpgrades: liveplugin.RateLimit{PerMinute: 1 << 30, Burst: 1 << 30},
+		MaxRooms:          10_000,
+		MaxViewers:        1 << 20,
+		MaxTotalViewers:   1 << 20,
 	}
 }
 
