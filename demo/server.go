@@ -428,7 +428,10 @@ func (s *server) signup(c echo.Context) error {
 // isFormError reports whether err is a mistake in the form, as opposed to
 // a failure of the server.
 func isFormError(err error) bool {
-	for _, e := range []error{errInvalidName, errReservedName, errNameTaken, errShortPassword, errLongPassword, errBadLogin} {
+	for _, e := range []error{
+		errInvalidName, errReservedName, errNameTaken, errBadLogin,
+		errBlankPassword, errShortPassword, errLongPassword, errNamePassword, errCommonPassword, errRepeatPassword,
+	} {
 		if errors.Is(err, e) {
 			return true
 		}
