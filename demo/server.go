@@ -42,6 +42,15 @@ type options struct {
 	IdleTimeout   time.Duration    // the plugin's Config.IdleTimeout; default: the plugin's
 	Now           func() time.Time // default: time.Now
 
+	// The HTTP server's bounds (see httpServer). ReadHeaderTimeout and
+	// ReadTimeout bound reading the headers and the whole request (10 s,
+	// 30 s); WriteStallTimeout is how long a response may wait for the
+	// client to take more of it (60 s); KeepAliveTimeout closes a
+	// connection idle between requests (2 min); MaxHeaderBytes bounds
+	// the request headers (64 KiB).
+	ReadHeaderTimeout, ReadTimeout, WriteStallTimeout, KeepAliveTimeout time.Duration
+	MaxHeaderBytes                                                      int
+
 	// OnLive and OnEnd, if set, are called when a broadcast goes live and
 	// when it has ended and its recording is finished (the plugin's
 	// Config.OnLive and OnEnd; a real site would notify followers). They
@@ -65,7 +74,7 @@ type server struct {
 var pageNames = []string{"home", "profile", "signup", "login", "embedtest", "error"}
 
 // newServer opens the data directory and builds the site. The caller
-// serves s.echo, and closes s.plugin when done.
+// serves s.httpServer(), and closes s.plugin when done.
 func newServer(opts options) (*server, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("no data directory")
@@ -84,6 +93,29 @@ func newServer(opts options) (*server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"ReadHeaderTimeout", &opts.ReadHeaderTimeout, defaultReadHeaderTimeout},
+		{"ReadTimeout", &opts.ReadTimeout, defaultReadTimeout},
+		{"WriteStallTimeout", &opts.WriteStallTimeout, defaultWriteStallTimeout},
+		{"KeepAliveTimeout", &opts.KeepAliveTimeout, defaultKeepAliveTimeout},
+	} {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("%s must be > 0, got %v", d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if opts.MaxHeaderBytes < 0 {
+		return nil, fmt.Errorf("MaxHeaderBytes must be > 0, got %d", opts.MaxHeaderBytes)
+	}
+	if opts.MaxHeaderBytes == 0 {
+		opts.MaxHeaderBytes = defaultMaxHeaderBytes
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, err
