@@ -104,8 +104,15 @@ type userStore struct {
 	// wrong name takes as long as a wrong password.
 	dummy []byte
 
-	mu    sync.Mutex
-	users map[string]user // by lower-case name: names differ in more than case
+	// saveMu orders the writes of the file, which are made without mu
+	// held, so that a sign-in's fsync does not stall every request that
+	// checks a session. It is taken before mu, never under it.
+	saveMu sync.Mutex
+	saved  uint64 // the version the file holds
+
+	mu      sync.Mutex
+	users   map[string]user // by lower-case name: names differ in more than case
+	version uint64          // of users: one more at every change
 }
 
 // openUsers loads the accounts in path; a missing file is no accounts.
@@ -193,13 +200,20 @@ func (s *userStore) create(name, password string, now time.Time) (user, error) {
 	key := strings.ToLower(name)
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.users[key]; ok {
+		s.mu.Unlock()
 		return user{}, errNameTaken
 	}
 	s.users[key] = u
-	if err := s.saveLocked(); err != nil {
-		delete(s.users, key)
+	s.version++
+	s.mu.Unlock()
+	if err := s.save(); err != nil {
+		s.mu.Lock()
+		if s.users[key].Hash == u.Hash {
+			delete(s.users, key)
+			s.version++
+		}
+		s.mu.Unlock()
 		return user{}, err
 	}
 	return u, nil
@@ -240,22 +254,24 @@ func (s *userStore) startSession(name string, now, expires time.Time) (string, e
 	_, _ = rand.Read(raw) // never fails
 	id := base64.RawURLEncoding.EncodeToString(raw)
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	h := sessionHash(id)
 	key := strings.ToLower(name)
+	s.mu.Lock()
 	u, ok := s.users[key]
 	if !ok {
+		s.mu.Unlock()
 		return "", errSessionNotFound
 	}
-	old := u
 	u.Sessions = slices.DeleteFunc(slices.Clone(u.Sessions), func(r sessionRecord) bool { return !now.Before(r.Expires) })
-	u.Sessions = append(u.Sessions, sessionRecord{ID: sessionHash(id), Expires: expires.UTC()})
+	u.Sessions = append(u.Sessions, sessionRecord{ID: h, Expires: expires.UTC()})
 	if n := len(u.Sessions) - maxSessions; n > 0 {
 		u.Sessions = u.Sessions[n:]
 	}
 	s.users[key] = u
-	if err := s.saveLocked(); err != nil {
-		s.users[key] = old
+	s.version++
+	s.mu.Unlock()
+	if err := s.save(); err != nil {
+		s.dropSession(key, h) // not saved: no cookie names it
 		return "", err
 	}
 	return id, nil
@@ -287,25 +303,31 @@ func (s *userStore) validSession(name, id string, now time.Time) bool {
 // its cookie no longer signs anyone in, wherever it was kept. It returns
 // errSessionNotFound if there is no such session.
 func (s *userStore) endSession(name, id string) error {
-	h := sessionHash(id)
+	if !s.dropSession(strings.ToLower(name), sessionHash(id)) {
+		return errSessionNotFound
+	}
+	// If the file cannot be written, the session stays ended in memory
+	// and the next write of the file records it.
+	return s.save()
+}
+
+// dropSession removes the session whose hash is h from the account key,
+// in memory, and reports whether there was one.
+func (s *userStore) dropSession(key, h string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := strings.ToLower(name)
 	u, ok := s.users[key]
 	if !ok {
-		return errSessionNotFound
+		return false
 	}
-	old := u
+	n := len(u.Sessions)
 	u.Sessions = slices.DeleteFunc(slices.Clone(u.Sessions), func(r sessionRecord) bool { return r.ID == h })
-	if len(u.Sessions) == len(old.Sessions) {
-		return errSessionNotFound
+	if len(u.Sessions) == n {
+		return false
 	}
 	s.users[key] = u
-	if err := s.saveLocked(); err != nil {
-		s.users[key] = old
-		return err
-	}
-	return nil
+	s.version++
+	return true
 }
 
 // sessionHash is what the store keeps of a session id.
@@ -326,13 +348,25 @@ func (s *userStore) names() []string {
 	return out
 }
 
-// saveLocked writes every account to the file. s.mu is held: sign-ups are
-// rare, and holding it keeps the writes in order.
-func (s *userStore) saveLocked() error {
+// save writes every account to the file, as they are now: when it
+// returns nil, the file holds every change made before it was called.
+// Writes are made one at a time, under saveMu, and s.mu is held only to
+// copy the accounts: a change made while another is written is written
+// next (or was already, by a save that started after it).
+func (s *userStore) save() error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	s.mu.Lock()
+	v := s.version
+	if v == s.saved {
+		s.mu.Unlock()
+		return nil // a save that started after the change wrote it
+	}
 	list := make([]user, 0, len(s.users))
 	for _, u := range s.users {
-		list = append(list, u)
+		list = append(list, u) // Sessions slices are never changed in place
 	}
+	s.mu.Unlock()
 	slices.SortFunc(list, func(a, b user) int { return strings.Compare(a.Name, b.Name) })
 	data, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
@@ -341,6 +375,7 @@ func (s *userStore) saveLocked() error {
 	if err := writeFileAtomic(s.path, append(data, '\n')); err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
+	s.saved = v
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,5 +267,42 @@ func TestSessions(t *testing.T) {
 	}
 	if u, _ := reopened.lookup("bob"); len(u.Sessions) != 1 {
 		t.Errorf("bob has %d sessions after the others expired; want 1", len(u.Sessions))
+	}
+}
+
+// TestSessionsConcurrent starts sessions from many goroutines at once:
+// every one that returned must be in the file, however the writes of the
+// file interleaved.
+func TestSessionsConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	s, err := openUsers(path, bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.create("alice", "password-alice", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ids := make([]string, maxSessions)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			id, err := s.startSession("alice", now, now.Add(time.Hour))
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = id
+			_ = s.validSession("alice", id, now) // reads while others write
+		})
+	}
+	wg.Wait()
+	reopened, err := openUsers(path, bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if !reopened.validSession("alice", id, now) {
+			t.Errorf("session %d is not in the file after startSession returned", i)
+		}
 	}
 }
