@@ -228,6 +228,42 @@ func TestMaxHeaderBytes(t *testing.T) {
 	}
 }
 
+// TestBodyLimit posts bodies over the bound, announced and not: the site
+// refuses them with 413 before any form is parsed.
+func TestBodyLimit(t *testing.T) {
+	s := newSite(t, t.TempDir(), options{})
+	tests := []struct {
+		name        string
+		giveType    string
+		giveBytes   int
+		giveChunked bool
+		want        int
+	}{
+		{name: "small form", giveType: "application/x-www-form-urlencoded", giveBytes: 100, want: http.StatusForbidden}, // no CSRF token
+		{name: "large form", giveType: "application/x-www-form-urlencoded", giveBytes: 1 << 20, want: http.StatusRequestEntityTooLarge},
+		{name: "large form, chunked", giveType: "application/x-www-form-urlencoded", giveBytes: 1 << 20, giveChunked: true, want: http.StatusRequestEntityTooLarge},
+		{name: "large multipart", giveType: "multipart/form-data; boundary=x", giveBytes: 8 << 20, want: http.StatusRequestEntityTooLarge},
+		{name: "large multipart, chunked", giveType: "multipart/form-data; boundary=x", giveBytes: 8 << 20, giveChunked: true, want: http.StatusRequestEntityTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := "--x\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a\"\r\n\r\n" + strings.Repeat("a", tc.giveBytes)
+			var r io.Reader = strings.NewReader(body)
+			if tc.giveChunked {
+				r = io.MultiReader(r) // no length: sent chunked
+			}
+			req, err := http.NewRequest(http.MethodPost, s.ts.URL+"/login", r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tc.giveType)
+			if got := newClient(t, s.ts.URL).do(req).Status; got != tc.want {
+				t.Errorf("POST /login with %d bytes = %d; want %d", len(body), got, tc.want)
+			}
+		})
+	}
+}
+
 // recordAlice signs alice up on s, broadcasts a fixture recording as her
 // and returns its playback path once it is finished. ended is the site's
 // OnEnd channel.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -68,6 +69,38 @@ type server struct {
 	users    *userStore
 	sessions *sessions.CookieStore
 	pages    map[string]*template.Template
+}
+
+// maxBodyBytes bounds a request body: the site's forms hold a user name, a
+// password and a token; the plugin takes no request bodies (its uploads
+// come over a WebSocket). Larger bodies get 413.
+const maxBodyBytes = 64 << 10
+
+// limitBody refuses a request body over maxBodyBytes with 413. Without
+// it, parsing a form reads a multipart body into up to 32 MB of memory and
+// the rest into temporary files, for as long as ReadTimeout lets the
+// client send. A body of unknown length (chunked) is read here, up to the
+// bound, because the form parser swallows the error a limited reader would
+// give, and the request would fail for another reason.
+func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		tooLarge := echo.NewHTTPError(http.StatusRequestEntityTooLarge, "This request is too large.")
+		switch {
+		case req.ContentLength > maxBodyBytes:
+			return tooLarge
+		case req.ContentLength < 0: // chunked
+			data, err := io.ReadAll(io.LimitReader(req.Body, maxBodyBytes+1))
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, "The request could not be read.").SetInternal(err)
+			}
+			if len(data) > maxBodyBytes {
+				return tooLarge
+			}
+			req.Body = io.NopCloser(bytes.NewReader(data))
+		}
+		return next(c)
+	}
 }
 
 // The demo's pages, each a file in templates/ rendered inside layout.html.
@@ -147,6 +180,7 @@ func newServer(opts options) (*server, error) {
 			LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogError: true,
 			LogValuesFunc: s.logRequest,
 		}),
+		limitBody, // before anything reads a form
 		session.Middleware(s.sessions),
 		middleware.CSRFWithConfig(middleware.CSRFConfig{
 			// The plugin's routes are left alone: its WebSockets are
