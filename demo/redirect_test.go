@@ -58,6 +58,10 @@ var redirectTests = []struct {
 	{name: "https URL", give: "https://evil.example", want: ""},
 	{name: "https URL with userinfo", give: "https://site.invalid@evil.example/", want: ""},
 	{name: "IDN host", give: "https://еvil.example/", want: ""}, // Cyrillic е
+	{name: "backslash and userinfo", give: `/\site.invalid@evil.example`, want: ""},
+	{name: "IDN host after two slashes", give: "//еvil.example", want: ""},
+	{name: "ideographic full stop host", give: "//evil。example", want: ""},
+	{name: "division slash is only a character in a path", give: "/∕evil.example", want: "/%E2%88%95evil.example"},
 	{name: "javascript", give: "javascript:alert(1)", want: ""},
 	{name: "javascript after a tab", give: "\tjavascript:alert(1)", want: ""},
 	{name: "data URL", give: "data:text/html,<script>alert(1)</script>", want: ""},
