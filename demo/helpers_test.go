@@ -31,6 +31,14 @@ type site struct {
 // closed when the test ends, or earlier with close.
 func newSite(t *testing.T, dir string, opts options) *site {
 	t.Helper()
+	return startSite(t, dir, opts, nil)
+}
+
+// startSite is newSite with a hook that may change the test server (its
+// listener, its Config's ConnState) before it starts. The server is the
+// site's own: httpServer's config and handler.
+func startSite(t *testing.T, dir string, opts options, tweak func(*httptest.Server)) *site {
+	t.Helper()
 	opts.DataDir = dir
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
@@ -42,7 +50,13 @@ func newSite(t *testing.T, dir string, opts options) *site {
 	if err != nil {
 		t.Fatalf("newServer: %v", err)
 	}
-	s := &site{srv: srv, ts: httptest.NewServer(srv.echo)}
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Config = srv.httpServer()
+	if tweak != nil {
+		tweak(ts)
+	}
+	ts.Start()
+	s := &site{srv: srv, ts: ts}
 	t.Cleanup(func() { s.close(t) })
 	return s
 }

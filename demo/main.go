@@ -6,7 +6,8 @@
 //
 // Usage:
 //
-//	go run ./demo [-addr 127.0.0.1:8080] [-data ./demo-data]
+//	go run ./demo [-addr 127.0.0.1:8080] [-data ./demo-data] [-read-header-timeout 10s]
+//	    [-read-timeout 30s] [-write-stall-timeout 60s] [-keepalive-timeout 2m] [-max-header-bytes 65536]
 //
 // The environment variables AMLIVE_ADDR and AMLIVE_DATA change the defaults
 // of -addr and -data. Everything is kept under the data directory: the
@@ -52,6 +53,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", envOr(getenv, "AMLIVE_ADDR", "127.0.0.1:8080"), "`address` to listen on (env AMLIVE_ADDR)")
 	data := fs.String("data", envOr(getenv, "AMLIVE_DATA", "./demo-data"), "`directory` for users, session key and recordings (env AMLIVE_DATA)")
+	var opts options
+	fs.DurationVar(&opts.ReadHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "longest a client may take to send a request's headers")
+	fs.DurationVar(&opts.ReadTimeout, "read-timeout", defaultReadTimeout, "longest a client may take to send a whole request, headers and body")
+	fs.DurationVar(&opts.WriteStallTimeout, "write-stall-timeout", defaultWriteStallTimeout,
+		"longest a response waits for the client to take more of it (a slow reader is served to the end; one that stops reading is cut)")
+	fs.DurationVar(&opts.KeepAliveTimeout, "keepalive-timeout", defaultKeepAliveTimeout, "longest a connection stays open between requests")
+	fs.IntVar(&opts.MaxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes, "largest request headers accepted, in `bytes`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -63,7 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	log := slog.New(slog.NewTextHandler(stdout, nil))
-	s, err := newServer(options{DataDir: *data, Logger: log})
+	opts.DataDir, opts.Logger = *data, log
+	s, err := newServer(opts)
 	if err != nil {
 		return err
 	}
@@ -71,14 +80,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return errors.Join(err, s.plugin.Close(context.Background()))
 	}
-	e := s.echo
-	e.Listener = ln
-	e.Server.ReadHeaderTimeout = 10 * time.Second
-	e.Server.IdleTimeout = 2 * time.Minute
-	// No WriteTimeout: playback of a long recording may take a while.
+	hs := s.httpServer()
 
 	served := make(chan error, 1)
-	go func() { served <- e.Start("") }() // exits when the server is shut down
+	go func() { served <- hs.Serve(ln) }() // exits when the server is shut down
 	fmt.Fprintf(stdout, "amlive demo listening on %s\n", siteURL(ln.Addr()))
 
 	select {
@@ -90,8 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	var errs []error
-	if err := e.Shutdown(sctx); err != nil {
-		errs = append(errs, fmt.Errorf("http shutdown: %w", err), e.Close())
+	if err := hs.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err), hs.Close())
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)

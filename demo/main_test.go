@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -119,6 +121,9 @@ func TestRunBadArgs(t *testing.T) {
 		{name: "unknown flag", give: []string{"-nope"}},
 		{name: "extra argument", give: []string{"extra"}},
 		{name: "bad address", give: []string{"-addr", "127.0.0.1:notaport"}},
+		{name: "not a duration", give: []string{"-addr", "127.0.0.1:0", "-read-timeout", "soon"}},
+		{name: "negative timeout", give: []string{"-addr", "127.0.0.1:0", "-write-stall-timeout", "-1s"}},
+		{name: "negative header bytes", give: []string{"-addr", "127.0.0.1:0", "-max-header-bytes", "-1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,5 +144,77 @@ func TestRunHelp(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "-addr") {
 		t.Errorf("run(-h) printed %q; want the usage", out.String())
+	}
+}
+
+// TestRunBounds starts the demo as main does, with small bounds given as
+// flags, and checks that its server keeps them: a client that sends
+// nothing is cut, large headers get 431.
+func TestRunBounds(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	args := []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-read-header-timeout", testBound.String(), "-max-header-bytes", "4096"}
+	out, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() { // exits when run returns
+		err := run(ctx, args, func(string) string { return "" }, w)
+		w.Close()
+		done <- err
+	}()
+	urls := make(chan string, 1)
+	go func() { // exits when run has returned and closed w
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "amlive demo listening on "); ok {
+				urls <- u
+			}
+		}
+		close(urls)
+	}()
+	var base string
+	select {
+	case base = <-urls:
+	case err := <-done:
+		t.Fatalf("run returned before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not print its URL")
+	}
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(cutWithin))
+	if n, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("a client that sends nothing read %d bytes, %v; want EOF: the server cuts it after %v", n, err, testBound)
+	}
+
+	hc := &http.Client{Transport: &http.Transport{}}
+	req, err := http.NewRequest(http.MethodGet, base+"/static/style.css", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Pad", strings.Repeat("a", 8<<10))
+	res, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	hc.CloseIdleConnections()
+	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("GET with 8 kB of headers = %d; want 431 (-max-header-bytes 4096)", res.StatusCode)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run() = %v; want nil after cancel", err)
+		}
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	for range urls { // drain until the scanner ends
 	}
 }

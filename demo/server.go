@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -42,6 +43,15 @@ type options struct {
 	IdleTimeout   time.Duration    // the plugin's Config.IdleTimeout; default: the plugin's
 	Now           func() time.Time // default: time.Now
 
+	// The HTTP server's bounds (see httpServer). ReadHeaderTimeout and
+	// ReadTimeout bound reading the headers and the whole request (10 s,
+	// 30 s); WriteStallTimeout is how long a response may wait for the
+	// client to take more of it (60 s); KeepAliveTimeout closes a
+	// connection idle between requests (2 min); MaxHeaderBytes bounds
+	// the request headers (64 KiB).
+	ReadHeaderTimeout, ReadTimeout, WriteStallTimeout, KeepAliveTimeout time.Duration
+	MaxHeaderBytes                                                      int
+
 	// OnLive and OnEnd, if set, are called when a broadcast goes live and
 	// when it has ended and its recording is finished (the plugin's
 	// Config.OnLive and OnEnd; a real site would notify followers). They
@@ -61,11 +71,43 @@ type server struct {
 	pages    map[string]*template.Template
 }
 
+// maxBodyBytes bounds a request body: the site's forms hold a user name, a
+// password and a token; the plugin takes no request bodies (its uploads
+// come over a WebSocket). Larger bodies get 413.
+const maxBodyBytes = 64 << 10
+
+// limitBody refuses a request body over maxBodyBytes with 413. Without
+// it, parsing a form reads a multipart body into up to 32 MB of memory and
+// the rest into temporary files, for as long as ReadTimeout lets the
+// client send. A body of unknown length (chunked) is read here, up to the
+// bound, because the form parser swallows the error a limited reader would
+// give, and the request would fail for another reason.
+func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		tooLarge := echo.NewHTTPError(http.StatusRequestEntityTooLarge, "This request is too large.")
+		switch {
+		case req.ContentLength > maxBodyBytes:
+			return tooLarge
+		case req.ContentLength < 0: // chunked
+			data, err := io.ReadAll(io.LimitReader(req.Body, maxBodyBytes+1))
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, "The request could not be read.").SetInternal(err)
+			}
+			if len(data) > maxBodyBytes {
+				return tooLarge
+			}
+			req.Body = io.NopCloser(bytes.NewReader(data))
+		}
+		return next(c)
+	}
+}
+
 // The demo's pages, each a file in templates/ rendered inside layout.html.
 var pageNames = []string{"home", "profile", "signup", "login", "embedtest", "error"}
 
 // newServer opens the data directory and builds the site. The caller
-// serves s.echo, and closes s.plugin when done.
+// serves s.httpServer(), and closes s.plugin when done.
 func newServer(opts options) (*server, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("no data directory")
@@ -84,6 +126,29 @@ func newServer(opts options) (*server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"ReadHeaderTimeout", &opts.ReadHeaderTimeout, defaultReadHeaderTimeout},
+		{"ReadTimeout", &opts.ReadTimeout, defaultReadTimeout},
+		{"WriteStallTimeout", &opts.WriteStallTimeout, defaultWriteStallTimeout},
+		{"KeepAliveTimeout", &opts.KeepAliveTimeout, defaultKeepAliveTimeout},
+	} {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("%s must be > 0, got %v", d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if opts.MaxHeaderBytes < 0 {
+		return nil, fmt.Errorf("MaxHeaderBytes must be > 0, got %d", opts.MaxHeaderBytes)
+	}
+	if opts.MaxHeaderBytes == 0 {
+		opts.MaxHeaderBytes = defaultMaxHeaderBytes
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, err
@@ -115,6 +180,7 @@ func newServer(opts options) (*server, error) {
 			LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogError: true,
 			LogValuesFunc: s.logRequest,
 		}),
+		limitBody, // before anything reads a form
 		session.Middleware(s.sessions),
 		middleware.CSRFWithConfig(middleware.CSRFConfig{
 			// The plugin's routes are left alone: its WebSockets are
@@ -427,7 +493,10 @@ func (s *server) signup(c echo.Context) error {
 // isFormError reports whether err is a mistake in the form, as opposed to
 // a failure of the server.
 func isFormError(err error) bool {
-	for _, e := range []error{errInvalidName, errReservedName, errNameTaken, errShortPassword, errLongPassword, errBadLogin} {
+	for _, e := range []error{
+		errInvalidName, errReservedName, errNameTaken, errBadLogin,
+		errBlankPassword, errShortPassword, errLongPassword, errNamePassword, errCommonPassword, errRepeatPassword,
+	} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -445,13 +514,13 @@ func sentence(err error) string {
 }
 
 func (s *server) loginForm(c echo.Context) error {
-	return s.render(c, http.StatusOK, "login", pageData{Title: "Sign in", Form: form{Next: localPath(c.QueryParam("next"))}})
+	return s.render(c, http.StatusOK, "login", pageData{Title: "Sign in", Form: form{Next: localRedirect(c.QueryParam("next"))}})
 }
 
 // login signs a user in and goes to ?next, or to the user's profile.
 func (s *server) login(c echo.Context) error {
 	name, password := strings.TrimSpace(c.FormValue("username")), c.FormValue("password")
-	next := localPath(c.FormValue("next"))
+	next := localRedirect(c.FormValue("next"))
 	canonical, err := s.users.authenticate(name, password)
 	if err != nil {
 		s.log.Info("sign-in refused", "user", name, "remote", c.RealIP())
@@ -472,15 +541,6 @@ func (s *server) logout(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/")
-}
-
-// localPath returns p if it is a path on this site, else "": a ?next that
-// pointed elsewhere would make the sign-in form an open redirect.
-func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
-		return ""
-	}
-	return p
 }
 
 // handleError is the app's echo.HTTPErrorHandler. The plugin's JSON

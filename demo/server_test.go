@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,22 +27,38 @@ func TestSignup(t *testing.T) {
 		givePassword string
 		wantStatus   int
 		wantLocation string
+		wantError    error // shown in the form
 	}{
 		{name: "new user", giveName: "carol", givePassword: "correct horse", wantStatus: 303, wantLocation: "/u/carol"},
-		{name: "name with digits, dash and underscore", giveName: "d4n_the-man", givePassword: "12345678", wantStatus: 303, wantLocation: "/u/d4n_the-man"},
-		{name: "spaces around the name", giveName: "  erin ", givePassword: "12345678", wantStatus: 303, wantLocation: "/u/erin"},
+		{name: "name with digits, dash and underscore", giveName: "d4n_the-man", givePassword: "fine password", wantStatus: 303, wantLocation: "/u/d4n_the-man"},
+		{name: "spaces around the name", giveName: "  erin ", givePassword: "fine password", wantStatus: 303, wantLocation: "/u/erin"},
 		{name: "duplicate", giveName: "alice", givePassword: "another password", wantStatus: 409},
 		{name: "duplicate in another case", giveName: "ALICE", givePassword: "another password", wantStatus: 409},
-		{name: "empty name", giveName: "", givePassword: "12345678", wantStatus: 422},
-		{name: "starts with a dash", giveName: "-bob", givePassword: "12345678", wantStatus: 422},
-		{name: "space inside", giveName: "bo b", givePassword: "12345678", wantStatus: 422},
-		{name: "slash", giveName: "bo/b", givePassword: "12345678", wantStatus: 422},
-		{name: "too long", giveName: strings.Repeat("a", 65), givePassword: "12345678", wantStatus: 422},
-		{name: "reserved by the plugin", giveName: "assets", givePassword: "12345678", wantStatus: 422},
-		{name: "reserved in another case", giveName: "Rooms", givePassword: "12345678", wantStatus: 422},
-		{name: "short password", giveName: "frank", givePassword: "1234567", wantStatus: 422},
-		{name: "empty password", giveName: "frank", givePassword: "", wantStatus: 422},
-		{name: "password over 72 bytes", giveName: "frank", givePassword: strings.Repeat("p", 73), wantStatus: 422},
+		{name: "empty name", giveName: "", givePassword: "fine password", wantStatus: 422},
+		{name: "starts with a dash", giveName: "-bob", givePassword: "fine password", wantStatus: 422},
+		{name: "space inside", giveName: "bo b", givePassword: "fine password", wantStatus: 422},
+		{name: "slash", giveName: "bo/b", givePassword: "fine password", wantStatus: 422},
+		{name: "too long", giveName: strings.Repeat("a", 65), givePassword: "fine password", wantStatus: 422},
+		{name: "reserved by the plugin", giveName: "assets", givePassword: "fine password", wantStatus: 422},
+		{name: "reserved in another case", giveName: "Rooms", givePassword: "fine password", wantStatus: 422},
+		{name: "short password", giveName: "frank", givePassword: "1234567", wantStatus: 422, wantError: errShortPassword},
+		{name: "empty password", giveName: "frank", givePassword: "", wantStatus: 422, wantError: errShortPassword},
+		{name: "password over 72 bytes", giveName: "frank", givePassword: strings.Repeat("pa", 36) + "p", wantStatus: 422, wantError: errLongPassword},
+		{name: "password of 72 bytes", giveName: "gina", givePassword: strings.Repeat("pa", 36), wantStatus: 303, wantLocation: "/u/gina"},
+		{name: "eight spaces", giveName: "frank", givePassword: "        ", wantStatus: 422, wantError: errBlankPassword},
+		{name: "tabs and newlines", giveName: "frank", givePassword: "\t\t\n\n\r\n  \t", wantStatus: 422, wantError: errBlankPassword},
+		{name: "short between spaces", giveName: "frank", givePassword: "    abc    ", wantStatus: 422, wantError: errShortPassword},
+		{name: "seven characters of two bytes", giveName: "frank", givePassword: "ééééééé", wantStatus: 422, wantError: errShortPassword},
+		{name: "eight characters of two bytes", giveName: "hugo", givePassword: "éèêëàâäç", wantStatus: 303, wantLocation: "/u/hugo"},
+		{name: "twenty emoji", giveName: "frank", givePassword: strings.Repeat("🙂", 20), wantStatus: 422, wantError: errLongPassword},
+		{name: "user name", giveName: "frank_the_tank", givePassword: "frank_the_tank", wantStatus: 422, wantError: errNamePassword},
+		{name: "user name in another case", giveName: "frank_the_tank", givePassword: "Frank_The_Tank", wantStatus: 422, wantError: errNamePassword},
+		{name: "common password", giveName: "frank", givePassword: "password", wantStatus: 422, wantError: errCommonPassword},
+		{name: "common password in capitals", giveName: "frank", givePassword: "Password1", wantStatus: 422, wantError: errCommonPassword},
+		{name: "common digits", giveName: "frank", givePassword: "12345678", wantStatus: 422, wantError: errCommonPassword},
+		{name: "the site's name", giveName: "frank", givePassword: "amlivedemo", wantStatus: 422, wantError: errCommonPassword},
+		{name: "one character repeated", giveName: "frank", givePassword: "zzzzzzzzzz", wantStatus: 422, wantError: errRepeatPassword},
+		{name: "spaces inside are fine", giveName: "ivy", givePassword: "a b c d e f", wantStatus: 303, wantLocation: "/u/ivy"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,6 +73,9 @@ func TestSignup(t *testing.T) {
 			}
 			if r.Status != 303 && !strings.Contains(r.Body, `data-testid="form-error"`) {
 				t.Errorf("refused sign-up shows no error in the form:\n%s", r.Body)
+			}
+			if tc.wantError != nil && !strings.Contains(r.Body, template.HTMLEscapeString(sentence(tc.wantError))) {
+				t.Errorf("refused sign-up does not say %q:\n%s", sentence(tc.wantError), r.Body)
 			}
 		})
 	}
@@ -178,6 +198,65 @@ func TestLogout(t *testing.T) {
 	}
 	if r := c.get("/u/alice"); strings.Contains(r.Body, `data-testid="go-live-panel"`) {
 		t.Error("profile shows the go-live panel after sign-out")
+	}
+}
+
+// TestLogoutRevokes replays the session cookie of a browser that signed
+// out, as someone who had copied it would: the site must treat it as
+// signed out, on its pages and on the plugin's routes. Another browser of
+// the same user stays signed in.
+func TestLogoutRevokes(t *testing.T) {
+	s := newSite(t, t.TempDir(), options{})
+	alice := newClient(t, s.ts.URL)
+	alice.mustSignUp("alice")
+	laptop := newClient(t, s.ts.URL)
+	if r := laptop.login("alice", "password-alice"); r.Status != http.StatusSeeOther {
+		t.Fatalf("sign in on a second browser = %d; want 303", r.Status)
+	}
+	u, err := url.Parse(s.ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stolen := newClient(t, s.ts.URL)
+	stolen.jar.SetCookies(u, alice.jar.Cookies(u)) // a copy of alice's cookies
+	if got := stolen.user(); got != "alice" {
+		t.Fatalf("the copied cookie signs in %q; want alice before sign-out", got)
+	}
+
+	if r := alice.submit("/", "/logout", url.Values{}); r.Status != http.StatusSeeOther {
+		t.Fatalf("sign out = %d; want 303", r.Status)
+	}
+	if got := stolen.user(); got != "" {
+		t.Errorf("after sign-out the old cookie signs in %q; want nobody", got)
+	}
+	if r := stolen.get("/u/alice"); strings.Contains(r.Body, `data-testid="go-live-panel"`) {
+		t.Error("after sign-out the old cookie shows alice's go-live panel")
+	}
+	if r := stolen.get("/live/alice/broadcast"); r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location, "/login?") {
+		t.Errorf("after sign-out the old cookie gets the broadcaster page: %d %q; want 303 to /login", r.Status, r.Location)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if code := publishCloseCode(t, ctx, stolen, "alice"); code != liveplugin.StatusSignInRequired {
+		t.Errorf("publish with the old cookie: close code %d; want %d", code, liveplugin.StatusSignInRequired)
+	}
+	if got := laptop.user(); got != "alice" {
+		t.Errorf("alice's other browser is signed in as %q after one signed out; want alice", got)
+	}
+
+	// Signing in again on the laptop replaces its session: the laptop's
+	// earlier cookie ends too.
+	before := laptop.jar.Cookies(u)
+	if r := laptop.login("alice", "password-alice"); r.Status != http.StatusSeeOther {
+		t.Fatalf("sign in again = %d; want 303", r.Status)
+	}
+	old := newClient(t, s.ts.URL)
+	old.jar.SetCookies(u, before)
+	if got := old.user(); got != "" {
+		t.Errorf("the cookie of the replaced session signs in %q; want nobody", got)
+	}
+	if got := laptop.user(); got != "alice" {
+		t.Errorf("after signing in again the laptop is signed in as %q; want alice", got)
 	}
 }
 

@@ -24,6 +24,7 @@ const (
 	// Keys of the session's values.
 	keyUser     = "user"
 	keyIssuedAt = "iat" // Unix seconds of the sign-in
+	keySession  = "sid" // the session's id in the user store
 	// ctxUser caches the signed-in user of a request in its echo.Context.
 	ctxUser = "demo.user"
 )
@@ -94,7 +95,9 @@ func newCookieStore(key []byte, maxAge time.Duration) *sessions.CookieStore {
 
 // currentUser returns the name of the signed-in user, or "". A session is
 // refused when its cookie does not verify, when it is older than the
-// session lifetime, or when its user no longer exists.
+// session lifetime, when its user no longer exists, or when the user store
+// does not hold it: the cookie is signed but the session it names has been
+// signed out (or was dropped as the user's oldest).
 func (s *server) currentUser(c echo.Context) string {
 	if name, ok := c.Get(ctxUser).(string); ok {
 		return name
@@ -111,6 +114,7 @@ func (s *server) sessionUser(c echo.Context) string {
 	}
 	name, _ := sess.Values[keyUser].(string)
 	iat, _ := sess.Values[keyIssuedAt].(int64)
+	sid, _ := sess.Values[keySession].(string)
 	if name == "" {
 		return ""
 	}
@@ -120,34 +124,62 @@ func (s *server) sessionUser(c echo.Context) string {
 	if age := s.now().Sub(time.Unix(iat, 0)); age < -time.Minute || age >= s.opts.SessionMaxAge {
 		return ""
 	}
-	u, ok := s.users.lookup(name)
-	if !ok || u.Name != name {
+	if !s.users.validSession(name, sid, s.now()) {
 		return ""
 	}
 	return name
 }
 
-// signIn starts a session for name, replacing any other.
+// signIn starts a session for name, replacing (and revoking) any other
+// of this browser.
 func (s *server) signIn(c echo.Context, name string) error {
 	sess, _ := session.Get(sessionName, c) // on error: a new, empty session
 	if sess == nil {
 		return errors.New("session: no store")
 	}
-	sess.Values = map[any]any{keyUser: name, keyIssuedAt: s.now().Unix()}
+	if err := s.revoke(sess); err != nil {
+		return err
+	}
+	now := s.now()
+	sid, err := s.users.startSession(name, now, now.Add(s.opts.SessionMaxAge))
+	if err != nil {
+		return fmt.Errorf("session: start: %w", err)
+	}
+	sess.Values = map[any]any{keyUser: name, keyIssuedAt: now.Unix(), keySession: sid}
 	c.Set(ctxUser, name)
 	return saveSession(c, sess)
 }
 
-// signOut ends the session: the browser deletes the cookie.
+// signOut ends the session: the user store forgets it, so its cookie signs
+// nobody in even if it was copied or kept, and the browser deletes the
+// cookie.
 func (s *server) signOut(c echo.Context) error {
 	sess, _ := session.Get(sessionName, c)
 	if sess == nil {
 		return errors.New("session: no store")
 	}
+	if err := s.revoke(sess); err != nil {
+		return err
+	}
 	sess.Values = map[any]any{}
 	sess.Options.MaxAge = -1
 	c.Set(ctxUser, "")
 	return saveSession(c, sess)
+}
+
+// revoke removes the session sess names, if any, from the user store. A
+// session it does not hold (expired, dropped, signed out elsewhere) is no
+// error.
+func (s *server) revoke(sess *sessions.Session) error {
+	name, _ := sess.Values[keyUser].(string)
+	sid, _ := sess.Values[keySession].(string)
+	if name == "" || sid == "" {
+		return nil
+	}
+	if err := s.users.endSession(name, sid); err != nil && !errors.Is(err, errSessionNotFound) {
+		return fmt.Errorf("session: end: %w", err)
+	}
+	return nil
 }
 
 // saveSession writes the session cookie; it is Secure when the request
