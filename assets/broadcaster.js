@@ -152,8 +152,10 @@
   // but the preview video it is given (may be null).
   //
   // conf: {url(path, ws) → URL of {base}/{room}/{path}, mime, videoBps,
-  // keyframeMs, timesliceMs, and callbacks onState(state, previous, message),
-  // onStatus(text), onViewers(count)}.
+  // keyframeMs, timesliceMs (each read when a broadcast starts), and
+  // callbacks (each optional) onState(state, previous, message),
+  // onStatus(text) (a status line without a change of state),
+  // onError(message) (also in lastError), onViewers(count)}.
   class BroadcastEngine {
     constructor(video, conf) {
       this.video = video;
@@ -187,6 +189,11 @@
     _setViewers(n) {
       this.viewers = n;
       this._call('onViewers', n);
+    }
+
+    _setError(message) {
+      this.lastError = message;
+      this._call('onError', message);
     }
 
     // busy: a broadcast is starting, on or finishing.
@@ -350,7 +357,7 @@
               this._setViewers(Number(msg.count) || 0);
               break;
             case 'error':
-              this.lastError = msg.message || 'The server reported an error.';
+              this._setError(msg.message || 'The server reported an error.');
               this._status(this.lastError);
               break;
           }
@@ -563,7 +570,8 @@
           if (ev && ev.code === codes.Normal) {
             this._setState('ended', 'You are offline. Recording saved.');
           } else if (ev) {
-            this._setState('error', (this.lastError = publisherMessage(ev.code, ev.reason)));
+            this._setError(publisherMessage(ev.code, ev.reason));
+            this._setState('error', this.lastError);
           } else {
             this._setState('ended', 'You are offline. The server did not confirm that the recording was saved.');
           }
@@ -630,7 +638,7 @@
       s.failed = true;
       if (this._session === s) this._session = null;
       this._teardown(s);
-      this.lastError = message;
+      this._setError(message);
       this._setState('error', message);
     }
 

@@ -84,7 +84,6 @@
       this.closed = false;
       this._timeouts = new Set();
       this._intervals = new Set();
-      this._frames = new Set();
       this._listeners = new Set(); // {target, type, fn, opts}
       this._sleepers = new Set(); // resolve functions of pending sleeps
     }
@@ -116,16 +115,6 @@
       if (!id) return;
       clearInterval(id);
       this._intervals.delete(id);
-    }
-
-    frame(fn) {
-      if (this.closed) return 0;
-      const id = requestAnimationFrame((t) => {
-        this._frames.delete(id);
-        fn(t);
-      });
-      this._frames.add(id);
-      return id;
     }
 
     // sleep resolves after ms, or when the scope closes.
@@ -165,11 +154,9 @@
       this.closed = true;
       for (const id of this._timeouts) clearTimeout(id);
       for (const id of this._intervals) clearInterval(id);
-      for (const id of this._frames) cancelAnimationFrame(id);
       for (const r of this._listeners) r.target.removeEventListener(r.type, r.fn, r.opts);
       this._timeouts.clear();
       this._intervals.clear();
-      this._frames.clear();
       this._listeners.clear();
       const sleepers = [...this._sleepers];
       this._sleepers.clear();

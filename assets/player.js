@@ -48,6 +48,8 @@
   const STALL_MS = 2000; // playing, data ahead, but currentTime stuck this long: nudge
   const KEEP_BEHIND_S = 30; // eviction keeps this much behind currentTime…
   const EVICT_AT_S = 60; // …once more than this has piled up
+  const QUOTA_KEEP_S = 10; // a full SourceBuffer keeps this much behind currentTime…
+  const QUOTA_RETRY_MS = 1000; // …or, if nothing can be freed yet, retries this much later
   const HAVE_FUTURE_DATA = 3; // HTMLMediaElement.readyState
 
   const MEDIA_ERRORS = { 1: 'aborted', 2: 'network error', 3: 'decode error', 4: 'source not supported' };
@@ -208,11 +210,11 @@
         if (e.name === 'QuotaExceededError') {
           // The buffer is full: free more of the past, then retry the same
           // message (on updateend, or shortly if nothing can be freed yet).
-          if (!this.evict(10) && !this.retryTimer) {
+          if (!this.evict(QUOTA_KEEP_S) && !this.retryTimer) {
             this.retryTimer = this.scope.timeout(() => {
               this.retryTimer = 0;
               this._appendNext();
-            }, 1000);
+            }, QUOTA_RETRY_MS);
           }
           return;
         }
@@ -318,9 +320,12 @@
   // growing recording after a rewind. It touches no DOM but the video.
   //
   // conf: {url(path, ws) → URL of {base}/{room}/{path}, latencyMs, autoplay,
-  // isHidden() → whether the page is hidden, and callbacks
-  // onState(state, previous, message), onStatus(text), onViewers(count),
-  // onPublisher(reconnecting), onUnmute(show), onOfferLive(show)}.
+  // isHidden() → whether the page is hidden, and callbacks (each optional)
+  // onState(state, previous, message), onStatus(text) (a status line without
+  // a change of state), onError(message) (also in lastError),
+  // onViewers(count), onPublisher(reconnecting), onUnmute(show) (offer to
+  // unmute after autoplay played muted), onOfferLive(show) (offer to leave a
+  // recording for live)}.
   class PlayerEngine {
     constructor(video, conf) {
       this.video = video;
@@ -373,6 +378,11 @@
     _setViewers(n) {
       this.viewers = n;
       this._call('onViewers', n);
+    }
+
+    _setError(message) {
+      this.lastError = message;
+      this._call('onError', message);
     }
 
     // rewindable: the live stream can leave for the growing recording.
@@ -456,7 +466,7 @@
           this._onEnd(msg);
           break;
         case 'error':
-          this.lastError = msg.message || 'The server reported an error.';
+          this._setError(msg.message || 'The server reported an error.');
           this._status(this.lastError);
           break;
       }
@@ -655,7 +665,7 @@
         return;
       }
       const msg = closeMessage('viewer', code, ev.reason);
-      this.lastError = msg;
+      this._setError(msg);
       if (!retries(code)) {
         this._closeFeed();
         this._detachVideo();
@@ -685,7 +695,7 @@
       this._closeFeed();
       this._detachVideo();
       this._noLive = true;
-      this.lastError = `Your browser cannot play this stream (${mime || 'unknown format'}).`;
+      this._setError(`Your browser cannot play this stream (${mime || 'unknown format'}).`);
       this.mode = 'none';
       this._setState('error', this.lastError);
       this._refresh();
@@ -712,7 +722,7 @@
       if (!e) return;
       const what = MEDIA_ERRORS[e.code] || 'error';
       const msg = `The video could not be played (MediaError ${e.code}, ${what}${e.message ? `: ${e.message}` : ''}).`;
-      this.lastError = msg;
+      this._setError(msg);
       if (this.mode === 'live' || this.state === 'connecting') {
         this._closeFeed();
         this._retry(msg);
