@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,10 +190,11 @@ type leaks struct {
 // TestBrowserWidgetsDestroy mounts a player and a broadcaster widget into a
 // single-page app's page, lets the player play a live broadcast, and
 // destroys and removes them, widgetMounts times; on some mounts the
-// broadcaster goes live in a second room first. Afterwards the page holds
-// no WebSocket, timer, interval, animation frame, window or document
-// listener, object URL or camera track more than before the first mount,
-// the server counts no viewer, and the second room is offline again.
+// broadcaster goes live in a second room first. Then a PlayerEngine alone,
+// with a bare video element and callbacks, plays and is closed. Afterwards
+// the page holds no WebSocket, timer, interval, animation frame, window or
+// document listener, object URL or camera track more than before the first
+// mount, the server counts no viewer, and the second room is offline again.
 func TestBrowserWidgetsDestroy(t *testing.T) {
 	const studio = "bob" // the mounted broadcaster's room
 	srv := newBrowserServer(t, browserAllowAll)
@@ -242,6 +244,37 @@ func TestBrowserWidgetsDestroy(t *testing.T) {
 			}
 		}
 		chrometest.Eval[bool](tab, `window.__unmount()`)
+	}
+
+	// The engine alone, as a page with its own markup uses it: a video
+	// element and callbacks.
+	chrometest.Eval[bool](tab, `(() => {
+  const video = document.createElement('video');
+  video.muted = true;
+  document.getElementById('mount').append(video);
+  window.__states = [];
+  window.__engine = new amlive.PlayerEngine(video, {
+    url: (path, ws) => {
+      const u = new URL('/live/`+browserRoom+`/' + path, location.href);
+      if (ws) u.protocol = 'ws:';
+      return u;
+    },
+    isHidden: () => document.hidden,
+    onState: (state) => window.__states.push(state),
+  });
+  window.__engine.start(true);
+  window.__t0 = undefined;
+  return true;
+})()`)
+	tab.WaitFor(`(() => {
+  const e = window.__engine, v = e.video;
+  if (e.state === 'error') throw new Error('engine error: ' + e.lastError);
+  if (e.state !== 'live' || v.paused) return false;
+  if (window.__t0 === undefined) window.__t0 = v.currentTime;
+  return v.currentTime > window.__t0 + 0.2;
+})()`, browserLiveTimeout)
+	if got := chrometest.Eval[[]string](tab, `(window.__engine.close(), document.getElementById('mount').replaceChildren(), window.__states)`); !slices.Equal(got, []string{"connecting", "live"}) {
+		t.Errorf("the engine's onState calls: %q; want connecting, live", got)
 	}
 
 	// The sockets close with a round trip to the server; the rest at once.
