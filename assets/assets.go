@@ -1,17 +1,23 @@
-// Package assets holds the browser side of amlive: broadcaster.js (camera to
-// WebSocket upload), player.js (WebSocket to Media Source Extensions playback)
-// and live.css. The plugin serves them under {base}/assets/.
+// Package assets holds the browser side of amlive: protocol.js (the wire
+// protocol's close codes and events, generated from the Go side), core.js
+// (the helpers the widgets share: endpoints, the close-code sentences, the
+// widget registry with amlive.init and amlive.destroy), broadcaster.js
+// (camera to WebSocket upload), player.js (WebSocket to Media Source
+// Extensions playback) and live.css. The plugin serves them under
+// {base}/assets/; pages load the scripts in that order (the head partial
+// does).
 //
 // The scripts are plain ES2020 without dependencies or a build step. Each
-// initialises the elements marked data-amlive-broadcaster or
-// data-amlive-player on DOMContentLoaded, and window.amlive.init(root)
-// initialises markup inserted later.
+// widget script initialises the elements marked data-amlive-broadcaster or
+// data-amlive-player on DOMContentLoaded; window.amlive.init(root)
+// initialises markup inserted later and window.amlive.destroy(root)
+// releases it before it is removed.
 package assets
 
 import "embed"
 
-// FS holds broadcaster.js, player.js and live.css at its root. It is read-only
-// and safe for concurrent use.
+// FS holds protocol.js, core.js, broadcaster.js, player.js and live.css at
+// its root. It is read-only and safe for concurrent use.
 //
 //go:embed *.js *.css
 var FS embed.FS

@@ -10,6 +10,8 @@ func TestFS(t *testing.T) {
 		name string
 		give string
 	}{
+		{name: "protocol", give: "protocol.js"},
+		{name: "core", give: "core.js"},
 		{name: "broadcaster", give: "broadcaster.js"},
 		{name: "player", give: "player.js"},
 		{name: "stylesheet", give: "live.css"},

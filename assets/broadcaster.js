@@ -1,5 +1,6 @@
 // amlive broadcaster: captures camera + microphone with MediaRecorder (WebM) and
 // uploads the chunks over a WebSocket to {base}/{room}/upload.
+// Needs protocol.js and core.js first (the head partial loads them in order).
 //
 // Markup (the "amlive-broadcaster" partial):
 //   <div data-amlive-broadcaster data-base="/live" data-room="alice">
@@ -12,9 +13,10 @@
 // chunks mean less latency and more messages for the server).
 //
 // Each element gets el.amliveBroadcaster = {state, broadcast, mimeType, viewers,
-// lastError, source, start(), stop(), on(event, fn)}; the state is mirrored in
-// el.dataset.state and announced with the DOM events amlive:state and amlive:viewers.
-// States: idle, starting, live, reconnecting, stopping, ended, error.
+// lastError, source, start(), stop(), on(event, fn), destroy()}; the state is
+// mirrored in el.dataset.state and announced with the DOM events amlive:state
+// and amlive:viewers. States: idle, starting, live, reconnecting, stopping,
+// ended, error. destroy() ends a live broadcast the way leaving the page does.
 //
 // Dropped connections: the server acknowledges the bytes it holds
 // ({"type":"ack","offset":N}); the broadcaster keeps what it sent until then.
@@ -29,10 +31,16 @@
 //   b.source = () => canvas.captureStream(30); // add an audio track for sound
 // It may return a promise. The stream needs a video track; the broadcaster
 // stops its tracks when the broadcast ends, so return a fresh one each time.
+//
+// Two parts: amlive.BroadcastEngine records and uploads, touching no DOM but
+// the preview video it is given (conf callbacks tell the page what happens);
+// the Broadcaster widget binds an engine to the markup.
 (() => {
   'use strict';
 
-  const amlive = (window.amlive = window.amlive || {});
+  const amlive = window.amlive;
+  const { Scope, Widget, expose, endpoint, intAttr, closeMessage, register } = amlive.core;
+  const codes = amlive.protocol.codes;
 
   const SELECTOR = '[data-amlive-broadcaster]';
   const MIME_CANDIDATES = [
@@ -50,42 +58,9 @@
   const RETRY_MIN_MS = 250; // reconnect backoff after a drop…
   const RETRY_MAX_MS = 2000; // …doubling up to this
   const CLOSE_TIMEOUT_MS = 10000;
+  const DRAIN_MAX_MS = 60000; // the longest wait for the socket's buffer to drain
 
-  // Sentences for the WebSocket close codes the server (or the browser) uses.
-  const CLOSE_MESSAGES = {
-    1000: 'The server ended your broadcast.',
-    1001: 'The server is shutting down; your broadcast was stopped.',
-    1006: 'The connection to the server was lost.',
-    1008: 'The server stopped your broadcast (policy).',
-    1009: 'A piece of your stream was too large for the server.',
-    1011: 'The server hit an internal error.',
-    4401: 'Please sign in to go live.',
-    4403: 'You are not allowed to broadcast in this room.',
-    4404: 'This room does not exist.',
-    4409: 'This room is already live — perhaps in another tab or on another device.',
-    4413: 'A piece of your stream was too large for the server.',
-    4415: 'The server cannot accept this stream: it needs WebM video.',
-    4429: 'A limit was reached (for example the longest allowed broadcast or the number of live rooms).',
-  };
-
-  function closeMessage(code, reason) {
-    const sentence = CLOSE_MESSAGES[code] || `The connection closed unexpectedly (code ${code}).`;
-    return reason ? `${sentence} (Server: ${reason})` : sentence;
-  }
-
-  // endpoint builds {base}/{room}/{path} against the page; base may be a path
-  // ("/live") or an absolute http(s) URL. ws=true gives the ws:/wss: form.
-  function endpoint(base, room, path, ws) {
-    const prefix = (base || '').replace(/\/+$/, '');
-    const u = new URL(`${prefix}/${encodeURIComponent(room)}/${path}`, document.baseURI);
-    if (ws) u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-    return u;
-  }
-
-  function intAttr(el, name, def) {
-    const v = parseInt(el.getAttribute(name) || '', 10);
-    return Number.isFinite(v) && v > 0 ? v : def;
-  }
+  const publisherMessage = (code, reason) => closeMessage('publisher', code, reason);
 
   // isPlayableWebM refuses H.264 in WebM/Matroska: MediaRecorder can produce it,
   // but Media Source Extensions cannot play it.
@@ -120,81 +95,131 @@
     }
   }
 
-  function viewersText(n) {
-    return `${n} watching`;
+  // UserError carries a message meant for the status line as is.
+  class UserError extends Error {}
+
+  // CloseError is a socket that closed before the server said ready.
+  class CloseError extends UserError {
+    constructor(ev) {
+      super(publisherMessage(ev.code, ev.reason));
+      this.code = ev.code;
+    }
   }
 
-  class Broadcaster {
-    constructor(el) {
-      this.el = el;
+  // Session is one broadcast: its stream and recorder, its socket, and the
+  // bytes recorded and not yet held by the server. queue: recorded, not yet
+  // sent; unacked: sent from offset unacked[0].off up to sent, not yet
+  // acknowledged by the server.
+  class Session {
+    constructor() {
+      this.stream = null;
+      this.recorder = null;
+      this.recorderStopped = null; // resolves on the recorder's stop event
+      this.readChain = Promise.resolve(); // reads the chunks in order
+      this.queue = []; // {buf, t}
+      this.queuedBytes = 0;
+      this.unacked = []; // {off, buf, t}
+      this.unackedBytes = 0;
+      this.sent = 0; // stream offset of the next byte sent
+      this.ws = null;
+      this.wsReady = false; // nothing is sent before ready says from which offset
+      this.closeEvent = null; // the socket's last close event
+      this.onClosed = null; // stop() waits for the close with this
+      this.token = ''; // the resume token of the ready event
+      this.graceMs = 0; // how long the server waits for a resume
+      this.resumeDeadline = 0;
+      this.reconnects = 0;
+      this.reconnecting = null; // the running _reconnect's promise
+      this.pumpTimer = 0;
+      this.slow = false; // the status line says the upload is slow
+      this.flushing = false; // ignore backpressure: everything goes before end
+      this.failed = false;
+    }
+
+    // held is what the broadcaster holds for the server, in bytes.
+    held() {
+      return this.queuedBytes + this.unackedBytes;
+    }
+
+    // socketOpen: the socket is open for sending.
+    socketOpen() {
+      return Boolean(this.ws) && this.ws.readyState === WebSocket.OPEN;
+    }
+  }
+
+  // BroadcastEngine publishes a MediaStream (the camera and microphone, or
+  // what source returns) to a room, resuming after drops. It touches no DOM
+  // but the preview video it is given (may be null).
+  //
+  // conf: {url(path, ws) → URL of {base}/{room}/{path}, mime, videoBps,
+  // keyframeMs, timesliceMs (each read when a broadcast starts), and
+  // callbacks (each optional) onState(state, previous, message),
+  // onStatus(text) (a status line without a change of state),
+  // onError(message) (also in lastError), onViewers(count)}.
+  class BroadcastEngine {
+    constructor(video, conf) {
+      this.video = video;
       this.state = 'idle';
       this.broadcast = '';
       this.mimeType = '';
       this.viewers = 0;
       this.lastError = '';
       this.source = null;
+      this.closed = false;
 
-      this._video = el.querySelector('[data-amlive-preview]') || el.querySelector('video');
-      this._startBtn = el.querySelector('[data-amlive-start]');
-      this._stopBtn = el.querySelector('[data-amlive-stop]');
-      this._viewersEl = el.querySelector('[data-amlive-viewers]');
-      this._statusEl = el.querySelector('[data-amlive-status]');
-      this._listeners = {};
+      this._conf = conf;
+      this._scope = new Scope();
       this._session = null;
-
-      if (this._startBtn) this._startBtn.addEventListener('click', () => this.start());
-      if (this._stopBtn) this._stopBtn.addEventListener('click', () => this.stop());
-      window.addEventListener('pagehide', () => this._stopNow());
-      this._setState('idle');
     }
 
-    // on registers fn for 'state' ({state, message}) or 'viewers' ({count});
-    // it returns a function that unregisters it.
-    on(event, fn) {
-      (this._listeners[event] = this._listeners[event] || []).push(fn);
-      return () => {
-        this._listeners[event] = (this._listeners[event] || []).filter((f) => f !== fn);
-      };
-    }
-
-    _emit(event, detail) {
-      for (const fn of this._listeners[event] || []) {
-        try {
-          fn(detail);
-        } catch (e) {
-          console.error(e);
-        }
-      }
-      this.el.dispatchEvent(new CustomEvent(`amlive:${event}`, { detail, bubbles: true }));
+    _call(name, ...args) {
+      if (!this.closed && this._conf[name]) this._conf[name](...args);
     }
 
     _status(text) {
-      if (this._statusEl) this._statusEl.textContent = text;
+      this._call('onStatus', text);
     }
 
     _setState(state, message) {
       const prev = this.state;
       this.state = state;
-      this.el.dataset.state = state;
-      if (message !== undefined) this._status(message);
-      const busy = state === 'starting' || state === 'live' || state === 'reconnecting' || state === 'stopping';
-      if (this._startBtn) this._startBtn.disabled = busy;
-      if (this._stopBtn) this._stopBtn.disabled = !(state === 'starting' || state === 'live' || state === 'reconnecting');
-      if (prev !== state) this._emit('state', { state, previous: prev, message: message || '' });
+      this._call('onState', state, prev, message);
     }
 
     _setViewers(n) {
       this.viewers = n;
-      if (this._viewersEl) this._viewersEl.textContent = viewersText(n);
-      this._emit('viewers', { count: n });
+      this._call('onViewers', n);
+    }
+
+    _setError(message) {
+      this.lastError = message;
+      this._call('onError', message);
+    }
+
+    // busy: a broadcast is starting, on or finishing.
+    busy() {
+      return this.state === 'starting' || this.onAir() || this.state === 'stopping';
+    }
+
+    // onAir: live, or reconnecting after a drop.
+    onAir() {
+      return this.state === 'live' || this.state === 'reconnecting';
+    }
+
+    // stoppable: stop() has something to stop.
+    stoppable() {
+      return this.state === 'starting' || this.onAir();
+    }
+
+    // _current: s is the engine's session and has not failed.
+    _current(s) {
+      return this._session === s && !s.failed;
     }
 
     // start captures, connects and, once the server is ready, records.
     async start() {
-      if (this.state === 'starting' || this.state === 'live' || this.state === 'reconnecting' || this.state === 'stopping') return;
-      // queue: recorded, not yet sent; unacked: sent from offset unacked[0].off
-      // up to sent, not yet acknowledged by the server.
-      const s = { queue: [], queuedBytes: 0, unacked: [], unackedBytes: 0, sent: 0, readChain: Promise.resolve(), slow: false };
+      if (this.busy() || this.closed) return;
+      const s = new Session();
       this._session = s;
       this.broadcast = '';
       this.lastError = '';
@@ -205,7 +230,7 @@
         if (!this.source && (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia)) {
           throw new UserError('Going live needs a secure page (https:// or localhost): this browser blocks the camera here.');
         }
-        const mime = chooseMime(this.el.getAttribute('data-mime'));
+        const mime = chooseMime(this._conf.mime);
         if (!mime) throw new UserError('This browser cannot record WebM video, so it cannot go live. Try a recent Chrome, Edge or Firefox.');
 
         try {
@@ -226,7 +251,7 @@
         this._showPreview(s.stream);
         for (const track of s.stream.getTracks()) {
           track.addEventListener('ended', () => {
-            if (this._session === s && (this.state === 'live' || this.state === 'reconnecting')) this._stopWith(s, 'Your camera or microphone stopped.');
+            if (this._session === s && this.onAir()) this._stopWith(s, 'Your camera or microphone stopped.');
           });
         }
 
@@ -249,7 +274,7 @@
     }
 
     _showPreview(stream) {
-      const v = this._video;
+      const v = this.video;
       if (!v) return;
       v.muted = true; // never echo the microphone
       v.srcObject = stream;
@@ -264,13 +289,13 @@
     _makeRecorder(stream, mimeType) {
       const opts = {
         mimeType,
-        videoBitsPerSecond: intAttr(this.el, 'data-video-bps', 2500000),
+        videoBitsPerSecond: this._conf.videoBps || 2500000,
         audioBitsPerSecond: 128000,
       };
       try {
         return new MediaRecorder(stream, {
           ...opts,
-          videoKeyFrameIntervalDuration: intAttr(this.el, 'data-keyframe-ms', 2000),
+          videoKeyFrameIntervalDuration: this._conf.keyframeMs || 2000,
         });
       } catch (e) {
         try {
@@ -287,19 +312,19 @@
     // closes before ready.
     _connect(s, resume) {
       return new Promise((resolve, reject) => {
-        const url = endpoint(this.el.getAttribute('data-base'), this.el.getAttribute('data-room'), 'upload', true);
+        const url = this._conf.url('upload', true);
         if (resume) url.searchParams.set('resume', s.token);
         else url.searchParams.set('mime', this.mimeType);
         const ws = new WebSocket(url.href);
         ws.binaryType = 'arraybuffer';
         s.ws = ws;
-        s.wsReady = false; // nothing is sent before ready says from which offset
+        s.wsReady = false;
         let ready = false;
         const wait = resume ? Math.max(1000, Math.min(READY_TIMEOUT_MS, s.resumeDeadline - Date.now())) : READY_TIMEOUT_MS;
-        const timer = setTimeout(() => {
+        const timer = this._scope.timeout(() => {
           if (!ready) {
             reject(new UserError('The server did not answer. Please try again.'));
-            ws.close(1000);
+            ws.close(codes.Normal);
           }
         }, wait);
 
@@ -315,7 +340,7 @@
             case 'ready':
               ready = true;
               s.wsReady = true;
-              clearTimeout(timer);
+              this._scope.clearTimeout(timer);
               this.broadcast = msg.broadcast || this.broadcast;
               if (msg.resume) s.token = msg.resume;
               s.graceMs = Number(msg.resumeWithinMs) || 0;
@@ -332,13 +357,13 @@
               this._setViewers(Number(msg.count) || 0);
               break;
             case 'error':
-              this.lastError = msg.message || 'The server reported an error.';
+              this._setError(msg.message || 'The server reported an error.');
               this._status(this.lastError);
               break;
           }
         };
         ws.onclose = (ev) => {
-          clearTimeout(timer);
+          this._scope.clearTimeout(timer);
           if (s.ws !== ws) return; // replaced
           s.closeEvent = ev;
           if (!ready) {
@@ -348,16 +373,16 @@
           if (s.onClosed) s.onClosed(ev);
           if (this._session !== s || this.state !== 'live') return;
           if (this._canResume(s, ev)) this._reconnect(s);
-          else this._fail(s, closeMessage(ev.code, ev.reason));
+          else this._fail(s, publisherMessage(ev.code, ev.reason));
         };
         ws.onerror = () => {}; // a close event with the code always follows
       });
     }
 
-    // _canResume: only a socket that dropped without a close frame (1006) is
-    // resumed; every close the server sends on purpose has a code.
+    // _canResume: only a socket that dropped without a close frame
+    // (Abnormal) is resumed; every close the server sends on purpose has a code.
     _canResume(s, ev) {
-      return ev.code === 1006 && Boolean(s.token) && s.graceMs > 0;
+      return ev.code === codes.Abnormal && Boolean(s.token) && s.graceMs > 0;
     }
 
     // _reconnect resumes the session's broadcast after a drop, retrying with
@@ -367,20 +392,20 @@
       if (s.reconnecting) return s.reconnecting;
       const stopping = this.state === 'stopping';
       if (!stopping) this._setState('reconnecting', 'Connection lost — reconnecting… Your camera keeps recording.');
-      clearTimeout(s.pumpTimer);
+      this._scope.clearTimeout(s.pumpTimer);
       s.pumpTimer = 0;
       s.resumeDeadline = Date.now() + s.graceMs;
-      s.reconnects = (s.reconnects || 0) + 1;
+      s.reconnects++;
       const attempt = async () => {
         for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
-          if (this._session !== s || s.failed) return false;
+          if (!this._current(s)) return false;
           try {
             await this._connect(s, true);
             return true;
           } catch (err) {
-            if (this._session !== s || s.failed) return false;
+            if (!this._current(s)) return false;
             const code = err instanceof CloseError ? err.code : 0;
-            if (code === 4404) {
+            if (code === codes.NotLive) {
               if (stopping) {
                 // The server had the end message: it ended the broadcast.
                 this._session = null;
@@ -391,18 +416,18 @@
               }
               return false;
             }
-            if ((code && code !== 1006) || Date.now() + delay >= s.resumeDeadline) {
+            if ((code && code !== codes.Abnormal) || Date.now() + delay >= s.resumeDeadline) {
               this._fail(s, code ? err.message : 'The connection to the server was lost and could not be restored: your broadcast ended.');
               return false;
             }
-            await new Promise((resolve) => setTimeout(resolve, delay));
+            await this._scope.sleep(delay);
           }
         }
       };
       s.reconnecting = attempt().then((ok) => {
         s.reconnecting = null;
         if (!ok) return false;
-        if (s.ws.readyState !== WebSocket.OPEN) return this._reconnect(s); // dropped again at once
+        if (!s.socketOpen()) return this._reconnect(s); // dropped again at once
         if (this.state === 'reconnecting') this._setState('live', 'You are live again.');
         this._pump(s);
         return true;
@@ -454,14 +479,14 @@
         const err = ev.error || ev;
         this._fail(s, `Recording failed: ${err.message || err.name || 'unknown error'}`);
       });
-      rec.start(intAttr(this.el, 'data-timeslice-ms', 100));
+      rec.start(this._conf.timesliceMs || 100);
     }
 
     _enqueue(s, buf, t) {
-      if (this._session !== s || s.failed) return;
+      if (!this._current(s)) return;
       s.queue.push({ buf, t });
       s.queuedBytes += buf.byteLength;
-      if (s.queuedBytes + s.unackedBytes > MAX_QUEUE_BYTES) {
+      if (s.held() > MAX_QUEUE_BYTES) {
         this._fail(s, 'Too much video is waiting to be sent: the broadcast was stopped. Try a better connection.');
         return;
       }
@@ -472,7 +497,7 @@
     // small; otherwise it keeps them and retries shortly.
     _pump(s) {
       const ws = s.ws;
-      if (!ws || ws.readyState !== WebSocket.OPEN || !s.wsReady) return;
+      if (!s.socketOpen() || !s.wsReady) return;
       while (s.queue.length && (ws.bufferedAmount <= HIGH_WATER || s.flushing)) {
         const item = s.queue.shift();
         s.queuedBytes -= item.buf.byteLength;
@@ -489,7 +514,7 @@
         return;
       }
       const age = Date.now() - s.queue[0].t;
-      if (s.queuedBytes + s.unackedBytes > MAX_QUEUE_BYTES || age > MAX_QUEUE_MS) {
+      if (s.held() > MAX_QUEUE_BYTES || age > MAX_QUEUE_MS) {
         this._fail(s, 'Your upload is too slow for your camera: the broadcast was stopped. Try a better connection.');
         return;
       }
@@ -498,7 +523,7 @@
         this._status('Your upload is slower than your camera: viewers may see a delay.');
       }
       if (!s.pumpTimer) {
-        s.pumpTimer = setTimeout(() => {
+        s.pumpTimer = this._scope.timeout(() => {
           s.pumpTimer = 0;
           this._pump(s);
         }, PUMP_MS);
@@ -509,7 +534,7 @@
     // {"type":"end"}, and the server closes the socket when the recording is saved.
     async stop() {
       const s = this._session;
-      if (!s || this.state === 'idle' || this.state === 'ended' || this.state === 'error' || this.state === 'stopping') return;
+      if (!s || !this.stoppable()) return;
       if (this.state === 'starting') {
         this._session = null;
         this._teardown(s);
@@ -527,7 +552,7 @@
         for (let tries = 0; ; tries++) {
           if (s.reconnecting && !(await s.reconnecting)) return; // failed or ended: the state says so
           const ws = s.ws;
-          if (ws.readyState !== WebSocket.OPEN) throw new UserError(closeMessage(s.closeEvent ? s.closeEvent.code : 1006, s.closeEvent && s.closeEvent.reason));
+          if (!s.socketOpen()) throw new UserError(publisherMessage(s.closeEvent ? s.closeEvent.code : codes.Abnormal, s.closeEvent && s.closeEvent.reason));
           s.flushing = true; // ignore backpressure: everything goes, in order, before end
           this._pump(s);
           const closed = new Promise((resolve) => {
@@ -542,10 +567,11 @@
             continue;
           }
           this._teardown(s);
-          if (ev && ev.code === 1000) {
+          if (ev && ev.code === codes.Normal) {
             this._setState('ended', 'You are offline. Recording saved.');
           } else if (ev) {
-            this._setState('error', (this.lastError = closeMessage(ev.code, ev.reason)));
+            this._setError(publisherMessage(ev.code, ev.reason));
+            this._setState('error', this.lastError);
           } else {
             this._setState('ended', 'You are offline. The server did not confirm that the recording was saved.');
           }
@@ -560,18 +586,24 @@
     // buffer has drained (a slow upload may need longer to get there, but
     // not more than a minute).
     async _waitClose(ws, closed) {
-      const deadline = Date.now() + 60000;
+      const deadline = Date.now() + DRAIN_MAX_MS;
       const drained = new Promise((resolve) => {
-        const check = () =>
-          ws.readyState !== WebSocket.OPEN || ws.bufferedAmount === 0 || Date.now() > deadline ? resolve() : setTimeout(check, 100);
+        const check = () => {
+          if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount === 0 || Date.now() > deadline || this.closed) resolve();
+          else this._scope.timeout(check, 100);
+        };
         check();
       });
       const first = await Promise.race([closed, drained.then(() => null)]);
       if (first) return first;
-      let timer;
-      const ev = await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS, null)))]);
-      clearTimeout(timer);
-      if (!ev && ws.readyState === WebSocket.OPEN) ws.close(1000);
+      let timer = 0;
+      const timeout = new Promise((resolve) => {
+        timer = this._scope.timeout(() => resolve(null), CLOSE_TIMEOUT_MS);
+        if (!timer) resolve(null); // closed
+      });
+      const ev = await Promise.race([closed, timeout]);
+      this._scope.clearTimeout(timer);
+      if (!ev && ws.readyState === WebSocket.OPEN) ws.close(codes.Normal);
       return ev;
     }
 
@@ -581,24 +613,24 @@
       });
     }
 
-    // _stopNow is the best effort for pagehide, when nothing can be awaited:
+    // stopNow is the best effort for pagehide, when nothing can be awaited:
     // send what is queued, say end, close.
-    _stopNow() {
+    stopNow() {
       const s = this._session;
       if (!s) return;
-      const ws = s.ws;
-      if (ws && ws.readyState === WebSocket.OPEN && (this.state === 'live' || this.state === 'reconnecting' || this.state === 'stopping')) {
+      const on = this.onAir() || this.state === 'stopping';
+      if (on && s.socketOpen()) {
         s.flushing = true;
         this._pump(s);
         try {
-          ws.send(JSON.stringify({ type: 'end' }));
+          s.ws.send(JSON.stringify({ type: 'end' }));
         } catch (e) {
           /* closing anyway */
         }
       }
       this._session = null;
       this._teardown(s);
-      if (this.state === 'live' || this.state === 'reconnecting' || this.state === 'stopping') this._setState('ended', 'You are offline.');
+      if (on) this._setState('ended', 'You are offline.');
     }
 
     _fail(s, message) {
@@ -606,19 +638,19 @@
       s.failed = true;
       if (this._session === s) this._session = null;
       this._teardown(s);
-      this.lastError = message;
+      this._setError(message);
       this._setState('error', message);
     }
 
     _teardown(s) {
-      clearTimeout(s.pumpTimer);
+      this._scope.clearTimeout(s.pumpTimer);
       s.pumpTimer = 0;
       try {
         if (s.recorder && s.recorder.state !== 'inactive') s.recorder.stop();
       } catch (e) {
         /* already stopped */
       }
-      if (s.ws && s.ws.readyState <= WebSocket.OPEN) s.ws.close(1000);
+      if (s.ws && s.ws.readyState <= WebSocket.OPEN) s.ws.close(codes.Normal);
       this._stopTracks(s);
       s.queue = [];
       s.queuedBytes = 0;
@@ -628,52 +660,108 @@
 
     _stopTracks(s) {
       if (s.stream) for (const track of s.stream.getTracks()) track.stop();
-      if (this._video && this._video.srcObject === s.stream) this._video.srcObject = null;
+      if (this.video && this.video.srcObject === s.stream) this.video.srcObject = null;
+    }
+
+    // close ends a broadcast the way leaving the page does (stopNow) and
+    // releases the timers; the engine cannot be used again. A camera that
+    // start() is still waiting for is stopped when it arrives.
+    close() {
+      if (this.closed) return;
+      this.stopNow();
+      this.closed = true;
+      this._scope.close();
     }
   }
 
-  // UserError carries a message meant for the status line as is.
-  class UserError extends Error {}
+  // Broadcaster binds a BroadcastEngine to the broadcaster markup.
+  class Broadcaster extends Widget {
+    constructor(el) {
+      super(el, 'amliveBroadcaster');
+      this._startBtn = el.querySelector('[data-amlive-start]');
+      this._stopBtn = el.querySelector('[data-amlive-stop]');
+      this._viewersEl = el.querySelector('[data-amlive-viewers]');
+      this.engine = new BroadcastEngine(el.querySelector('[data-amlive-preview]') || el.querySelector('video'), {
+        url: (path, ws) => endpoint(el.getAttribute('data-base'), el.getAttribute('data-room'), path, ws),
+        // Read when a broadcast starts, as the attributes may change before.
+        get mime() {
+          return el.getAttribute('data-mime');
+        },
+        get videoBps() {
+          return intAttr(el, 'data-video-bps', 2500000);
+        },
+        get keyframeMs() {
+          return intAttr(el, 'data-keyframe-ms', 2000);
+        },
+        get timesliceMs() {
+          return intAttr(el, 'data-timeslice-ms', 100);
+        },
+        onState: (state, prev, message) => this._onState(state, prev, message),
+        onStatus: (text) => this._status(text),
+        onViewers: (n) => this._onViewers(n),
+      });
 
-  // CloseError is a socket that closed before the server said ready.
-  class CloseError extends UserError {
-    constructor(ev) {
-      super(closeMessage(ev.code, ev.reason));
-      this.code = ev.code;
+      this._onClick(this._startBtn, () => this.start());
+      this._onClick(this._stopBtn, () => this.stop());
+      this._scope.listen(window, 'pagehide', () => this.engine.stopNow());
+      this._onState('idle', 'idle');
+    }
+
+    get source() {
+      return this.engine.source;
+    }
+    set source(fn) {
+      this.engine.source = fn;
+    }
+
+    // start captures, connects and, once the server is ready, records.
+    start() {
+      return this.engine.start();
+    }
+
+    // stop ends the broadcast once the server has saved it.
+    stop() {
+      return this.engine.stop();
+    }
+
+    _onState(state, prev, message) {
+      const e = this.engine;
+      this.el.dataset.state = state;
+      if (message !== undefined) this._status(message);
+      if (this._startBtn) this._startBtn.disabled = e.busy();
+      if (this._stopBtn) this._stopBtn.disabled = !e.stoppable();
+      if (prev !== state) this._emit('state', { state, previous: prev, message: message || '' });
+    }
+
+    _onViewers(n) {
+      if (this._viewersEl) this._viewersEl.textContent = `${n} watching`;
+      this._emit('viewers', { count: n });
+    }
+
+    _release() {
+      this.engine.close();
     }
   }
 
-  function initBroadcasters(root) {
-    const r = root || document;
-    const els = [];
-    if (r.matches && r.matches(SELECTOR)) els.push(r);
-    if (r.querySelectorAll) els.push(...r.querySelectorAll(SELECTOR));
-    for (const el of els) {
-      if (!el.amliveBroadcaster) el.amliveBroadcaster = new Broadcaster(el);
-    }
-    // The share link on the broadcast page: show it as an absolute URL.
-    if (r.querySelectorAll) {
-      for (const input of r.querySelectorAll('input[data-amlive-share]')) {
-        try {
-          input.value = new URL(input.value, document.baseURI).href;
-        } catch (e) {
-          /* leave it */
-        }
+  // showShareLinks shows the share link on the broadcast page as an absolute URL.
+  function showShareLinks(root) {
+    if (!root.querySelectorAll) return;
+    for (const input of root.querySelectorAll('input[data-amlive-share]')) {
+      try {
+        input.value = new URL(input.value, document.baseURI).href;
+      } catch (e) {
+        /* leave it */
       }
     }
   }
 
-  // amlive.init(root) initialises every amlive widget under root (default:
-  // document) whose script is loaded; safe to call again for new markup.
-  amlive.initBroadcasters = initBroadcasters;
-  amlive.init = function init(root) {
-    if (amlive.initPlayers) amlive.initPlayers(root);
-    if (amlive.initBroadcasters) amlive.initBroadcasters(root);
-  };
+  expose(Broadcaster, ['state', 'broadcast', 'mimeType', 'viewers', 'lastError']);
 
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', () => initBroadcasters(document));
-  } else {
-    initBroadcasters(document);
-  }
+  amlive.BroadcastEngine = BroadcastEngine;
+  amlive.initBroadcasters = register({
+    selector: SELECTOR,
+    prop: 'amliveBroadcaster',
+    create: (el) => new Broadcaster(el),
+    after: showShareLinks,
+  });
 })();

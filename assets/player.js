@@ -1,5 +1,6 @@
 // amlive player: plays a live room with Media Source Extensions, fed by the
 // WebSocket {base}/{room}/subscribe, and the room's recording when it is offline.
+// Needs protocol.js and core.js first (the head partial loads them in order).
 //
 // Markup (the "amlive-player" partial):
 //   <div data-amlive-player data-base="/live" data-room="alice" data-live="true">
@@ -13,9 +14,10 @@
 // The buttons are optional; each shows only when it applies.
 //
 // Each element gets el.amlivePlayer = {state, mode, broadcast, mime, viewers,
-// lastError, stats: {appended, bytes, skips, reconnects, stalls}, connect(), rewind(back),
-// on(event, fn)}; the state is mirrored in el.dataset.state (and the mode in
-// el.dataset.mode) and announced with the DOM events amlive:state and amlive:viewers.
+// lastError, publisherLost, stats: {appended, bytes, skips, reconnects, stalls},
+// connect(), rewind(back), on(event, fn), destroy()}; the state is mirrored in
+// el.dataset.state (and the mode in el.dataset.mode) and announced with the DOM
+// events amlive:state, amlive:viewers and amlive:publisher.
 //
 // Modes: 'live' (MediaSource fed by the WebSocket), 'recording' (a finished
 // recording), 'timeshift' (state 'timeshift': the live broadcast's growing
@@ -23,10 +25,16 @@
 // 'none'. A growing recording has no duration and Chromium takes its length
 // from the first response, so the player reloads it where it stopped until it
 // catches up with the recording's end (then it goes back to live).
+//
+// Two parts: amlive.PlayerEngine plays into the video element it is given and
+// touches no other DOM (conf callbacks tell the page what happens); the
+// Player widget binds an engine to the markup.
 (() => {
   'use strict';
 
-  const amlive = (window.amlive = window.amlive || {});
+  const amlive = window.amlive;
+  const { Scope, Widget, expose, endpoint, intAttr, closeMessage, retries, register } = amlive.core;
+  const codes = amlive.protocol.codes;
 
   const SELECTOR = '[data-amlive-player]';
   const TICK_MS = 250; // live-edge catch-up and housekeeping
@@ -40,56 +48,287 @@
   const STALL_MS = 2000; // playing, data ahead, but currentTime stuck this long: nudge
   const KEEP_BEHIND_S = 30; // eviction keeps this much behind currentTime…
   const EVICT_AT_S = 60; // …once more than this has piled up
+  const QUOTA_KEEP_S = 10; // a full SourceBuffer keeps this much behind currentTime…
+  const QUOTA_RETRY_MS = 1000; // …or, if nothing can be freed yet, retries this much later
   const HAVE_FUTURE_DATA = 3; // HTMLMediaElement.readyState
-  const NO_RETRY = new Set([4401, 4403, 4413, 4415]);
-
-  const CLOSE_MESSAGES = {
-    1000: 'The broadcast has ended.',
-    1001: 'The server is restarting.',
-    1006: 'The connection to the server was lost.',
-    1008: 'The server disconnected this player (policy), for example because the connection was too slow.',
-    1009: 'The server sent a message that was too large.',
-    1011: 'The server hit an internal error.',
-    4401: 'Please sign in to watch this room.',
-    4403: 'You are not allowed to watch this room.',
-    4404: 'This room is not live right now.',
-    4409: 'The room is busy.',
-    4413: 'A message was too large.',
-    4415: 'This stream’s format is not supported.',
-    4429: 'This room has reached a limit (for example its number of viewers).',
-  };
 
   const MEDIA_ERRORS = { 1: 'aborted', 2: 'network error', 3: 'decode error', 4: 'source not supported' };
-
-  function closeMessage(code, reason) {
-    const sentence = CLOSE_MESSAGES[code] || `The connection closed unexpectedly (code ${code}).`;
-    return reason ? `${sentence} (Server: ${reason})` : sentence;
-  }
-
-  // endpoint builds {base}/{room}/{path} against the page; base may be a path
-  // ("/live") or an absolute http(s) URL. ws=true gives the ws:/wss: form.
-  function endpoint(base, room, path, ws) {
-    const prefix = (base || '').replace(/\/+$/, '');
-    const u = new URL(`${prefix}/${encodeURIComponent(room)}/${path}`, document.baseURI);
-    if (ws) u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-    return u;
-  }
-
-  function intAttr(el, name, def) {
-    const v = parseInt(el.getAttribute(name) || '', 10);
-    return Number.isFinite(v) && v > 0 ? v : def;
-  }
-
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   // mediaSourceClass prefers MediaSource; Safari on iPhone only has ManagedMediaSource.
   function mediaSourceClass() {
     return window.MediaSource || window.ManagedMediaSource || null;
   }
 
-  class Player {
-    constructor(el) {
-      this.el = el;
+  // Latency is how far behind the newest buffered media the playhead should
+  // be: the page's target plus a backoff that stalls raise and calm lowers.
+  class Latency {
+    constructor(baseS) {
+      this.base = baseS;
+      this.backoff = 0; // added to base after stalls, in seconds
+      this.calmMs = 0; // time since the last stall or step back
+    }
+
+    target() {
+      return this.base + this.backoff;
+    }
+
+    stalled() {
+      this.backoff = Math.min(MAX_BACKOFF_S, this.backoff + BACKOFF_STEP_S);
+      this.calmMs = 0;
+    }
+
+    // calm counts ms without a stall; each CALM_MS of it takes a step back.
+    calm(ms) {
+      if (this.backoff <= 0) return;
+      this.calmMs += ms;
+      if (this.calmMs >= CALM_MS) {
+        this.backoff = Math.max(0, this.backoff - BACKOFF_STEP_S);
+        this.calmMs = 0;
+      }
+    }
+  }
+
+  // Feed is one subscription: the WebSocket, its MediaSource and SourceBuffer,
+  // the queue of media waiting to be appended, and the live-edge state of the
+  // engine's tick. Once closed it does nothing.
+  class Feed {
+    constructor(video, url, scope, conf) {
+      this.video = video;
+      this.scope = scope; // the engine's: timers die with it
+      this.conf = conf; // {onText(msg), onClose(ev), onFirstMedia(), onUnsupported(mime), onAppend(bytes)}
+      this.closed = false;
+      this.ws = null;
+      this.ms = null;
+      this.sb = null;
+      this.objectURL = '';
+      this.pending = []; // media messages not yet appended
+      this.started = false; // playback started at the first buffered media
+      this.removing = false; // a remove() runs
+      this.needAbort = false; // abort() the SourceBuffer before the next append
+      this.retryTimer = 0; // retry an append the quota refused
+      // Live-edge steering (the engine's _tick):
+      this.lag = NaN; // smoothed lag behind the newest media, seconds
+      this.lastT = NaN; // currentTime at the last tick
+      this.moved = false; // played since the last seek
+      this.waiting = false; // stalled after playing
+      this.stallMs = 0; // stuck with data ahead this long
+      this.seekMs = 0; // seeking this long
+
+      const ws = new WebSocket(url);
+      ws.binaryType = 'arraybuffer';
+      this.ws = ws;
+      ws.onmessage = (ev) => {
+        if (this.closed) return;
+        if (typeof ev.data === 'string') this._onText(ev.data);
+        else this._onMedia(ev.data);
+      };
+      ws.onclose = (ev) => {
+        if (this.closed) return;
+        this.ws = null;
+        this.conf.onClose(ev);
+      };
+      ws.onerror = () => {}; // a close event with the code always follows
+    }
+
+    _onText(text) {
+      let msg;
+      try {
+        msg = JSON.parse(text);
+      } catch (e) {
+        return;
+      }
+      this.conf.onText(msg);
+    }
+
+    // hasMediaSource reports whether openMediaSource succeeded.
+    hasMediaSource() {
+      return Boolean(this.ms);
+    }
+
+    // canAppend: the SourceBuffer accepts an append or remove now.
+    canAppend() {
+      return Boolean(this.sb) && this.ms.readyState === 'open' && !this.sb.updating && !this.removing;
+    }
+
+    // openMediaSource attaches a new MediaSource to the video; the SourceBuffer
+    // is added on sourceopen. Media arriving before then waits in pending.
+    openMediaSource(mime) {
+      const MS = mediaSourceClass();
+      if (!MS || !mime || !MS.isTypeSupported(mime)) return false;
+      const v = this.video;
+      // ManagedMediaSource only opens with remote playback (AirPlay) disabled.
+      if (MS !== window.MediaSource) v.disableRemotePlayback = true;
+      const ms = new MS();
+      this.ms = ms;
+      this.objectURL = URL.createObjectURL(ms);
+      ms.addEventListener(
+        'sourceopen',
+        () => {
+          if (this.closed) return;
+          URL.revokeObjectURL(this.objectURL);
+          this.objectURL = '';
+          try {
+            // The mode stays 'segments': the Clusters' own timecodes place the
+            // media, so a late joiner's buffer starts at its first Cluster's
+            // time, not at 0 (see PlayerEngine._startPlayback).
+            this.sb = ms.addSourceBuffer(mime);
+          } catch (e) {
+            this.conf.onUnsupported(mime);
+            return;
+          }
+          this.sb.addEventListener('updateend', () => this._onUpdateEnd());
+          this._appendNext();
+        },
+        { once: true },
+      );
+      v.playbackRate = 1;
+      v.src = this.objectURL;
+      return true;
+    }
+
+    _onMedia(buf) {
+      if (!this.ms) return; // media before hello: not part of the protocol
+      this.pending.push(buf);
+      this._appendNext();
+    }
+
+    // _appendNext appends the next queued message, one at a time: a
+    // SourceBuffer accepts no new append (or remove) while updating, and
+    // updateend calls back here.
+    _appendNext() {
+      if (this.closed || !this.canAppend()) return;
+      const sb = this.sb;
+      if (this.needAbort) {
+        this.needAbort = false;
+        sb.abort();
+      }
+      if (!this.pending.length) return;
+      const buf = this.pending[0];
+      try {
+        sb.appendBuffer(buf);
+      } catch (e) {
+        if (e.name === 'QuotaExceededError') {
+          // The buffer is full: free more of the past, then retry the same
+          // message (on updateend, or shortly if nothing can be freed yet).
+          if (!this.evict(QUOTA_KEEP_S) && !this.retryTimer) {
+            this.retryTimer = this.scope.timeout(() => {
+              this.retryTimer = 0;
+              this._appendNext();
+            }, QUOTA_RETRY_MS);
+          }
+          return;
+        }
+        // InvalidStateError: the SourceBuffer was dropped after a decode error;
+        // the video's error event reports and reconnects.
+        console.warn('amlive: appendBuffer failed', e);
+        return;
+      }
+      this.pending.shift();
+      this.conf.onAppend(buf.byteLength);
+    }
+
+    _onUpdateEnd() {
+      if (this.closed) return;
+      this.removing = false;
+      // Start once the join burst (the GOP up to now) is in, so that the
+      // first seek lands near the live edge rather than inside the burst.
+      if (!this.started && this.video.buffered.length > 0 && !this.pending.length) {
+        this.started = true;
+        this.conf.onFirstMedia();
+      }
+      this._appendNext();
+    }
+
+    // skip: the server dropped data because this viewer fell behind; the next
+    // binary message is the init segment again, then media from a keyframe
+    // Cluster. The queue holds superseded bytes: drop it. abort() resets the
+    // SourceBuffer's parser, which may be in the middle of an element (the
+    // server cut the stream anywhere); that partial element is discarded, so the
+    // init segment parses from a clean state. abort() must not be called while
+    // a remove() runs: then it waits for that remove's updateend.
+    skip() {
+      this.pending = [];
+      if (!this.sb || this.ms.readyState !== 'open') return;
+      if (this.removing) {
+        this.needAbort = true;
+        return;
+      }
+      try {
+        this.sb.abort(); // while an append runs, this cancels it and fires updateend
+      } catch (e) {
+        this.needAbort = true;
+      }
+    }
+
+    // evict removes media more than keep seconds behind currentTime, once the
+    // buffer reaches back more than threshold seconds. It reports whether a
+    // remove() started (its updateend resumes appending).
+    evict(keep, threshold) {
+      const sb = this.sb;
+      if (!this.canAppend() || !sb.buffered.length) return false;
+      const t = this.video.currentTime;
+      if (sb.buffered.start(0) >= t - (threshold || keep)) return false;
+      this.removing = true;
+      sb.remove(0, t - keep);
+      return true;
+    }
+
+    // resetEdge forgets the steering state after a seek to the live edge.
+    resetEdge() {
+      this.lag = NaN; // the smoothed lag of PlayerEngine._followEdge
+      this.lastT = this.video.currentTime;
+      this.moved = false; // waiting for the seek is no stall
+    }
+
+    // close ends the subscription: closes the socket and the MediaSource. The
+    // video keeps its element; the engine sets or clears its src.
+    close() {
+      if (this.closed) return;
+      this.closed = true;
+      this.scope.clearTimeout(this.retryTimer);
+      this.retryTimer = 0;
+      const ws = this.ws;
+      if (ws) {
+        ws.onmessage = null;
+        ws.onclose = null;
+        if (ws.readyState <= WebSocket.OPEN) ws.close(codes.Normal);
+      }
+      if (this.ms && this.ms.readyState === 'open') {
+        try {
+          // endOfStream() throws while a SourceBuffer is updating.
+          if (!this.sb || !this.sb.updating) this.ms.endOfStream();
+        } catch (e) {
+          /* closing anyway */
+        }
+      }
+      if (this.objectURL) URL.revokeObjectURL(this.objectURL);
+      this.objectURL = '';
+    }
+  }
+
+  // Shift is the time-shifted broadcast: its growing recording.
+  class Shift {
+    constructor(broadcast, url) {
+      this.broadcast = broadcast;
+      this.url = url;
+      this.reloadedAt = -1; // the position of the last reload
+    }
+  }
+
+  // PlayerEngine plays a room into a video element: the live stream
+  // (WebSocket + MediaSource), the latest recording when offline, and the
+  // growing recording after a rewind. It touches no DOM but the video.
+  //
+  // conf: {url(path, ws) → URL of {base}/{room}/{path}, latencyMs, autoplay,
+  // isHidden() → whether the page is hidden, and callbacks (each optional)
+  // onState(state, previous, message), onStatus(text) (a status line without
+  // a change of state), onError(message) (also in lastError),
+  // onViewers(count), onPublisher(reconnecting), onUnmute(show) (offer to
+  // unmute after autoplay played muted), onOfferLive(show) (offer to leave a
+  // recording for live)}.
+  class PlayerEngine {
+    constructor(video, conf) {
+      this.video = video;
       this.state = '';
       this.mode = 'none';
       this.broadcast = '';
@@ -99,355 +338,183 @@
       this.lastError = '';
       this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0, stalls: 0 };
       this.publisherLost = false;
+      this.closed = false;
 
-      this._video = el.querySelector('video');
-      this._statusEl = el.querySelector('[data-amlive-status]');
-      this._viewersEl = el.querySelector('[data-amlive-viewers]');
-      this._unmuteBtn = el.querySelector('[data-amlive-unmute]');
-      this._goliveBtn = el.querySelector('[data-amlive-golive]');
-      this._rewindBtns = [...el.querySelectorAll('[data-amlive-rewind]')];
-      this._toliveBtn = el.querySelector('[data-amlive-tolive]');
-      this._shift = null; // the time-shifted broadcast: {broadcast, url, reloadedAt}
-      this._latency = intAttr(el, 'data-latency-ms', 300) / 1000;
-      this._backoff = 0; // added to _latency after stalls, in seconds
-      this._calmMs = 0;
-      this._autoplay = el.getAttribute('data-autoplay') !== 'false';
-      this._listeners = {};
-      this._conn = null; // the current subscription: socket, MediaSource, SourceBuffer, queue
+      this._conf = conf;
+      this._scope = new Scope();
+      this._feed = null; // the current subscription
+      this._shift = null; // the time-shifted broadcast
+      this._latency = new Latency((conf.latencyMs || 300) / 1000);
+      this._autoplay = conf.autoplay !== false;
       this._attempt = 0; // reconnect backoff step
       this._retryTimer = 0;
       this._pollTimer = 0;
       this._noLive = false; // the live stream cannot play here: offer recordings only
+      this._resumeLive = false; // suspended while live: subscribe again on resume
 
-      const v = this._video;
-      v.addEventListener('error', () => this._onVideoError());
-      v.addEventListener('volumechange', () => {
-        if (!v.muted) this._showUnmute(false);
+      const v = video;
+      this._scope.listen(v, 'error', () => this._onVideoError());
+      this._scope.listen(v, 'volumechange', () => {
+        if (!v.muted) this._call('onUnmute', false);
       });
-      if (this._unmuteBtn) {
-        this._unmuteBtn.addEventListener('click', () => {
-          v.muted = false;
-          this._showUnmute(false);
-          if (v.paused) this._play();
-        });
-      }
-      if (this._goliveBtn) {
-        this._goliveBtn.addEventListener('click', () => this.connect());
-      }
-      for (const btn of this._rewindBtns) {
-        btn.addEventListener('click', () => {
-          const back = parseFloat(btn.getAttribute('data-amlive-rewind'));
-          this.rewind(Number.isFinite(back) ? back : undefined);
-        });
-      }
-      if (this._toliveBtn) this._toliveBtn.addEventListener('click', () => this.connect());
-      v.addEventListener('ended', () => this._onEnded());
-      document.addEventListener('visibilitychange', () => {
-        if (document.hidden) return;
-        // Background tabs fall behind (timers are throttled): back to live.
-        if (this.mode === 'live') this._jumpToLive();
-        if (this._pollTimer) this._poll();
-      });
-      // Leaving the page: say goodbye to the server; if the page comes back
-      // from the back/forward cache, subscribe again.
-      window.addEventListener('pagehide', () => {
-        this._resumeLive = Boolean(this._conn);
-        this._closeConn();
-        this._stopPolling();
-        clearTimeout(this._retryTimer);
-      });
-      window.addEventListener('pageshow', (ev) => {
-        if (!ev.persisted) return;
-        if (this._resumeLive) this.connect();
-        else this._refresh();
-      });
-      setInterval(() => this._tick(), TICK_MS);
-
-      if (el.getAttribute('data-live') === 'true') this.connect();
-      else this._refresh();
+      this._scope.listen(v, 'ended', () => this._onEnded());
+      this._scope.interval(() => this._tick(), TICK_MS);
     }
 
-    // on registers fn for 'state' ({state, previous, mode, message}) or
-    // 'viewers' ({count}); it returns a function that unregisters it.
-    on(event, fn) {
-      (this._listeners[event] = this._listeners[event] || []).push(fn);
-      return () => {
-        this._listeners[event] = (this._listeners[event] || []).filter((f) => f !== fn);
-      };
-    }
-
-    _emit(event, detail) {
-      for (const fn of this._listeners[event] || []) {
-        try {
-          fn(detail);
-        } catch (e) {
-          console.error(e);
-        }
-      }
-      this.el.dispatchEvent(new CustomEvent(`amlive:${event}`, { detail, bubbles: true }));
+    _call(name, ...args) {
+      if (!this.closed && this._conf[name]) this._conf[name](...args);
     }
 
     _status(text) {
-      if (this._statusEl) this._statusEl.textContent = text;
+      this._call('onStatus', text);
     }
 
     _setState(state, message) {
       const prev = this.state;
       this.state = state;
-      this.el.dataset.state = state;
-      this.el.dataset.mode = this.mode;
-      const rewindable = this.mode === 'live' && state === 'live' && Boolean(this.broadcast);
-      for (const btn of this._rewindBtns) btn.hidden = !rewindable;
-      if (this._toliveBtn) this._toliveBtn.hidden = this.mode !== 'timeshift';
-      if (message !== undefined) this._status(message);
-      if (prev !== state) this._emit('state', { state, previous: prev, mode: this.mode, message: message || '' });
+      this._call('onState', state, prev, message);
     }
 
     _setViewers(n) {
       this.viewers = n;
-      if (this._viewersEl) this._viewersEl.textContent = `${n} watching`;
-      this._emit('viewers', { count: n });
+      this._call('onViewers', n);
     }
 
-    // _publisherLost shows that the broadcaster's connection dropped (the
-    // server waits for it to resume) or came back. It is mirrored in
-    // el.dataset.publisher ('reconnecting' or absent) and announced with the
-    // DOM event amlive:publisher ({reconnecting}).
-    _publisherLost(lost) {
+    _setError(message) {
+      this.lastError = message;
+      this._call('onError', message);
+    }
+
+    // rewindable: the live stream can leave for the growing recording.
+    rewindable() {
+      return this.mode === 'live' && this.state === 'live' && Boolean(this.broadcast);
+    }
+
+    // _publisherLostNow shows that the broadcaster's connection dropped (the
+    // server waits for it to resume) or came back.
+    _publisherLostNow(lost) {
       if (this.publisherLost === lost) return;
       this.publisherLost = lost;
-      if (lost) this.el.dataset.publisher = 'reconnecting';
-      else delete this.el.dataset.publisher;
-      if (this.state === 'live' || this.state === 'connecting') {
+      if (this._connectingOrLive()) {
         this._status(lost ? 'The broadcaster’s connection dropped — waiting for it to come back…' : 'Live');
       }
-      this._emit('publisher', { reconnecting: lost });
+      this._call('onPublisher', lost);
     }
 
-    _showUnmute(show) {
-      if (this._unmuteBtn) this._unmuteBtn.hidden = !show;
+    _connectingOrLive() {
+      return this.state === 'live' || this.state === 'connecting';
     }
 
-    _showGoLive(show) {
-      if (this._goliveBtn) this._goliveBtn.hidden = !show;
-    }
-
-    _url(path, ws) {
-      return endpoint(this.el.getAttribute('data-base'), this.el.getAttribute('data-room'), path, ws);
+    // start plays the live stream when live is true, else asks the status.
+    start(live) {
+      if (live) this.connect();
+      else this._refresh();
     }
 
     // ---- live: WebSocket + MediaSource -------------------------------------
 
     // connect (re)subscribes to the live stream with a fresh MediaSource.
     connect() {
+      if (this.closed) return;
       this._stopPolling();
-      clearTimeout(this._retryTimer);
-      this._showGoLive(false);
-      this._closeConn();
+      this._scope.clearTimeout(this._retryTimer);
+      this._retryTimer = 0;
+      this._call('onOfferLive', false);
+      this._closeFeed();
       this._noLive = false;
       this._shift = null;
       if (this.mode === 'timeshift') this.mode = 'none';
 
-      const c = { ws: null, ms: null, sb: null, url: '', pending: [], started: false, removing: false, needAbort: false };
-      this._conn = c;
+      let feed = null;
+      const mine = (fn) => (...args) => {
+        if (this._feed === feed) fn(...args);
+      };
+      feed = new Feed(this.video, this._conf.url('subscribe', true).href, this._scope, {
+        onText: mine((msg) => this._onText(feed, msg)),
+        onClose: mine((ev) => this._onClose(ev)),
+        onFirstMedia: mine(() => this._startPlayback()),
+        onUnsupported: mine((mime) => this._unsupported(mime)),
+        onAppend: (bytes) => {
+          this.stats.appended++;
+          this.stats.bytes += bytes;
+        },
+      });
+      this._feed = feed;
       this._setState('connecting', 'Connecting…');
-
-      const ws = new WebSocket(this._url('subscribe', true).href);
-      ws.binaryType = 'arraybuffer';
-      c.ws = ws;
-      ws.onmessage = (ev) => {
-        if (this._conn !== c) return;
-        if (typeof ev.data === 'string') this._onText(c, ev.data);
-        else this._onMedia(c, ev.data);
-      };
-      ws.onclose = (ev) => {
-        if (this._conn !== c) return;
-        c.ws = null;
-        this._onClose(c, ev);
-      };
-      ws.onerror = () => {}; // a close event with the code always follows
     }
 
-    _onText(c, text) {
-      let msg;
-      try {
-        msg = JSON.parse(text);
-      } catch (e) {
-        return;
-      }
+    _onText(feed, msg) {
       switch (msg.type) {
         case 'hello':
           this.broadcast = msg.broadcast || '';
           this.mime = msg.mime || '';
           this.startedAt = msg.startedAt || '';
-          if (!c.ms && !this._openMediaSource(c, this.mime)) this._unsupported(this.mime);
+          if (!feed.hasMediaSource() && !feed.openMediaSource(this.mime)) this._unsupported(this.mime);
           break;
         case 'viewers':
           this._setViewers(Number(msg.count) || 0);
           break;
         case 'skip':
-          this._skip(c);
+          this.stats.skips++;
+          feed.skip();
           break;
         case 'reconnecting':
         case 'resumed':
-          this._publisherLost(msg.type === 'reconnecting');
+          this._publisherLostNow(msg.type === 'reconnecting');
           break;
         case 'end':
-          this._onEnd(c, msg);
+          this._onEnd(msg);
           break;
         case 'error':
-          this.lastError = msg.message || 'The server reported an error.';
+          this._setError(msg.message || 'The server reported an error.');
           this._status(this.lastError);
           break;
-      }
-    }
-
-    // _openMediaSource attaches a new MediaSource to the video; the SourceBuffer
-    // is added on sourceopen. Media arriving before then waits in c.pending.
-    _openMediaSource(c, mime) {
-      const MS = mediaSourceClass();
-      if (!MS || !mime || !MS.isTypeSupported(mime)) return false;
-      const v = this._video;
-      // ManagedMediaSource only opens with remote playback (AirPlay) disabled.
-      if (MS !== window.MediaSource) v.disableRemotePlayback = true;
-      const ms = new MS();
-      c.ms = ms;
-      c.url = URL.createObjectURL(ms);
-      ms.addEventListener(
-        'sourceopen',
-        () => {
-          if (this._conn !== c) return;
-          URL.revokeObjectURL(c.url);
-          try {
-            // The mode stays 'segments': the Clusters' own timecodes place the
-            // media, so a late joiner's buffer starts at its first Cluster's
-            // time, not at 0 (see _startPlayback).
-            c.sb = ms.addSourceBuffer(mime);
-          } catch (e) {
-            this._unsupported(mime);
-            return;
-          }
-          c.sb.addEventListener('updateend', () => this._onUpdateEnd(c));
-          this._appendNext(c);
-        },
-        { once: true },
-      );
-      v.playbackRate = 1;
-      v.src = c.url;
-      return true;
-    }
-
-    _onMedia(c, buf) {
-      if (!c.ms) return; // media before hello: not part of the protocol
-      c.pending.push(buf);
-      this._appendNext(c);
-    }
-
-    // _appendNext appends the next queued message, one at a time: a
-    // SourceBuffer accepts no new append (or remove) while updating, and
-    // updateend calls back here.
-    _appendNext(c) {
-      const sb = c.sb;
-      if (!sb || c.ms.readyState !== 'open' || sb.updating || c.removing) return;
-      if (c.needAbort) {
-        c.needAbort = false;
-        sb.abort();
-      }
-      if (!c.pending.length) return;
-      const buf = c.pending[0];
-      try {
-        sb.appendBuffer(buf);
-      } catch (e) {
-        if (e.name === 'QuotaExceededError') {
-          // The buffer is full: free more of the past, then retry the same
-          // message (on updateend, or shortly if nothing can be freed yet).
-          if (!this._evict(c, 10)) setTimeout(() => this._conn === c && this._appendNext(c), 1000);
-          return;
-        }
-        // InvalidStateError: the SourceBuffer was dropped after a decode error;
-        // the video's error event reports and reconnects.
-        console.warn('amlive: appendBuffer failed', e);
-        return;
-      }
-      c.pending.shift();
-      this.stats.appended++;
-      this.stats.bytes += buf.byteLength;
-    }
-
-    _onUpdateEnd(c) {
-      if (this._conn !== c) return;
-      c.removing = false;
-      // Start once the join burst (the GOP up to now) is in, so that the
-      // first seek lands near the live edge rather than inside the burst.
-      if (!c.started && this._video.buffered.length > 0 && !c.pending.length) this._startPlayback(c);
-      this._appendNext(c);
-    }
-
-    // _skip: the server dropped data because this viewer fell behind; the next
-    // binary message is the init segment again, then media from a keyframe
-    // Cluster. The queue holds superseded bytes: drop it. abort() resets the
-    // SourceBuffer's parser, which may be in the middle of an element (the
-    // server cut the stream anywhere); that partial element is discarded, so the
-    // init segment parses from a clean state. abort() must not be called while
-    // a remove() runs: then it waits for that remove's updateend.
-    _skip(c) {
-      this.stats.skips++;
-      c.pending = [];
-      if (!c.sb || c.ms.readyState !== 'open') return;
-      if (c.removing) {
-        c.needAbort = true;
-        return;
-      }
-      try {
-        c.sb.abort(); // while an append runs, this cancels it and fires updateend
-      } catch (e) {
-        c.needAbort = true;
       }
     }
 
     // _startPlayback runs once the first media is buffered. In 'segments' mode
     // the buffer starts where the join Cluster's timecode says (e.g. 734.2 s),
     // while currentTime is 0: without a seek the video would wait forever.
-    _startPlayback(c) {
-      c.started = true;
+    _startPlayback() {
       this._attempt = 0;
       this.mode = 'live';
       this._jumpToLive();
       this._setState('live', this._autoplay ? 'Live' : 'Live — press play to watch');
       if (this.publisherLost) this._status('The broadcaster’s connection dropped — waiting for it to come back…');
-      if (this._autoplay) this._play();
+      if (this._autoplay) this.play();
     }
 
     // _jumpToLive seeks to the live edge minus the target latency, but never
     // before the start of the newest buffered range.
     _jumpToLive() {
-      const v = this._video;
+      const v = this.video;
       const b = v.buffered;
       if (!b.length) return;
       const start = b.start(b.length - 1);
       const end = b.end(b.length - 1);
-      v.currentTime = Math.max(start, end - this._target());
+      v.currentTime = Math.max(start, end - this._latency.target());
       v.playbackRate = 1;
-      const c = this._conn;
-      if (c) {
-        c.lag = undefined; // the smoothed lag of _followEdge
-        c.lastT = v.currentTime;
-        c.moved = false; // waiting for the seek is no stall
-      }
+      if (this._feed) this._feed.resetEdge();
+    }
+
+    // _playingLive: a live feed has started and steering applies.
+    _playingLive() {
+      const f = this._feed;
+      return Boolean(f && f.started && f.sb && this.mode === 'live');
     }
 
     // _tick keeps a live player near the edge, out of gaps and unstuck, and
     // trims old buffer.
     _tick() {
-      const c = this._conn;
-      if (!c || !c.started || !c.sb || this.mode !== 'live') return;
-      const v = this._video;
+      if (!this._playingLive()) return;
+      const c = this._feed;
+      const v = this.video;
       const b = v.buffered;
       if (!b.length) return;
       if (v.seeking) {
         // A seek that never completes (its target lost to eviction or a
         // decoder hiccup) would freeze the player: retarget the live edge.
-        c.seekMs = (c.seekMs || 0) + TICK_MS;
+        c.seekMs += TICK_MS;
         if (c.seekMs >= STALL_MS) {
           c.seekMs = 0;
           this._jumpToLive();
@@ -482,7 +549,7 @@
         c.stallMs = 0;
       } else {
         const lag = end - t;
-        if (lag > this._target() + JUMP_LAG_S) {
+        if (lag > this._latency.target() + JUMP_LAG_S) {
           this._jumpToLive();
         } else {
           this._followEdge(c, lag);
@@ -497,18 +564,16 @@
         const waiting = stuck && c.moved && v.readyState < HAVE_FUTURE_DATA;
         if (waiting && !c.waiting) {
           this.stats.stalls++;
-          this._backoff = Math.min(MAX_BACKOFF_S, this._backoff + BACKOFF_STEP_S);
-          this._calmMs = 0;
-        } else if (!waiting && this._backoff > 0 && (this._calmMs += TICK_MS) >= CALM_MS) {
-          this._backoff = Math.max(0, this._backoff - BACKOFF_STEP_S);
-          this._calmMs = 0;
+          this._latency.stalled();
+        } else if (!waiting) {
+          this._latency.calm(TICK_MS);
         }
         c.waiting = waiting;
-        if (waiting && lag >= this._target() + 0.1) {
+        if (waiting && lag >= this._latency.target() + 0.1) {
           this._jumpToLive();
           c.stallMs = 0;
         } else if (stuck && lag > 0.3) {
-          c.stallMs = (c.stallMs || 0) + TICK_MS;
+          c.stallMs += TICK_MS;
           if (c.stallMs >= STALL_MS) {
             c.stallMs = 0;
             v.currentTime = Math.min(t + 0.1, end);
@@ -518,13 +583,7 @@
         }
       }
 
-      this._evict(c, KEEP_BEHIND_S, EVICT_AT_S);
-    }
-
-    // _target is how far behind the newest buffered media the playhead
-    // should be, in seconds.
-    _target() {
-      return this._latency + this._backoff;
+      c.evict(KEEP_BEHIND_S, EVICT_AT_S);
     }
 
     // _followEdge steers the playback rate so that the playhead stays about
@@ -533,9 +592,9 @@
     // smoothed first. Behind: play faster, the more the further behind;
     // ahead (the buffer running thin): a little slower, rather than stall.
     _followEdge(c, lag) {
-      const v = this._video;
-      c.lag = c.lag === undefined ? lag : c.lag + LAG_SMOOTHING * (lag - c.lag);
-      const target = this._target();
+      const v = this.video;
+      c.lag = Number.isNaN(c.lag) ? lag : c.lag + LAG_SMOOTHING * (lag - c.lag);
+      const target = this._latency.target();
       const over = c.lag - target;
       const was = v.playbackRate;
       let rate = 1;
@@ -547,21 +606,9 @@
       if (was !== rate) v.playbackRate = rate;
     }
 
-    // _evict removes media more than keep seconds behind currentTime, once the
-    // buffer reaches back more than threshold seconds. It reports whether a
-    // remove() started (its updateend resumes appending).
-    _evict(c, keep, threshold) {
-      const sb = c.sb;
-      if (!sb || sb.updating || c.removing || c.ms.readyState !== 'open' || !sb.buffered.length) return false;
-      const t = this._video.currentTime;
-      if (sb.buffered.start(0) >= t - (threshold || keep)) return false;
-      c.removing = true;
-      sb.remove(0, t - keep);
-      return true;
-    }
-
-    async _play() {
-      const v = this._video;
+    // play starts the video; when the autoplay policy refuses sound, muted.
+    async play() {
+      const v = this.video;
       const attempt = () => {
         let p;
         try {
@@ -570,23 +617,30 @@
           return Promise.resolve(e);
         }
         if (!p || !p.then) return Promise.resolve('ok');
-        return Promise.race([p.then(() => 'ok', (e) => e), sleep(PLAY_TIMEOUT_MS).then(() => 'timeout')]);
+        return Promise.race([p.then(() => 'ok', (e) => e), this._scope.sleep(PLAY_TIMEOUT_MS).then(() => 'timeout')]);
       };
       let r = await attempt();
-      if (r && r.name === 'NotAllowedError') {
+      if (r && r.name === 'NotAllowedError' && !this.closed) {
         // The autoplay policy refuses sound without a user gesture: play muted
         // and offer to unmute.
         v.muted = true;
         r = await attempt();
-        if (r === 'ok' || r === 'timeout') this._showUnmute(true);
+        if (r === 'ok' || r === 'timeout') this._call('onUnmute', true);
         else if (r && r.name === 'NotAllowedError') this._status('Press play to watch.');
       }
       return r;
     }
 
-    _onEnd(c, msg) {
+    // unmute turns the sound on (a user gesture) and plays if paused.
+    unmute() {
+      this.video.muted = false;
+      this._call('onUnmute', false);
+      if (this.video.paused) this.play();
+    }
+
+    _onEnd(msg) {
       const url = msg.recording;
-      this._closeConn(); // endOfStream, detach; the server closes the socket with 1000
+      this._closeFeed(); // endOfStream, detach; the server closes the socket with Normal
       if (url) {
         this._playRecording(url, 'The broadcast has ended — playing the recording.', 'ended', true);
       } else {
@@ -597,18 +651,23 @@
       this._startPolling();
     }
 
-    _onClose(c, ev) {
+    // _offlineClose: the close says the room is offline (or ended without an
+    // end event); the status decides what to show.
+    _offlineClose(code) {
+      return code === codes.NotLive || code === codes.Normal;
+    }
+
+    _onClose(ev) {
       const code = ev.code;
-      if (code === 4404 || code === 1000) {
-        // Offline (or ended without an end event): the status decides what to show.
-        this._closeConn();
+      if (this._offlineClose(code)) {
+        this._closeFeed();
         this._refresh();
         return;
       }
-      const msg = closeMessage(code, ev.reason);
-      this.lastError = msg;
-      if (NO_RETRY.has(code)) {
-        this._closeConn();
+      const msg = closeMessage('viewer', code, ev.reason);
+      this._setError(msg);
+      if (!retries(code)) {
+        this._closeFeed();
         this._detachVideo();
         this.mode = 'none';
         this._setState('error', msg);
@@ -623,8 +682,9 @@
       const delay = Math.min(10000, 1000 * 2 ** Math.min(this._attempt, 4) + Math.random() * 1000);
       this._attempt++;
       this._setState('error', `${msg} Reconnecting in ${Math.round(delay / 1000)} s…`);
-      clearTimeout(this._retryTimer);
-      this._retryTimer = setTimeout(() => {
+      this._scope.clearTimeout(this._retryTimer);
+      this._retryTimer = this._scope.timeout(() => {
+        this._retryTimer = 0;
         this.stats.reconnects++;
         this.connect();
       }, delay);
@@ -632,53 +692,39 @@
 
     // _unsupported: this browser cannot play the live stream; offer recordings.
     _unsupported(mime) {
-      this._closeConn();
+      this._closeFeed();
       this._detachVideo();
       this._noLive = true;
-      this.lastError = `Your browser cannot play this stream (${mime || 'unknown format'}).`;
+      this._setError(`Your browser cannot play this stream (${mime || 'unknown format'}).`);
       this.mode = 'none';
       this._setState('error', this.lastError);
       this._refresh();
     }
 
-    // _closeConn ends the current subscription: closes the socket and the
-    // MediaSource. The video keeps its element; callers set or clear its src.
-    _closeConn() {
-      const c = this._conn;
-      if (!c) return;
-      this._conn = null;
-      this._publisherLost(false);
-      if (c.ws) {
-        c.ws.onmessage = null;
-        c.ws.onclose = null;
-        if (c.ws.readyState <= WebSocket.OPEN) c.ws.close(1000);
-      }
-      if (c.ms && c.ms.readyState === 'open') {
-        try {
-          // endOfStream() throws while a SourceBuffer is updating.
-          if (!c.sb || !c.sb.updating) c.ms.endOfStream();
-        } catch (e) {
-          /* closing anyway */
-        }
-      }
-      if (c.url) URL.revokeObjectURL(c.url);
+    // _closeFeed ends the current subscription, if any.
+    _closeFeed() {
+      const f = this._feed;
+      if (!f) return;
+      this._feed = null;
+      this._publisherLostNow(false);
+      f.close();
     }
 
     _detachVideo() {
-      const v = this._video;
+      const v = this.video;
       if (!v.getAttribute('src')) return;
       v.removeAttribute('src'); // unlike src = '', this raises no error event
       v.load();
     }
 
     _onVideoError() {
-      const e = this._video.error;
+      const e = this.video.error;
       if (!e) return;
       const what = MEDIA_ERRORS[e.code] || 'error';
       const msg = `The video could not be played (MediaError ${e.code}, ${what}${e.message ? `: ${e.message}` : ''}).`;
-      this.lastError = msg;
+      this._setError(msg);
       if (this.mode === 'live' || this.state === 'connecting') {
-        this._closeConn();
+        this._closeFeed();
         this._retry(msg);
       } else {
         this._setState('error', msg);
@@ -688,9 +734,14 @@
     // ---- offline: status, recordings, polling -------------------------------
 
     async _fetchStatus() {
-      const res = await fetch(this._url('status', false).href, { cache: 'no-store', headers: { Accept: 'application/json' } });
+      const res = await fetch(this._conf.url('status', false).href, { cache: 'no-store', headers: { Accept: 'application/json' } });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       return res.json();
+    }
+
+    // _busy: closed, or subscribed meanwhile; a status answer is stale.
+    _busy() {
+      return this.closed || Boolean(this._feed);
     }
 
     // _refresh asks the server for the room's status and shows live, the
@@ -700,14 +751,14 @@
       try {
         st = await this._fetchStatus();
       } catch (e) {
-        if (this._conn) return;
+        if (this._busy()) return;
         const msg = `Could not get this room’s status (${e.message || e}). Retrying…`;
         if (this.mode === 'recording') this._status(msg);
         else this._setState('offline', msg);
         this._startPolling();
         return;
       }
-      if (this._conn) return; // connected meanwhile
+      if (this._busy()) return; // connected meanwhile
       if (st.live && !this._noLive) {
         this._setViewers(Number(st.viewers) || 0);
         this.connect();
@@ -727,18 +778,18 @@
     }
 
     _playRecording(url, message, state, autoplay) {
-      this._closeConn();
-      const v = this._video;
+      this._closeFeed();
+      const v = this.video;
       this._shift = null;
       this.mode = 'recording';
       v.playbackRate = 1;
       try {
-        v.src = new URL(url, this._url('', false)).href;
+        v.src = new URL(url, this._conf.url('', false)).href;
       } catch (e) {
         v.src = url;
       }
       this._setState(state, message);
-      if (autoplay) this._play();
+      if (autoplay) this.play();
     }
 
     // ---- time shift: the live broadcast's growing recording -----------------
@@ -748,10 +799,10 @@
     // the start when back is not a positive number. connect() returns to live.
     rewind(back) {
       const id = this.broadcast;
-      if (this.mode !== 'live' || !id) return;
-      const target = back > 0 ? Math.max(0, this._video.currentTime - back) : 0;
-      this._closeConn();
-      this._shift = { broadcast: id, url: this._url(`playback?b=${encodeURIComponent(id)}`, false), reloadedAt: -1 };
+      if (this.mode !== 'live' || !id || this.closed) return;
+      const target = back > 0 ? Math.max(0, this.video.currentTime - back) : 0;
+      this._closeFeed();
+      this._shift = new Shift(id, this._conf.url(`playback?b=${encodeURIComponent(id)}`, false));
       this.mode = 'timeshift';
       this._loadShift(target);
       this._setState('timeshift', target > 0 ? `Rewound ${Math.round(back)} s — you are behind live.` : 'Watching from the start — you are behind live.');
@@ -762,13 +813,14 @@
     // request gets the file as far as it is on disk; Chromium plays it with an
     // infinite duration and can seek in it (it scans the Clusters).
     _loadShift(t) {
-      const v = this._video;
+      const v = this.video;
       const u = new URL(this._shift.url);
       u.searchParams.set('at', String(Date.now())); // a new response, with the file's new length
       v.playbackRate = 1;
       v.src = u.href;
       if (t > 0) {
-        v.addEventListener(
+        this._scope.listen(
+          v,
           'loadedmetadata',
           () => {
             if (this._shift) v.currentTime = t;
@@ -776,7 +828,7 @@
           { once: true },
         );
       }
-      this._play();
+      this.play();
     }
 
     // _onEnded: a time-shifted recording ends where the file ended when it was
@@ -785,14 +837,14 @@
     async _onEnded() {
       const s = this._shift;
       if (!s) return;
-      const pos = this._video.currentTime;
+      const pos = this.video.currentTime;
       let st;
       try {
         st = await this._fetchStatus();
       } catch (e) {
         return;
       }
-      if (this._shift !== s) return;
+      if (this._shift !== s || this.closed) return;
       const live = st.live && st.broadcast === s.broadcast;
       const rec = (st.recordings || []).find((r) => r.id === s.broadcast);
       const more = live || (rec && !rec.live && rec.durationMs / 1000 > pos + 0.5);
@@ -808,11 +860,11 @@
 
     _startPolling() {
       if (this._pollTimer) return;
-      this._pollTimer = setTimeout(() => this._poll(), POLL_MS);
+      this._pollTimer = this._scope.timeout(() => this._poll(), POLL_MS);
     }
 
     _stopPolling() {
-      clearTimeout(this._pollTimer);
+      this._scope.clearTimeout(this._pollTimer);
       this._pollTimer = 0;
     }
 
@@ -820,27 +872,27 @@
     // offline room connects by itself when it goes live; a viewer watching a
     // recording gets the "Live now — watch" button instead of an interruption.
     async _poll() {
-      clearTimeout(this._pollTimer);
-      this._pollTimer = setTimeout(() => this._poll(), POLL_MS);
-      if (document.hidden || this._conn) return;
+      this._scope.clearTimeout(this._pollTimer);
+      this._pollTimer = this._scope.timeout(() => this._poll(), POLL_MS);
+      if (this._conf.isHidden() || this._busy()) return;
       let st;
       try {
         st = await this._fetchStatus();
       } catch (e) {
         return; // try again next time
       }
-      if (!this._pollTimer || this._conn) return;
+      if (!this._pollTimer || this._busy()) return;
       if (this.mode === 'timeshift') {
         if (!st.live || st.broadcast !== this._shift.broadcast) {
           // Ended meanwhile: keep playing; the recording is no longer growing.
           this.mode = 'recording';
           this._setState('ended', 'The broadcast has ended — playing its recording.');
-          this._showGoLive(Boolean(st.live));
+          this._call('onOfferLive', Boolean(st.live));
         }
         return;
       }
       if (this.mode === 'recording') {
-        this._showGoLive(Boolean(st.live));
+        this._call('onOfferLive', Boolean(st.live));
         return;
       }
       if (st.live || (st.recordings && st.recordings.length)) {
@@ -848,29 +900,140 @@
         this._refresh();
       }
     }
-  }
 
-  function initPlayers(root) {
-    const r = root || document;
-    const els = [];
-    if (r.matches && r.matches(SELECTOR)) els.push(r);
-    if (r.querySelectorAll) els.push(...r.querySelectorAll(SELECTOR));
-    for (const el of els) {
-      if (!el.amlivePlayer && el.querySelector('video')) el.amlivePlayer = new Player(el);
+    // ---- the page's lifecycle ----------------------------------------------
+
+    // visible: the page is shown again. Background tabs fall behind (timers
+    // are throttled): back to live.
+    visible() {
+      if (this.mode === 'live') this._jumpToLive();
+      if (this._pollTimer) this._poll();
+    }
+
+    // suspend: the page is being left; say goodbye to the server.
+    suspend() {
+      this._resumeLive = Boolean(this._feed);
+      this._closeFeed();
+      this._stopPolling();
+      this._scope.clearTimeout(this._retryTimer);
+      this._retryTimer = 0;
+    }
+
+    // resume: the page came back from the back/forward cache; subscribe again.
+    resume() {
+      if (this._resumeLive) this.connect();
+      else this._refresh();
+    }
+
+    // close stops everything: the socket, the MediaSource, the timers and
+    // the video's source. The engine cannot be used again.
+    close() {
+      if (this.closed) return;
+      this._closeFeed();
+      this._stopPolling();
+      this.closed = true;
+      this._shift = null;
+      this._scope.close();
+      this._detachVideo();
     }
   }
 
-  // amlive.init(root) initialises every amlive widget under root (default:
-  // document) whose script is loaded; safe to call again for new markup.
-  amlive.initPlayers = initPlayers;
-  amlive.init = function init(root) {
-    if (amlive.initPlayers) amlive.initPlayers(root);
-    if (amlive.initBroadcasters) amlive.initBroadcasters(root);
-  };
+  // Player binds a PlayerEngine to the player markup.
+  class Player extends Widget {
+    constructor(el) {
+      super(el, 'amlivePlayer');
+      this._video = el.querySelector('video');
+      this._viewersEl = el.querySelector('[data-amlive-viewers]');
+      this._unmuteBtn = el.querySelector('[data-amlive-unmute]');
+      this._goliveBtn = el.querySelector('[data-amlive-golive]');
+      this._rewindBtns = [...el.querySelectorAll('[data-amlive-rewind]')];
+      this._toliveBtn = el.querySelector('[data-amlive-tolive]');
+      this.engine = new PlayerEngine(this._video, {
+        url: (path, ws) => endpoint(el.getAttribute('data-base'), el.getAttribute('data-room'), path, ws),
+        latencyMs: intAttr(el, 'data-latency-ms', 300),
+        autoplay: el.getAttribute('data-autoplay') !== 'false',
+        isHidden: () => document.hidden,
+        onState: (state, prev, message) => this._onState(state, prev, message),
+        onStatus: (text) => this._status(text),
+        onViewers: (n) => this._onViewers(n),
+        onPublisher: (lost) => this._onPublisher(lost),
+        onUnmute: (show) => this._show(this._unmuteBtn, show),
+        onOfferLive: (show) => this._show(this._goliveBtn, show),
+      });
 
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', () => initPlayers(document));
-  } else {
-    initPlayers(document);
+      this._onClick(this._unmuteBtn, () => this.engine.unmute());
+      this._onClick(this._goliveBtn, () => this.connect());
+      for (const btn of this._rewindBtns) {
+        this._onClick(btn, () => {
+          const back = parseFloat(btn.getAttribute('data-amlive-rewind'));
+          this.rewind(Number.isFinite(back) ? back : undefined);
+        });
+      }
+      this._onClick(this._toliveBtn, () => this.connect());
+      this._scope.listen(document, 'visibilitychange', () => {
+        if (!document.hidden) this.engine.visible();
+      });
+      // Leaving the page: say goodbye to the server; if the page comes back
+      // from the back/forward cache, subscribe again.
+      this._scope.listen(window, 'pagehide', () => this.engine.suspend());
+      this._scope.listen(window, 'pageshow', (ev) => {
+        if (ev.persisted) this.engine.resume();
+      });
+
+      this.engine.start(el.getAttribute('data-live') === 'true');
+    }
+
+    // connect (re)subscribes to the live stream.
+    connect() {
+      this.engine.connect();
+    }
+
+    // rewind leaves live for the growing recording, back seconds (or from
+    // the start).
+    rewind(back) {
+      this.engine.rewind(back);
+    }
+
+    _show(btn, show) {
+      if (btn) btn.hidden = !show;
+    }
+
+    _onState(state, prev, message) {
+      const e = this.engine;
+      this.el.dataset.state = state;
+      this.el.dataset.mode = e.mode;
+      for (const btn of this._rewindBtns) btn.hidden = !e.rewindable();
+      this._show(this._toliveBtn, e.mode === 'timeshift');
+      if (message !== undefined) this._status(message);
+      if (prev !== state) this._emit('state', { state, previous: prev, mode: e.mode, message: message || '' });
+    }
+
+    _onViewers(n) {
+      if (this._viewersEl) this._viewersEl.textContent = `${n} watching`;
+      this._emit('viewers', { count: n });
+    }
+
+    // _onPublisher mirrors the broadcaster's dropped connection in
+    // el.dataset.publisher ('reconnecting' or absent) and the DOM event
+    // amlive:publisher ({reconnecting}).
+    _onPublisher(lost) {
+      if (lost) this.el.dataset.publisher = 'reconnecting';
+      else delete this.el.dataset.publisher;
+      this._emit('publisher', { reconnecting: lost });
+    }
+
+    _release() {
+      this.engine.close();
+    }
   }
+
+  expose(Player, ['state', 'mode', 'broadcast', 'mime', 'startedAt', 'viewers', 'lastError', 'stats', 'publisherLost']);
+
+  amlive.PlayerEngine = PlayerEngine;
+  amlive.initPlayers = register({
+    selector: SELECTOR,
+    prop: 'amlivePlayer',
+    accepts: (el) => Boolean(el.querySelector('video')),
+    create: (el) => new Player(el),
+  });
 })();

@@ -50,8 +50,15 @@ type Page struct {
 
 // Assets holds the URLs of the plugin's JavaScript and CSS files, usually
 // versioned (e.g. "/live/assets/player.js?v=abc123"). An empty URL leaves its
-// tag out.
-type Assets struct{ PlayerJS, BroadcasterJS, CSS string }
+// tag out. The widgets need ProtocolJS and CoreJS: the head partial loads
+// them first, then PlayerJS and BroadcasterJS, in that order.
+type Assets struct {
+	ProtocolJS    string // the wire protocol's close codes and events
+	CoreJS        string // the helpers the widgets share
+	PlayerJS      string
+	BroadcasterJS string
+	CSS           string
+}
 
 // Status describes a room's live broadcast, if any.
 type Status struct {

@@ -13,6 +13,8 @@ import (
 )
 
 var testAssets = Assets{
+	ProtocolJS:    "/live/assets/protocol.js?v=abc123",
+	CoreJS:        "/live/assets/core.js?v=abc123",
 	PlayerJS:      "/live/assets/player.js?v=abc123",
 	BroadcasterJS: "/live/assets/broadcaster.js?v=abc123",
 	CSS:           "/live/assets/live.css?v=abc123",
@@ -70,6 +72,8 @@ func TestRenderPages(t *testing.T) {
 	offline.EmbedURL = ""
 
 	scripts := []string{
+		`<script src="/live/assets/protocol.js?v=abc123" defer></script>`,
+		`<script src="/live/assets/core.js?v=abc123" defer></script>`,
 		`<script src="/live/assets/player.js?v=abc123" defer></script>`,
 		`<script src="/live/assets/broadcaster.js?v=abc123" defer></script>`,
 		`<link rel="stylesheet" href="/live/assets/live.css?v=abc123">`,
@@ -191,6 +195,29 @@ func TestPartials(t *testing.T) {
 				t.Errorf("Partial(%s) = %s; want it to contain %q", tc.give, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestHeadScriptOrder checks that the head partial loads the scripts in the
+// order they depend on each other: the protocol's constants, the shared
+// core, then the widgets; all deferred, so they run in that order.
+func TestHeadScriptOrder(t *testing.T) {
+	got, err := mustNew(t, nil, nil).Partial("amlive-head", PartialData{Assets: testAssets})
+	if err != nil {
+		t.Fatalf("Partial(amlive-head) error = %v", err)
+	}
+	want := []string{testAssets.ProtocolJS, testAssets.CoreJS, testAssets.PlayerJS, testAssets.BroadcasterJS}
+	at := -1
+	for _, src := range want {
+		tag := `<script src="` + src + `" defer></script>`
+		i := strings.Index(string(got), tag)
+		if i < 0 {
+			t.Fatalf("amlive-head = %s; want it to contain %s", got, tag)
+		}
+		if i < at {
+			t.Errorf("amlive-head = %s; want %s after the scripts before it in %q", got, src, want)
+		}
+		at = i
 	}
 }
 

@@ -1,0 +1,275 @@
+// amlive core: what every widget shares. The head partial loads it after
+// protocol.js (the close codes and events, generated from the Go side) and
+// before player.js and broadcaster.js.
+//
+// amlive.init(root) initialises every amlive widget under root (default:
+// document) whose script is loaded; it is safe to call again for new markup.
+// amlive.destroy(root) destroys them: each releases its timers, listeners,
+// sockets, media and camera, and its element can be removed or initialised
+// again. Each widget element also has el.amlivePlayer.destroy() or
+// el.amliveBroadcaster.destroy().
+//
+// amlive.core holds the helpers the widgets are built from: endpoint,
+// intAttr, closeMessage, retries, Emitter, Scope, Widget, expose and register.
+(function (amlive) {
+  'use strict';
+
+  const protocol = amlive.protocol || Object.freeze({ close: {}, codes: {}, events: {} });
+
+  // closeMessage is the sentence a widget shows for a WebSocket close code;
+  // audience is 'viewer' or 'publisher'. The server's reason, if any, follows.
+  function closeMessage(audience, code, reason) {
+    const info = protocol.close[code];
+    const sentence = (info && info[audience]) || `The connection closed unexpectedly (code ${code}).`;
+    return reason ? `${sentence} (Server: ${reason})` : sentence;
+  }
+
+  // retries reports whether a viewer reconnects after the close code; an
+  // unknown code is retried.
+  function retries(code) {
+    const info = protocol.close[code];
+    return info ? info.retry : true;
+  }
+
+  // endpoint builds {base}/{room}/{path} against the page; base may be a path
+  // ("/live") or an absolute http(s) URL. ws=true gives the ws:/wss: form.
+  function endpoint(base, room, path, ws) {
+    const prefix = (base || '').replace(/\/+$/, '');
+    const u = new URL(`${prefix}/${encodeURIComponent(room)}/${path}`, document.baseURI);
+    if (ws) u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    return u;
+  }
+
+  // intAttr is the element's attribute name as a positive integer, or def.
+  function intAttr(el, name, def) {
+    const v = parseInt(el.getAttribute(name) || '', 10);
+    return Number.isFinite(v) && v > 0 ? v : def;
+  }
+
+  // Emitter calls the functions registered for an event; one that throws is
+  // logged and does not stop the others.
+  class Emitter {
+    constructor() {
+      this._fns = new Map(); // event → [fn]
+    }
+
+    // on registers fn for event; it returns a function that unregisters it.
+    on(event, fn) {
+      this._fns.set(event, (this._fns.get(event) || []).concat(fn));
+      return () => {
+        this._fns.set(event, (this._fns.get(event) || []).filter((f) => f !== fn));
+      };
+    }
+
+    emit(event, detail) {
+      for (const fn of this._fns.get(event) || []) {
+        try {
+          fn(detail);
+        } catch (e) {
+          console.error(e);
+        }
+      }
+    }
+
+    clear() {
+      this._fns.clear();
+    }
+  }
+
+  // Scope owns the timers and listeners of one widget or engine, so that
+  // close() releases them all. After close() nothing new starts: timeout and
+  // interval do nothing, sleep resolves at once.
+  class Scope {
+    constructor() {
+      this.closed = false;
+      this._timeouts = new Set();
+      this._intervals = new Set();
+      this._listeners = new Set(); // {target, type, fn, opts}
+      this._sleepers = new Set(); // resolve functions of pending sleeps
+    }
+
+    timeout(fn, ms) {
+      if (this.closed) return 0;
+      const id = setTimeout(() => {
+        this._timeouts.delete(id);
+        fn();
+      }, ms);
+      this._timeouts.add(id);
+      return id;
+    }
+
+    clearTimeout(id) {
+      if (!id) return;
+      clearTimeout(id);
+      this._timeouts.delete(id);
+    }
+
+    interval(fn, ms) {
+      if (this.closed) return 0;
+      const id = setInterval(fn, ms);
+      this._intervals.add(id);
+      return id;
+    }
+
+    clearInterval(id) {
+      if (!id) return;
+      clearInterval(id);
+      this._intervals.delete(id);
+    }
+
+    // sleep resolves after ms, or when the scope closes.
+    sleep(ms) {
+      return new Promise((resolve) => {
+        if (this.closed) return resolve();
+        const done = () => {
+          this._sleepers.delete(done);
+          resolve();
+        };
+        this._sleepers.add(done);
+        const id = this.timeout(done, ms);
+        if (!id) done();
+      });
+    }
+
+    // listen adds a listener that close() removes; it returns a function
+    // that removes it sooner.
+    listen(target, type, fn, opts) {
+      if (this.closed) return () => {};
+      const rec = { target, type, fn, opts };
+      if (opts && opts.once) {
+        rec.fn = (ev) => {
+          this._listeners.delete(rec);
+          fn(ev);
+        };
+      }
+      target.addEventListener(type, rec.fn, opts);
+      this._listeners.add(rec);
+      return () => {
+        if (this._listeners.delete(rec)) target.removeEventListener(type, rec.fn, opts);
+      };
+    }
+
+    close() {
+      if (this.closed) return;
+      this.closed = true;
+      for (const id of this._timeouts) clearTimeout(id);
+      for (const id of this._intervals) clearInterval(id);
+      for (const r of this._listeners) r.target.removeEventListener(r.type, r.fn, r.opts);
+      this._timeouts.clear();
+      this._intervals.clear();
+      this._listeners.clear();
+      const sleepers = [...this._sleepers];
+      this._sleepers.clear();
+      for (const resolve of sleepers) resolve();
+    }
+  }
+
+  // Widget is the DOM side every widget shares: its element, its listeners
+  // (a Scope), events announced both to on() and as DOM events amlive:EVENT,
+  // the status line, and destroy().
+  class Widget {
+    constructor(el, prop) {
+      this.el = el;
+      this.destroyed = false;
+      this._prop = prop; // the element property that holds the widget
+      this._scope = new Scope();
+      this._emitter = new Emitter();
+      this._statusEl = el.querySelector('[data-amlive-status]');
+    }
+
+    // on registers fn for an event; it returns a function that unregisters it.
+    on(event, fn) {
+      return this._emitter.on(event, fn);
+    }
+
+    _emit(event, detail) {
+      if (this.destroyed) return;
+      this._emitter.emit(event, detail);
+      this.el.dispatchEvent(new CustomEvent(`amlive:${event}`, { detail, bubbles: true }));
+    }
+
+    _status(text) {
+      if (this._statusEl && !this.destroyed) this._statusEl.textContent = text;
+    }
+
+    // _onClick calls fn when el (which may be missing) is clicked.
+    _onClick(el, fn) {
+      if (el) this._scope.listen(el, 'click', fn);
+    }
+
+    // destroy releases everything the widget holds; the element may then be
+    // removed or initialised again.
+    destroy() {
+      if (this.destroyed) return;
+      this._release();
+      this.destroyed = true;
+      this._scope.close();
+      this._emitter.clear();
+      if (this.el[this._prop] === this) delete this.el[this._prop];
+    }
+
+    // _release is each widget's own part of destroy (its engine).
+    _release() {}
+  }
+
+  // expose gives cls read-only properties that read this.engine's of the
+  // same names: a widget's public state is its engine's.
+  function expose(cls, names) {
+    for (const name of names) {
+      Object.defineProperty(cls.prototype, name, {
+        get() {
+          return this.engine[name];
+        },
+        configurable: true,
+      });
+    }
+  }
+
+  // kinds are the registered widget kinds: {selector, prop, create, after}.
+  const kinds = [];
+
+  function elementsUnder(root, selector) {
+    const r = root || document;
+    const els = [];
+    if (r.matches && r.matches(selector)) els.push(r);
+    if (r.querySelectorAll) els.push(...r.querySelectorAll(selector));
+    return els;
+  }
+
+  function initKind(kind, root) {
+    for (const el of elementsUnder(root, kind.selector)) {
+      if (!el[kind.prop] && kind.accepts(el)) el[kind.prop] = kind.create(el);
+    }
+    if (kind.after) kind.after(root || document);
+  }
+
+  // register adds a widget kind: create(el) builds the widget of each
+  // element matching selector (and accepts(el), if given) and stores it in
+  // el[prop]; after(root), if given, runs after each init. It initialises
+  // the document now, or on DOMContentLoaded while it is loading. It
+  // returns the kind's own init function.
+  function register({ selector, prop, create, accepts, after }) {
+    const kind = { selector, prop, create, accepts: accepts || (() => true), after };
+    kinds.push(kind);
+    if (document.readyState === 'loading') {
+      document.addEventListener('DOMContentLoaded', () => initKind(kind, document), { once: true });
+    } else {
+      initKind(kind, document);
+    }
+    return (root) => initKind(kind, root);
+  }
+
+  amlive.init = function init(root) {
+    for (const kind of kinds) initKind(kind, root);
+  };
+
+  amlive.destroy = function destroy(root) {
+    for (const kind of kinds) {
+      for (const el of elementsUnder(root, kind.selector)) {
+        if (el[kind.prop] && el[kind.prop].destroy) el[kind.prop].destroy();
+      }
+    }
+  };
+
+  amlive.core = Object.freeze({ closeMessage, retries, endpoint, intAttr, Emitter, Scope, Widget, expose, register, codes: protocol.codes });
+})((window.amlive = window.amlive || {}));
