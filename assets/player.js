@@ -831,6 +831,29 @@
       this.play();
     }
 
+    // _reloadSealed loads the time-shifted broadcast's sealed recording in
+    // place of the growing file, at the same position and play state.
+    _reloadSealed() {
+      const s = this._shift;
+      if (!s) return;
+      const v = this.video;
+      const pos = v.currentTime;
+      const playing = !v.paused;
+      const u = new URL(s.url);
+      u.searchParams.set('at', 'sealed'); // not the growing file's cached response
+      s.reloadedAt = pos;
+      v.src = u.href;
+      this._scope.listen(
+        v,
+        'loadedmetadata',
+        () => {
+          if (this._shift === s) v.currentTime = pos;
+        },
+        { once: true },
+      );
+      if (playing) this.play();
+    }
+
     // _onEnded: a time-shifted recording ends where the file ended when it was
     // requested. Reload it there while the recording has more; once it has
     // caught up (no progress since the last reload), go back to live.
@@ -884,7 +907,11 @@
       if (!this._pollTimer || this._busy()) return;
       if (this.mode === 'timeshift') {
         if (!st.live || st.broadcast !== this._shift.broadcast) {
-          // Ended meanwhile: keep playing; the recording is no longer growing.
+          // Ended meanwhile: the server has sealed the recording, which
+          // rewrote the file's layout (its ETag changed). Bytes the element
+          // asks for from now on must come from the sealed file, so load it
+          // at the same position; it also has a duration and Cues now.
+          this._reloadSealed();
           this.mode = 'recording';
           this._setState('ended', 'The broadcast has ended — playing its recording.');
           this._call('onOfferLive', Boolean(st.live));

@@ -391,3 +391,50 @@ func TestBrowserPublishRefused(t *testing.T) {
 	}
 	chrometest.CheckNoPageErrors(t, tab)
 }
+
+// TestBrowserTimeShiftAcrossSeal rewinds a live broadcast, then stops it
+// while the viewer watches the growing recording: the seal rewrites the
+// file, so the player must move to the sealed file at the same position
+// (it then has a finite duration) and keep playing and seeking in it.
+func TestBrowserTimeShiftAcrossSeal(t *testing.T) {
+	srv := newBrowserServer(t, browserAllowAll)
+	b := chrometest.New(t)
+
+	pub := openBroadcaster(t, b, srv)
+	viewer := openViewer(t, b, srv, "viewer")
+	viewer.WaitFor(chrometest.PlayerIn("document", "live"), browserLiveTimeout)
+	viewer.WaitFor(fmt.Sprintf(`%s.querySelector('video').currentTime >= 6`, chrometest.PlayerJS), browserLiveTimeout)
+	viewer.Click(`[data-amlive-rewind="start"]`)
+	viewer.WaitFor(jsShiftPlaying, browserLiveTimeout)
+	before := viewer.Player()
+	if before.Duration != "Infinity" {
+		t.Logf("growing recording's duration %s (Chromium usually says Infinity)", before.Duration)
+	}
+
+	stopBroadcast(t, pub)
+	viewer.WaitFor(chrometest.PlayerIn("document", "ended"), browserLiveTimeout)
+	// The sealed file: a finite duration, the position kept.
+	chrometest.Until(t, browserLiveTimeout, "the sealed recording loaded", func() bool {
+		p := viewer.Player()
+		if p.Error != "" {
+			t.Fatalf("after the seal: error %q, status %q", p.Error, p.Status)
+		}
+		return p.ReadyState >= 3 && p.Duration != "Infinity" && p.Duration != "NaN"
+	})
+	after := viewer.Player()
+	if after.Time < before.Time-1 {
+		t.Errorf("after the seal: currentTime %.2f; want about where it was (%.2f or later)", after.Time, before.Time)
+	}
+	chrometest.AssertPlays(t, browserLiveTimeout, true, []*chrometest.Tab{viewer}, "ended")
+	// Seek near the end of the sealed file: it lands there and plays.
+	const jsSeekEnd = `(() => { const v = ` + chrometest.PlayerJS + `.querySelector('video'); v.currentTime = v.duration - 2; return v.duration; })()`
+	d := chrometest.Eval[float64](viewer, jsSeekEnd)
+	chrometest.Until(t, browserLiveTimeout, "the seek near the end", func() bool {
+		p := viewer.Player()
+		if p.Error != "" {
+			t.Fatalf("seek: error %q", p.Error)
+		}
+		return p.Time >= d-2.5 && p.ReadyState >= 2
+	})
+	chrometest.CheckNoPageErrors(t, pub, viewer)
+}
