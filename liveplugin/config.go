@@ -157,8 +157,12 @@ type Config struct {
 	// MaxBroadcast bounds the length of one broadcast; it ends when
 	// reached. Optional. Defaults to 12 hours.
 	MaxBroadcast time.Duration
-	// IdleTimeout ends a broadcast whose publisher sent nothing for this
-	// long. Optional. Defaults to 15 seconds.
+	// IdleTimeout ends a broadcast whose publisher sent no media for this
+	// long: silence is measured in media blocks, not in messages, so
+	// empty messages or elements that carry no frame (Void, empty
+	// Clusters) do not keep a broadcast alive, and the stream's header
+	// and first block must arrive within it. Closed with 1008. Optional.
+	// Defaults to 15 seconds.
 	IdleTimeout time.Duration
 	// ResumeGrace is how long a broadcast whose upload connection dropped
 	// (without the publisher ending it) waits for the publisher to

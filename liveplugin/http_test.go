@@ -363,10 +363,16 @@ func TestStatusLookup(t *testing.T) {
 	if _, ok := s.p.Status("alice"); ok {
 		t.Error("Status of an offline room reports live")
 	}
-	_, id := publish(t, ctx, s, "alice")
+	pub, id := publish(t, ctx, s, "alice")
+	if b, ok := s.p.Status("alice"); ok {
+		t.Errorf("Status before the stream's header = %+v; want not live", b)
+	}
+	chunk := fixture.Load(t, "vp8-opus-250ms-kf2s").Chunks[0]
+	pub.send(t, ctx, websocket.MessageBinary, chunk)
+	s.waitBytes(t, ctx, "alice", int64(len(chunk)))
 	b, ok := s.p.Status("alice")
-	if !ok || b.ID != id || b.Room != "alice" || b.URL != "/live/alice" {
-		t.Errorf("Status = %+v, %v; want live broadcast %s", b, ok, id)
+	if !ok || b.ID != id || b.Room != "alice" || b.URL != "/live/alice" || b.MIMEType == "" {
+		t.Errorf("Status = %+v, %v; want live broadcast %s with its MIME type", b, ok, id)
 	}
 }
 

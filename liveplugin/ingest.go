@@ -10,7 +10,8 @@ import (
 // Ingest: a publisher's chunks, parsed, go to the hub (the viewers) and to
 // the recording.
 
-// media parses one chunk and hands it to the hub and the recording.
+// media parses one chunk and hands it to the hub and the recording. It
+// sets pub.carried when the chunk held a media block.
 func (pub *publisher) media(data []byte) error {
 	p := pub.p
 	if !pub.bitrate.AllowN(time.Now(), len(data)) {
@@ -28,8 +29,11 @@ func (pub *publisher) media(data []byte) error {
 		data = data[:validLen(err, start, len(data))]
 	}
 	pub.syncs = pub.syncs[:0]
+	pub.carried = false
 	for _, e := range pub.events {
 		switch e.Kind {
+		case webm.KindBlock:
+			pub.carried = true
 		case webm.KindInit:
 			if err := pub.goLive(); err != nil {
 				return err

@@ -78,7 +78,7 @@ func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
 		Assets:   p.assetURLs(),
 		EmbedURL: c.Scheme() + "://" + c.Request().Host + p.EmbedURL(room),
 	}
-	if b, ok := p.hub.Lookup(room); ok {
+	if b, ok := p.hub.LookupLive(room); ok {
 		in := b.Info()
 		d.Live = true
 		d.Status = views.Status{Live: true, Broadcast: in.ID, MIMEType: in.MIMEType, StartedAt: in.Started, Viewers: in.Viewers}
@@ -171,7 +171,7 @@ func (p *Plugin) status(c echo.Context) error {
 		return toHTTPError(err)
 	}
 	s := statusJSON{Room: room}
-	if b, ok := p.hub.Lookup(room); ok {
+	if b, ok := p.hub.LookupLive(room); ok {
 		in := b.Info()
 		s.Live, s.Broadcast, s.MIMEType, s.StartedAt, s.Viewers = true, in.ID, in.MIMEType, in.Started, in.Viewers
 	}
@@ -214,7 +214,7 @@ func (p *Plugin) meta(c echo.Context) error {
 	if err != nil {
 		return toHTTPError(err)
 	}
-	b, ok := p.hub.Lookup(room)
+	b, ok := p.hub.LookupLive(room)
 	if !ok {
 		return toHTTPError(ErrNotLive)
 	}

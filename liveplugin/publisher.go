@@ -43,6 +43,7 @@ type publisher struct {
 	syncs   []int64
 	pending [][]byte // chunks before the header was read
 	live    bool     // header read, OnLive called
+	carried bool     // the last chunk held a media block: activity for IdleTimeout
 	last    time.Duration
 
 	rec    *record.Writer
@@ -147,9 +148,11 @@ func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err err
 	for {
 		err := pub.readOne(ctx, conn)
 		if err == nil {
-			select {
-			case activity <- struct{}{}:
-			default:
+			if pub.carried {
+				select {
+				case activity <- struct{}{}:
+				default:
+				}
 			}
 			continue
 		}

@@ -57,7 +57,7 @@ func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
 // Status returns the live broadcast of room, or ok false when the room is
 // not live.
 func (p *Plugin) Status(room string) (b BroadcastInfo, ok bool) {
-	hb, ok := p.hub.Lookup(room)
+	hb, ok := p.hub.LookupLive(room)
 	if !ok {
 		return BroadcastInfo{}, false
 	}

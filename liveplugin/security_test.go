@@ -157,7 +157,9 @@ func TestViewRefusedEverywhere(t *testing.T) {
 	pub, _ := publish(t, ctx, s, "secret")
 	pub.send(t, ctx, websocket.MessageBinary, fx.Chunks[0])
 	s.waitBytes(t, ctx, "secret", int64(len(fx.Chunks[0])))
-	publish(t, ctx, s, "open")
+	open, _ := publish(t, ctx, s, "open")
+	open.send(t, ctx, websocket.MessageBinary, fx.Chunks[0]) // listed once it has its header
+	s.waitBytes(t, ctx, "open", int64(len(fx.Chunks[0])))
 
 	for _, path := range []string{"", "/embed", "/status", "/meta", "/recordings", "/playback", "/playback?b=" + id} {
 		resp, body := get(t, http.MethodGet, s.URL+"/live/secret"+path, nil)

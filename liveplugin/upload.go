@@ -75,6 +75,9 @@ func (p *Plugin) upload(c echo.Context) error {
 		// bitrateWindow seconds' worth.
 		bitrate: rate.NewLimiter(rate.Limit(p.cfg.MaxBitrate/8), int(p.cfg.MaxBitrate*bitrateWindow/8)),
 	}
+	// Idle time is measured in media (see media): the reader reports
+	// every block.
+	pub.reader.Blocks = true
 	p.sessions.add(room, pub)
 	pub.run(conn)
 	return nil

@@ -190,7 +190,8 @@ func (h *Hub) Subscribe(room string) (*Subscriber, error) {
 	return b.subscribe()
 }
 
-// Lookup returns the live broadcast of room, if any.
+// Lookup returns the broadcast of room, if any, including one that has
+// not sent its init segment yet (see LookupLive).
 func (h *Hub) Lookup(room string) (*Broadcast, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -198,7 +199,22 @@ func (h *Hub) Lookup(room string) (*Broadcast, bool) {
 	return b, ok
 }
 
-// Live returns a snapshot of the live broadcasts, newest first.
+// LookupLive returns room's broadcast if it has its init segment: live as
+// far as viewers and listings are concerned.
+func (h *Hub) LookupLive(room string) (*Broadcast, bool) {
+	b, ok := h.Lookup(room)
+	if !ok {
+		return nil, false
+	}
+	if _, _, ok := b.Init(); !ok {
+		return nil, false
+	}
+	return b, true
+}
+
+// Live returns a snapshot of the live broadcasts, newest first: those
+// that have their init segment (SetInit). A broadcast that has not sent
+// its header yet holds its room but is not listed.
 func (h *Hub) Live() []Info {
 	h.mu.Lock()
 	bs := make([]*Broadcast, 0, len(h.rooms))
@@ -208,7 +224,9 @@ func (h *Hub) Live() []Info {
 	h.mu.Unlock()
 	infos := make([]Info, 0, len(bs))
 	for _, b := range bs {
-		infos = append(infos, b.Info())
+		if in := b.Info(); in.MIMEType != "" {
+			infos = append(infos, in)
+		}
 	}
 	slices.SortFunc(infos, func(a, b Info) int {
 		if c := b.Started.Compare(a.Started); c != 0 {

@@ -498,6 +498,13 @@ func TestLiveSnapshot(t *testing.T) {
 	a, _ := h.Start("a", "1", t0)
 	b, _ := h.Start("b", "2", t0.Add(time.Second))
 	a.SetInit("video/webm; codecs=\"vp8,opus\"", []byte("I"))
+	if live := h.Live(); len(live) != 1 || live[0].Room != "a" || live[0].MIMEType != `video/webm; codecs="vp8,opus"` {
+		t.Errorf("Live() = %+v; want only a, with its MIME type (b has no init segment yet)", live)
+	}
+	if _, ok := h.LookupLive("b"); ok {
+		t.Error("LookupLive(b) before its init segment reports it live")
+	}
+	b.SetInit("video/webm", []byte("I"))
 	live := h.Live()
 	if len(live) != 2 || live[0].Room != "b" || live[1].MIMEType != `video/webm; codecs="vp8,opus"` {
 		t.Errorf("Live() = %+v; want b first, then a with its MIME type", live)
