@@ -8,6 +8,8 @@ import (
 	"iter"
 	"slices"
 	"time"
+
+	"github.com/amlive/amlive/internal/ebml"
 )
 
 // SealInfo describes the file [Seal] wrote.
@@ -395,7 +397,7 @@ func (sc *scan) layout() (*layout, error) {
 	if sc.info.Keyframes > 0 {
 		nSeek = 3
 	}
-	pos := elementLen(idSeekHead, nSeek*seekEntryLen)
+	pos := ebml.ElementLen(idSeekHead, nSeek*seekEntryLen)
 	var kept [][]byte
 	for len(b) > 0 {
 		id, n, size, ok := parseHeader(b)
@@ -433,7 +435,7 @@ func (sc *scan) layout() (*layout, error) {
 	}
 	if sc.clusters.n == 0 {
 		// Every WebM file has a Cluster: write an empty one.
-		l.empty = appendUint(appendHeader(nil, idCluster, 3), idTimecode, 0, 1)
+		l.empty = ebml.AppendUint(ebml.AppendHeader(nil, idCluster, 3), idTimecode, 0)
 		kept = append(kept, l.empty)
 		pos += int64(len(l.empty))
 		sc.info.Clusters = 1
@@ -441,7 +443,7 @@ func (sc *scan) layout() (*layout, error) {
 	l.clusters = make([]int64, 0, sc.clusters.n)
 	for _, c := range sc.clusters.all() {
 		l.clusters = append(l.clusters, pos)
-		pos += elementLen(idCluster, c.end-c.start)
+		pos += ebml.ElementLen(idCluster, c.end-c.start)
 	}
 	l.cuesPos = pos
 	if sc.info.Keyframes > 0 {
@@ -450,14 +452,14 @@ func (sc *scan) layout() (*layout, error) {
 				l.cuesLen += cuePointLen(c, sc.cueTrack, l.clusters[i])
 			}
 		}
-		pos += elementLen(idCues, l.cuesLen)
+		pos += ebml.ElementLen(idCues, l.cuesLen)
 	}
 	l.segLen = pos
-	if l.segLen > maxSize {
+	if l.segLen > ebml.MaxSize {
 		return nil, fail(0, ErrLimit, "sealed segment of %d bytes too large", l.segLen)
 	}
 
-	sh := appendHeader(nil, idSeekHead, nSeek*seekEntryLen)
+	sh := ebml.AppendHeader(nil, idSeekHead, nSeek*seekEntryLen)
 	sh = appendSeek(sh, idInfo, infoPos)
 	sh = appendSeek(sh, idTracks, tracksPos)
 	if sc.info.Keyframes > 0 {
@@ -483,44 +485,44 @@ func (sc *scan) infoElement(p []byte) []byte {
 			kids = append(kids, el...)
 		}
 	}
-	kids = appendFloat(kids, idDuration, float64(sc.info.Duration)/float64(sc.scale))
-	return append(appendHeader(nil, idInfo, int64(len(kids))), kids...)
+	kids = ebml.AppendFloat(kids, idDuration, float64(sc.info.Duration)/float64(sc.scale))
+	return ebml.AppendBytes(nil, idInfo, kids)
 }
 
 // appendSeek appends a Seek entry for element id at pos.
 func appendSeek(b []byte, id uint32, pos int64) []byte {
-	b = appendHeader(b, idSeek, seekEntryLen-3)
-	b = appendHeader(b, idSeekID, 4)
-	b = appendID(b, id)
-	return appendUint(b, idSeekPosition, uint64(pos), 8)
+	b = ebml.AppendHeader(b, idSeek, seekEntryLen-3)
+	b = ebml.AppendHeader(b, idSeekID, 4)
+	b = ebml.AppendID(b, id)
+	return ebml.AppendUintWidth(b, idSeekPosition, uint64(pos), 8)
 }
 
 // cueTrackPositionsLen returns the payload length of c's CueTrackPositions.
 func cueTrackPositionsLen(c sealCluster, track uint64, pos int64) int64 {
-	return uintElementLen(idCueTrack, track) +
-		uintElementLen(idCueClusterPosition, uint64(pos)) +
-		uintElementLen(idCueRelativePosition, uint64(c.cueRel))
+	return ebml.UintElementLen(idCueTrack, track) +
+		ebml.UintElementLen(idCueClusterPosition, uint64(pos)) +
+		ebml.UintElementLen(idCueRelativePosition, uint64(c.cueRel))
 }
 
 // cuePointPayloadLen returns the payload length of c's CuePoint.
 func cuePointPayloadLen(c sealCluster, track uint64, pos int64) int64 {
-	return uintElementLen(idCueTime, c.cueTime) +
-		elementLen(idCueTrackPositions, cueTrackPositionsLen(c, track, pos))
+	return ebml.UintElementLen(idCueTime, c.cueTime) +
+		ebml.ElementLen(idCueTrackPositions, cueTrackPositionsLen(c, track, pos))
 }
 
 // cuePointLen returns the length of c's CuePoint element.
 func cuePointLen(c sealCluster, track uint64, pos int64) int64 {
-	return elementLen(idCuePoint, cuePointPayloadLen(c, track, pos))
+	return ebml.ElementLen(idCuePoint, cuePointPayloadLen(c, track, pos))
 }
 
 // appendCuePoint appends c's CuePoint; pos is the Cluster's position.
 func appendCuePoint(b []byte, c sealCluster, track uint64, pos int64) []byte {
-	b = appendHeader(b, idCuePoint, cuePointPayloadLen(c, track, pos))
-	b = appendUint(b, idCueTime, c.cueTime, uintLen(c.cueTime))
-	b = appendHeader(b, idCueTrackPositions, cueTrackPositionsLen(c, track, pos))
-	b = appendUint(b, idCueTrack, track, uintLen(track))
-	b = appendUint(b, idCueClusterPosition, uint64(pos), uintLen(uint64(pos)))
-	return appendUint(b, idCueRelativePosition, uint64(c.cueRel), uintLen(uint64(c.cueRel)))
+	b = ebml.AppendHeader(b, idCuePoint, cuePointPayloadLen(c, track, pos))
+	b = ebml.AppendUint(b, idCueTime, c.cueTime)
+	b = ebml.AppendHeader(b, idCueTrackPositions, cueTrackPositionsLen(c, track, pos))
+	b = ebml.AppendUint(b, idCueTrack, track)
+	b = ebml.AppendUint(b, idCueClusterPosition, uint64(pos))
+	return ebml.AppendUint(b, idCueRelativePosition, uint64(c.cueRel))
 }
 
 // countWriter counts the bytes written through it.
@@ -547,15 +549,15 @@ func (l *layout) write(dst io.Writer, src io.ReaderAt, clusters *clusterList) er
 		}
 	}
 	hdr := append([]byte(nil), l.ebml...)
-	hdr = appendID(hdr, idSegment)
-	put(appendSize(hdr, l.segLen, 8))
+	hdr = ebml.AppendID(hdr, idSegment)
+	put(ebml.AppendSizeWidth(hdr, l.segLen, 8))
 	for _, el := range l.head {
 		put(el)
 	}
 	buf := make([]byte, sealBufSize)
 	for _, c := range clusters.all() {
 		n := c.end - c.start
-		put(appendSize(appendID(hdr[:0], idCluster), n, sizeLen(n)))
+		put(ebml.AppendHeader(hdr[:0], idCluster, n))
 		for off := c.start; off < c.end && werr == nil; {
 			p := buf[:min(int64(len(buf)), c.end-off)]
 			if err := readFull(src, p, off); err != nil {
@@ -566,7 +568,7 @@ func (l *layout) write(dst io.Writer, src io.ReaderAt, clusters *clusterList) er
 		}
 	}
 	if l.cuesLen > 0 {
-		put(appendHeader(hdr[:0], idCues, l.cuesLen))
+		put(ebml.AppendHeader(hdr[:0], idCues, l.cuesLen))
 		for i, c := range clusters.all() {
 			if c.cueRel >= 0 {
 				put(appendCuePoint(hdr[:0], c, l.cueTrack, l.clusters[i]))

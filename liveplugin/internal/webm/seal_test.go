@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/amlive/amlive/internal/ebml"
 )
 
 func TestEncode(t *testing.T) {
@@ -29,21 +31,21 @@ func TestEncode(t *testing.T) {
 		{name: "two bytes", give: 300, want: []byte{0x41, 0x2C}},
 		{name: "two bytes max", give: 1<<14 - 2, want: []byte{0x7F, 0xFE}},
 		{name: "three bytes", give: 1<<14 - 1, want: []byte{0x20, 0x3F, 0xFF}},
-		{name: "eight bytes", give: maxSize, want: []byte{0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE}},
+		{name: "eight bytes", give: ebml.MaxSize, want: []byte{0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := appendSize(nil, tc.give, sizeLen(tc.give))
+			got := ebml.AppendSize(nil, tc.give)
 			if !bytes.Equal(got, tc.want) {
-				t.Errorf("appendSize(%d) = % x; want % x", tc.give, got, tc.want)
+				t.Errorf("ebml.AppendSize(%d) = % x; want % x", tc.give, got, tc.want)
 			}
-			hdr := appendHeader(nil, idCluster, tc.give)
+			hdr := ebml.AppendHeader(nil, idCluster, tc.give)
 			id, n, size, ok := parseHeader(hdr)
-			if !ok || id != idCluster || n != len(hdr) || size != tc.give || int64(n) != headerLen(idCluster, tc.give) {
+			if !ok || id != idCluster || n != len(hdr) || size != tc.give || n != ebml.HeaderLen(idCluster, tc.give) {
 				t.Errorf("parseHeader(% x) = %#x, %d, %d, %v; want %#x, %d, %d, true", hdr, id, n, size, ok, idCluster, len(hdr), tc.give)
 			}
 			// A wider size than needed decodes the same.
-			wide := appendSize(appendID(nil, idCluster), tc.give, 8)
+			wide := ebml.AppendSizeWidth(ebml.AppendID(nil, idCluster), tc.give, 8)
 			if _, _, size, _ := parseHeader(wide); size != tc.give {
 				t.Errorf("parseHeader(% x) size = %d; want %d", wide, size, tc.give)
 			}
@@ -67,17 +69,19 @@ func TestEncode(t *testing.T) {
 		{give: math.MaxUint64, want: []byte{0xE7, 0x88, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}},
 	}
 	for _, tc := range uints {
-		got := appendUint(nil, idTimecode, tc.give, uintLen(tc.give))
-		if !bytes.Equal(got, tc.want) || int64(len(got)) != uintElementLen(idTimecode, tc.give) {
-			t.Errorf("appendUint(%d) = % x; want % x", tc.give, got, tc.want)
+		got := ebml.AppendUint(nil, idTimecode, tc.give)
+		if !bytes.Equal(got, tc.want) || int64(len(got)) != ebml.UintElementLen(idTimecode, tc.give) {
+			t.Errorf("ebml.AppendUint(%d) = % x; want % x", tc.give, got, tc.want)
 		}
 	}
-	if got, want := appendFloat(nil, idDuration, 12003), floatEl(idDuration, 12003); !bytes.Equal(got, want) {
-		t.Errorf("appendFloat = % x; want % x", got, want)
+	if got := ebml.AppendFloat(nil, idDuration, 12003); readFloat(got[3:]) != 12003 || len(got) != 3+ebml.FloatLen {
+		t.Errorf("ebml.AppendFloat(12003) = % x", got)
 	}
 	for _, id := range []uint32{idCues, idTimecodeScale, idSeekID, idCuePoint} {
-		if got := appendID(nil, id); !bytes.Equal(got, idBytes(id)) || len(got) != idLen(id) {
-			t.Errorf("appendID(%#x) = % x; want % x", id, got, idBytes(id))
+		// The reader's decoding of an ID: its length from the first byte,
+		// then its bytes with the marker bits.
+		if got := ebml.AppendID(nil, id); len(got) != ebml.IDLen(id) || vintLen(got[0]) != len(got) || uint32(readUint(got)) != id {
+			t.Errorf("ebml.AppendID(%#x) = % x", id, got)
 		}
 	}
 }
