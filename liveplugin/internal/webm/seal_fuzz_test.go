@@ -30,7 +30,7 @@ func FuzzSeal(f *testing.F) {
 			t.Fatalf("Size = %d; wrote %d", info.Size, out.Len())
 		}
 		s := checkSealed(t, out.Bytes())
-		if len(s.blocks) != info.Blocks || len(s.clusters) != info.Clusters || len(s.cues) != info.Keyframes {
+		if len(s.blocks) != info.Blocks || len(s.clusters) != info.Clusters || len(s.cues) != info.Cues || info.Cues > info.Keyframes {
 			t.Fatalf("sealed file has %d blocks, %d clusters, %d cues; info %+v", len(s.blocks), len(s.clusters), len(s.cues), info)
 		}
 		in, _, _ := readBlocks(t, data)
