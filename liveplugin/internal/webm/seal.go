@@ -112,9 +112,10 @@ func Seal(dst io.Writer, src io.ReaderAt, size int64) (SealInfo, error) {
 //
 // The sealed file is at most as large as src plus the SeekHead, Info's
 // Duration and the Cues it adds (at most 140 bytes, and 44 bytes per
-// CuePoint): a Cluster's size is written in its shortest form, never
-// longer than src's own, and src's own SeekHead, Cues and Void elements
-// are dropped.
+// CuePoint), plus 1/127 of src: a Cluster's size is written in its
+// shortest form, no longer than src's own unless src gave a Cluster of
+// 127 bytes or more a 1-byte unknown size (and so on for each width);
+// src's own SeekHead, Cues and Void elements are dropped.
 //
 // SealWith reads src three times from start to end (it parses it twice)
 // and does not write to dst before its first read is done: src must not

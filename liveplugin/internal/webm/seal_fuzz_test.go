@@ -2,14 +2,16 @@ package webm
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
 
 	"github.com/amlive/amlive/internal/fixture"
 )
 
-// FuzzSeal checks that Seal never panics, and that when it succeeds its
-// output is a well-formed sealed file holding the input's complete blocks,
-// which seals to itself.
+// FuzzSeal checks that Seal never panics, that its allocations stay
+// within the bound SealWith states, and that when it succeeds its output
+// is a well-formed sealed file holding the input's complete blocks, which
+// seals to itself, no larger than SealWith says.
 func FuzzSeal(f *testing.F) {
 	for _, s := range handBuiltStreams() {
 		f.Add(s)
@@ -22,9 +24,26 @@ func FuzzSeal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		data = data[:min(len(data), maxFuzzBytes)]
 		var out bytes.Buffer
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		info, err := Seal(&out, bytes.NewReader(data), int64(len(data)))
+		runtime.ReadMemStats(&after)
+		// Seal's own allocations: the bound SealWith states, with the init
+		// segment at most the input, and the output buffer's growth (at
+		// most twice the output); plus 64 KiB for anything else the
+		// process allocated meanwhile.
+		alloc := after.TotalAlloc - before.TotalAlloc
+		if limit := sealMemory + 2*uint64(len(data)) + 48*uint64(info.Cues) + 2*uint64(out.Cap()) + 64<<10; alloc > limit {
+			t.Fatalf("Seal of %d bytes allocated %d bytes; want at most %d", len(data), alloc, limit)
+		}
 		if err != nil {
 			return
+		}
+		if info.Cues > DefaultMaxCues || info.Cues > info.Keyframes {
+			t.Fatalf("%d cues for %d keyframes; want at most those and %d", info.Cues, info.Keyframes, DefaultMaxCues)
+		}
+		if limit := len(data) + sealedOverhead + maxCuePointLen*info.Cues + len(data)/127; out.Len() > limit {
+			t.Fatalf("sealed %d bytes from %d; want at most %d", out.Len(), len(data), limit)
 		}
 		if info.Size != int64(out.Len()) {
 			t.Fatalf("Size = %d; wrote %d", info.Size, out.Len())
