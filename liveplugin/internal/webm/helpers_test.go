@@ -133,9 +133,6 @@ func idBytes(id uint32) []byte { return ebml.AppendID(nil, id) }
 // marker.
 func sizeBytes(n int) []byte { return ebml.AppendSize(nil, int64(n)) }
 
-// unknownSizeBytes is the unknown-size marker of the given width.
-func unknownSizeBytes(width int) []byte { return ebml.AppendUnknownSize(nil, width) }
-
 // el encodes an element of known size.
 func el(id uint32, parts ...[]byte) []byte { return ebml.AppendBytes(nil, id, cat(parts...)) }
 
