@@ -19,6 +19,10 @@ var (
 	// ErrClosed reports use of a [Writer] after [Writer.Finish] or
 	// [Writer.Abort].
 	ErrClosed = errors.New("record: writer closed")
+	// ErrRecovering reports that a recording waits for or undergoes
+	// recovery (see [Store.BeginRecover]), so it is not served yet. The
+	// errors that wrap it also wrap ErrBusy.
+	ErrRecovering = errors.New("record: recording being recovered")
 )
 
 // Meta is a recording's JSON sidecar (<id>.json next to <id>.webm). It is a
@@ -50,8 +54,15 @@ type Meta struct {
 	// video keyframe) of a sealed recording.
 	Keyframes int `json:"keyframes,omitempty"`
 	// Failed says why recording stopped early (a disk error), if it did.
-	// The media file then holds the bytes written before the failure.
+	// The media file then holds the bytes written before the failure. A
+	// recovered recording whose file ended inside an element, or held
+	// garbage after its last good element, was cut short too, and says
+	// so here, even when the failure's own Meta never reached the sidecar.
 	Failed string `json:"failed,omitempty"`
+	// Recovering reports that the recording waits for or undergoes
+	// recovery (see [Store.BeginRecover]): it is listed but not served
+	// until it is sealed. It is never written to the sidecar.
+	Recovering bool `json:"-"`
 }
 
 // Live reports whether the recording has no End: it is still being written,
