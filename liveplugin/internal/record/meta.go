@@ -50,8 +50,9 @@ type Meta struct {
 	// Duration, Cues) by Store.Seal or Store.Recover; Duration and Bytes
 	// are then those of the sealed file.
 	Sealed bool `json:"sealed"`
-	// Keyframes is the number of seek points (Clusters that begin with a
-	// video keyframe) of a sealed recording.
+	// Keyframes is the number of Clusters that begin with a video
+	// keyframe, where playback can start, of a sealed recording. Its Cues
+	// hold a seek point for those at least webm.DefaultCueInterval apart.
 	Keyframes int `json:"keyframes,omitempty"`
 	// Failed says why recording stopped early (a disk error), if it did.
 	// The media file then holds the bytes written before the failure. A

@@ -26,11 +26,14 @@ import (
 // unchanged.
 //
 // Seal returns ErrBusy while the recording's Writer is open (or another
-// Seal or Delete of it runs), ErrNotFound, ErrInvalidName, or an error
+// Seal or Delete of it runs, or it is being recovered: then the error
+// wraps ErrRecovering too), ErrNotFound, ErrInvalidName, or an error
 // wrapping webm.ErrNotWebM or webm.ErrMalformed when the file holds no
 // complete WebM header and first Cluster; the recording is then left as
-// it was. Seal reads the file twice and keeps a few bytes per Cluster in
-// memory, never the file. It is safe for concurrent use.
+// it was. Seal reads the file three times; its memory is bounded whatever
+// the file (at most about 8.5 MiB, see webm.SealWith), and it needs free
+// disk space for the sealed copy, about the file's size, until the rename.
+// It is safe for concurrent use.
 func (s *Store) Seal(room, id string) (Meta, error) {
 	if err := checkNames(room, id); err != nil {
 		return Meta{}, err
