@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -99,11 +98,11 @@ func TestBeginRecover(t *testing.T) {
 		if m.Recovering || !m.Sealed {
 			t.Errorf("Run() %s = %+v; want sealed, not recovering", m.Broadcast, m)
 		}
-		if cutShort := strings.HasPrefix(m.Failed, "cut short"); cutShort != (m.Broadcast == "killed") {
-			t.Errorf("Run() %s Failed = %q; want cut short only for killed", m.Broadcast, m.Failed)
+		if m.CutShort != (m.Broadcast == "killed") || m.Failed != "" {
+			t.Errorf("Run() %s CutShort = %v, Failed %q; want cut short only for killed, no Failed", m.Broadcast, m.CutShort, m.Failed)
 		}
-		if raw := readSidecar(t, s, "alice", m.Broadcast); raw["recovering"] != nil || raw["failed"] != nilIfEmpty(m.Failed) {
-			t.Errorf("sidecar of %s = %v; want no recovering, failed %q", m.Broadcast, raw, m.Failed)
+		if raw := readSidecar(t, s, "alice", m.Broadcast); raw["recovering"] != nil || (raw["cutShort"] == true) != m.CutShort {
+			t.Errorf("sidecar of %s = %v; want no recovering, cutShort %v", m.Broadcast, raw, m.CutShort)
 		}
 	}
 	f, m, err := s.OpenFile("alice", "killed")
@@ -115,14 +114,6 @@ func TestBeginRecover(t *testing.T) {
 	if again, err := rec.Run(context.Background()); again != nil || err != nil {
 		t.Errorf("second Run() = %v, %v; want nothing", again, err)
 	}
-}
-
-// nilIfEmpty returns s as a sidecar's JSON has it: absent when empty.
-func nilIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 func TestRecoverCancelled(t *testing.T) {
@@ -255,11 +246,11 @@ func TestFailureSurvivesLostSidecar(t *testing.T) {
 	if err != nil || len(got) != 1 {
 		t.Fatalf("Recover() = %v, %v; want b1", got, err)
 	}
-	if m := got[0]; !m.Sealed || !strings.HasPrefix(m.Failed, "cut short") {
-		t.Errorf("recovered %+v; want sealed, Failed cut short", m)
+	if m := got[0]; !m.Sealed || !m.CutShort {
+		t.Errorf("recovered %+v; want sealed, cut short", m)
 	}
-	if list, err := s2.List("alice"); err != nil || len(list) != 1 || list[0].Failed == "" {
-		t.Errorf("List() = %+v, %v; want b1 with Failed", list, err)
+	if list, err := s2.List("alice"); err != nil || len(list) != 1 || !list[0].CutShort {
+		t.Errorf("List() = %+v, %v; want b1 cut short", list, err)
 	}
 }
 

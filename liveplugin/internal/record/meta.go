@@ -55,11 +55,15 @@ type Meta struct {
 	// hold a seek point for those at least webm.DefaultCueInterval apart.
 	Keyframes int `json:"keyframes,omitempty"`
 	// Failed says why recording stopped early (a disk error), if it did.
-	// The media file then holds the bytes written before the failure. A
-	// recovered recording whose file ended inside an element, or held
-	// garbage after its last good element, was cut short too, and says
-	// so here, even when the failure's own Meta never reached the sidecar.
+	// The media file then holds the bytes written before the failure.
 	Failed string `json:"failed,omitempty"`
+	// CutShort reports that recovery (Store.Recover, Recovery.Run) found
+	// the media file ending inside an element, or holding garbage after
+	// its last good element: the recording stopped in the middle of a
+	// write, because the process died or a disk error stopped it. It is
+	// derived from the file, so it survives a failure whose own Meta
+	// (Failed) never reached the sidecar.
+	CutShort bool `json:"cutShort,omitempty"`
 	// Recovering reports that the recording waits for or undergoes
 	// recovery (see [Store.BeginRecover]): it is listed but not served
 	// until it is sealed. It is never written to the sidecar.

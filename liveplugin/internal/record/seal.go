@@ -237,8 +237,8 @@ func (r *Recovery) Pending() []Meta { return slices.Clone(r.pending) }
 // nothing that reached the disk whole is lost, and one without End gets
 // the media file's modification time as End. A recording whose file ended
 // inside an element or held garbage after its last good element was cut
-// short (the process died, or a disk error stopped it and its sidecar
-// never said so): its Failed says so. A recording that cannot be sealed
+// short (the process died, or a disk error stopped it and its sidecar may
+// never have said so): it gets CutShort. A recording that cannot be sealed
 // (it holds no WebM header and first Cluster) is marked ended and Failed,
 // and kept as it is; it is not tried again. Each is released, and served,
 // as soon as it is done.
@@ -286,14 +286,7 @@ func (s *Store) recoverOne(ctx context.Context, m Meta) (*Meta, error) {
 		if m.End.IsZero() {
 			m.End = mtime.UTC().Round(0)
 		}
-		if m.Failed == "" {
-			switch {
-			case info.Fault != nil:
-				m.Failed = "cut short: " + info.Fault.Error()
-			case info.Partial:
-				m.Failed = "cut short: the file ends inside an element"
-			}
-		}
+		m.CutShort = m.CutShort || info.Partial || info.Fault != nil
 	}
 	sealed, err := s.seal(ctx, "recover", m.Room, m.Broadcast, fix)
 	switch {
