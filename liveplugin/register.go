@@ -115,10 +115,11 @@ func ValidRoom(id string) error {
 //
 // It fills cfg's defaults, validates it, parses the views and opens the
 // recordings directory; it returns an error and mounts nothing if any of
-// that fails. It then seals the recordings a crash or kill left unfinished
-// in Dir and applies the retention limits (KeepRecordings,
-// MaxRecordingBytes, MaxRecordingAge), logging what it did. It never
-// changes r's renderer, error handler or middleware.
+// that fails. It then starts sealing, in the background, the recordings
+// a crash or kill left unfinished in Dir (Close waits for it), and
+// applies the retention limits (KeepRecordings, MaxRecordingBytes,
+// MaxRecordingAge), logging what it did. It never changes r's renderer,
+// error handler or middleware.
 func Register(r Router, cfg Config) (*Plugin, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -176,19 +177,32 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 }
 
 // recoverRecordings seals the recordings a crash or kill left unfinished
-// in Dir, logging each.
+// in Dir in the background, logging each; until one is sealed it is
+// listed but not served. The goroutine runs as a publisher does, under
+// pubCtx and counted in pubs, so Close stops it (between two reads of the
+// file being sealed) and waits for it; what is left is recovered at the
+// next start. It exits when every recording is done or Close cancels.
 func (p *Plugin) recoverRecordings() {
-	metas, err := p.store.Recover()
-	for _, m := range metas {
-		if m.Sealed {
-			p.log.Info("recording recovered", "room", m.Room, "broadcast", m.Broadcast, "bytes", m.Bytes, "duration", m.Duration)
-		} else {
-			p.log.Warn("recording not recoverable", "room", m.Room, "broadcast", m.Broadcast, "reason", m.Failed)
-		}
-	}
+	rec, err := p.store.BeginRecover()
 	if err != nil {
 		p.log.Error("recordings not recovered", "err", err)
 	}
+	p.pubs.Go(func() {
+		metas, err := rec.Run(p.pubCtx)
+		for _, m := range metas {
+			if m.Sealed {
+				p.log.Info("recording recovered", "room", m.Room, "broadcast", m.Broadcast, "bytes", m.Bytes, "duration", m.Duration)
+			} else {
+				p.log.Warn("recording not recoverable", "room", m.Room, "broadcast", m.Broadcast, "reason", m.Failed)
+			}
+		}
+		switch {
+		case err != nil && p.pubCtx.Err() != nil:
+			p.log.Info("recordings recovery stopped by Close", "err", err)
+		case err != nil:
+			p.log.Error("recordings not recovered", "err", err)
+		}
+	})
 }
 
 // pruneRecordings deletes the recordings that KeepRecordings,
