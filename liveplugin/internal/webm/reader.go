@@ -176,6 +176,7 @@ type Reader struct {
 	haveTracks bool
 	tracks     []Track
 	trackIdx   map[uint64]int // Track.Number to its index in tracks
+	trackSmall [128]uint8     // for Track.Number < 128: its index in tracks + 1, or 0 (then see trackIdx)
 	entries    int            // TrackEntries opened
 	cur        Track          // TrackEntry being read
 	curType    uint64
@@ -738,7 +739,7 @@ func (r *Reader) blockHeader(dst []Event) ([]Event, error) {
 	}
 	l := vintLen(r.small[0])
 	track := readUint(r.small[:l]) &^ (1 << (7 * l))
-	if _, ok := r.trackIdx[track]; !ok {
+	if r.trackIndex(track) < 0 {
 		return dst, fail(r.pstart, ErrMalformed, "block for unknown track %d", track)
 	}
 	rel := int16(uint16(r.small[l])<<8 | uint16(r.small[l+1]))
@@ -756,6 +757,9 @@ func (r *Reader) blockHeader(dst []Event) ([]Event, error) {
 // trackIndex returns the index in r.tracks of track number n, or -1. Its
 // cost does not depend on the number of tracks.
 func (r *Reader) trackIndex(n uint64) int {
+	if n < uint64(len(r.trackSmall)) && r.trackSmall[n] != 0 {
+		return int(r.trackSmall[n]) - 1
+	}
 	if i, ok := r.trackIdx[n]; ok {
 		return i
 	}
@@ -843,6 +847,9 @@ func (r *Reader) endTrack() error {
 		r.trackIdx = make(map[uint64]int, 2)
 	}
 	r.trackIdx[t.Number] = len(r.tracks)
+	if t.Number < uint64(len(r.trackSmall)) && len(r.tracks) < 255 {
+		r.trackSmall[t.Number] = uint8(len(r.tracks) + 1) // the common case, without hashing
+	}
 	r.tracks = append(r.tracks, t)
 	if t.Type == Video && !r.hasVideo {
 		r.hasVideo, r.videoNum = true, t.Number
