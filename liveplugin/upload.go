@@ -396,6 +396,9 @@ func (pub *publisher) readOne(ctx context.Context, conn *websocket.Conn) error {
 // errBadMessage is a text message that is not one of ours.
 var errBadMessage = errors.New("liveplugin: unsupported message")
 
+// feedPiece is how much of a message media feeds the reader at a time.
+const feedPiece = 16 << 10
+
 // media parses one chunk and hands it to the hub and the recording.
 func (pub *publisher) media(data []byte) error {
 	p := pub.p
@@ -407,26 +410,35 @@ func (pub *publisher) media(data []byte) error {
 	}
 	start := pub.reader.Offset()
 	var err error
-	pub.events, err = pub.reader.Feed(pub.events[:0], data)
+	pub.syncs = pub.syncs[:0]
+	// Fed in pieces, keeping the first and last join points only (the hub
+	// joins waiting viewers at the first and caches from the last), so that
+	// a message of many tiny Clusters costs no memory per Cluster.
+	for p := data; len(p) > 0 && err == nil; p = p[min(len(p), feedPiece):] {
+		pub.events, err = pub.reader.Feed(pub.events[:0], p[:min(len(p), feedPiece)])
+		for _, e := range pub.events {
+			switch e.Kind {
+			case webm.KindInit:
+				if err := pub.goLive(); err != nil {
+					return err
+				}
+			case webm.KindSync:
+				if len(pub.syncs) == 2 {
+					pub.syncs[1] = e.Offset
+				} else {
+					pub.syncs = append(pub.syncs, e.Offset)
+				}
+			case webm.KindCluster:
+				// A rough duration, should sealing fail: sealing reads every
+				// block and sets the exact one.
+				pub.last = max(pub.last, e.Timecode)
+			}
+		}
+	}
 	if err != nil {
 		// The stream turned invalid: pass on and record what was valid of
 		// the chunk, then stop with err.
 		data = data[:validLen(err, start, len(data))]
-	}
-	pub.syncs = pub.syncs[:0]
-	for _, e := range pub.events {
-		switch e.Kind {
-		case webm.KindInit:
-			if err := pub.goLive(); err != nil {
-				return err
-			}
-		case webm.KindSync:
-			pub.syncs = append(pub.syncs, e.Offset)
-		case webm.KindCluster:
-			// A rough duration, should sealing fail: sealing reads every
-			// block and sets the exact one.
-			pub.last = max(pub.last, e.Timecode)
-		}
 	}
 	defer pub.ack()
 	if !pub.live {
