@@ -278,10 +278,12 @@ func (t *trackTimes) frame() int64 {
 // hands each to emit, in order, once it knows where its last complete
 // block ends. Both passes scan alike, so they find the same Clusters.
 type scan struct {
-	src  io.ReaderAt
-	emit func(sealCluster) error
-	r    *Reader
-	hdr  [8]byte
+	src    io.ReaderAt
+	emit   func(sealCluster) error
+	r      *Reader
+	hdr    [8]byte
+	buf    []byte // the bytes of src read last, at bufOff
+	bufOff int64
 
 	scale    time.Duration
 	cueTrack uint64
@@ -310,6 +312,7 @@ func (sc *scan) run(size int64) error {
 		if err := readFull(sc.src, buf[:n], off); err != nil {
 			return err
 		}
+		sc.buf, sc.bufOff = buf[:n], off
 		// Fed in pieces, so that the events of one piece, however tiny its
 		// elements, take little memory.
 		for p := buf[:n]; len(p) > 0 && fault == nil; {
@@ -354,6 +357,15 @@ func (sc *scan) run(size int64) error {
 	sc.info.Clusters = sc.clusters
 	sc.info.Duration, sc.info.LastBlock = sc.duration()
 	return nil
+}
+
+// window returns the n bytes of src at off from the bytes read last, if
+// they hold them, which saves a read for small elements.
+func (sc *scan) window(off, n int64) ([]byte, bool) {
+	if off < sc.bufOff || off+n > sc.bufOff+int64(len(sc.buf)) {
+		return nil, false
+	}
+	return sc.buf[off-sc.bufOff : off-sc.bufOff+n], true
 }
 
 // readFull reads len(p) bytes at off.
@@ -407,7 +419,9 @@ func (sc *scan) event(ev Event) error {
 			return err
 		}
 		// A Cluster ID is 4 bytes; the first size byte gives its length.
-		if err := readFull(sc.src, sc.hdr[:5], ev.Offset); err != nil {
+		if b, ok := sc.window(ev.Offset, 5); ok {
+			copy(sc.hdr[:5], b)
+		} else if err := readFull(sc.src, sc.hdr[:5], ev.Offset); err != nil {
 			return err
 		}
 		start := ev.Offset + 4 + int64(vintLen(sc.hdr[4]))
@@ -664,9 +678,14 @@ func (l *layout) write(dst io.Writer, src io.ReaderAt, size int64) error {
 		put(el)
 	}
 	buf := make([]byte, sealBufSize)
+	var sc scan
 	copyCluster := func(c sealCluster) error {
 		n := c.end - c.start
 		put(ebml.AppendHeader(hdr[:0], idCluster, n))
+		if b, ok := sc.window(c.start, n); ok {
+			put(b) // the scan has just read it
+			return werr
+		}
 		for off := c.start; off < c.end && werr == nil; {
 			p := buf[:min(int64(len(buf)), c.end-off)]
 			if err := readFull(src, p, off); err != nil {
@@ -677,7 +696,7 @@ func (l *layout) write(dst io.Writer, src io.ReaderAt, size int64) error {
 		}
 		return werr
 	}
-	sc := scan{src: src, emit: copyCluster}
+	sc.src, sc.emit = src, copyCluster
 	if err := sc.run(size); err != nil && werr == nil {
 		return err
 	}
