@@ -213,8 +213,8 @@ func (pl *planner) add(c sealCluster, scale time.Duration) error {
 	}
 	if len(pl.cues) == pl.o.MaxCues {
 		pl.thin()
-		if int64(c.cueTime) < int64(pl.cues[len(pl.cues)-1].time)+pl.interval {
-			return nil
+		if len(pl.cues) == pl.o.MaxCues || int64(c.cueTime) < int64(pl.cues[len(pl.cues)-1].time)+pl.interval {
+			return nil // still full (MaxCues 1), or too close now
 		}
 	}
 	pl.cues = append(pl.cues, cuePoint{time: c.cueTime, pos: pos, rel: c.cueRel})
@@ -232,8 +232,12 @@ func (pl *planner) thin() {
 	}
 	clear(pl.cues[len(kept):])
 	pl.cues = kept
-	pl.interval = max(2*pl.interval, 1)
+	pl.interval = min(max(2*pl.interval, 1), maxCueInterval)
 }
+
+// maxCueInterval bounds the interval thinning doubles, in TimecodeScale
+// units, far below overflow.
+const maxCueInterval = 1 << 56
 
 // frameGaps is how many of a track's last timestamp gaps Seal keeps to
 // estimate its frame duration.
