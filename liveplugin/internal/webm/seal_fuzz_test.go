@@ -2,6 +2,7 @@ package webm
 
 import (
 	"bytes"
+	"io"
 	"runtime"
 	"testing"
 
@@ -24,17 +25,23 @@ func FuzzSeal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		data = data[:min(len(data), maxFuzzBytes)]
 		var out bytes.Buffer
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
 		info, err := Seal(&out, bytes.NewReader(data), int64(len(data)))
-		runtime.ReadMemStats(&after)
-		// Seal's own allocations: the bound SealWith states, with the init
-		// segment at most the input, and the output buffer's growth (at
-		// most twice the output); plus 64 KiB for anything else the
-		// process allocated meanwhile.
-		alloc := after.TotalAlloc - before.TotalAlloc
-		if limit := sealMemory + 2*uint64(len(data)) + 48*uint64(info.Cues) + 2*uint64(out.Cap()) + 64<<10; alloc > limit {
-			t.Fatalf("Seal of %d bytes allocated %d bytes; want at most %d", len(data), alloc, limit)
+		// Seal's own allocations, writing to io.Discard: the bound SealWith
+		// states, with the init segment at most the input, plus 64 KiB for
+		// anything else the process allocates meanwhile. Measured up to
+		// three times before failing, since other goroutines of the
+		// process (the fuzzing engine's) may allocate meanwhile.
+		limit := sealMemory + 2*uint64(len(data)) + 48*uint64(info.Cues) + 64<<10
+		for i := 0; ; i++ {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, _ = Seal(io.Discard, bytes.NewReader(data), int64(len(data)))
+			runtime.ReadMemStats(&after)
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc <= limit {
+				break
+			} else if i == 2 {
+				t.Fatalf("Seal of %d bytes allocated %d bytes, three times; want at most %d", len(data), alloc, limit)
+			}
 		}
 		if err != nil {
 			return
