@@ -255,11 +255,11 @@ func BenchmarkFeedTracks(b *testing.B) {
 			cluster := el(idCluster, uintEl(idTimecode, 0), body)
 			r := NewReader(Limits{})
 			r.Blocks = true
-			evs, err := r.Feed(nil, head)
-			if err != nil {
+			if _, err := r.Feed(nil, head); err != nil {
 				b.Fatal(err)
 			}
-			evs = make([]Event, 0, blocks+4)
+			evs := make([]Event, 0, blocks+4)
+			var err error
 			b.SetBytes(int64(len(cluster)))
 			b.ReportAllocs()
 			for b.Loop() {
