@@ -204,6 +204,14 @@ func TestCrashRecovery(t *testing.T) {
 		Authorize: allowAll,
 		Logger:    slog.New(slog.NewTextHandler(logs, nil)),
 	})
+	// Recovery runs in the background: wait for it to log the recording.
+	for !strings.Contains(logs.String(), "recording recovered") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("recording not recovered; logs = %q", logs.String())
+		case <-time.After(time.Millisecond):
+		}
+	}
 	recs, err := s.p.Recordings("alice")
 	if err != nil {
 		t.Fatal(err)

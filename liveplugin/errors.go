@@ -207,6 +207,8 @@ var errorClasses = []errorClass{
 		level: slog.LevelInfo, logMsg: "publish refused", status: http.StatusConflict, text: fixed("room is already live")},
 	{name: "recording not found", match: is(ErrRecordingNotFound),
 		level: slog.LevelInfo, status: http.StatusNotFound, text: fixed("recording not found")},
+	{name: "recording being recovered", match: is(record.ErrRecovering),
+		level: slog.LevelInfo, status: http.StatusServiceUnavailable, text: fixed("recording is being recovered after a restart; try again shortly")},
 	{name: "recording busy", match: is(record.ErrBusy),
 		level: slog.LevelInfo, status: http.StatusConflict, text: fixed("recording in progress")},
 

@@ -133,6 +133,8 @@ func TestToHTTPError(t *testing.T) {
 		{name: "not live", give: hub.ErrNotLive, wantCode: http.StatusNotFound, wantMsg: "no such live room"},
 		{name: "recording not found", give: record.ErrNotFound, wantCode: http.StatusNotFound, wantMsg: "recording not found"},
 		{name: "recording busy", give: fmt.Errorf("delete: %w", record.ErrBusy), wantCode: http.StatusConflict, wantMsg: "recording in progress"},
+		{name: "recording being recovered", give: fmt.Errorf("open: %w", fmt.Errorf("%w (%w)", record.ErrRecovering, record.ErrBusy)),
+			wantCode: http.StatusServiceUnavailable, wantMsg: "recording is being recovered after a restart; try again shortly"},
 		{name: "sign-in", give: ErrSignInRequired, wantCode: http.StatusUnauthorized, wantMsg: "sign-in required"},
 		{name: "default Authorize", give: ErrNoAuthorize, wantCode: http.StatusForbidden, wantMsg: "publishing is disabled on this site"},
 		{name: "forbidden", give: authError(errors.New("no")), wantCode: http.StatusForbidden, wantMsg: "not allowed"},

@@ -10,6 +10,9 @@ import (
 // Ingest: a publisher's chunks, parsed, go to the hub (the viewers) and to
 // the recording.
 
+// feedPiece is how much of a message media feeds the reader at a time.
+const feedPiece = 16 << 10
+
 // media parses one chunk and hands it to the hub and the recording. It
 // sets pub.carried when the chunk held a media block.
 func (pub *publisher) media(data []byte) error {
@@ -22,29 +25,39 @@ func (pub *publisher) media(data []byte) error {
 	}
 	start := pub.reader.Offset()
 	var err error
-	pub.events, err = pub.reader.Feed(pub.events[:0], data)
+	pub.syncs = pub.syncs[:0]
+	pub.carried = false
+	// Fed in pieces, keeping the first and last join points only (the hub
+	// joins waiting viewers at the first and caches from the last), so that
+	// a message of many tiny Clusters or blocks costs no memory per element:
+	// the events of one piece are all the publisher holds.
+	for p := data; len(p) > 0 && err == nil; p = p[min(len(p), feedPiece):] {
+		pub.events, err = pub.reader.Feed(pub.events[:0], p[:min(len(p), feedPiece)])
+		for _, e := range pub.events {
+			switch e.Kind {
+			case webm.KindBlock:
+				pub.carried = true
+			case webm.KindInit:
+				if err := pub.goLive(); err != nil {
+					return err
+				}
+			case webm.KindSync:
+				if len(pub.syncs) == 2 {
+					pub.syncs[1] = e.Offset
+				} else {
+					pub.syncs = append(pub.syncs, e.Offset)
+				}
+			case webm.KindCluster:
+				// A rough duration, should sealing fail: sealing reads every
+				// block and sets the exact one.
+				pub.last = max(pub.last, e.Timecode)
+			}
+		}
+	}
 	if err != nil {
 		// The stream turned invalid: pass on and record what was valid of
 		// the chunk, then stop with err.
 		data = data[:validLen(err, start, len(data))]
-	}
-	pub.syncs = pub.syncs[:0]
-	pub.carried = false
-	for _, e := range pub.events {
-		switch e.Kind {
-		case webm.KindBlock:
-			pub.carried = true
-		case webm.KindInit:
-			if err := pub.goLive(); err != nil {
-				return err
-			}
-		case webm.KindSync:
-			pub.syncs = append(pub.syncs, e.Offset)
-		case webm.KindCluster:
-			// A rough duration, should sealing fail: sealing reads every
-			// block and sets the exact one.
-			pub.last = max(pub.last, e.Timecode)
-		}
 	}
 	defer pub.ack()
 	if !pub.live {

@@ -247,6 +247,9 @@ func (p *Plugin) playback(c echo.Context) error {
 	}
 	f, m, err := p.store.OpenFile(room, id)
 	if err != nil {
+		if errors.Is(err, record.ErrRecovering) {
+			c.Response().Header().Set("Retry-After", "5")
+		}
 		return toHTTPError(err)
 	}
 	defer f.Close()

@@ -19,7 +19,14 @@ type Recording struct {
 	Live       bool          `json:"live"`             // still being recorded
 	Seekable   bool          `json:"seekable"`         // sealed with Cues and a duration
 	Failed     bool          `json:"failed,omitempty"` // recording stopped early; the file holds what was written
-	URL        string        `json:"url"`              // playback URL
+	// CutShort is a recording a crash or a failing disk ended inside an
+	// element: recovery kept what was complete.
+	CutShort bool `json:"cutShort,omitempty"`
+	// Recovering is a recording a crash left open, which the plugin is
+	// sealing in the background after a restart: it is not served (503)
+	// until that is done.
+	Recovering bool   `json:"recovering,omitempty"`
+	URL        string `json:"url"` // playback URL
 }
 
 // Recordings returns room's recordings, newest first.
@@ -48,27 +55,42 @@ func (p *Plugin) recording(m record.Meta) Recording {
 		Duration:   m.Duration,
 		DurationMs: m.Duration.Milliseconds(),
 		Bytes:      m.Bytes,
-		Live:       m.Live(),
+		Live:       m.Live() && !m.Recovering,
 		Seekable:   m.Sealed,
 		Failed:     m.Failed != "",
+		CutShort:   m.CutShort,
+		Recovering: m.Recovering,
 		URL:        p.playbackURL(m.Room, m.Broadcast),
 	}
 }
 
 // recoverRecordings seals the recordings a crash or kill left unfinished
-// in Dir, logging each.
+// in Dir in the background, logging each; until one is sealed it is
+// listed but not served. The goroutine runs as a publisher does, under
+// pubCtx and counted in pubs, so Close stops it (between two reads of the
+// file being sealed) and waits for it; what is left is recovered at the
+// next start. It exits when every recording is done or Close cancels.
 func (p *Plugin) recoverRecordings() {
-	metas, err := p.store.Recover()
-	for _, m := range metas {
-		if m.Sealed {
-			p.log.Info("recording recovered", "room", m.Room, "broadcast", m.Broadcast, "bytes", m.Bytes, "duration", m.Duration)
-		} else {
-			p.log.Warn("recording not recoverable", "room", m.Room, "broadcast", m.Broadcast, "reason", m.Failed)
-		}
-	}
+	rec, err := p.store.BeginRecover()
 	if err != nil {
 		p.log.Error("recordings not recovered", "err", err)
 	}
+	p.pubs.Go(func() {
+		metas, err := rec.Run(p.pubCtx)
+		for _, m := range metas {
+			if m.Sealed {
+				p.log.Info("recording recovered", "room", m.Room, "broadcast", m.Broadcast, "bytes", m.Bytes, "duration", m.Duration)
+			} else {
+				p.log.Warn("recording not recoverable", "room", m.Room, "broadcast", m.Broadcast, "reason", m.Failed)
+			}
+		}
+		switch {
+		case err != nil && p.pubCtx.Err() != nil:
+			p.log.Info("recordings recovery stopped by Close", "err", err)
+		case err != nil:
+			p.log.Error("recordings not recovered", "err", err)
+		}
+	})
 }
 
 // pruneRecordings deletes the recordings that KeepRecordings,

@@ -80,10 +80,11 @@ type Plugin struct {
 //
 // It fills cfg's defaults, validates it, parses the views and opens the
 // recordings directory; it returns an error and mounts nothing if any of
-// that fails. It then seals the recordings a crash or kill left unfinished
-// in Dir and applies the retention limits (KeepRecordings,
-// MaxRecordingBytes, MaxRecordingAge), logging what it did. It never
-// changes r's renderer, error handler or middleware.
+// that fails. It then starts sealing, in the background, the recordings
+// a crash or kill left unfinished in Dir (Close waits for it), and
+// applies the retention limits (KeepRecordings, MaxRecordingBytes,
+// MaxRecordingAge), logging what it did. It never changes r's renderer,
+// error handler or middleware.
 func Register(r Router, cfg Config) (*Plugin, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {

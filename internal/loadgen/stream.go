@@ -17,10 +17,11 @@ package loadgen
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"slices"
 	"time"
+
+	"github.com/amlive/amlive/internal/ebml"
 )
 
 // Defaults of [Options].
@@ -115,43 +116,41 @@ func (s *Stream) Markers() uint64 { return s.seq }
 // bytes: call it once, before AppendUntil.
 func (s *Stream) Init(dst []byte) []byte {
 	n := len(dst)
-	dst = element(dst, 0x1A45DFA3, func(b []byte) []byte { // EBML
-		b = uintElement(b, 0x4286, 1) // EBMLVersion
-		b = uintElement(b, 0x42F7, 1) // EBMLReadVersion
-		b = uintElement(b, 0x42F2, 4) // EBMLMaxIDLength
-		b = uintElement(b, 0x42F3, 8) // EBMLMaxSizeLength
-		b = bytesElement(b, 0x4282, []byte("webm"))
-		b = uintElement(b, 0x4287, 4) // DocTypeVersion
-		return uintElement(b, 0x4285, 2)
+	dst = ebml.AppendMaster(dst, 0x1A45DFA3, func(b []byte) []byte { // EBML
+		b = ebml.AppendUint(b, 0x4286, 1)        // EBMLVersion
+		b = ebml.AppendUint(b, 0x42F7, 1)        // EBMLReadVersion
+		b = ebml.AppendUint(b, 0x42F2, 4)        // EBMLMaxIDLength
+		b = ebml.AppendUint(b, 0x42F3, 8)        // EBMLMaxSizeLength
+		b = ebml.AppendString(b, 0x4282, "webm") // DocType
+		b = ebml.AppendUint(b, 0x4287, 4)        // DocTypeVersion
+		return ebml.AppendUint(b, 0x4285, 2)
 	})
-	dst = appendID(dst, 0x18538067) // Segment
-	dst = append(dst, unknownSize[:]...)
-	dst = element(dst, 0x1549A966, func(b []byte) []byte { // Info
-		b = uintElement(b, 0x2AD7B1, uint64(time.Millisecond))   // TimecodeScale
-		b = bytesElement(b, 0x4D80, []byte("amlive loadgen"))    // MuxingApp
-		return bytesElement(b, 0x5741, []byte("amlive loadgen")) // WritingApp
+	dst = ebml.AppendUnknownHeader(dst, 0x18538067, 8)               // Segment
+	dst = ebml.AppendMaster(dst, 0x1549A966, func(b []byte) []byte { // Info
+		b = ebml.AppendUint(b, 0x2AD7B1, uint64(time.Millisecond)) // TimecodeScale
+		b = ebml.AppendString(b, 0x4D80, "amlive loadgen")         // MuxingApp
+		return ebml.AppendString(b, 0x5741, "amlive loadgen")      // WritingApp
 	})
-	dst = element(dst, 0x1654AE6B, func(b []byte) []byte { // Tracks
-		b = element(b, 0xAE, func(b []byte) []byte { // TrackEntry
-			b = uintElement(b, 0xD7, videoTrack)   // TrackNumber
-			b = uintElement(b, 0x73C5, videoTrack) // TrackUID
-			b = uintElement(b, 0x83, 1)            // TrackType: video
-			b = bytesElement(b, 0x86, []byte("V_VP8"))
-			return element(b, 0xE0, func(b []byte) []byte { // Video
-				b = uintElement(b, 0xB0, 1280) // PixelWidth
-				return uintElement(b, 0xBA, 720)
+	dst = ebml.AppendMaster(dst, 0x1654AE6B, func(b []byte) []byte { // Tracks
+		b = ebml.AppendMaster(b, 0xAE, func(b []byte) []byte { // TrackEntry
+			b = ebml.AppendUint(b, 0xD7, videoTrack)   // TrackNumber
+			b = ebml.AppendUint(b, 0x73C5, videoTrack) // TrackUID
+			b = ebml.AppendUint(b, 0x83, 1)            // TrackType: video
+			b = ebml.AppendString(b, 0x86, "V_VP8")
+			return ebml.AppendMaster(b, 0xE0, func(b []byte) []byte { // Video
+				b = ebml.AppendUint(b, 0xB0, 1280) // PixelWidth
+				return ebml.AppendUint(b, 0xBA, 720)
 			})
 		})
-		return element(b, 0xAE, func(b []byte) []byte {
-			b = uintElement(b, 0xD7, audioTrack)
-			b = uintElement(b, 0x73C5, audioTrack)
-			b = uintElement(b, 0x83, 2) // TrackType: audio
-			b = bytesElement(b, 0x86, []byte("A_OPUS"))
-			b = bytesElement(b, 0x63A2, opusHead())         // CodecPrivate
-			return element(b, 0xE1, func(b []byte) []byte { // Audio
-				b = binary.BigEndian.AppendUint16(b, 0xB588) // SamplingFrequency, 8 bytes
-				b = binary.BigEndian.AppendUint64(b, math.Float64bits(48000))
-				return uintElement(b, 0x9F, 1) // Channels
+		return ebml.AppendMaster(b, 0xAE, func(b []byte) []byte {
+			b = ebml.AppendUint(b, 0xD7, audioTrack)
+			b = ebml.AppendUint(b, 0x73C5, audioTrack)
+			b = ebml.AppendUint(b, 0x83, 2) // TrackType: audio
+			b = ebml.AppendString(b, 0x86, "A_OPUS")
+			b = ebml.AppendBytes(b, 0x63A2, opusHead())               // CodecPrivate
+			return ebml.AppendMaster(b, 0xE1, func(b []byte) []byte { // Audio
+				b = ebml.AppendFloat(b, 0xB5, 48000) // SamplingFrequency
+				return ebml.AppendUint(b, 0x9F, 1)   // Channels
 			})
 		})
 	})
@@ -209,9 +208,8 @@ func (s *Stream) appendCluster(dst []byte, t time.Duration) []byte {
 	}
 	s.cluster = t
 	start := len(dst)
-	dst = appendID(dst, 0x1F43B675)
-	dst = append(dst, unknownSize[:]...)
-	dst = uintElement(dst, 0xE7, uint64(t/time.Millisecond)) // Timecode
+	dst = ebml.AppendUnknownHeader(dst, 0x1F43B675, 8)
+	dst = ebml.AppendUint(dst, 0xE7, uint64(t/time.Millisecond)) // Timecode
 	s.off += int64(len(dst) - start)
 	return dst
 }
@@ -220,8 +218,7 @@ func (s *Stream) appendCluster(dst []byte, t time.Duration) []byte {
 // size bytes starts with a marker.
 func (s *Stream) appendBlock(dst []byte, track byte, t time.Duration, key bool, size int, sent time.Time) []byte {
 	start := len(dst)
-	dst = appendID(dst, 0xA3)
-	dst = appendSize(dst, uint64(4+size))
+	dst = ebml.AppendHeader(dst, 0xA3, int64(4+size))
 	rel := int16((t - s.cluster) / time.Millisecond)
 	flags := byte(0)
 	if key {
@@ -239,60 +236,4 @@ func (s *Stream) appendBlock(dst []byte, track byte, t time.Duration, key bool, 
 	s.seq++
 	s.off += int64(len(dst) - start)
 	return dst
-}
-
-// unknownSize is an 8-byte size with all value bits set.
-var unknownSize = [8]byte{0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
-
-// appendID appends an element ID, marker bits included.
-func appendID(b []byte, id uint32) []byte {
-	switch {
-	case id < 1<<8:
-		return append(b, byte(id))
-	case id < 1<<16:
-		return binary.BigEndian.AppendUint16(b, uint16(id))
-	case id < 1<<24:
-		return append(b, byte(id>>16), byte(id>>8), byte(id))
-	}
-	return binary.BigEndian.AppendUint32(b, id)
-}
-
-// appendSize appends n as the shortest EBML variable-size integer.
-func appendSize(b []byte, n uint64) []byte {
-	l := 1
-	for l < 8 && n >= 1<<(7*l)-1 {
-		l++
-	}
-	if l == 8 && n >= 1<<56-1 {
-		panic(fmt.Sprintf("loadgen: element size %d too large", n))
-	}
-	v := n | 1<<(7*l)
-	for i := l - 1; i >= 0; i-- {
-		b = append(b, byte(v>>(8*i)))
-	}
-	return b
-}
-
-// element appends a master element whose children body appends.
-func element(b []byte, id uint32, body func([]byte) []byte) []byte {
-	return bytesElement(b, id, body(nil))
-}
-
-func bytesElement(b []byte, id uint32, payload []byte) []byte {
-	b = appendID(b, id)
-	b = appendSize(b, uint64(len(payload)))
-	return append(b, payload...)
-}
-
-func uintElement(b []byte, id uint32, v uint64) []byte {
-	l := 1
-	for l < 8 && v >= 1<<(8*l) {
-		l++
-	}
-	b = appendID(b, id)
-	b = appendSize(b, uint64(l))
-	for i := l - 1; i >= 0; i-- {
-		b = append(b, byte(v>>(8*i)))
-	}
-	return b
 }

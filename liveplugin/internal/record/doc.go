@@ -18,8 +18,19 @@
 // A finished recording is made seekable by [Store.Seal], which rewrites it
 // in place, atomically, as a muxer finishing the file would have written
 // it (known sizes, Duration, Cues). [Store.Recover] seals the recordings a
-// crash left unfinished, and [Store.Prune] deletes the ones a [Retention]
-// does not keep.
+// crash left unfinished; [Store.BeginRecover] finds and reserves them
+// quickly, so that the caller can seal them in the background with
+// [Recovery.Run] while the Store serves the others. [Store.Prune] deletes
+// the recordings a [Retention] does not keep and the stray files crashes
+// leave behind, and counts every file of the Store towards
+// [Retention.MaxBytes].
+//
+// Disk: a Seal writes a sealed copy next to the original before replacing
+// it, so sealing a recording needs as much free space again as the
+// recording for a while; peak use is the recordings plus one copy per
+// recording being sealed at once. A sidecar that cannot be written is kept
+// in memory, reported by List and Stat, and written by the next Seal,
+// Prune or BeginRecover.
 //
 // The package knows nothing of HTTP or of rooms' live state: it sees bytes,
 // files and time. It starts no goroutines.

@@ -19,6 +19,10 @@ var (
 	// ErrClosed reports use of a [Writer] after [Writer.Finish] or
 	// [Writer.Abort].
 	ErrClosed = errors.New("record: writer closed")
+	// ErrRecovering reports that a recording waits for or undergoes
+	// recovery (see [Store.BeginRecover]), so it is not served yet. The
+	// errors that wrap it also wrap ErrBusy.
+	ErrRecovering = errors.New("record: recording being recovered")
 )
 
 // Meta is a recording's JSON sidecar (<id>.json next to <id>.webm). It is a
@@ -46,12 +50,24 @@ type Meta struct {
 	// Duration, Cues) by Store.Seal or Store.Recover; Duration and Bytes
 	// are then those of the sealed file.
 	Sealed bool `json:"sealed"`
-	// Keyframes is the number of seek points (Clusters that begin with a
-	// video keyframe) of a sealed recording.
+	// Keyframes is the number of Clusters that begin with a video
+	// keyframe, where playback can start, of a sealed recording. Its Cues
+	// hold a seek point for those at least webm.DefaultCueInterval apart.
 	Keyframes int `json:"keyframes,omitempty"`
 	// Failed says why recording stopped early (a disk error), if it did.
 	// The media file then holds the bytes written before the failure.
 	Failed string `json:"failed,omitempty"`
+	// CutShort reports that recovery (Store.Recover, Recovery.Run) found
+	// the media file ending inside an element, or holding garbage after
+	// its last good element: the recording stopped in the middle of a
+	// write, because the process died or a disk error stopped it. It is
+	// derived from the file, so it survives a failure whose own Meta
+	// (Failed) never reached the sidecar.
+	CutShort bool `json:"cutShort,omitempty"`
+	// Recovering reports that the recording waits for or undergoes
+	// recovery (see [Store.BeginRecover]): it is listed but not served
+	// until it is sealed. It is never written to the sidecar.
+	Recovering bool `json:"-"`
 }
 
 // Live reports whether the recording has no End: it is still being written,

@@ -3,25 +3,45 @@ package record
 import (
 	"cmp"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 )
 
+// DefaultStrayAge is the default [Retention.StrayAge], one hour.
+const DefaultStrayAge = time.Hour
+
 // Retention says which recordings [Store.Prune] deletes. Only finished
-// recordings (with an End) are ever deleted. The zero value keeps
-// everything; a zero or negative field sets no bound.
+// recordings (with an End) are ever deleted. The zero value keeps every
+// recording; a zero or negative bound field sets no bound.
 type Retention struct {
 	// KeepPerRoom is how many finished recordings each room keeps, the
 	// newest by Start.
 	KeepPerRoom int
-	// MaxBytes bounds the total size of all rooms' recordings. Recordings
-	// being written count towards it but are never deleted: the oldest
-	// finished recordings are deleted until the total fits, even the
-	// newest if need be.
+	// MaxBytes bounds the total size of all rooms' recordings, and of
+	// every other file the Store put in its directory: temporary files
+	// (a seal's copy, a sidecar being replaced), media files without
+	// sidecar and sidecars without media file (left by a crash during
+	// Create or Delete), recordings whose sidecar does not parse. Only
+	// valid recordings' sidecars, a few hundred bytes each, are left
+	// out. Recordings being written or recovered count towards it but are
+	// never deleted: the oldest finished recordings are deleted until the
+	// total fits, even the newest if need be.
 	MaxBytes int64
 	// MaxAge is how long a recording is kept after its End.
 	MaxAge time.Duration
+	// StrayAge is how old (by modification time, judged at Prune's now)
+	// a stray file must be before Prune removes it: a temporary file, a
+	// media file without sidecar or a sidecar without media file, none of
+	// a recording this Store has in use. Younger ones may belong to
+	// another Store's Create, Seal or Delete under way; they count towards
+	// MaxBytes all the same. Strays are removed whatever the bounds, even
+	// with a zero Retention. Optional. Defaults to DefaultStrayAge (1 h).
+	StrayAge time.Duration
 }
 
 // none reports whether r sets no bound at all.
@@ -32,15 +52,25 @@ func (r Retention) none() bool {
 // Prune deletes the finished recordings that r does not keep, judging ages
 // at now, and returns their Metas, oldest first. A recording without End
 // (being written, or left by a crash and not yet recovered) is never
-// deleted, nor is one whose Writer or Seal is under way. Prune goes on
-// past a recording it fails to delete and returns the errors joined.
-// Without bounds it does nothing. It is safe for concurrent use.
+// deleted, nor is one whose Writer, Seal or recovery is under way. It
+// first writes the sidecars that failed to be written earlier, and removes
+// the stray files older than r.StrayAge (they are not reported in the
+// result); it counts the rest towards r.MaxBytes. Prune goes on past a
+// recording or file it fails to delete and returns the errors joined.
+// It is safe for concurrent use.
 func (s *Store) Prune(r Retention, now time.Time) ([]Meta, error) {
+	var errs []error
+	if err := s.saveUnsaved(); err != nil {
+		errs = append(errs, err)
+	}
+	extra, err := s.pruneStrays(cmp.Or(r.StrayAge, DefaultStrayAge), now)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if r.none() {
-		return nil, nil
+		return nil, errors.Join(errs...)
 	}
 	all, err := s.all()
-	var errs []error
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -69,7 +99,7 @@ func (s *Store) Prune(r Retention, now time.Time) ([]Meta, error) {
 		}
 	}
 	if r.MaxBytes > 0 {
-		var total int64
+		total := extra
 		for i, m := range all {
 			if !drop[i] {
 				total += m.Bytes
@@ -101,4 +131,102 @@ func (s *Store) Prune(r Retention, now time.Time) ([]Meta, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// stray is a file in a room directory that is not part of a recording
+// List reports.
+type stray struct {
+	path  string
+	key   string // the recording it belongs to, for reserving it
+	size  int64
+	mtime time.Time
+	// keep says it must not be removed: a recording whose sidecar does
+	// not parse, which may be the Store's data all the same.
+	keep bool
+}
+
+// strays returns the stray files of every room directory, with the
+// errors that kept it from reading some.
+func (s *Store) strays() ([]stray, error) {
+	rooms, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("record: list %s: %w", s.dir, err)
+	}
+	var out []stray
+	var errs []error
+	for _, r := range rooms {
+		if !r.IsDir() || !ValidName(r.Name()) {
+			continue
+		}
+		room := r.Name()
+		dir := filepath.Join(s.dir, room)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("record: list %s: %w", room, err))
+			continue
+		}
+		files := make(map[string]fs.DirEntry, len(entries))
+		for _, e := range entries {
+			if e.Type().IsRegular() {
+				files[e.Name()] = e
+			}
+		}
+		add := func(e fs.DirEntry, id string, keep bool) {
+			fi, err := e.Info()
+			if err != nil {
+				return // gone meanwhile
+			}
+			out = append(out, stray{path: filepath.Join(dir, e.Name()), key: key(room, id), size: fi.Size(), mtime: fi.ModTime(), keep: keep})
+		}
+		for name, e := range files {
+			if id, ok := tempOwner(name); ok {
+				add(e, id, false)
+				continue
+			}
+			if id, ok := strings.CutSuffix(name, mediaExt); ok && ValidName(id) {
+				if _, ok := files[id+metaExt]; !ok {
+					add(e, id, false)
+				}
+				continue
+			}
+			id, ok := strings.CutSuffix(name, metaExt)
+			if !ok || !ValidName(id) {
+				continue // not the Store's
+			}
+			media, ok := files[id+mediaExt]
+			if !ok {
+				add(e, id, false)
+				continue
+			}
+			if _, err := s.readMeta(room, id); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				add(e, id, true) // a sidecar that does not parse: List skips the recording
+				add(media, id, true)
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// pruneStrays removes the stray files older than age at now, except those
+// of recordings in use, and returns the bytes of those it left.
+func (s *Store) pruneStrays(age time.Duration, now time.Time) (int64, error) {
+	all, err := s.strays()
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	var left int64
+	for _, st := range all {
+		if st.keep || now.Sub(st.mtime) <= age || s.reserve(st.key) != nil {
+			left += st.size
+			continue
+		}
+		err := os.Remove(st.path)
+		s.unregister(st.key)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("record: remove stray: %w", err))
+			left += st.size
+		}
+	}
+	return left, errors.Join(errs...)
 }

@@ -49,13 +49,23 @@ type Store struct {
 	writersMu sync.Mutex
 	// writers holds the recordings in use, keyed by room/id.
 	writers map[string]use
+	// unsaved holds, by room/id, the Metas whose sidecar could not be
+	// written: readMeta reports them instead of their stale sidecar, and
+	// saveUnsaved retries writing them.
+	unsaved map[string]Meta
+
+	// metaFault, when set, makes writeMeta fail with its error: the
+	// tests' way to fail a sidecar write. Set only while the Store is
+	// idle.
+	metaFault func() error
 }
 
 // use is a recording in use: being created or sealed (w nil), written (w
-// set) or deleted.
+// set), deleted, or waiting for or undergoing recovery.
 type use struct {
-	w        *Writer
-	deleting bool
+	w          *Writer
+	deleting   bool
+	recovering bool
 }
 
 // Open creates dir (0o755, with parents) if needed and returns a Store with
@@ -81,7 +91,13 @@ func New(dir string, o Options) (*Store, error) {
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return nil, fmt.Errorf("record: open %s: %w", dir, err)
 	}
-	return &Store{dir: dir, flushBytes: o.FlushBytes, syncInterval: o.SyncInterval, writers: make(map[string]use)}, nil
+	return &Store{
+		dir:          dir,
+		flushBytes:   o.FlushBytes,
+		syncInterval: o.SyncInterval,
+		writers:      make(map[string]use),
+		unsaved:      make(map[string]Meta),
+	}, nil
 }
 
 // Dir returns the Store's root directory. It is safe for concurrent use.
@@ -166,10 +182,12 @@ func (s *Store) create(room, id, mimeType string, start time.Time) (*Writer, err
 
 // List returns room's recordings, newest first (by Start, then by id,
 // descending). A recording being written is reported with its Writer's
-// current Meta; one whose Writer never finished is reported as its sidecar
-// says (no End). Files that are not a recording (temporary files, media
-// without sidecar, sidecars without media or that do not parse) are
-// skipped. A room without recordings gives an empty, non-nil slice. List
+// current Meta; one whose sidecar could not be written, with the Meta it
+// should hold (Failed included); one waiting for or undergoing recovery
+// (see [Store.BeginRecover]) with Recovering set; one whose Writer never
+// finished, as its sidecar says (no End). Files that are not a recording
+// (temporary files, media without sidecar, sidecars without media or that
+// do not parse) are skipped; [Store.Prune] counts and removes them. A room without recordings gives an empty, non-nil slice. List
 // returns ErrInvalidName for an invalid room. It is safe for concurrent use.
 func (s *Store) List(room string) ([]Meta, error) {
 	if !ValidName(room) {
@@ -209,17 +227,20 @@ func (s *Store) List(room string) ([]Meta, error) {
 	return list, nil
 }
 
-// Latest returns room's newest recording (the first of List), or
-// ErrNotFound. It is safe for concurrent use.
+// Latest returns room's newest recording that can be served (the first of
+// List that is not Recovering), or ErrNotFound. It is safe for concurrent
+// use.
 func (s *Store) Latest(room string) (Meta, error) {
 	list, err := s.List(room)
 	if err != nil {
 		return Meta{}, err
 	}
-	if len(list) == 0 {
-		return Meta{}, fmt.Errorf("record: latest %s: %w", room, ErrNotFound)
+	for _, m := range list {
+		if !m.Recovering {
+			return m, nil
+		}
 	}
-	return list[0], nil
+	return Meta{}, fmt.Errorf("record: latest %s: %w", room, ErrNotFound)
 }
 
 // Stat returns the Meta of recording id in room (its Writer's current Meta
@@ -242,11 +263,16 @@ func (s *Store) Stat(room, id string) (Meta, error) {
 // OpenFile opens the media file of recording id in room for reading and
 // returns it with its Meta, or ErrNotFound, or ErrInvalidName. The caller
 // owns the file and must close it. A recording being written may be read
-// while it grows; its buffered bytes are not yet in the file. OpenFile is
-// safe for concurrent use.
+// while it grows; its buffered bytes are not yet in the file. A recording
+// waiting for or undergoing recovery is not served until it is sealed:
+// OpenFile returns an error wrapping ErrRecovering and ErrBusy. OpenFile
+// is safe for concurrent use.
 func (s *Store) OpenFile(room, id string) (*os.File, Meta, error) {
 	if err := checkNames(room, id); err != nil {
 		return nil, Meta{}, err
+	}
+	if s.recovering(key(room, id)) {
+		return nil, Meta{}, fmt.Errorf("record: open %s: %w (%w)", key(room, id), ErrRecovering, ErrBusy)
 	}
 	f, err := os.Open(s.mediaPath(room, id))
 	if err != nil {
@@ -282,8 +308,11 @@ func (s *Store) Delete(room, id string) error {
 		s.writersMu.Unlock()
 	}()
 
+	s.writersMu.Lock()
+	delete(s.unsaved, k)
+	s.writersMu.Unlock()
 	// Sidecar first: a crash in between leaves a media file without
-	// sidecar, which List ignores.
+	// sidecar, which List ignores and Prune removes.
 	errMeta := os.Remove(s.metaPath(room, id))
 	errMedia := os.Remove(s.mediaPath(room, id))
 	if errors.Is(errMeta, fs.ErrNotExist) && errors.Is(errMedia, fs.ErrNotExist) {
@@ -302,14 +331,27 @@ func (s *Store) Delete(room, id string) error {
 }
 
 // readMeta reads the sidecar of room/id, or, if a Writer of this Store has it
-// open, returns that Writer's current Meta.
+// open, returns that Writer's current Meta, or the Meta its sidecar failed
+// to take. A recording waiting for recovery gets Recovering set.
 func (s *Store) readMeta(room, id string) (Meta, error) {
 	s.writersMu.Lock()
-	w := s.writers[key(room, id)].w
+	u := s.writers[key(room, id)]
+	um, unsaved := s.unsaved[key(room, id)]
 	s.writersMu.Unlock()
-	if w != nil {
-		return w.Meta(), nil
+	switch {
+	case u.w != nil:
+		return u.w.Meta(), nil
+	case unsaved:
+		um.Recovering = u.recovering
+		return um, nil
 	}
+	m, err := s.readSidecar(room, id)
+	m.Recovering = u.recovering
+	return m, err
+}
+
+// readSidecar reads and parses the sidecar of room/id.
+func (s *Store) readSidecar(room, id string) (Meta, error) {
 	b, err := os.ReadFile(s.metaPath(room, id))
 	if err != nil {
 		return Meta{}, err
@@ -323,9 +365,62 @@ func (s *Store) readMeta(room, id string) (Meta, error) {
 	return m, nil
 }
 
+// saveMeta writes m's sidecar as writeMeta does. When that fails, the
+// Store keeps m, so that List and Stat report it rather than the stale
+// sidecar, and saveUnsaved writes it later; a success forgets any older
+// unsaved Meta of the recording.
+func (s *Store) saveMeta(m Meta) error {
+	m.Recovering = false
+	err := s.writeMeta(m)
+	k := key(m.Room, m.Broadcast)
+	s.writersMu.Lock()
+	if err != nil {
+		s.unsaved[k] = m
+	} else {
+		delete(s.unsaved, k)
+	}
+	s.writersMu.Unlock()
+	return err
+}
+
+// saveUnsaved retries writing the sidecars that saveMeta could not write,
+// for the recordings not in use, and returns the errors that remain.
+func (s *Store) saveUnsaved() error {
+	s.writersMu.Lock()
+	var todo []Meta
+	for k, m := range s.unsaved {
+		if _, busy := s.writers[k]; !busy {
+			s.writers[k] = use{} // reserved while its sidecar is written
+			todo = append(todo, m)
+		}
+	}
+	s.writersMu.Unlock()
+	var errs []error
+	for _, m := range todo {
+		if err := s.saveMeta(m); err != nil {
+			errs = append(errs, fmt.Errorf("record: save %s: %w", key(m.Room, m.Broadcast), err))
+		}
+		s.unregister(key(m.Room, m.Broadcast))
+	}
+	return errors.Join(errs...)
+}
+
+// recovering reports whether recording k waits for or undergoes recovery.
+func (s *Store) recovering(k string) bool {
+	s.writersMu.Lock()
+	defer s.writersMu.Unlock()
+	return s.writers[k].recovering
+}
+
 // writeMeta replaces m's sidecar atomically: temporary file in the same
 // directory, fsync, rename, fsync of the directory.
 func (s *Store) writeMeta(m Meta) (err error) {
+	if s.metaFault != nil {
+		if err := s.metaFault(); err != nil {
+			return err
+		}
+	}
+	m.Recovering = false
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err

@@ -121,7 +121,9 @@ func (w *Writer) Meta() Meta {
 // releases the recording in the Store. It returns the final Meta. Its error
 // reports what failed during Finish itself (flush, fsync, close, sidecar); a
 // write error that already stopped the recording is not repeated but kept in
-// Meta.Failed. Finish is idempotent: a second call returns the first result.
+// Meta.Failed. When the sidecar cannot be written, the Store still reports
+// the final Meta (List, Stat) and writes it on the next Seal, Prune or
+// BeginRecover. Finish is idempotent: a second call returns the first result.
 // After Abort it returns ErrClosed.
 func (w *Writer) Finish(end time.Time, d time.Duration) (Meta, error) {
 	if w.finished {
@@ -154,7 +156,8 @@ func (w *Writer) Finish(end time.Time, d time.Duration) (Meta, error) {
 	m := w.meta
 	w.metaMu.Unlock()
 
-	if err := w.s.writeMeta(m); err != nil {
+	// On failure the Store keeps m for List and Stat and writes it later.
+	if err := w.s.saveMeta(m); err != nil {
 		errs = append(errs, fmt.Errorf("record: finish %s: %w", w.key, err))
 	}
 	w.s.unregister(w.key)

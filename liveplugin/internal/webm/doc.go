@@ -7,9 +7,10 @@
 // A [Reader] is fed arbitrary pieces of the stream with [Reader.Feed]; the
 // pieces may begin or end anywhere, even inside an element ID, and the events
 // are the same however the stream is split. The reader keeps a copy of the
-// init segment (bounded by [Limits.MaxInitBytes]) and a few bytes of state; it
-// never buffers media payloads, so its memory stays constant however long the
-// stream runs.
+// init segment (bounded by [Limits.MaxInitBytes]), its tracks (at most
+// [Limits.MaxTracks]) and a few bytes of state; it never buffers media
+// payloads and keeps nothing per Cluster or per block, so its memory stays
+// constant however long the stream runs and however many Clusters it holds.
 //
 //	r := webm.NewReader(webm.Limits{})
 //	var events []webm.Event

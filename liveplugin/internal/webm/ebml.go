@@ -114,3 +114,30 @@ func readString(b []byte) string {
 	}
 	return string(b)
 }
+
+// parseHeader decodes the element header at the start of b: the ID with
+// its marker bits, the header's length and the payload size (unknownSize
+// when all its bits are set). It reports false when b is too short or the
+// header is invalid.
+func parseHeader(b []byte) (id uint32, n int, size int64, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, 0, false
+	}
+	il := vintLen(b[0])
+	if il > 4 || len(b) <= il {
+		return 0, 0, 0, false
+	}
+	sl := vintLen(b[il])
+	if sl > 8 || len(b) < il+sl {
+		return 0, 0, 0, false
+	}
+	id = uint32(readUint(b[:il]))
+	v := uint64(b[il]) & (0xff >> sl)
+	for _, c := range b[il+1 : il+sl] {
+		v = v<<8 | uint64(c)
+	}
+	if v == 1<<(7*sl)-1 {
+		return id, il + sl, unknownSize, true
+	}
+	return id, il + sl, int64(v), true
+}

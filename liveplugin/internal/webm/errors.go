@@ -15,8 +15,8 @@ var (
 	// variable-size integer, an element larger than its parent, a Cluster
 	// before Tracks, a block for an unknown track, and so on.
 	ErrMalformed = errors.New("webm: malformed stream")
-	// ErrLimit means the stream exceeded Limits.MaxInitBytes or
-	// Limits.MaxElementBytes.
+	// ErrLimit means the stream exceeded Limits.MaxInitBytes,
+	// Limits.MaxElementBytes or Limits.MaxTracks.
 	ErrLimit = errors.New("webm: limit exceeded")
 	// ErrUnsupportedCodec is wrapped by [Reader.Playable] when Media Source
 	// Extensions in Chromium cannot play a track of the stream in WebM.

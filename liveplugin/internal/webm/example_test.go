@@ -4,41 +4,40 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/amlive/amlive/internal/ebml"
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
-// el encodes an EBML element with a one-byte size.
-func el(id []byte, payload ...[]byte) []byte {
-	p := slices.Concat(payload...)
-	return slices.Concat(id, []byte{0x80 | byte(len(p))}, p)
-}
-
 func Example() {
-	var (
-		unknownSize = []byte{0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
-		segment     = []byte{0x18, 0x53, 0x80, 0x67}
-		cluster     = []byte{0x1F, 0x43, 0xB6, 0x75}
-		timecode    = []byte{0xE7}
-		simpleBlock = []byte{0xA3}
-	)
-	// A stream shaped like MediaRecorder's: EBML header, then a Segment and
-	// Clusters of unknown size; Opus on track 1, VP8 on track 2.
-	stream := slices.Concat(
-		el([]byte{0x1A, 0x45, 0xDF, 0xA3}, el([]byte{0x42, 0x82}, []byte("webm"))),
-		segment, unknownSize,
-		el([]byte{0x16, 0x54, 0xAE, 0x6B},
-			el([]byte{0xAE}, el([]byte{0xD7}, []byte{1}), el([]byte{0x83}, []byte{2}), el([]byte{0x86}, []byte("A_OPUS"))),
-			el([]byte{0xAE}, el([]byte{0xD7}, []byte{2}), el([]byte{0x83}, []byte{1}), el([]byte{0x86}, []byte("V_VP8"))),
-		),
-		cluster, unknownSize,
-		el(timecode, []byte{0}),
-		el(simpleBlock, []byte{0x81, 0, 0, 0x80}, []byte("opus")),  // track 1, keyframe
-		el(simpleBlock, []byte{0x82, 0, 10, 0x80}, []byte("vp8k")), // track 2 at +10, keyframe
-		cluster, unknownSize,
-		el(timecode, []byte{0x01, 0x2C}), // 300
-		el(simpleBlock, []byte{0x81, 0, 0, 0x80}, []byte("opus")),
-		el(simpleBlock, []byte{0x82, 0, 0, 0}, []byte("vp8d")), // not a keyframe
-	)
+	// A stream shaped like MediaRecorder's, written with internal/ebml: EBML
+	// header, then a Segment and Clusters of unknown size; Opus on track 1,
+	// VP8 on track 2.
+	track := func(num, typ uint64, codec string) func([]byte) []byte {
+		return func(b []byte) []byte {
+			b = ebml.AppendUint(b, 0xD7, num) // TrackNumber
+			b = ebml.AppendUint(b, 0x83, typ) // TrackType
+			return ebml.AppendString(b, 0x86, codec)
+		}
+	}
+	block := func(b []byte, header []byte, payload string) []byte { // SimpleBlock
+		return ebml.AppendBytes(b, 0xA3, append(header, payload...))
+	}
+	stream := ebml.AppendMaster(nil, 0x1A45DFA3, func(b []byte) []byte { // EBML
+		return ebml.AppendString(b, 0x4282, "webm") // DocType
+	})
+	stream = ebml.AppendUnknownHeader(stream, 0x18538067, 8)               // Segment
+	stream = ebml.AppendMaster(stream, 0x1654AE6B, func(b []byte) []byte { // Tracks
+		b = ebml.AppendMaster(b, 0xAE, track(1, 2, "A_OPUS"))
+		return ebml.AppendMaster(b, 0xAE, track(2, 1, "V_VP8"))
+	})
+	stream = ebml.AppendUnknownHeader(stream, 0x1F43B675, 8)  // Cluster
+	stream = ebml.AppendUint(stream, 0xE7, 0)                 // Timecode
+	stream = block(stream, []byte{0x81, 0, 0, 0x80}, "opus")  // track 1, keyframe
+	stream = block(stream, []byte{0x82, 0, 10, 0x80}, "vp8k") // track 2 at +10, keyframe
+	stream = ebml.AppendUnknownHeader(stream, 0x1F43B675, 8)
+	stream = ebml.AppendUint(stream, 0xE7, 300)
+	stream = block(stream, []byte{0x81, 0, 0, 0x80}, "opus")
+	stream = block(stream, []byte{0x82, 0, 0, 0}, "vp8d") // not a keyframe
 
 	r := webm.NewReader(webm.Limits{})
 	var events []webm.Event

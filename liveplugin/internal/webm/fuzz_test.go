@@ -3,6 +3,7 @@ package webm
 import (
 	"fmt"
 	"testing"
+	"unsafe"
 
 	"github.com/amlive/amlive/internal/fixture"
 )
@@ -36,8 +37,9 @@ func handBuiltStreams() [][]byte {
 const maxFuzzBytes = 64 << 10
 
 // FuzzReader checks that the reader never panics, that its events are
-// ordered and lie within the bytes consumed, and that two different splits
-// of the same input give the same events, error and offset.
+// ordered and lie within the bytes consumed, that two different splits
+// of the same input give the same events, error and offset, and that the
+// reader holds no more than checkFootprint allows.
 func FuzzReader(f *testing.F) {
 	for _, s := range handBuiltStreams() {
 		f.Add(s, uint64(1), uint16(0))
@@ -51,10 +53,12 @@ func FuzzReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64, maxInit uint16) {
 		data = data[:min(len(data), maxFuzzBytes)]
 		lim := Limits{MaxInitBytes: int(maxInit), MaxElementBytes: 1 << 20}
-		want, _ := feedPieces(t, lim, true, [][]byte{data})
+		want, r := feedPieces(t, lim, true, [][]byte{data})
 		checkOrder(t, want.events)
-		got, _ := feedPieces(t, lim, true, splitRandom(data, seed, 1+int(seed%300)))
+		checkFootprint(t, r)
+		got, r := feedPieces(t, lim, true, splitRandom(data, seed, 1+int(seed%300)))
 		checkSameResult(t, fmt.Sprintf("split with seed %d", seed), got, want)
+		checkFootprint(t, r)
 	})
 }
 
@@ -85,5 +89,49 @@ func checkOrder(t *testing.T, evs []Event) {
 				t.Fatalf("event %d %v: block not inside the current cluster at %d", i, ev, lastCluster)
 			}
 		}
+	}
+}
+
+// trackBytes is the memory a Track takes in the reader besides its
+// CodecPrivate: the Track value, its CodecID and Codec strings (their
+// bytes are part of the init segment's size, counted again here), and
+// its map entry.
+const trackBytes = int(unsafe.Sizeof(Track{})) + 64
+
+// readerFootprint returns the bytes r holds: the init segment's buffer,
+// the tracks, their CodecPrivate, CodecID and Codec bytes and their index.
+func readerFootprint(r *Reader) int {
+	n := cap(r.init) + len(r.trackIdx)*16
+	for _, t := range append(r.tracks, r.cur) {
+		n += int(unsafe.Sizeof(t)) + cap(t.CodecPrivate) + len(t.CodecID) + len(t.Codec)
+	}
+	return n
+}
+
+// maxFootprint is what a Reader with limits lim may hold, however long
+// the stream and whatever it holds: the init segment's buffer (at most
+// twice MaxInitBytes while it grows, plus the 12 bytes of an element
+// header that crosses the limit), as much again for the CodecPrivate,
+// CodecID and Codec copies, which the init segment holds, and trackBytes
+// per track, at most MaxTracks of them (plus the TrackEntry being read).
+// Nothing grows per Cluster or per block.
+func maxFootprint(lim Limits) int {
+	r := NewReader(lim)
+	maxInit := int(r.maxInit())
+	return 2*(maxInit+12) + maxInit + 64 + (r.maxTracks()+1)*trackBytes
+}
+
+// checkFootprint fails unless r holds at most maxFootprint of its limits,
+// at most MaxTracks tracks and one index entry per track.
+func checkFootprint(t *testing.T, r *Reader) {
+	t.Helper()
+	if got, max := readerFootprint(r), maxFootprint(r.lim); got > max {
+		t.Fatalf("reader holds %d bytes; want at most %d", got, max)
+	}
+	if len(r.tracks) > r.maxTracks() || len(r.trackIdx) != len(r.tracks) {
+		t.Fatalf("reader holds %d tracks, %d indexed; want at most %d, all indexed", len(r.tracks), len(r.trackIdx), r.maxTracks())
+	}
+	if r.depth > len(r.stack) || (r.initDone && len(r.init) > int(r.maxInit())) {
+		t.Fatalf("reader depth %d, init segment %d bytes; want at most %d, %d", r.depth, len(r.init), len(r.stack), r.maxInit())
 	}
 }

@@ -1,13 +1,12 @@
 package webm
 
 import (
-	"encoding/binary"
 	"errors"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/amlive/amlive/internal/ebml"
 	"github.com/amlive/amlive/internal/fixture"
 )
 
@@ -124,75 +123,29 @@ func sameError(a, b error) bool {
 // cat concatenates byte slices.
 func cat(parts ...[]byte) []byte { return slices.Concat(parts...) }
 
+// The builders below encode with internal/ebml, the module's one EBML
+// writer, which the seal uses too.
+
 // idBytes encodes an element ID.
-func idBytes(id uint32) []byte {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], id)
-	switch {
-	case id >= 1<<24:
-		return b[:]
-	case id >= 1<<16:
-		return b[1:]
-	case id >= 1<<8:
-		return b[2:]
-	}
-	return b[3:]
-}
+func idBytes(id uint32) []byte { return ebml.AppendID(nil, id) }
 
 // sizeBytes encodes n as the shortest EBML size that is not the unknown-size
 // marker.
-func sizeBytes(n int) []byte {
-	l := 1
-	for uint64(n) >= 1<<(7*l)-1 {
-		l++
-	}
-	b := make([]byte, l)
-	v := uint64(n) | 1<<(7*l)
-	for i := l - 1; i >= 0; i-- {
-		b[i] = byte(v)
-		v >>= 8
-	}
-	return b
-}
-
-// unknownSizeBytes is the unknown-size marker of the given width.
-func unknownSizeBytes(width int) []byte {
-	b := make([]byte, width)
-	for i := range b {
-		b[i] = 0xff
-	}
-	b[0] >>= width - 1
-	return b
-}
+func sizeBytes(n int) []byte { return ebml.AppendSize(nil, int64(n)) }
 
 // el encodes an element of known size.
-func el(id uint32, parts ...[]byte) []byte {
-	body := cat(parts...)
-	return cat(idBytes(id), sizeBytes(len(body)), body)
-}
+func el(id uint32, parts ...[]byte) []byte { return ebml.AppendBytes(nil, id, cat(parts...)) }
 
 // elUnknown encodes an element of unknown size, marker of the given width.
 func elUnknown(id uint32, width int, parts ...[]byte) []byte {
-	return cat(idBytes(id), unknownSizeBytes(width), cat(parts...))
+	return append(ebml.AppendUnknownHeader(nil, id, width), cat(parts...)...)
 }
 
-func uintEl(id uint32, v uint64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], v)
-	i := 0
-	for i < 7 && b[i] == 0 {
-		i++
-	}
-	return el(id, b[i:])
-}
+func uintEl(id uint32, v uint64) []byte { return ebml.AppendUint(nil, id, v) }
 
-func strEl(id uint32, s string) []byte { return el(id, []byte(s)) }
+func strEl(id uint32, s string) []byte { return ebml.AppendString(nil, id, s) }
 
-func floatEl(id uint32, f float64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], math.Float64bits(f))
-	return el(id, b[:])
-}
+func floatEl(id uint32, f float64) []byte { return ebml.AppendFloat(nil, id, f) }
 
 func ebmlHeader(docType string) []byte {
 	return el(idEBML,

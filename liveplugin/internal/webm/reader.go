@@ -69,6 +69,9 @@ const (
 	DefaultMaxInitBytes = 1 << 20
 	// DefaultMaxElementBytes is the default Limits.MaxElementBytes, 64 MiB.
 	DefaultMaxElementBytes = 64 << 20
+	// DefaultMaxTracks is the default Limits.MaxTracks, 8. MediaRecorder
+	// writes one or two tracks.
+	DefaultMaxTracks = 8
 )
 
 // Limits bounds what a [Reader] accepts. A zero (or negative) field takes its
@@ -82,6 +85,11 @@ type Limits struct {
 	// size, except the Segment (a sealed recording can be large). Optional.
 	// Defaults to 64 MiB.
 	MaxElementBytes int64
+	// MaxTracks bounds the number of TrackEntries in Tracks; the one past
+	// it fails Feed with ErrLimit ("more than 8 tracks") before it is
+	// read. Whatever the header, the reader's work per block is then
+	// constant: a block finds its track in a map. Optional. Defaults to 8.
+	MaxTracks int
 }
 
 // Reader states.
@@ -167,7 +175,10 @@ type Reader struct {
 	scale      time.Duration
 	haveTracks bool
 	tracks     []Track
-	cur        Track // TrackEntry being read
+	trackIdx   map[uint64]int // Track.Number to its index in tracks
+	trackSmall [128]uint8     // for Track.Number < 128: its index in tracks + 1, or 0 (then see trackIdx)
+	entries    int            // TrackEntries opened
+	cur        Track          // TrackEntry being read
 	curType    uint64
 	curStart   int64
 	hasVideo   bool
@@ -188,6 +199,13 @@ func (r *Reader) maxInit() int64 {
 		return int64(r.lim.MaxInitBytes)
 	}
 	return DefaultMaxInitBytes
+}
+
+func (r *Reader) maxTracks() int {
+	if r.lim.MaxTracks > 0 {
+		return r.lim.MaxTracks
+	}
+	return DefaultMaxTracks
 }
 
 func (r *Reader) maxElement() int64 {
@@ -486,6 +504,9 @@ func (r *Reader) element(dst []Event) ([]Event, error) {
 		}
 	case idTracks:
 		if id == idTrackEntry {
+			if r.entries++; r.entries > r.maxTracks() {
+				return dst, fail(start, ErrLimit, "more than %d tracks", r.maxTracks())
+			}
 			r.cur, r.curType, r.curStart = Track{}, 0, start
 			return r.push(dst, false)
 		}
@@ -718,7 +739,7 @@ func (r *Reader) blockHeader(dst []Event) ([]Event, error) {
 	}
 	l := vintLen(r.small[0])
 	track := readUint(r.small[:l]) &^ (1 << (7 * l))
-	if !r.knownTrack(track) {
+	if r.trackIndex(track) < 0 {
 		return dst, fail(r.pstart, ErrMalformed, "block for unknown track %d", track)
 	}
 	rel := int16(uint16(r.small[l])<<8 | uint16(r.small[l+1]))
@@ -733,13 +754,16 @@ func (r *Reader) blockHeader(dst []Event) ([]Event, error) {
 	return r.block(dst, r.pstart, r.pend-r.pstart, track, rel, key), nil
 }
 
-func (r *Reader) knownTrack(n uint64) bool {
-	for i := range r.tracks {
-		if r.tracks[i].Number == n {
-			return true
-		}
+// trackIndex returns the index in r.tracks of track number n, or -1. Its
+// cost does not depend on the number of tracks.
+func (r *Reader) trackIndex(n uint64) int {
+	if n < uint64(len(r.trackSmall)) && r.trackSmall[n] != 0 {
+		return int(r.trackSmall[n]) - 1
 	}
-	return false
+	if i, ok := r.trackIdx[n]; ok {
+		return i
+	}
+	return -1
 }
 
 // block emits the events of a block of the current cluster.
@@ -805,7 +829,7 @@ func (r *Reader) endTrack() error {
 	if t.Number == 0 {
 		return fail(r.curStart, ErrMalformed, "track without a number")
 	}
-	if r.knownTrack(t.Number) {
+	if r.trackIndex(t.Number) >= 0 {
 		return fail(r.curStart, ErrMalformed, "duplicate track %d", t.Number)
 	}
 	switch {
@@ -819,6 +843,13 @@ func (r *Reader) endTrack() error {
 		t.Type = Audio
 	}
 	t.Codec = codecName(t.CodecID, t.CodecPrivate)
+	if r.trackIdx == nil {
+		r.trackIdx = make(map[uint64]int, 2)
+	}
+	r.trackIdx[t.Number] = len(r.tracks)
+	if t.Number < uint64(len(r.trackSmall)) && len(r.tracks) < 255 {
+		r.trackSmall[t.Number] = uint8(len(r.tracks) + 1) // the common case, without hashing
+	}
 	r.tracks = append(r.tracks, t)
 	if t.Type == Video && !r.hasVideo {
 		r.hasVideo, r.videoNum = true, t.Number

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/amlive/amlive/internal/ebml"
 )
 
 // writeLongRecording writes a raw MediaRecorder-style recording of about d
@@ -46,7 +48,7 @@ func writeLongRecording(tb testing.TB, path string, d time.Duration) int64 {
 			}
 			tc := readUint(c[n+tn : int64(n+tn)+tsize])
 			buf = append(buf[:0], c[:n]...)
-			buf = appendUint(buf, idTimecode, tc+shift, uintLen(tc+shift))
+			buf = ebml.AppendUint(buf, idTimecode, tc+shift)
 			buf = append(buf, c[int64(n+tn)+tsize:]...)
 			if _, err := w.Write(buf); err != nil {
 				tb.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/amlive/amlive/internal/ebml"
 )
 
 func TestEncode(t *testing.T) {
@@ -29,21 +31,21 @@ func TestEncode(t *testing.T) {
 		{name: "two bytes", give: 300, want: []byte{0x41, 0x2C}},
 		{name: "two bytes max", give: 1<<14 - 2, want: []byte{0x7F, 0xFE}},
 		{name: "three bytes", give: 1<<14 - 1, want: []byte{0x20, 0x3F, 0xFF}},
-		{name: "eight bytes", give: maxSize, want: []byte{0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE}},
+		{name: "eight bytes", give: ebml.MaxSize, want: []byte{0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := appendSize(nil, tc.give, sizeLen(tc.give))
+			got := ebml.AppendSize(nil, tc.give)
 			if !bytes.Equal(got, tc.want) {
-				t.Errorf("appendSize(%d) = % x; want % x", tc.give, got, tc.want)
+				t.Errorf("ebml.AppendSize(%d) = % x; want % x", tc.give, got, tc.want)
 			}
-			hdr := appendHeader(nil, idCluster, tc.give)
+			hdr := ebml.AppendHeader(nil, idCluster, tc.give)
 			id, n, size, ok := parseHeader(hdr)
-			if !ok || id != idCluster || n != len(hdr) || size != tc.give || int64(n) != headerLen(idCluster, tc.give) {
+			if !ok || id != idCluster || n != len(hdr) || size != tc.give || n != ebml.HeaderLen(idCluster, tc.give) {
 				t.Errorf("parseHeader(% x) = %#x, %d, %d, %v; want %#x, %d, %d, true", hdr, id, n, size, ok, idCluster, len(hdr), tc.give)
 			}
 			// A wider size than needed decodes the same.
-			wide := appendSize(appendID(nil, idCluster), tc.give, 8)
+			wide := ebml.AppendSizeWidth(ebml.AppendID(nil, idCluster), tc.give, 8)
 			if _, _, size, _ := parseHeader(wide); size != tc.give {
 				t.Errorf("parseHeader(% x) size = %d; want %d", wide, size, tc.give)
 			}
@@ -67,17 +69,19 @@ func TestEncode(t *testing.T) {
 		{give: math.MaxUint64, want: []byte{0xE7, 0x88, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}},
 	}
 	for _, tc := range uints {
-		got := appendUint(nil, idTimecode, tc.give, uintLen(tc.give))
-		if !bytes.Equal(got, tc.want) || int64(len(got)) != uintElementLen(idTimecode, tc.give) {
-			t.Errorf("appendUint(%d) = % x; want % x", tc.give, got, tc.want)
+		got := ebml.AppendUint(nil, idTimecode, tc.give)
+		if !bytes.Equal(got, tc.want) || int64(len(got)) != ebml.UintElementLen(idTimecode, tc.give) {
+			t.Errorf("ebml.AppendUint(%d) = % x; want % x", tc.give, got, tc.want)
 		}
 	}
-	if got, want := appendFloat(nil, idDuration, 12003), floatEl(idDuration, 12003); !bytes.Equal(got, want) {
-		t.Errorf("appendFloat = % x; want % x", got, want)
+	if got := ebml.AppendFloat(nil, idDuration, 12003); readFloat(got[3:]) != 12003 || len(got) != 3+ebml.FloatLen {
+		t.Errorf("ebml.AppendFloat(12003) = % x", got)
 	}
 	for _, id := range []uint32{idCues, idTimecodeScale, idSeekID, idCuePoint} {
-		if got := appendID(nil, id); !bytes.Equal(got, idBytes(id)) || len(got) != idLen(id) {
-			t.Errorf("appendID(%#x) = % x; want % x", id, got, idBytes(id))
+		// The reader's decoding of an ID: its length from the first byte,
+		// then its bytes with the marker bits.
+		if got := ebml.AppendID(nil, id); len(got) != ebml.IDLen(id) || vintLen(got[0]) != len(got) || uint32(readUint(got)) != id {
+			t.Errorf("ebml.AppendID(%#x) = % x", id, got)
 		}
 	}
 }
@@ -328,15 +332,21 @@ func TestSealFixtures(t *testing.T) {
 					keys = append(keys, cue{time: uint64(math.Round(c.TimecodeMS))})
 				}
 			}
-			if len(s.cues) != len(keys) || info.Keyframes != len(keys) {
-				t.Errorf("%d cues, Keyframes %d; want %d, one per keyframe cluster", len(s.cues), info.Keyframes, len(keys))
+			var keyTimes []uint64
+			for _, ms := range fx.St.VideoKeyframePTSMS {
+				keyTimes = append(keyTimes, uint64(math.Round(ms)))
+			}
+			wantTimes := spacedCues(keyTimes, uint64(DefaultCueInterval/time.Millisecond))
+			if len(s.cues) != len(wantTimes) || info.Cues != len(wantTimes) || info.Keyframes != len(keys) {
+				t.Errorf("%d cues (info %d), Keyframes %d; want %d, one per keyframe cluster %v apart, of %d",
+					len(s.cues), info.Cues, info.Keyframes, len(wantTimes), DefaultCueInterval, len(keys))
 			}
 			for i, c := range s.cues {
 				if c.track != fx.St.VideoTrack {
 					t.Errorf("cue %d track %d; want the video track %d", i, c.track, fx.St.VideoTrack)
 				}
-				if i < len(fx.St.VideoKeyframePTSMS) && float64(c.time) != math.Round(fx.St.VideoKeyframePTSMS[i]) {
-					t.Errorf("cue %d time %d; want keyframe at %v ms", i, c.time, fx.St.VideoKeyframePTSMS[i])
+				if i < len(wantTimes) && c.time != wantTimes[i] {
+					t.Errorf("cue %d time %d; want keyframe at %v ms", i, c.time, wantTimes[i])
 				}
 			}
 			if len(s.clusters) != len(fx.St.Clusters) || info.Clusters != len(s.clusters) {
@@ -364,7 +374,7 @@ func TestSealFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkFFprobe(t, path, last)
-			checkMkvinfo(t, path, s, len(keys))
+			checkMkvinfo(t, path, s, len(wantTimes))
 		})
 	}
 }
@@ -516,8 +526,8 @@ func TestSealTruncated(t *testing.T) {
 				if last := lastTimecode(want); info.LastBlock != last || info.Duration < last || info.Duration > last+maxFrameGap {
 					t.Errorf("cut %d: LastBlock %v, Duration %v; want %v and up to %v more", cut, info.LastBlock, info.Duration, last, maxFrameGap)
 				}
-				if len(s.cues) != info.Keyframes {
-					t.Errorf("cut %d: %d cues; want Keyframes = %d", cut, len(s.cues), info.Keyframes)
+				if len(s.cues) != info.Cues || info.Cues > info.Keyframes {
+					t.Errorf("cut %d: %d cues; want Cues = %d, at most Keyframes = %d", cut, len(s.cues), info.Cues, info.Keyframes)
 				}
 			}
 		})
@@ -574,11 +584,24 @@ func TestSealHandBuilt(t *testing.T) {
 	}{
 		{
 			name:      "audio only: every cluster is cued",
-			give:      cat(head, el(idTracks, audioTrack(3, "A_OPUS")), elUnknown(idCluster, 8, uintEl(idTimecode, 0), simpleBlock(3, 0, false, 10), simpleBlock(3, 20, false, 10)), elUnknown(idCluster, 1, uintEl(idTimecode, 40), simpleBlock(3, 0, false, 10), simpleBlock(3, 20, false, 10))),
-			wantCues:  []cue{{time: 0, track: 3}, {time: 40, track: 3, pos: 1}},
-			wantDur:   80 * time.Millisecond,
+			give:      cat(head, el(idTracks, audioTrack(3, "A_OPUS")), elUnknown(idCluster, 8, uintEl(idTimecode, 0), simpleBlock(3, 0, false, 10), simpleBlock(3, 20, false, 10)), elUnknown(idCluster, 1, uintEl(idTimecode, 500), simpleBlock(3, 0, false, 10), simpleBlock(3, 20, false, 10))),
+			wantCues:  []cue{{time: 0, track: 3}, {time: 500, track: 3, pos: 1}},
+			wantDur:   540 * time.Millisecond,
 			wantTop:   []uint32{idSeekHead, idInfo, idTracks, idCluster, idCues},
 			wantBlock: 4,
+		},
+		{
+			name: "keyframe clusters closer than CueInterval share a cue",
+			give: cat(head, el(idTracks, videoTrack(1, "V_VP8", nil)),
+				elUnknown(idCluster, 8, uintEl(idTimecode, 0), simpleBlock(1, 0, true, 10)),
+				elUnknown(idCluster, 8, uintEl(idTimecode, 499), simpleBlock(1, 0, true, 10)),
+				elUnknown(idCluster, 8, uintEl(idTimecode, 500), simpleBlock(1, 0, true, 10)),
+				elUnknown(idCluster, 8, uintEl(idTimecode, 999), simpleBlock(1, 0, true, 10)),
+				elUnknown(idCluster, 8, uintEl(idTimecode, 1001), simpleBlock(1, 0, true, 10))),
+			wantCues:  []cue{{time: 0, track: 1}, {time: 500, track: 1, pos: 2}, {time: 1001, track: 1, pos: 4}},
+			wantDur:   1003 * time.Millisecond, // gaps 499, 1, 499, 2 ms: a frame is taken as their median, 2 ms
+			wantTop:   []uint32{idSeekHead, idInfo, idTracks, idCluster, idCues},
+			wantBlock: 5,
 		},
 		{
 			name:      "block groups",
@@ -699,4 +722,17 @@ func TestSealErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// spacedCues returns the times, in order, that get a CuePoint with the
+// given interval: the first, then each at least interval after the last
+// one kept.
+func spacedCues(times []uint64, interval uint64) []uint64 {
+	var out []uint64
+	for _, t := range times {
+		if len(out) == 0 || t >= out[len(out)-1]+interval {
+			out = append(out, t)
+		}
+	}
+	return out
 }
