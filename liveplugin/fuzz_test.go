@@ -62,14 +62,15 @@ func fuzzUploadSeeds(tb testing.TB) [][]byte {
 // FuzzUpload sends fuzzed streams, split into several messages, through a
 // real upload WebSocket. Whatever it sends, the server must not panic,
 // must close with a documented code, must leave another live room alone
-// and no goroutine behind, and may keep only a readable recording whose
-// blocks are the first blocks sent.
+// and no goroutine behind, must hold no more ingest state than MaxHeld,
+// and may keep only a readable recording whose blocks are the first
+// blocks sent.
 func FuzzUpload(f *testing.F) {
 	for i, s := range fuzzUploadSeeds(f) {
 		f.Add(s, uint64(i))
 	}
 	var serverLog syncBuffer
-	s := newServerWith(f, liveplugin.Config{
+	cfg := liveplugin.Config{
 		Authorize:         allowAll,
 		Logger:            slog.New(slog.DiscardHandler),
 		MaxMessageBytes:   16 << 10,
@@ -77,7 +78,9 @@ func FuzzUpload(f *testing.F) {
 		ViewerUpgrades:    liveplugin.RateLimit{PerMinute: 1 << 30, Burst: 1 << 30},
 		PublisherUpgrades: liveplugin.RateLimit{PerMinute: 1 << 30, Burst: 1 << 30},
 		IdleTimeout:       time.Hour,
-	}, func(hs *httptest.Server) { hs.Config.ErrorLog = log.New(&serverLog, "", 0) })
+	}
+	s := newServerWith(f, cfg, func(hs *httptest.Server) { hs.Config.ErrorLog = log.New(&serverLog, "", 0) })
+	maxHeld := liveplugin.MaxHeld(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	f.Cleanup(cancel)
 	bob := startBystander(f, ctx, s, "bob")
@@ -115,6 +118,11 @@ func FuzzUpload(f *testing.F) {
 				t.Fatalf("a connection of the other room closed: %v", c.err)
 			default:
 			}
+		}
+		// Resources: no input within the limits makes a publisher hold
+		// more ingest state than MaxHeld, whatever its elements.
+		if got := s.p.HeldMax(); got > maxHeld {
+			t.Fatalf("a publisher held %d bytes of ingest state; want at most %d", got, maxHeld)
 		}
 		checkFuzzRecordings(t, s, httpc, data)
 		waitGoroutines(t, baseline())

@@ -119,3 +119,46 @@ func isDone(c *client) bool {
 		return false
 	}
 }
+
+// tinyKeyCluster returns a Cluster with timecode tc that holds one
+// one-byte keyframe SimpleBlock of track: a join point in 16 bytes.
+func tinyKeyCluster(track byte, tc uint16) []byte {
+	return []byte{0x1F, 0x43, 0xB6, 0x75, 0x8B, 0xE7, 0x82, byte(tc >> 8), byte(tc), 0xA3, 0x85, 0x80 | track, 0, 0, 0x80, 0}
+}
+
+// TestIngestHoldsBoundedState sends messages of the largest size allowed
+// made of tiny Clusters, each a join point: the publisher must not keep
+// state per Cluster (before it parsed in pieces, a 4 MiB message of them
+// held some 27 MiB of events until the broadcast ended).
+func TestIngestHoldsBoundedState(t *testing.T) {
+	set := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	cfg := liveplugin.Config{Authorize: allowAll, ResumeGrace: -1}
+	s := newServer(t, cfg)
+	ctx := testContext(t, 60*time.Second)
+	pub, _ := publish(t, ctx, s, "alice")
+	header := set.Full[:set.St.Clusters[1].Offset]
+	pub.send(t, ctx, websocket.MessageBinary, header)
+	const maxMessage = 4 << 20 // the default MaxMessageBytes
+	msg := make([]byte, 0, maxMessage)
+	tc := uint16(20000)
+	for len(msg)+16 <= maxMessage {
+		msg = append(msg, tinyKeyCluster(byte(set.St.VideoTrack), tc)...)
+		tc++
+	}
+	sent := int64(len(header))
+	for range 3 {
+		pub.send(t, ctx, websocket.MessageBinary, msg)
+		sent += int64(len(msg))
+	}
+	if isDone(pub) {
+		code, reason := pub.closed(t, ctx)
+		t.Fatalf("upload closed with %d %q", code, reason)
+	}
+	s.waitBytes(t, ctx, "alice", sent)
+	if got, max := s.p.HeldMax(), liveplugin.MaxHeld(cfg); got > max {
+		t.Errorf("a publisher held %d bytes of ingest state; want at most %d", got, max)
+	}
+	if got := s.p.HeldMax(); got > 1<<20 {
+		t.Errorf("a publisher held %d bytes of ingest state for messages of tiny Clusters; want well under 1 MiB", got)
+	}
+}

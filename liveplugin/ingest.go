@@ -3,6 +3,7 @@ package liveplugin
 import (
 	"errors"
 	"time"
+	"unsafe"
 
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
@@ -60,6 +61,7 @@ func (pub *publisher) media(data []byte) error {
 		data = data[:validLen(err, start, len(data))]
 	}
 	defer pub.ack()
+	defer pub.noteHeld()
 	if !pub.live {
 		pub.pending = append(pub.pending, data)
 		return err
@@ -72,6 +74,29 @@ func (pub *publisher) media(data []byte) error {
 	pub.b.Write(data, pub.syncs)
 	pub.record(data)
 	return err
+}
+
+// held returns the bytes of ingest state the publisher holds from one
+// message to the next, besides the media it shares with the hub and the
+// reader's header: the events of one piece, the join points, and the
+// chunks that came before the header.
+func (pub *publisher) held() int64 {
+	n := int64(cap(pub.events))*int64(unsafe.Sizeof(webm.Event{})) + int64(cap(pub.syncs))*8
+	for _, d := range pub.pending {
+		n += int64(cap(d))
+	}
+	return n
+}
+
+// noteHeld raises the plugin's high-water mark of held.
+func (pub *publisher) noteHeld() {
+	n := pub.held()
+	for {
+		m := pub.p.heldMax.Load()
+		if n <= m || pub.p.heldMax.CompareAndSwap(m, n) {
+			return
+		}
+	}
 }
 
 // validLen returns how many bytes of a chunk of n bytes, which began at

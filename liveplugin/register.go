@@ -40,6 +40,9 @@ type Plugin struct {
 	upgrades *upgradeLimiter
 
 	deadPeers atomic.Int64 // WebSockets cut by keepAlive
+	// heldMax is the most ingest state one publisher held between two
+	// messages since Register (see publisher.held), for the tests' bound.
+	heldMax atomic.Int64
 
 	// Publishers run under pubCtx, viewers under subCtx: Close ends the
 	// broadcasts first, so that viewers still receive the end event.
