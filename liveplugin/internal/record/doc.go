@@ -10,8 +10,7 @@
 //	<dir>/<room>/<id>.json
 //
 // A publisher records with the [Writer] that [Store.Create] returns:
-// [Writer.Write] appends, [Writer.Finish] ends the recording and
-// [Writer.Abort] throws it away. A failing disk stops the recording but is
+// [Writer.Write] appends and [Writer.Finish] ends the recording. A failing disk stops the recording but is
 // never fatal to the caller's live stream. With [Options.SyncInterval] the
 // bytes reach the disk as they arrive.
 //

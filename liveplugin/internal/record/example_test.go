@@ -52,31 +52,6 @@ func Example() {
 	// alice 20260201T120000Z video/webm;codecs=vp8,opus
 }
 
-func ExampleWriter_Abort() {
-	dir, err := os.MkdirTemp("", "record-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-
-	s, err := record.Open(dir)
-	if err != nil {
-		log.Fatal(err)
-	}
-	w, err := s.Create("alice", "b1", "video/webm", time.Now())
-	if err != nil {
-		log.Fatal(err)
-	}
-	// The upload turned out not to be WebM: throw the recording away.
-	if err := w.Abort(); err != nil {
-		log.Fatal(err)
-	}
-	_, err = s.Stat("alice", "b1")
-	fmt.Println(err)
-	// Output:
-	// record: stat alice/b1: record: recording not found
-}
-
 func ExampleValidName() {
 	for _, name := range []string{"alice", "20260201T120000Z.1", "../etc", ".hidden", "a/b"} {
 		fmt.Println(name, record.ValidName(name))

@@ -16,8 +16,7 @@ var (
 	// ErrBusy reports that a recording is still being written (or deleted),
 	// so it cannot be deleted or sealed yet.
 	ErrBusy = errors.New("record: recording in progress")
-	// ErrClosed reports use of a [Writer] after [Writer.Finish] or
-	// [Writer.Abort].
+	// ErrClosed reports use of a [Writer] after [Writer.Finish].
 	ErrClosed = errors.New("record: writer closed")
 	// ErrRecovering reports that a recording waits for or undergoes
 	// recovery (see [Store.BeginRecover]), so it is not served yet. The

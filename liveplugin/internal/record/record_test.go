@@ -260,7 +260,7 @@ func TestFlushSync(t *testing.T) {
 func TestCreateErrors(t *testing.T) {
 	s := newStore(t, record.Options{})
 	open := create(t, s, "alice", "open", t0)
-	t.Cleanup(func() { _ = open.Abort() })
+	t.Cleanup(func() { _, _ = open.Finish(t0, 0) })
 	finish(t, create(t, s, "alice", "done", t0), t0)
 	if err := os.WriteFile(filepath.Join(s.Dir(), "alice", "stray.json"), []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
@@ -303,7 +303,7 @@ func TestList(t *testing.T) {
 		finish(t, create(t, s, "alice", r.id, r.start), r.start.Add(time.Minute))
 	}
 	live := create(t, s, "alice", "e", t0.Add(3*time.Hour))
-	t.Cleanup(func() { _ = live.Abort() })
+	t.Cleanup(func() { _, _ = live.Finish(t0, 0) })
 	if _, err := live.Write(payload(3)); err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func TestUnfinishedSidecar(t *testing.T) {
 	if !list[0].Live() || list[0].Bytes != 0 {
 		t.Errorf("List()[0] = %+v; want the sidecar as written by Create", list[0])
 	}
-	_ = w.Abort()
+	_, _ = w.Finish(t0, 0)
 }
 
 func TestNotFound(t *testing.T) {
@@ -571,35 +571,6 @@ func TestWriteFailure(t *testing.T) {
 	}
 }
 
-func TestAbort(t *testing.T) {
-	s := newStore(t, record.Options{})
-	w := create(t, s, "alice", "b1", t0)
-	if _, err := w.Write(payload(100)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Abort(); err != nil {
-		t.Fatalf("Abort() error = %v", err)
-	}
-	if err := w.Abort(); err != nil {
-		t.Errorf("second Abort() error = %v", err)
-	}
-	entries, err := os.ReadDir(filepath.Join(s.Dir(), "alice"))
-	if err != nil || len(entries) != 0 {
-		t.Errorf("room dir after Abort = %v, %v; want empty", entries, err)
-	}
-	if _, err := s.Stat("alice", "b1"); !errors.Is(err, record.ErrNotFound) {
-		t.Errorf("Stat() after Abort error = %v; want ErrNotFound", err)
-	}
-	if _, err := w.Write(payload(1)); !errors.Is(err, record.ErrClosed) {
-		t.Errorf("Write() after Abort error = %v; want ErrClosed", err)
-	}
-	if _, err := w.Finish(t0, 0); !errors.Is(err, record.ErrClosed) {
-		t.Errorf("Finish() after Abort error = %v; want ErrClosed", err)
-	}
-	// The id is free again.
-	finish(t, create(t, s, "alice", "b1", t0), t0)
-}
-
 func TestFinishIdempotent(t *testing.T) {
 	s := newStore(t, record.Options{})
 	w := create(t, s, "alice", "b1", t0)
@@ -614,11 +585,8 @@ func TestFinishIdempotent(t *testing.T) {
 	if _, err := w.Write(payload(1)); !errors.Is(err, record.ErrClosed) {
 		t.Errorf("Write() after Finish error = %v; want ErrClosed", err)
 	}
-	if err := w.Abort(); !errors.Is(err, record.ErrClosed) {
-		t.Errorf("Abort() after Finish error = %v; want ErrClosed", err)
-	}
 	if _, err := s.Stat("alice", "b1"); err != nil {
-		t.Errorf("Stat() after Finish+Abort error = %v; want the recording kept", err)
+		t.Errorf("Stat() after Finish error = %v; want the recording kept", err)
 	}
 }
 

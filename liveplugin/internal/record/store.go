@@ -40,7 +40,7 @@ type Options struct {
 
 // Store is a directory of recordings, one subdirectory per room. It is safe
 // for concurrent use. It holds no open files of its own and needs no
-// closing; each Writer it returns must be finished or aborted.
+// closing; each Writer it returns must be finished.
 type Store struct {
 	dir          string
 	flushBytes   int
@@ -117,7 +117,7 @@ func (s *Store) Path(room, id string) (string, error) {
 // ErrInvalidName unless room and id pass ValidName, ErrExists if the
 // recording exists, and ErrBusy while a Delete of that id is under way.
 // Create is safe for concurrent use; the returned Writer belongs to the
-// caller, who must call Finish or Abort.
+// caller, who must call Finish.
 func (s *Store) Create(room, id, mimeType string, start time.Time) (*Writer, error) {
 	if err := checkNames(room, id); err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package record
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -11,7 +10,7 @@ import (
 
 // Writer appends one broadcast's bytes to its recording. It is not safe for
 // concurrent use: one goroutine (the publisher's) owns it, except that Meta
-// may be called concurrently. The owner must end it with Finish or Abort;
+// may be called concurrently. The owner must end it with Finish;
 // until then the Store reports the recording as busy.
 type Writer struct {
 	s    *Store
@@ -25,10 +24,8 @@ type Writer struct {
 	lastSync time.Time
 	err      error // sticky write error; recording stopped
 	finished bool
-	aborted  bool
 	finMeta  Meta
 	finErr   error
-	abortErr error
 
 	metaMu sync.Mutex
 	meta   Meta
@@ -40,7 +37,7 @@ type Writer struct {
 // the last fsync is that old, p included. After a write error the Writer
 // stops recording: the sidecar records Failed, and this and every later
 // Write return the same error at once, so the caller can keep its live
-// stream going without it. Write after Finish or Abort returns ErrClosed.
+// stream going without it. Write after Finish returns ErrClosed.
 func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.write(p)
 	if err == nil && w.s.syncInterval > 0 && time.Since(w.lastSync) >= w.s.syncInterval {
@@ -75,8 +72,7 @@ func (w *Writer) write(p []byte) (int, error) {
 }
 
 // Flush hands buffered bytes to the OS, without fsync. It returns the
-// Writer's write error if recording stopped, and ErrClosed after Finish or
-// Abort.
+// Writer's write error if recording stopped, and ErrClosed after Finish.
 func (w *Writer) Flush() error {
 	if err := w.usable("flush"); err != nil {
 		return err
@@ -85,8 +81,7 @@ func (w *Writer) Flush() error {
 }
 
 // Sync flushes and then fsyncs the media file. A failing fsync stops the
-// recording like a failing write. Sync returns ErrClosed after Finish or
-// Abort.
+// recording like a failing write. Sync returns ErrClosed after Finish.
 func (w *Writer) Sync() error {
 	if err := w.usable("sync"); err != nil {
 		return err
@@ -124,13 +119,9 @@ func (w *Writer) Meta() Meta {
 // Meta.Failed. When the sidecar cannot be written, the Store still reports
 // the final Meta (List, Stat) and writes it on the next Seal, Prune or
 // BeginRecover. Finish is idempotent: a second call returns the first result.
-// After Abort it returns ErrClosed.
 func (w *Writer) Finish(end time.Time, d time.Duration) (Meta, error) {
 	if w.finished {
 		return w.finMeta, w.finErr
-	}
-	if w.aborted {
-		return w.Meta(), fmt.Errorf("record: finish %s: %w", w.key, ErrClosed)
 	}
 	w.finished = true
 	var errs []error
@@ -165,39 +156,10 @@ func (w *Writer) Finish(end time.Time, d time.Duration) (Meta, error) {
 	return w.finMeta, w.finErr
 }
 
-// Abort closes the media file and removes both files of the recording, then
-// releases it in the Store; it is meant for an upload that turns out not to
-// be WebM before anything useful was stored. Abort is idempotent: a second
-// call returns the first result. After Finish it does nothing and returns
-// ErrClosed (use Store.Delete).
-func (w *Writer) Abort() error {
-	if w.aborted {
-		return w.abortErr
-	}
-	if w.finished {
-		return fmt.Errorf("record: abort %s: %w", w.key, ErrClosed)
-	}
-	w.aborted = true
-	w.buf = nil
-	_ = w.f.Close() // the file is being thrown away
-	m := w.Meta()
-	var errs []error
-	for _, p := range []string{w.s.metaPath(m.Room, m.Broadcast), w.path} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	w.s.unregister(w.key)
-	if err := errors.Join(errs...); err != nil {
-		w.abortErr = fmt.Errorf("record: abort %s: %w", w.key, err)
-	}
-	return w.abortErr
-}
-
-// usable returns ErrClosed after Finish or Abort, else the sticky write
+// usable returns ErrClosed after Finish, else the sticky write
 // error, if any.
 func (w *Writer) usable(op string) error {
-	if w.finished || w.aborted {
+	if w.finished {
 		return fmt.Errorf("record: %s %s: %w", op, w.key, ErrClosed)
 	}
 	return w.err
