@@ -37,6 +37,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -312,6 +315,30 @@ func waitFor(eval func(string, any) error, ctxErr func() error, expr string, tim
 		}
 		time.Sleep(PollInterval)
 	}
+}
+
+// ownerEnv marks the environment of every process a Browser starts, and
+// so of all their descendants, with the test binary's process ID: Orphans
+// finds them by it.
+var ownerEnv = "AMLIVE_BROWSER_OWNER=" + strconv.Itoa(os.Getpid())
+
+// Orphans returns the processes still running that a Browser of this
+// test binary started, directly or not (a browser's helper processes
+// included), each as "PID command line". Call it from TestMain after
+// m.Run: every Browser has been closed by then, so anything it returns
+// has outlived its test. It reads /proc, and returns nil without it.
+func Orphans() []string {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var out []string
+	for _, d := range dirs {
+		env, err := os.ReadFile(filepath.Join(d, "environ"))
+		if err != nil || !slices.Contains(strings.Split(string(env), "\x00"), ownerEnv) {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join(d, "cmdline"))
+		out = append(out, filepath.Base(d)+" "+strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " "))
+	}
+	return out
 }
 
 // tailBuffer keeps the last max bytes written to it. It is safe for

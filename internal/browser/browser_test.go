@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
 	"io"
 	"net/http"
@@ -23,8 +24,22 @@ import (
 	"github.com/amlive/amlive/internal/fixture"
 )
 
+// TestMain checks that no goroutine and no process outlives the tests.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(orphanCheck{m})
+}
+
+// orphanCheck runs the tests, then fails them if a browser's process is
+// still running.
+type orphanCheck struct{ m *testing.M }
+
+func (o orphanCheck) Run() int {
+	code := o.m.Run()
+	if left := browser.Orphans(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "browser processes outlived the tests:\n%s\n", strings.Join(left, "\n"))
+		return 1
+	}
+	return code
 }
 
 // smokeCSP is the Content-Security-Policy of the smoke page: the plugin's
@@ -393,4 +408,29 @@ func assertPlays(t *testing.T, p browser.Page, secs float64) {
 		t.Fatalf("video %+v; want no error and a picture", after)
 	}
 	t.Logf("plays: %+v", after)
+}
+
+// TestClose checks, on each engine, that Orphans sees a running browser's
+// processes and that Close stops every one of them.
+func TestClose(t *testing.T) {
+	for _, e := range browser.Engines() {
+		t.Run(string(e), func(t *testing.T) {
+			b := browser.Start(t, e)
+			b.NewPage(t, "blank")
+			running := browser.Orphans()
+			if len(running) < 2 {
+				t.Errorf("Orphans() while %s runs = %q; want its processes", e, running)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Close(); err != nil {
+				t.Errorf("a second Close() = %v; want nil", err)
+			}
+			if left := browser.Orphans(); len(left) > 0 {
+				t.Errorf("after Close(), still running:\n%s", strings.Join(left, "\n"))
+			}
+			t.Logf("%s ran %d processes", e, len(running))
+		})
+	}
 }

@@ -42,7 +42,7 @@ func startChromium(tb testing.TB) (*chromium, error) {
 		return nil, fmt.Errorf("browser: chromium: %w", err)
 	}
 	out := &tailBuffer{max: 32 << 10}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(execPath), chromedp.CombinedOutput(out))
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(execPath), chromedp.CombinedOutput(out), chromedp.Env(ownerEnv))
 	opts = append(opts, chrometest.Flags(profile)...)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)

@@ -85,7 +85,7 @@ func startFirefox(tb testing.TB) (b *firefox, err error) {
 		reported bool
 	)
 	cmd := exec.Command(execPath, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port", "0")
-	cmd.Env = append(os.Environ(), "MOZ_CRASHREPORTER_DISABLE=1")
+	cmd.Env = append(os.Environ(), ownerEnv, "MOZ_CRASHREPORTER_DISABLE=1")
 	f.proc, err = startProcess("firefox", cmd, func(p []byte) {
 		seenMu.Lock()
 		defer seenMu.Unlock()

@@ -107,6 +107,7 @@ func startWebKit(tb testing.TB) (w *webkit, err error) {
 	}
 	cmd := exec.Command(driverPath, "--port="+strconv.Itoa(port), "--host=local")
 	cmd.Env = append(os.Environ(),
+		ownerEnv,
 		"DISPLAY="+display,
 		"HOME="+tmp,
 		"XDG_CACHE_HOME="+tmp+"/cache",
@@ -162,6 +163,7 @@ func (w *webkit) startXvfb(path string) (string, error) {
 	defer r.Close()
 	cmd := exec.Command(path, "-displayfd", "3", "-screen", "0", "1920x1080x24", "-nolisten", "tcp", "-noreset")
 	cmd.ExtraFiles = []*os.File{wr}
+	cmd.Env = append(os.Environ(), ownerEnv)
 	w.xvfb, err = startProcess("Xvfb", cmd, nil)
 	wr.Close()
 	if err != nil {
