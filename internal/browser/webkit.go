@@ -181,13 +181,13 @@ func (w *webkit) startXvfb(path string) (string, error) {
 	case s := <-line:
 		if _, err := strconv.Atoi(s); err != nil {
 			w.xvfb.wait(closeTimeout)
-			return "", fmt.Errorf("Xvfb gave no display (%v):\n%s", w.xvfb.err, w.xvfb.out.String())
+			return "", fmt.Errorf("starting Xvfb: no display (%v):\n%s", w.xvfb.err, w.xvfb.out.String())
 		}
 		return ":" + s, nil
 	case <-timer.C:
 		w.xvfb.stop(closeTimeout) // closes the pipe, so the reader returns
 		<-line
-		return "", fmt.Errorf("Xvfb gave no display within %v:\n%s", StartTimeout, w.xvfb.out.String())
+		return "", fmt.Errorf("starting Xvfb: no display within %v:\n%s", StartTimeout, w.xvfb.out.String())
 	}
 }
 
