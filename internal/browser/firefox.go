@@ -37,7 +37,6 @@ user_pref("browser.safebrowsing.malware.enabled", false);
 user_pref("browser.safebrowsing.phishing.enabled", false);
 user_pref("extensions.update.enabled", false);
 user_pref("services.settings.server", "http://127.0.0.1:9/");
-user_pref("media.cubeb.force_null_context", true);
 `
 
 // bidiListening is what Firefox prints on stderr once its WebDriver BiDi

@@ -29,12 +29,15 @@ var miniBrowserPaths = []string{
 }
 
 // miniBrowserArgs give MiniBrowser mock capture devices (a fake camera and
-// microphone with no prompt) and Media Source Extensions.
+// microphone with no prompt), Media Source Extensions, and autoplay with
+// sound (without --autoplay-policy=allow, an unmuted play() is refused
+// with NotAllowedError).
 var miniBrowserArgs = []string{
 	"--automation",
 	"--enable-mock-capture-devices=true",
 	"--enable-media-stream=true",
 	"--enable-mediasource=true",
+	"--autoplay-policy=allow",
 }
 
 // webkit is WebKitGTK's MiniBrowser under its own Xvfb display, driven by

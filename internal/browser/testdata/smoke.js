@@ -79,7 +79,6 @@ window.smoke = {
       sb.appendBuffer(data);
     });
     ms.endOfStream();
-    v.muted = true;
     // play() can hang when there is no data at currentTime: do not await it
     // for long.
     const played = v.play().then(() => 'playing', (e) => 'play() failed: ' + e);
