@@ -6,23 +6,8 @@ import (
 	"time"
 )
 
-// generate returns d of a stream made with o, generated in ticks of tick,
-// and the number of markers in it.
-func generate(o Options, d, tick time.Duration) ([]byte, uint64) {
-	s := NewStream(o)
-	b := s.Init(nil)
-	t0 := time.Unix(1_700_000_000, 0)
-	for el := tick; el <= d; el += tick {
-		b = s.AppendUntil(b, el, t0.Add(el))
-	}
-	if int64(len(b)) != s.Offset() {
-		panic("Offset differs from the bytes generated")
-	}
-	return b, s.Markers()
-}
-
 func TestScannerFindsEveryMarker(t *testing.T) {
-	b, markers := generate(Options{Bitrate: 500_000}, 3*time.Second, 100*time.Millisecond)
+	b, markers := Generate(Options{Bitrate: 500_000}, 3*time.Second, 100*time.Millisecond)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, maxPiece := range []int{1, 7, 31, 33, 100, 5000, len(b)} {
 		var sc Scanner
@@ -47,7 +32,7 @@ func TestScannerFindsEveryMarker(t *testing.T) {
 }
 
 func TestScannerAllocatesNothing(t *testing.T) {
-	b, _ := generate(Options{}, time.Second, 125*time.Millisecond)
+	b, _ := Generate(Options{}, time.Second, 125*time.Millisecond)
 	var sc Scanner
 	dst := make([]Marker, 0, 1024)
 	allocs := testing.AllocsPerRun(10, func() {
@@ -61,7 +46,7 @@ func TestScannerAllocatesNothing(t *testing.T) {
 }
 
 func BenchmarkScanner(b *testing.B) {
-	data, _ := generate(Options{}, 2*time.Second, 125*time.Millisecond)
+	data, _ := Generate(Options{}, 2*time.Second, 125*time.Millisecond)
 	var sc Scanner
 	dst := make([]Marker, 0, 1024)
 	b.SetBytes(int64(len(data)))

@@ -237,3 +237,20 @@ func (s *Stream) appendBlock(dst []byte, track byte, t time.Duration, key bool, 
 	s.off += int64(len(dst) - start)
 	return dst
 }
+
+// Generate returns d of a stream made with o, generated in ticks of tick
+// (as a publisher sending every tick would), and the number of markers in
+// it. The send times start at a fixed instant, so the bytes are the same
+// on every call.
+func Generate(o Options, d, tick time.Duration) ([]byte, uint64) {
+	s := NewStream(o)
+	b := s.Init(nil)
+	t0 := time.Unix(1_700_000_000, 0)
+	for el := tick; el <= d; el += tick {
+		b = s.AppendUntil(b, el, t0.Add(el))
+	}
+	if int64(len(b)) != s.Offset() {
+		panic("loadgen: Offset differs from the bytes generated")
+	}
+	return b, s.Markers()
+}

@@ -9,21 +9,6 @@ import (
 	"github.com/amlive/amlive/internal/loadgen"
 )
 
-// generate returns d of a stream made with o, generated in ticks of tick,
-// and the number of markers in it.
-func generateLoad(o loadgen.Options, d, tick time.Duration) ([]byte, uint64) {
-	s := loadgen.NewStream(o)
-	b := s.Init(nil)
-	t0 := time.Unix(1_700_000_000, 0)
-	for el := tick; el <= d; el += tick {
-		b = s.AppendUntil(b, el, t0.Add(el))
-	}
-	if int64(len(b)) != s.Offset() {
-		panic("Offset differs from the bytes generated")
-	}
-	return b, s.Markers()
-}
-
 func TestReaderParsesLoadStream(t *testing.T) {
 	tests := []struct {
 		name string
@@ -36,7 +21,7 @@ func TestReaderParsesLoadStream(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			const d = 10 * time.Second
-			b, markers := generateLoad(tc.give, d, 125*time.Millisecond)
+			b, markers := loadgen.Generate(tc.give, d, 125*time.Millisecond)
 			r := NewReader(Limits{})
 			r.Blocks = true
 			evs, err := r.Feed(nil, b)
