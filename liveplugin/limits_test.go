@@ -27,7 +27,7 @@ func TestLimitsEndBroadcast(t *testing.T) {
 		name       string
 		cfg        liveplugin.Config
 		give       [][]byte // sent as fast as the server takes them, until it closes
-		late       bool     // start the other room a second after this one (MaxBroadcast ends it too)
+		late       bool     // start the other room a second before this one reaches MaxBroadcast (which ends it too)
 		wantCode   websocket.StatusCode
 		wantReason string
 	}{
@@ -38,7 +38,7 @@ func TestLimitsEndBroadcast(t *testing.T) {
 			wantCode: liveplugin.StatusLimit, wantReason: "limit reached: MaxBitrate (100000)"},
 		{name: "MaxBroadcastBytes", cfg: liveplugin.Config{MaxBroadcastBytes: 100_000}, give: fx.Chunks,
 			wantCode: liveplugin.StatusLimit, wantReason: "limit reached: MaxBroadcastBytes (100000)"},
-		{name: "MaxBroadcast", cfg: liveplugin.Config{MaxBroadcast: 2 * time.Second}, give: fx.Chunks[:5], late: true,
+		{name: "MaxBroadcast", cfg: liveplugin.Config{MaxBroadcast: 4 * time.Second}, give: fx.Chunks[:5], late: true,
 			wantCode: liveplugin.StatusLimit, wantReason: "limit reached: MaxBroadcast (the longest broadcast allowed)"},
 		{name: "IdleTimeout", cfg: liveplugin.Config{IdleTimeout: time.Second}, give: fx.Chunks[:5],
 			wantCode: websocket.StatusPolicyViolation, wantReason: "no data from the broadcaster for too long: broadcast ended"},
@@ -69,8 +69,11 @@ func TestLimitsEndBroadcast(t *testing.T) {
 				sent += int64(len(c))
 			}
 			if tc.late {
+				// A second before this room reaches MaxBroadcast, so that
+				// the other room has three seconds left when this one ends,
+				// however slow the machine is to end it.
 				select {
-				case <-time.After(time.Second):
+				case <-time.After(tc.cfg.MaxBroadcast - time.Second):
 				case <-pub.done:
 					t.Fatal("the broadcast ended before the other room started")
 				}

@@ -239,9 +239,12 @@ func TestBrowserWidgetsDestroy(t *testing.T) {
 			// The broadcaster too holds a camera, a recorder and a socket.
 			chrometest.Eval[bool](tab, `(document.querySelector('#mount [data-amlive-broadcaster]').amliveBroadcaster.start(), true)`)
 			tab.WaitFor(strings.ReplaceAll(chrometest.BroadcasterIs("live"), "document.querySelector('[data-amlive-broadcaster]')", "document.querySelector('#mount [data-amlive-broadcaster]')"), browserLiveTimeout)
-			if _, ok := srv.p.Status(studio); !ok {
-				t.Fatalf("mount %d: the broadcaster is live but room %s is not", i, studio)
-			}
+			// The room is live once the recorder's first chunk brought the
+			// stream's header.
+			chrometest.Until(t, browserLiveTimeout, fmt.Sprintf("mount %d: room %s live after the broadcaster", i, studio), func() bool {
+				_, ok := srv.p.Status(studio)
+				return ok
+			})
 		}
 		chrometest.Eval[bool](tab, `window.__unmount()`)
 	}
