@@ -28,6 +28,7 @@ func (pub *publisher) media(data []byte) error {
 	var err error
 	pub.syncs = pub.syncs[:0]
 	pub.carried = false
+	header := false // the header was completed by this message
 	// Fed in pieces, keeping the first and last join points only (the hub
 	// joins waiting viewers at the first and caches from the last), so that
 	// a message of many tiny Clusters or blocks costs no memory per element:
@@ -39,9 +40,7 @@ func (pub *publisher) media(data []byte) error {
 			case webm.KindBlock:
 				pub.carried = true
 			case webm.KindInit:
-				if err := pub.goLive(); err != nil {
-					return err
-				}
+				header = true
 			case webm.KindSync:
 				if len(pub.syncs) == 2 {
 					pub.syncs[1] = e.Offset
@@ -53,6 +52,13 @@ func (pub *publisher) media(data []byte) error {
 				// block and sets the exact one.
 				pub.last = max(pub.last, e.Timecode)
 			}
+		}
+	}
+	if header {
+		// Live once the whole message is read, so that the header can
+		// settle on what the blocks that came with it carry.
+		if err := pub.goLive(start, data); err != nil {
+			return err
 		}
 	}
 	if err != nil {
@@ -112,11 +118,26 @@ func validLen(err error, start int64, n int) int {
 	return int(min(se.Offset-start, int64(n)))
 }
 
-// goLive runs once the stream header is read: it checks the codecs,
-// starts the recording and publishes the header to viewers.
-func (pub *publisher) goLive() error {
+// goLive runs once the stream header is read, at the end of the message
+// data, which began at stream offset start: it checks the codecs, settles
+// the header (see webm.Reader.Settle), starts the recording and publishes
+// the header to viewers. The pending chunks and data, which hold the
+// header, are rewritten to match, so viewers, the recording and every
+// offset see the same bytes.
+func (pub *publisher) goLive(start int64, data []byte) error {
 	if err := pub.reader.Playable(); err != nil {
 		return err
+	}
+	if pub.reader.Settle() {
+		off := start
+		for _, d := range pub.pending {
+			off -= int64(len(d))
+		}
+		for _, d := range pub.pending {
+			pub.reader.Patch(off, d)
+			off += int64(len(d))
+		}
+		pub.reader.Patch(start, data)
 	}
 	p := pub.p
 	mime := pub.reader.MIMEType()

@@ -192,6 +192,7 @@ func TestSlowViewersDoNotHoldUpOthers(t *testing.T) {
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	stream, chunks := loopedStream(t, &fx, maxLoops)
 	init := fx.St.InitSegmentEnd
+	served := withoutAlpha(t, stream, init) // what viewers get: see TestAlphaModeCleared
 	ctx := testContext(t, 2*time.Minute)
 
 	var heapBefore runtime.MemStats
@@ -208,7 +209,7 @@ func TestSlowViewersDoNotHoldUpOthers(t *testing.T) {
 
 	var healthy []*watcher
 	for range healthyN {
-		healthy = append(healthy, newWatcher(t, ctx, s.ws("/live/alice/subscribe"), nil, stream, init))
+		healthy = append(healthy, newWatcher(t, ctx, s.ws("/live/alice/subscribe"), nil, served, init))
 	}
 	var fast atomic.Bool
 	transport := smallWindowTransport(func(c net.Conn) net.Conn {
@@ -217,7 +218,7 @@ func TestSlowViewersDoNotHoldUpOthers(t *testing.T) {
 	defer transport.CloseIdleConnections()
 	var slow []*watcher
 	for range slowN {
-		slow = append(slow, newWatcher(t, ctx, s.ws("/live/alice/subscribe"), &websocket.DialOptions{HTTPClient: &http.Client{Transport: transport}}, stream, init))
+		slow = append(slow, newWatcher(t, ctx, s.ws("/live/alice/subscribe"), &websocket.DialOptions{HTTPClient: &http.Client{Transport: transport}}, served, init))
 	}
 	pub.viewers(t, ctx, healthyN+slowN)
 

@@ -27,5 +27,11 @@
 //		}
 //	}
 //
+// A relay that hands the init segment on calls [Reader.Settle] first, so
+// that it describes the stream as it is (Chromium declares alpha for camera
+// video that has none, which WebKit cannot play), and [Reader.Patch] on its
+// copies of the stream's first bytes. The rewrite keeps every length, so
+// offsets stay those of the upload.
+//
 // The package knows nothing of HTTP or files: it sees bytes.
 package webm

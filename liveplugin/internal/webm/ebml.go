@@ -31,6 +31,7 @@ const (
 	idVideo             = 0xE0
 	idPixelWidth        = 0xB0
 	idPixelHeight       = 0xBA
+	idAlphaMode         = 0x53C0
 	idAudio             = 0xE1
 	idSamplingFrequency = 0xB5
 	idChannels          = 0x9F
@@ -40,6 +41,7 @@ const (
 	idBlockGroup     = 0xA0
 	idBlock          = 0xA1
 	idReferenceBlock = 0xFB
+	idBlockAdditions = 0x75A1
 
 	idVoid  = 0xEC
 	idCRC32 = 0xBF

@@ -1,6 +1,7 @@
 package webm
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"unsafe"
@@ -39,7 +40,8 @@ const maxFuzzBytes = 64 << 10
 // FuzzReader checks that the reader never panics, that its events are
 // ordered and lie within the bytes consumed, that two different splits
 // of the same input give the same events, error and offset, and that the
-// reader holds no more than checkFootprint allows.
+// reader holds no more than checkFootprint allows, and that Settle and
+// Patch keep every length and agree (checkSettle).
 func FuzzReader(f *testing.F) {
 	for _, s := range handBuiltStreams() {
 		f.Add(s, uint64(1), uint16(0))
@@ -56,9 +58,10 @@ func FuzzReader(f *testing.F) {
 		want, r := feedPieces(t, lim, true, [][]byte{data})
 		checkOrder(t, want.events)
 		checkFootprint(t, r)
-		got, r := feedPieces(t, lim, true, splitRandom(data, seed, 1+int(seed%300)))
+		got, r2 := feedPieces(t, lim, true, splitRandom(data, seed, 1+int(seed%300)))
 		checkSameResult(t, fmt.Sprintf("split with seed %d", seed), got, want)
-		checkFootprint(t, r)
+		checkFootprint(t, r2)
+		checkSettle(t, data, r, r2)
 	})
 }
 
@@ -133,5 +136,30 @@ func checkFootprint(t *testing.T, r *Reader) {
 	}
 	if r.depth > len(r.stack) || (r.initDone && len(r.init) > int(r.maxInit())) {
 		t.Fatalf("reader depth %d, init segment %d bytes; want at most %d, %d", r.depth, len(r.init), len(r.stack), r.maxInit())
+	}
+}
+
+// checkSettle fails unless Settle, on two readers fed the same data split
+// differently, gives the same init segment, of the length it had, which
+// differs from the data only where an AlphaMode was cleared, and which
+// Patch reproduces in a copy of data.
+func checkSettle(t *testing.T, data []byte, r, r2 *Reader) {
+	t.Helper()
+	before := r.Init()
+	changed := r.Settle()
+	r2.Settle()
+	init := r.Init()
+	if !bytes.Equal(init, r2.Init()) || len(init) != len(before) || changed == bytes.Equal(init, before) {
+		t.Fatalf("Settle() = %v: init segment %x, %x split otherwise; was %x", changed, init, r2.Init(), before)
+	}
+	for i := range init {
+		if init[i] != before[i] && init[i] != 0 {
+			t.Fatalf("Settle set byte %d to %#x", i, init[i])
+		}
+	}
+	c := bytes.Clone(data)
+	r.Patch(0, c)
+	if !bytes.Equal(c[:len(init)], init) || !bytes.Equal(c[len(init):], data[len(init):]) {
+		t.Fatal("Patch does not give the settled init segment and the rest unchanged")
 	}
 }

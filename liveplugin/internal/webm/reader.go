@@ -128,6 +128,15 @@ type blockGroup struct {
 	track       uint64
 	rel         int16
 	referenced  bool // it holds a ReferenceBlock: not a keyframe
+	additions   bool // it holds BlockAdditions (alpha data, in WebM)
+}
+
+// alphaFlag is a video track's AlphaMode 1 in the init segment.
+type alphaFlag struct {
+	track     uint64
+	off, n    int64 // the value's offset in the stream and its length
+	seen      bool  // the track's first block has been read
+	additions bool  // and it was a BlockGroup with BlockAdditions
 }
 
 // Reader parses a WebM stream fed to it piece by piece; see [Reader.Feed].
@@ -183,6 +192,10 @@ type Reader struct {
 	curStart   int64
 	hasVideo   bool
 	videoNum   uint64
+	curAlpha   alphaFlag   // the TrackEntry's AlphaMode 1, when n > 0
+	alpha      []alphaFlag // video tracks that declare alpha
+	settled    bool
+	cleared    []alphaFlag // the flags Settle cleared
 
 	cl  cluster
 	grp blockGroup
@@ -251,13 +264,67 @@ func (r *Reader) Feed(dst []Event, p []byte) ([]Event, error) {
 func (r *Reader) Offset() int64 { return r.off }
 
 // Init returns the init segment, the bytes before the first Cluster, or nil
-// before KindInit. The reader owns the bytes: they never change, and the
+// before KindInit; after [Reader.Settle], the settled init segment. The
+// reader owns the bytes: those of a slice it returned never change, and the
 // caller must not modify them.
 func (r *Reader) Init() []byte {
 	if !r.initDone {
 		return nil
 	}
 	return r.init[:len(r.init):len(r.init)]
+}
+
+// Settle makes the init segment describe the stream as it is, and returns
+// whether it changed anything.
+//
+// A video track's AlphaMode 1 declares that its blocks carry alpha data,
+// which WebM holds in BlockGroups' BlockAdditions (a SimpleBlock cannot
+// carry any). MediaRecorder in Chromium sets it on every VP8 and VP9 track,
+// camera video included, and writes SimpleBlocks; WebKit's player then
+// picks an alpha decoder, which fails on such a stream. Settle sets a
+// track's AlphaMode to 0 unless the track's first block has been read
+// already and is a BlockGroup with BlockAdditions. The value's bytes become
+// 0 in place, so the init segment keeps its length and every offset in the
+// stream stays the same.
+//
+// Settle decides once, from what has been read: a live relay calls it when
+// it hands out the init segment, which viewers cannot take back. A stream
+// whose first block of such a track comes later, or carries no alpha while
+// later ones do, plays without its transparency, since decoders ignore
+// BlockAdditions when AlphaMode is 0. Calls before KindInit, and after the
+// first that did something, do nothing. From Settle on, Init returns the
+// settled init segment and [Reader.Patch] rewrites copies of the stream to
+// match.
+func (r *Reader) Settle() bool {
+	if !r.initDone || r.settled {
+		return false
+	}
+	r.settled = true
+	for _, a := range r.alpha {
+		if !a.additions {
+			r.cleared = append(r.cleared, a)
+		}
+	}
+	if len(r.cleared) == 0 {
+		return false
+	}
+	r.init = bytes.Clone(r.init) // slices Init returned before stay as they were
+	r.Patch(0, r.init)
+	return true
+}
+
+// Patch applies to p, the stream's bytes from offset off, the rewrites
+// [Reader.Settle] made to the init segment, so that a copy of the stream
+// (a relay's buffer, a recording) matches Init byte for byte. It changes
+// only bytes of the init segment, never a length, and does nothing before
+// Settle or when Settle changed nothing.
+func (r *Reader) Patch(off int64, p []byte) {
+	for _, a := range r.cleared {
+		lo, hi := max(a.off, off), min(a.off+a.n, off+int64(len(p)))
+		if lo < hi {
+			clear(p[lo-off : hi-off])
+		}
+	}
 }
 
 // Tracks returns the tracks read so far, in stream order; complete from
@@ -507,7 +574,7 @@ func (r *Reader) element(dst []Event) ([]Event, error) {
 			if r.entries++; r.entries > r.maxTracks() {
 				return dst, fail(start, ErrLimit, "more than %d tracks", r.maxTracks())
 			}
-			r.cur, r.curType, r.curStart = Track{}, 0, start
+			r.cur, r.curType, r.curStart, r.curAlpha = Track{}, 0, start, alphaFlag{}
 			return r.push(dst, false)
 		}
 	case idTrackEntry:
@@ -522,7 +589,7 @@ func (r *Reader) element(dst []Event) ([]Event, error) {
 			return r.push(dst, false)
 		}
 	case idVideo:
-		if id == idPixelWidth || id == idPixelHeight {
+		if id == idPixelWidth || id == idPixelHeight || id == idAlphaMode {
 			return r.payload(dst, actLeaf, leafUint)
 		}
 	case idAudio:
@@ -550,6 +617,8 @@ func (r *Reader) element(dst []Event) ([]Event, error) {
 			return r.payload(dst, actBlock, 0)
 		case idReferenceBlock:
 			r.grp.referenced = true
+		case idBlockAdditions:
+			r.grp.additions = size > 0
 		}
 	}
 	return r.payload(dst, actSkip, 0)
@@ -712,6 +781,11 @@ func (r *Reader) leafValue(dst []Event, b []byte) ([]Event, error) {
 		r.cur.Width = readUint(b)
 	case idPixelHeight:
 		r.cur.Height = readUint(b)
+	case idAlphaMode:
+		r.curAlpha = alphaFlag{}
+		if readUint(b) == 1 {
+			r.curAlpha = alphaFlag{off: r.pend - r.psize, n: r.psize}
+		}
 	case idSamplingFrequency:
 		r.cur.SampleRate = readFloat(b)
 	case idChannels:
@@ -751,7 +825,7 @@ func (r *Reader) blockHeader(dst []Event) ([]Event, error) {
 		return dst, nil
 	}
 	key := r.small[l+2]&0x80 != 0
-	return r.block(dst, r.pstart, r.pend-r.pstart, track, rel, key), nil
+	return r.block(dst, r.pstart, r.pend-r.pstart, track, rel, key, false), nil
 }
 
 // trackIndex returns the index in r.tracks of track number n, or -1. Its
@@ -767,7 +841,14 @@ func (r *Reader) trackIndex(n uint64) int {
 }
 
 // block emits the events of a block of the current cluster.
-func (r *Reader) block(dst []Event, off, size int64, track uint64, rel int16, key bool) []Event {
+func (r *Reader) block(dst []Event, off, size int64, track uint64, rel int16, key, additions bool) []Event {
+	if !r.settled {
+		for i := range r.alpha {
+			if a := &r.alpha[i]; a.track == track && !a.seen {
+				a.seen, a.additions = true, additions
+			}
+		}
+	}
 	if !r.cl.videoSeen && track == r.videoNum {
 		r.cl.videoSeen = true
 		if key {
@@ -817,7 +898,7 @@ func (r *Reader) closeFrame(dst []Event) ([]Event, error) {
 		}
 	case idBlockGroup:
 		if r.grp.haveBlock {
-			dst = r.block(dst, r.grp.start, r.grp.size, r.grp.track, r.grp.rel, !r.grp.referenced)
+			dst = r.block(dst, r.grp.start, r.grp.size, r.grp.track, r.grp.rel, !r.grp.referenced, r.grp.additions)
 		}
 	}
 	return dst, nil
@@ -851,6 +932,11 @@ func (r *Reader) endTrack() error {
 		r.trackSmall[t.Number] = uint8(len(r.tracks) + 1) // the common case, without hashing
 	}
 	r.tracks = append(r.tracks, t)
+	if t.Type == Video && r.curAlpha.n > 0 {
+		a := r.curAlpha
+		a.track = t.Number
+		r.alpha = append(r.alpha, a)
+	}
 	if t.Type == Video && !r.hasVideo {
 		r.hasVideo, r.videoNum = true, t.Number
 	}
