@@ -49,9 +49,10 @@ const (
 	fixtureVP8 = "vp8-opus-250ms-kf2s"
 )
 
-// pending says why scenario cannot pass on engine e yet: a fix on another
-// branch that it waits for. "" when nothing blocks it. This is the one
-// place to edit once those fixes are merged.
+// pending says why scenario (a row of engineScenarios, or the step "watch
+// own broadcast live" of the go-live row) cannot pass on engine e yet: a
+// fix on another branch that it waits for. "" when nothing blocks it. This
+// is the one place to edit once those fixes are merged.
 func pending(e browser.Engine, scenario string) string {
 	switch {
 	case e == browser.WebKit && scenario != "go live":
