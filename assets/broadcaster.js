@@ -16,7 +16,10 @@
 // lastError, source, start(), stop(), on(event, fn), destroy()}; the state is
 // mirrored in el.dataset.state and announced with the DOM events amlive:state
 // and amlive:viewers. States: idle, starting, live, reconnecting, stopping,
-// ended, error. destroy() ends a live broadcast the way leaving the page does.
+// ended, error, and unsupported: the browser's MediaRecorder records no type
+// the server takes (WebM), or there is none (Safari records only MP4); the
+// status line says so at once and "Go live" stays disabled. destroy() ends a
+// live broadcast the way leaving the page does.
 //
 // Dropped connections: the server acknowledges the bytes it holds
 // ({"type":"ack","offset":N}); the broadcaster keeps what it sent until then.
@@ -61,6 +64,10 @@
   const DRAIN_MAX_MS = 60000; // the longest wait for the socket's buffer to drain
 
   const publisherMessage = (code, reason) => closeMessage('publisher', code, reason);
+
+  // UNSUPPORTED is the status line of a browser that cannot record WebM.
+  const UNSUPPORTED =
+    'This browser cannot record video in a format this site accepts (WebM), so it cannot go live. Try Chrome, Edge or Firefox.';
 
   // isPlayableWebM refuses H.264 in WebM/Matroska: MediaRecorder can produce it,
   // but Media Source Extensions cannot play it.
@@ -170,6 +177,10 @@
       this._conf = conf;
       this._scope = new Scope();
       this._session = null;
+      if (!chooseMime(null)) {
+        this.state = 'unsupported';
+        this.lastError = UNSUPPORTED;
+      }
     }
 
     _call(name, ...args) {
@@ -218,7 +229,7 @@
 
     // start captures, connects and, once the server is ready, records.
     async start() {
-      if (this.busy() || this.closed) return;
+      if (this.busy() || this.closed || this.state === 'unsupported') return;
       const s = new Session();
       this._session = s;
       this.broadcast = '';
@@ -231,7 +242,7 @@
           throw new UserError('Going live needs a secure page (https:// or localhost): this browser blocks the camera here.');
         }
         const mime = chooseMime(this._conf.mime);
-        if (!mime) throw new UserError('This browser cannot record WebM video, so it cannot go live. Try a recent Chrome, Edge or Firefox.');
+        if (!mime) throw new UserError(UNSUPPORTED);
 
         try {
           s.stream = this.source
@@ -704,7 +715,9 @@
       this._onClick(this._startBtn, () => this.start());
       this._onClick(this._stopBtn, () => this.stop());
       this._scope.listen(window, 'pagehide', () => this.engine.stopNow());
-      this._onState('idle', 'idle');
+      const e = this.engine;
+      if (e.state === 'unsupported') this._onState(e.state, '', e.lastError);
+      else this._onState('idle', 'idle');
     }
 
     get source() {
@@ -728,7 +741,7 @@
       const e = this.engine;
       this.el.dataset.state = state;
       if (message !== undefined) this._status(message);
-      if (this._startBtn) this._startBtn.disabled = e.busy();
+      if (this._startBtn) this._startBtn.disabled = e.busy() || state === 'unsupported';
       if (this._stopBtn) this._stopBtn.disabled = !e.stoppable();
       if (prev !== state) this._emit('state', { state, previous: prev, message: message || '' });
     }

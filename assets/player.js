@@ -10,11 +10,15 @@
 //     <button data-amlive-rewind="start" hidden>  <button data-amlive-rewind="30" hidden>
 //     <button data-amlive-tolive hidden>
 //   </div>
-// Optional attributes: data-autoplay ("true" by default), data-latency-ms (300).
+// Optional attributes: data-autoplay ("true" by default), data-latency-ms (300),
+// data-media-source ("managed": use ManagedMediaSource wherever the browser has
+// it; it is used anyway where MediaSource is missing, as on iPhone Safari; may
+// also sit on an ancestor of the player).
 // The buttons are optional; each shows only when it applies.
 //
 // Each element gets el.amlivePlayer = {state, mode, broadcast, mime, viewers,
-// lastError, publisherLost, stats: {appended, bytes, skips, reconnects, stalls},
+// lastError, publisherLost, mediaSource ('mse' or 'managed' once live),
+// stats: {appended, bytes, skips, reconnects, stalls, evictions},
 // connect(), rewind(back), on(event, fn), destroy()}; the state is mirrored in
 // el.dataset.state (and the mode in el.dataset.mode) and announced with the DOM
 // events amlive:state, amlive:viewers and amlive:publisher.
@@ -54,8 +58,11 @@
 
   const MEDIA_ERRORS = { 1: 'aborted', 2: 'network error', 3: 'decode error', 4: 'source not supported' };
 
-  // mediaSourceClass prefers MediaSource; Safari on iPhone only has ManagedMediaSource.
-  function mediaSourceClass() {
+  // mediaSourceClass prefers MediaSource; Safari on iPhone only has
+  // ManagedMediaSource, and preferManaged (data-media-source="managed") asks
+  // for it wherever it exists.
+  function mediaSourceClass(preferManaged) {
+    if (preferManaged && window.ManagedMediaSource) return window.ManagedMediaSource;
     return window.MediaSource || window.ManagedMediaSource || null;
   }
 
@@ -95,12 +102,14 @@
     constructor(video, url, scope, conf) {
       this.video = video;
       this.scope = scope; // the engine's: timers die with it
-      this.conf = conf; // {onText(msg), onClose(ev), onFirstMedia(), onUnsupported(mime), onAppend(bytes)}
+      this.conf = conf; // {preferManaged, onText(msg), onClose(ev), onFirstMedia(), onUnsupported(mime), onAppend(bytes), onEvicted()}
       this.closed = false;
       this.ws = null;
       this.ms = null;
       this.sb = null;
       this.objectURL = '';
+      this.managed = false; // a ManagedMediaSource: it says when to append
+      this.streaming = true; // a ManagedMediaSource wants media now
       this.pending = []; // media messages not yet appended
       this.started = false; // playback started at the first buffered media
       this.removing = false; // a remove() runs
@@ -153,13 +162,13 @@
     // openMediaSource attaches a new MediaSource to the video; the SourceBuffer
     // is added on sourceopen. Media arriving before then waits in pending.
     openMediaSource(mime) {
-      const MS = mediaSourceClass();
+      const MS = mediaSourceClass(this.conf.preferManaged);
       if (!MS || !mime || !MS.isTypeSupported(mime)) return false;
       const v = this.video;
-      // ManagedMediaSource only opens with remote playback (AirPlay) disabled.
-      if (MS !== window.MediaSource) v.disableRemotePlayback = true;
       const ms = new MS();
       this.ms = ms;
+      this.managed = Boolean(window.ManagedMediaSource) && MS === window.ManagedMediaSource;
+      if (this.managed) this._manage(ms);
       this.objectURL = URL.createObjectURL(ms);
       ms.addEventListener(
         'sourceopen',
@@ -177,6 +186,8 @@
             return;
           }
           this.sb.addEventListener('updateend', () => this._onUpdateEnd());
+          // A ManagedSourceBuffer tells of the media the browser evicted.
+          if (this.managed) this.sb.addEventListener('bufferedchange', (ev) => this._onBufferedChange(ev));
           this._appendNext();
         },
         { once: true },
@@ -184,6 +195,30 @@
       v.playbackRate = 1;
       v.src = this.objectURL;
       return true;
+    }
+
+    // _manage follows a ManagedMediaSource's wishes: it only opens with
+    // remote playback (AirPlay) disabled, and it says when it wants media
+    // (startstreaming) and when it has enough (endstreaming); until it wants
+    // more, media waits in pending.
+    _manage(ms) {
+      this.video.disableRemotePlayback = true;
+      this.streaming = Boolean(ms.streaming);
+      ms.addEventListener('startstreaming', () => {
+        this.streaming = true;
+        this._appendNext();
+      });
+      ms.addEventListener('endstreaming', () => {
+        this.streaming = false;
+      });
+    }
+
+    // _onBufferedChange: the browser evicted media (memory pressure) or
+    // media was appended. The engine's tick leaves a hole the eviction made
+    // at currentTime.
+    _onBufferedChange(ev) {
+      if (this.closed) return;
+      if (ev.removedRanges && ev.removedRanges.length) this.conf.onEvicted();
     }
 
     _onMedia(buf) {
@@ -197,6 +232,7 @@
     // updateend calls back here.
     _appendNext() {
       if (this.closed || !this.canAppend()) return;
+      if (!this.streaming) return; // a ManagedMediaSource has enough for now
       const sb = this.sb;
       if (this.needAbort) {
         this.needAbort = false;
@@ -336,7 +372,8 @@
       this.startedAt = '';
       this.viewers = 0;
       this.lastError = '';
-      this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0, stalls: 0 };
+      this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0, stalls: 0, evictions: 0 };
+      this.mediaSource = ''; // 'managed' or 'mse' while live
       this.publisherLost = false;
       this.closed = false;
 
@@ -438,6 +475,11 @@
           this.stats.appended++;
           this.stats.bytes += bytes;
         },
+        preferManaged: this._conf.mediaSource === 'managed',
+        onEvicted: mine(() => {
+          this.stats.evictions++;
+          this._tick();
+        }),
       });
       this._feed = feed;
       this._setState('connecting', 'Connecting…');
@@ -450,6 +492,7 @@
           this.mime = msg.mime || '';
           this.startedAt = msg.startedAt || '';
           if (!feed.hasMediaSource() && !feed.openMediaSource(this.mime)) this._unsupported(this.mime);
+          else this.mediaSource = feed.managed ? 'managed' : 'mse';
           break;
         case 'viewers':
           this._setViewers(Number(msg.count) || 0);
@@ -979,6 +1022,7 @@
         url: (path, ws) => endpoint(el.getAttribute('data-base'), el.getAttribute('data-room'), path, ws),
         latencyMs: intAttr(el, 'data-latency-ms', 300),
         autoplay: el.getAttribute('data-autoplay') !== 'false',
+        mediaSource: (el.closest('[data-media-source]') || el).getAttribute('data-media-source') || '',
         isHidden: () => document.hidden,
         onState: (state, prev, message) => this._onState(state, prev, message),
         onStatus: (text) => this._status(text),
@@ -1054,7 +1098,7 @@
     }
   }
 
-  expose(Player, ['state', 'mode', 'broadcast', 'mime', 'startedAt', 'viewers', 'lastError', 'stats', 'publisherLost']);
+  expose(Player, ['state', 'mode', 'broadcast', 'mime', 'startedAt', 'viewers', 'lastError', 'stats', 'publisherLost', 'mediaSource']);
 
   amlive.PlayerEngine = PlayerEngine;
   amlive.initPlayers = register({

@@ -1,0 +1,488 @@
+package liveplugin_test
+
+// Engine tests: the plugin's pages in every browser engine (Chromium,
+// Firefox and WebKit, see internal/browser), one table of scenarios run on
+// each, checked as a person would see them. The media comes from a Go
+// publisher sending a real fixture (engines_publisher_browser_test.go), so
+// every engine is tested watching whatever it can record; going live from
+// the broadcast page uses the engine's own fake camera. Set
+// AMLIVE_SCREENSHOTS to a directory to keep screenshots of the watch page
+// in Firefox and WebKit (the README's come from docs/screenshots), and
+// AMLIVE_ENGINES to run fewer engines.
+
+import (
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/amlive/amlive/internal/browser"
+	"github.com/amlive/amlive/internal/chrometest"
+	"github.com/amlive/amlive/liveplugin"
+)
+
+// engineTimeout is how long an engine test waits for a state: generous,
+// because two browsers share two cores under -race.
+const engineTimeout = 90 * time.Second
+
+// engineAdvance is how many seconds of video a player must play to count
+// as playing.
+const engineAdvance = 2.0
+
+// minFPS is the fewest frames a second of video played must decode: a
+// moving picture, not a player jumping from one buffered island to the
+// next (the fixtures have 20-30 frames a second).
+const minFPS = 5
+
+// The fixtures the scenarios broadcast, and the types their publisher
+// claims.
+const (
+	fixtureVP9 = "vp9-opus-250ms-kf2s"
+	fixtureVP8 = "vp8-opus-250ms-kf2s"
+)
+
+// pending says why scenario (a row of engineScenarios, or the step "watch
+// own broadcast live" of the go-live row) cannot pass on engine e yet: a
+// fix on another branch that it waits for. "" when nothing blocks it. This
+// is the one place to edit once those fixes are merged.
+func pending(e browser.Engine, scenario string) string {
+	switch {
+	case e == browser.WebKit && scenario != "go live":
+		// Every Chromium recording says Video/AlphaMode = 1 and the server
+		// passes it on: GStreamer then picks an alpha decoder that fails
+		// (VP8: media error 4) or hangs (VP9).
+		why := "needs the AlphaMode fix (branch alpha): WebKit cannot play Chromium's recordings while the server passes on Video/AlphaMode = 1"
+		if scenario == "time-shift vp9" {
+			// Seen with AlphaMode cleared in the fixture: the rewind and the
+			// growing recording play, but back at the live edge the picture
+			// stays frozen (a few frames in 3 windows; totalVideoFrames
+			// restarts) while currentTime advances.
+			why += "; then back to live freezes the picture in WebKit (to investigate)"
+		}
+		return why
+	case e == browser.Firefox && scenario != "go live" && !strings.HasPrefix(scenario, "recording"):
+		// Live means MSE. Firefox keeps only the Clusters whose first video
+		// block is a keyframe: VP8 (keyframes 2 s apart) stalls after the
+		// first Cluster, VP9 (keyframes ~0.6 s apart) jumps from hole to
+		// hole at a few frames a second, and its own broadcasts (keyframes
+		// ~8 s apart) freeze. Recordings play (video src, not MSE).
+		return "needs the Firefox MSE fix (branch firefox-vp8): Firefox's MSE drops the media of every Cluster that does not " +
+			"start with a video keyframe, in Chromium's recordings and its own (buffered islands at each keyframe)"
+	}
+	return ""
+}
+
+// engineScenario is one row of TestEngines.
+type engineScenario struct {
+	name    string
+	fixture string // the fixture a Go publisher broadcasts; "" for none
+	mime    string // the type it claims
+	run     func(t *testing.T, env *engineEnv)
+}
+
+// engineScenarios are the rows every engine runs, in order.
+var engineScenarios = []engineScenario{
+	{name: "live vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioLive},
+	{name: "live vp8", fixture: fixtureVP8, mime: "video/webm;codecs=vp8,opus", run: scenarioLive},
+	{name: "recording vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioRecording},
+	{name: "recording vp8", fixture: fixtureVP8, mime: "video/webm;codecs=vp8,opus", run: scenarioRecording},
+	{name: "time-shift vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioTimeShift},
+	{name: "managed media source vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioManaged},
+	{name: "go live", run: scenarioGoLive},
+}
+
+// engineCan is what an engine can do, as the scenarios expect it.
+type engineCan struct {
+	// record: its MediaRecorder records a type the server takes (WebM),
+	// as recordMime says.
+	record     bool
+	recordMime string
+	// managed: it has ManagedMediaSource.
+	managed bool
+}
+
+var engineCans = map[browser.Engine]engineCan{
+	browser.Chromium: {record: true, recordMime: "video/webm;codecs=vp9,opus"},
+	browser.Firefox:  {record: true, recordMime: "video/webm;codecs=vp8,opus"},
+	browser.WebKit:   {managed: true},
+}
+
+// engineSlots lets at most two engines run at once: the machine has two
+// cores.
+var engineSlots = make(chan struct{}, 2)
+
+// TestEngines runs every scenario on every engine, two engines at a time.
+func TestEngines(t *testing.T) {
+	for _, e := range browser.Engines() {
+		t.Run(string(e), func(t *testing.T) {
+			t.Parallel()
+			engineSlots <- struct{}{}
+			defer func() { <-engineSlots }()
+			start := time.Now()
+			b := browser.Start(t, e)
+			for _, sc := range engineScenarios {
+				t.Run(sc.name, func(t *testing.T) {
+					if why := pending(e, sc.name); why != "" {
+						t.Skip(why)
+					}
+					env := &engineEnv{t: t, b: b, e: e, can: engineCans[e], scenario: sc}
+					env.srv = newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute})
+					if sc.fixture != "" {
+						env.pub = startLoopedPublisher(t, env.srv, browserRoom, sc.fixture, sc.mime)
+					}
+					sc.run(t, env)
+				})
+			}
+			t.Logf("%s %s: the scenarios took %v", e, b.Version(), time.Since(start).Round(time.Second))
+		})
+	}
+}
+
+// engineEnv is what a scenario runs with.
+type engineEnv struct {
+	t        *testing.T
+	b        browser.Browser
+	e        browser.Engine
+	can      engineCan
+	scenario engineScenario
+	srv      *testServer
+	pub      *loopedPublisher // nil without a fixture
+}
+
+// open opens url (a path on the server) in a new page named name. At the
+// end of the scenario, before the page closes, it fails the test if the
+// page had errors (Page.Errors).
+func (env *engineEnv) open(name, path string) browser.Page {
+	t := env.t
+	t.Helper()
+	p := env.b.NewPage(t, name)
+	t.Cleanup(func() {
+		errs, err := p.Errors()
+		if err != nil {
+			t.Errorf("%s: Errors: %v", name, err)
+		}
+		if len(errs) > 0 {
+			t.Errorf("%s: errors in the page: %q", name, errs)
+		}
+	})
+	if err := p.Navigate(env.srv.URL + path); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// snapshot returns what a person sees of p's first player.
+func snapshot(t *testing.T, p browser.Page) chrometest.Player {
+	t.Helper()
+	var s chrometest.Player
+	if err := p.Eval(chrometest.PlayerSnapshotJS, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// waitPage waits for expr on p, failing t with the player's snapshot.
+func waitPage(t *testing.T, p browser.Page, what, expr string) {
+	t.Helper()
+	if err := p.WaitFor(expr, engineTimeout); err != nil {
+		var s chrometest.Player
+		_ = p.Eval(chrometest.PlayerSnapshotJS, &s)
+		t.Fatalf("waiting for %s: %v\nplayer: %+v", what, err, s)
+	}
+}
+
+// click clicks the element selector matches in p.
+func click(t *testing.T, p browser.Page, selector string) {
+	t.Helper()
+	if err := p.Eval(fmt.Sprintf(`(() => { document.querySelector(%q).click(); return true; })()`, selector), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// playWindows is how many times assertPlaying watches a player before it
+// gives up on a picture that moves: a browser starved of CPU, or one that
+// has just joined and is settling at the live edge, can freeze for a
+// moment.
+const playWindows = 3
+
+// assertPlaying waits until p's player has played secs seconds of video
+// from now (currentTime advances that much and frames are decoded, the
+// video not paused), with no error on the video and no reconnect, and
+// checks that it is then in one of states with a picture that moves (at
+// least minFPS frames a second of video; a window that falls short is
+// logged and watched again, up to playWindows). It returns the snapshot at
+// the end of the good window.
+func assertPlaying(t *testing.T, p browser.Page, secs float64, states ...string) chrometest.Player {
+	t.Helper()
+	for window := 1; ; window++ {
+		s0 := snapshot(t, p)
+		waitPage(t, p, fmt.Sprintf("%.1fs of video played from %.2fs", secs, s0.Time), fmt.Sprintf(`(() => {
+  const el = %s, v = el.querySelector('video');
+  if (v.error) throw new Error('video error ' + v.error.code + ': ' + v.error.message);
+  if (el.amlivePlayer.stats.reconnects > %d) throw new Error('the player reconnected: ' + el.querySelector('[data-amlive-status]').textContent);
+  return !v.paused && v.currentTime >= %f && v.getVideoPlaybackQuality().totalVideoFrames > %d;
+})()`, chrometest.PlayerJS, s0.Reconnects, s0.Time+secs, s0.Frames))
+		s1 := snapshot(t, p)
+		var stalls int
+		if err := p.Eval(chrometest.PlayerJS+`.amlivePlayer.stats.stalls`, &stalls); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("plays: %s/%s, currentTime %.2f -> %.2f, frames %d -> %d (dropped %d), buffered %v, %dx%d, stalls %d",
+			s1.State, s1.Mode, s0.Time, s1.Time, s0.Frames, s1.Frames, s1.Dropped, s1.Buffered, s1.Width, s1.Height, stalls)
+		if s1.Error != "" || s1.Width == 0 || s1.Height == 0 || !slices.Contains(states, s1.State) {
+			t.Fatalf("player %+v; want no error, a picture, and a state in %q", s1, states)
+		}
+		played, frames := s1.Time-s0.Time, s1.Frames-s0.Frames
+		if float64(frames) >= minFPS*played {
+			return s1
+		}
+		if window == playWindows {
+			t.Fatalf("%d frames decoded in %.2fs of video (buffered %v), in each of %d windows; want at least %d a second",
+				frames, played, s1.Buffered, playWindows, minFPS)
+		}
+		t.Logf("only %d frames in %.2fs of video: the picture froze; watching again", frames, played)
+	}
+}
+
+// waitLive waits until p's player is live and its video plays.
+func (env *engineEnv) waitLive(p browser.Page) {
+	t := env.t
+	t.Helper()
+	waitPage(t, p, "the player live", chrometest.PlayerIn("document", "live"))
+	waitPage(t, p, "live video", jsLivePlaying)
+}
+
+// screenshot saves p as watch-ENGINE.png in the screenshot directory when
+// AMLIVE_SCREENSHOTS asks for it, for Firefox and WebKit (the Chromium
+// screenshots come from browser_test.go). Each scenario that plays on the
+// watch page takes one; the last to run wins.
+func (env *engineEnv) screenshot(p browser.Page) {
+	t := env.t
+	t.Helper()
+	if env.e == browser.Chromium {
+		return
+	}
+	dir := chrometest.ScreenshotDir(t)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "watch-"+string(env.e)+".png")
+	if err := p.Screenshot(path); err != nil {
+		t.Error(err)
+		return
+	}
+	t.Logf("screenshot %s", path)
+}
+
+// scenarioLive: a viewer on the watch page from the start, and a late
+// joiner on the embed page, watch live; the broadcast ends and the watch
+// page plays the recording, with a finite duration; a seek lands.
+func scenarioLive(t *testing.T, env *engineEnv) {
+	watch := env.open("watch", "/live/"+browserRoom)
+	env.waitLive(watch)
+	a := assertPlaying(t, watch, engineAdvance, "live")
+	env.screenshot(watch)
+
+	// The late joiner comes once the broadcast has run past a few
+	// keyframes: it must start at a later one, not at the first.
+	waitPage(t, watch, "4s of live video", fmt.Sprintf(`%s.querySelector('video').currentTime >= %f`, chrometest.PlayerJS, math.Max(4, a.Time)))
+	embed := env.open("embed", "/live/"+browserRoom+"/embed")
+	env.waitLive(embed)
+	late := assertPlaying(t, embed, engineAdvance, "live")
+	early := snapshot(t, watch)
+	if len(late.Buffered) == 0 || late.Buffered[0][0] < 2 {
+		t.Errorf("late joiner's buffer %v; want it to start at a keyframe after the first (>= 2s)", late.Buffered)
+	}
+	if d := math.Abs(early.Time - late.Time); d > 3 {
+		t.Errorf("watch page at %.2fs, late joiner at %.2fs; want them within 3s of each other (both live)", early.Time, late.Time)
+	}
+
+	env.pub.ended(t)
+	waitPage(t, watch, "the recording after the end", chrometest.PlayerIn("document", "ended"))
+	waitPage(t, watch, "the recording playing", jsRecordingPlaying)
+	rec := assertPlaying(t, watch, engineAdvance, "ended")
+	if !strings.Contains(rec.Status, "ended") {
+		t.Errorf("after the end: status %q; want it to say the broadcast ended", rec.Status)
+	}
+	// The embed page plays it too.
+	waitPage(t, embed, "the embed page's recording playing", jsRecordingPlaying)
+	assertSeek(t, watch, rec)
+}
+
+// scenarioRecording: a broadcast ends; a viewer who comes later gets its
+// recording, playing, with a finite duration, and a seek lands.
+func scenarioRecording(t *testing.T, env *engineEnv) {
+	// Some broadcast to record.
+	ctx := testContext(t, engineTimeout)
+	env.srv.waitBytes(t, ctx, browserRoom, 300<<10)
+	env.pub.ended(t)
+	watch := env.open("watch", "/live/"+browserRoom)
+	waitPage(t, watch, "the recording", chrometest.PlayerIn("document", "recording"))
+	waitPage(t, watch, "the recording playing", jsRecordingPlaying)
+	rec := assertPlaying(t, watch, engineAdvance, "recording")
+	env.screenshot(watch)
+	if !strings.Contains(rec.Status, "offline") {
+		t.Errorf("status %q; want it to say the room is offline", rec.Status)
+	}
+	assertSeek(t, watch, rec)
+}
+
+// assertSeek checks that the recording p plays (rec) has a finite
+// duration, and that a seek to half of it lands within 1s and plays on.
+func assertSeek(t *testing.T, watch browser.Page, rec chrometest.Player) {
+	t.Helper()
+	var duration float64
+	if _, err := fmt.Sscan(rec.Duration, &duration); err != nil || math.IsInf(duration, 0) || duration < 5 {
+		t.Fatalf("recording's duration %s; want a finite one of the broadcast's length", rec.Duration)
+	}
+	if !strings.Contains(rec.Src, "/live/"+browserRoom+"/playback") {
+		t.Errorf("recording src %q; want the room's /playback", rec.Src)
+	}
+	target := duration / 2
+	if err := watch.Eval(fmt.Sprintf(`(() => { %s.querySelector('video').currentTime = %f; return true; })()`, chrometest.PlayerJS, target), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, watch, fmt.Sprintf("the seek to %.2fs of %.2fs", target, duration), fmt.Sprintf(`(() => {
+  const v = %s.querySelector('video');
+  if (v.error) throw new Error('video error ' + v.error.code + ': ' + v.error.message);
+  return !v.seeking && Math.abs(v.currentTime - %f) < 1;
+})()`, chrometest.PlayerJS, target))
+	after := assertPlaying(t, watch, 1, rec.State)
+	t.Logf("recording of %.2fs; seeked to %.2fs, playing at %.2fs", duration, target, after.Time)
+}
+
+// scenarioTimeShift: a live viewer rewinds to the start of the broadcast,
+// watches the growing recording, and returns to live.
+func scenarioTimeShift(t *testing.T, env *engineEnv) {
+	watch := env.open("watch", "/live/"+browserRoom)
+	env.waitLive(watch)
+	assertPlaying(t, watch, engineAdvance, "live")
+	waitPage(t, watch, "8s of live video", fmt.Sprintf(`%s.querySelector('video').currentTime >= 8`, chrometest.PlayerJS))
+	livePos := snapshot(t, watch).Time
+
+	click(t, watch, `[data-amlive-rewind="start"]`)
+	waitPage(t, watch, "the time shift", chrometest.PlayerIn("document", "timeshift"))
+	waitPage(t, watch, "the growing recording playing", jsShiftPlaying)
+	s := assertPlaying(t, watch, engineAdvance, "timeshift")
+	if s.Mode != "timeshift" || s.Time > livePos-3 || !strings.Contains(s.Src, "/live/"+browserRoom+"/playback?b=") {
+		t.Errorf("rewound: mode %q, currentTime %.2f, src %q; want timeshift near the start (live was at %.2fs), playing the growing recording",
+			s.Mode, s.Time, s.Src, livePos)
+	}
+
+	click(t, watch, `[data-amlive-tolive]`)
+	waitPage(t, watch, "back to live", chrometest.PlayerIn("document", "live"))
+	waitPage(t, watch, "live video again", jsLivePlaying)
+	l := assertPlaying(t, watch, engineAdvance, "live")
+	if l.Mode != "live" || len(l.Buffered) == 0 || l.Buffered[len(l.Buffered)-1][1]-l.Time > 3 || l.Time < livePos {
+		t.Errorf("back to live: mode %q, currentTime %.2f, buffered %v; want live within 3s of the live edge (past %.2fs)", l.Mode, l.Time, l.Buffered, livePos)
+	}
+}
+
+// scenarioManaged: an app's page asks for ManagedMediaSource
+// (data-media-source="managed" around the player): the engine that has it
+// plays live through it, the others fall back to MediaSource.
+func scenarioManaged(t *testing.T, env *engineEnv) {
+	page := template.Must(template.New("managed").Funcs(env.srv.p.FuncMap()).Parse(
+		`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Managed</title>{{amliveHead}}</head>` +
+			`<body><div data-media-source="managed">{{amlivePlayer .}}</div></body></html>`))
+	env.srv.e.GET("/managed/:id", func(c echo.Context) error {
+		var buf strings.Builder
+		if err := page.Execute(&buf, c.Param("id")); err != nil {
+			return err
+		}
+		return c.HTML(http.StatusOK, buf.String())
+	})
+	watch := env.open("managed", "/managed/"+browserRoom)
+	env.waitLive(watch)
+	assertPlaying(t, watch, engineAdvance, "live")
+	var got struct {
+		MediaSource          string `json:"mediaSource"`
+		DisableRemotePlaybck bool   `json:"disableRemotePlayback"`
+	}
+	if err := watch.Eval(`(() => { const el = `+chrometest.PlayerJS+`; return {mediaSource: el.amlivePlayer.mediaSource, disableRemotePlayback: Boolean(el.querySelector('video').disableRemotePlayback)}; })()`, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := "mse"
+	if env.can.managed {
+		want = "managed"
+	}
+	if got.MediaSource != want || (want == "managed" && !got.DisableRemotePlaybck) {
+		t.Errorf("player mediaSource %q, video.disableRemotePlayback %v; want %q (and remote playback disabled with ManagedMediaSource)",
+			got.MediaSource, got.DisableRemotePlaybck, want)
+	}
+}
+
+// broadcasterWidget is what a person sees of the broadcaster widget.
+type broadcasterWidget struct {
+	State        string `json:"state"`
+	Status       string `json:"status"`
+	StartEnabled bool   `json:"startEnabled"`
+	Mime         string `json:"mime"`
+}
+
+const jsBroadcasterWidget = `(() => {
+  const el = ` + chrometest.BroadcasterJS + `;
+  return {state: el.dataset.state, status: el.querySelector('[data-amlive-status]').textContent,
+    startEnabled: !el.querySelector('[data-amlive-start]').disabled, mime: el.amliveBroadcaster.mimeType};
+})()`
+
+// scenarioGoLive: the broadcast page with the engine's fake camera. An
+// engine that can record WebM goes live and a viewer in it watches; one
+// that cannot is told so before pressing "Go live", which stays disabled.
+func scenarioGoLive(t *testing.T, env *engineEnv) {
+	bc := env.open("broadcaster", "/live/"+browserRoom+"/broadcast")
+	waitPage(t, bc, "the broadcaster", chrometest.BroadcasterJS+` && `+chrometest.BroadcasterJS+`.dataset.state`)
+	var w broadcasterWidget
+	if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !env.can.record {
+		if w.State != "unsupported" || w.StartEnabled || !strings.Contains(w.Status, "cannot record video in a format this site accepts") {
+			t.Fatalf("broadcaster before Go live: %+v; want state unsupported, Go live disabled, and a status saying the browser cannot record WebM", w)
+		}
+		t.Logf("broadcaster says: %q", w.Status)
+		return
+	}
+	if w.State != "idle" || !w.StartEnabled {
+		t.Fatalf("broadcaster before Go live: %+v; want idle with Go live enabled", w)
+	}
+	click(t, bc, "[data-amlive-start]")
+	waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
+	if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.Mime != env.can.recordMime {
+		t.Errorf("broadcaster records %q; want %q", w.Mime, env.can.recordMime)
+	}
+	// The engine watches its own broadcast live, where its MSE can.
+	if why := pending(env.e, "watch own broadcast live"); why != "" {
+		t.Logf("not watched live: %s", why)
+		ctx := testContext(t, engineTimeout)
+		env.srv.waitBytes(t, ctx, browserRoom, 200<<10)
+	} else {
+		live := env.open("watch live", "/live/"+browserRoom)
+		env.waitLive(live)
+		assertPlaying(t, live, engineAdvance, "live")
+	}
+	click(t, bc, "[data-amlive-stop]")
+	waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
+	if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w.Status, "Recording saved") {
+		t.Errorf("broadcaster status after Stop %q; want it to say the recording was saved", w.Status)
+	}
+	// What the engine recorded plays back as the room's recording.
+	watch := env.open("watch", "/live/"+browserRoom)
+	waitPage(t, watch, "the recording", chrometest.PlayerIn("document", "recording"))
+	waitPage(t, watch, "the recording playing", jsRecordingPlaying)
+	assertPlaying(t, watch, engineAdvance, "recording")
+}
