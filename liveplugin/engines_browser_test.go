@@ -55,19 +55,11 @@ const (
 // is the one place to edit once those fixes are merged.
 func pending(e browser.Engine, scenario string) string {
 	switch {
-	case e == browser.WebKit && scenario != "go live":
-		// Every Chromium recording says Video/AlphaMode = 1 and the server
-		// passes it on: GStreamer then picks an alpha decoder that fails
-		// (VP8: media error 4) or hangs (VP9).
-		why := "needs the AlphaMode fix (branch alpha): WebKit cannot play Chromium's recordings while the server passes on Video/AlphaMode = 1"
-		if scenario == "time-shift vp9" {
-			// Seen with AlphaMode cleared in the fixture: the rewind and the
-			// growing recording play, but back at the live edge the picture
-			// stays frozen (a few frames in 3 windows; totalVideoFrames
-			// restarts) while currentTime advances.
-			why += "; then back to live freezes the picture in WebKit (to investigate)"
-		}
-		return why
+	case e == browser.WebKit && scenario == "time-shift vp9":
+		// The rewind and the growing recording play, but back at the live
+		// edge the picture stays frozen (a few frames in 3 windows;
+		// totalVideoFrames restarts) while currentTime advances.
+		return "back to live after a rewind freezes the picture in WebKit (open)"
 	case e == browser.Firefox && scenario != "go live" && !strings.HasPrefix(scenario, "recording"):
 		// Live means MSE. Firefox keeps only the Clusters whose first video
 		// block is a keyframe: VP8 (keyframes 2 s apart) stalls after the
