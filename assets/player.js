@@ -127,6 +127,10 @@
         }
         const h = ebmlHeader(b, i);
         if (!h) break;
+        if (h.bad) {
+          this._pass(out); // not EBML as expected: leave it to the SourceBuffer
+          continue;
+        }
         const end = h.size < 0 ? -1 : i + h.len + h.size;
         if (this.cur && h.id > 0xffffff) this._close(out); // a Segment-level element ends the Cluster
         if (this.cur) {
@@ -259,13 +263,16 @@
   }
 
   // ebmlHeader reads the ID and size of the element at b[i:]: {id, size, len}
-  // with size -1 when unknown, or null when b ends first.
+  // with size -1 when unknown, null when b ends first, {bad: true} when
+  // these are not an ID and a size.
   function ebmlHeader(b, i) {
     if (i >= b.length) return null;
     const il = vintLen(b[i]);
-    if (!il || il > 4 || i + il >= b.length) return null;
+    if (!il || il > 4) return { bad: true };
+    if (i + il >= b.length) return null;
     const sl = vintLen(b[i + il]);
-    if (!sl || i + il + sl > b.length) return null;
+    if (!sl) return { bad: true };
+    if (i + il + sl > b.length) return null;
     let id = 0;
     for (let k = 0; k < il; k++) id = id * 256 + b[i + k];
     let size = b[i + il] & (0xff >> sl);
