@@ -95,6 +95,257 @@
     }
   }
 
+  // ClusterMerger rewrites the WebM stream on its way to the SourceBuffer so
+  // that every Cluster starts with a video keyframe: each Cluster whose first
+  // video block is not a keyframe loses its header and its blocks join the
+  // Cluster before it, their timecodes made relative to that Cluster's.
+  // Firefox's MSE parses each Cluster apart and, when one starts before the
+  // end it guessed for the previous Cluster's last video frame (Chromium
+  // starts a Cluster every timeslice, with an audio block), re-creates its
+  // demuxer, which drops video up to the next keyframe: most of a broadcast's
+  // video is lost. Only unknown-size Clusters (MediaRecorder's) are merged; a
+  // Cluster's bytes wait here until its first video block has arrived.
+  const EBML_CLUSTER = 0x1f43b675;
+  const EBML_SEGMENT = 0x18538067;
+  const EBML_TRACKS = 0x1654ae6b;
+  const MAX_REL_MS = 30000; // a merged block's timecode stays an int16 away from its Cluster's
+
+  class ClusterMerger {
+    constructor() {
+      this.buf = new Uint8Array(0); // input not yet handled
+      this.video = -1; // the video track number, once Tracks is read
+      this.off = false; // pass everything through
+      this.base = null; // timecode of the Cluster merged blocks join
+      this.cur = null; // the open Cluster: {hdr, tc, held, state, delta}
+    }
+
+    // push takes the next bytes of the stream and returns those ready to append.
+    push(chunk) {
+      const data = new Uint8Array(chunk);
+      if (this.off && !this.buf.length) return data;
+      const b = this.buf.length ? concatBytes([this.buf, data]) : data;
+      const out = [];
+      let i = 0;
+      while (i < b.length) {
+        if (this.off) {
+          out.push(b.subarray(i));
+          i = b.length;
+          break;
+        }
+        const h = ebmlHeader(b, i);
+        if (!h) break;
+        if (h.bad) {
+          this._pass(out); // not EBML as expected: leave it to the SourceBuffer
+          continue;
+        }
+        const end = h.size < 0 ? -1 : i + h.len + h.size;
+        if (this.cur && h.id > 0xffffff) this._close(out); // a Segment-level element ends the Cluster
+        if (this.cur) {
+          if (end < 0) {
+            this._pass(out);
+            continue;
+          }
+          if (end > b.length) break;
+          this._child(out, b, i, h, end);
+          i = end;
+          continue;
+        }
+        if (h.id === EBML_SEGMENT) {
+          out.push(b.subarray(i, i + h.len));
+          i += h.len;
+          continue;
+        }
+        if (h.id === EBML_CLUSTER && h.size < 0) {
+          const t = ebmlHeader(b, i + h.len);
+          if (!t) break;
+          const tcEnd = i + h.len + t.len + t.size;
+          if (t.id !== 0xe7 || t.size < 0 || t.size > 6) {
+            this.base = null; // not as MediaRecorder writes it: keep it whole
+            this.cur = { hdr: b.slice(i, i + h.len), tc: 0, held: [], state: 'real', delta: 0 };
+            out.push(this.cur.hdr);
+            i += h.len;
+            continue;
+          }
+          if (tcEnd > b.length) break;
+          this.cur = { hdr: b.slice(i, tcEnd), tc: ebmlUint(b, tcEnd - t.size, t.size), held: [], state: 'open', delta: 0 };
+          i = tcEnd;
+          continue;
+        }
+        if (end < 0) {
+          this._pass(out);
+          continue;
+        }
+        if (end > b.length) break;
+        if (h.id === EBML_TRACKS) this._tracks(b, i + h.len, end);
+        if (h.id === EBML_CLUSTER) this.base = null;
+        out.push(b.slice(i, end));
+        i = end;
+      }
+      this.buf = b.slice(i);
+      return concatBytes(out);
+    }
+
+    // _pass gives up on an element it cannot follow: everything passes through.
+    _pass(out) {
+      this._close(out);
+      this.off = true;
+    }
+
+    // _close ends the open Cluster; one without video stays as it came.
+    _close(out) {
+      const c = this.cur;
+      this.cur = null;
+      if (c && c.state === 'open') {
+        this.base = c.tc;
+        out.push(c.hdr, ...c.held);
+      }
+    }
+
+    // _tracks finds the video track's number in the Tracks element b[from:to].
+    _tracks(b, from, to) {
+      for (let i = from; i < to; ) {
+        const e = ebmlHeader(b, i);
+        if (!e || e.size < 0) return;
+        if (e.id === 0xae) {
+          let num = -1;
+          let type = -1;
+          for (let j = i + e.len; j < i + e.len + e.size; ) {
+            const f = ebmlHeader(b, j);
+            if (!f || f.size < 0) return;
+            if (f.id === 0xd7) num = ebmlUint(b, j + f.len, f.size);
+            if (f.id === 0x83) type = ebmlUint(b, j + f.len, f.size);
+            j += f.len + f.size;
+          }
+          if (type === 1) this.video = num;
+        }
+        i += e.len + e.size;
+      }
+      if (this.video < 0) this.off = true;
+    }
+
+    // _child handles one element b[i:end] of the open Cluster.
+    _child(out, b, i, h, end) {
+      const c = this.cur;
+      const el = b.slice(i, end);
+      const block = blockAt(el, h);
+      if (c.state === 'open') {
+        c.held.push(el);
+        if (!block || block.track !== this.video) return;
+        if (block.key || this.base === null || c.tc - this.base > MAX_REL_MS) {
+          this.base = c.tc;
+          c.state = 'real';
+          out.push(c.hdr, ...c.held);
+        } else {
+          c.state = 'merged';
+          c.delta = c.tc - this.base;
+          for (const e of c.held) this._rebase(out, e);
+        }
+        c.held = [];
+        return;
+      }
+      if (c.state === 'merged') this._rebase(out, el);
+      else out.push(el);
+    }
+
+    // _rebase makes a merged Cluster's block relative to the Cluster it
+    // joins, starting a new Cluster when the timecode would not fit.
+    _rebase(out, el) {
+      const c = this.cur;
+      const block = blockAt(el, ebmlHeader(el, 0));
+      if (!block) {
+        out.push(el);
+        return;
+      }
+      const dv = new DataView(el.buffer, el.byteOffset + block.at, 2);
+      let rel = dv.getInt16(0) + c.delta;
+      if (rel > 32767 || rel < -32768) {
+        this.base = c.tc + dv.getInt16(0);
+        c.delta = c.tc - this.base;
+        out.push(clusterHeader(this.base));
+        rel = dv.getInt16(0) + c.delta;
+      }
+      dv.setInt16(0, rel);
+      out.push(el);
+    }
+  }
+
+  // ebmlHeader reads the ID and size of the element at b[i:]: {id, size, len}
+  // with size -1 when unknown, null when b ends first, {bad: true} when
+  // these are not an ID and a size.
+  function ebmlHeader(b, i) {
+    if (i >= b.length) return null;
+    const il = vintLen(b[i]);
+    if (!il || il > 4) return { bad: true };
+    if (i + il >= b.length) return null;
+    const sl = vintLen(b[i + il]);
+    if (!sl) return { bad: true };
+    if (i + il + sl > b.length) return null;
+    let id = 0;
+    for (let k = 0; k < il; k++) id = id * 256 + b[i + k];
+    let size = b[i + il] & (0xff >> sl);
+    let ones = size === 0xff >> sl;
+    for (let k = 1; k < sl; k++) {
+      size = size * 256 + b[i + il + k];
+      ones = ones && b[i + il + k] === 0xff;
+    }
+    return { id, size: ones ? -1 : size, len: il + sl };
+  }
+
+  function vintLen(first) {
+    for (let n = 1; n <= 8; n++) if (first & (0x100 >> n)) return n;
+    return 0;
+  }
+
+  function ebmlUint(b, i, n) {
+    let v = 0;
+    for (let k = 0; k < n; k++) v = v * 256 + b[i + k];
+    return v;
+  }
+
+  // blockAt describes the SimpleBlock, or the Block of the BlockGroup, el
+  // (whose header is h): {track, key, at} with at the offset in el of its
+  // int16 timecode; null for any other element.
+  function blockAt(el, h) {
+    if (h.id === 0xa3) return blockHeader(el, h.len, el[h.len + vintLen(el[h.len]) + 2] & 0x80);
+    if (h.id !== 0xa0) return null;
+    let block = null;
+    let refs = false;
+    for (let j = h.len; j < el.length; ) {
+      const f = ebmlHeader(el, j);
+      if (!f || f.size < 0) return null;
+      if (f.id === 0xa1) block = j + f.len;
+      if (f.id === 0xfb) refs = true;
+      j += f.len + f.size;
+    }
+    return block === null ? null : blockHeader(el, block, !refs);
+  }
+
+  function blockHeader(el, at, key) {
+    const tl = vintLen(el[at]);
+    if (!tl || at + tl + 3 > el.length) return null;
+    return { track: ebmlUint(el, at, tl) - (0x80 >> (tl - 1)) * 256 ** (tl - 1), key: Boolean(key), at: at + tl };
+  }
+
+  // clusterHeader is an unknown-size Cluster with the timecode tc.
+  function clusterHeader(tc) {
+    const h = new Uint8Array([0x1f, 0x43, 0xb6, 0x75, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xe7, 0x84, 0, 0, 0, 0]);
+    new DataView(h.buffer).setUint32(14, tc);
+    return h;
+  }
+
+  function concatBytes(parts) {
+    if (parts.length === 1) return parts[0];
+    let n = 0;
+    for (const p of parts) n += p.length;
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+
   // Feed is one subscription: the WebSocket, its MediaSource and SourceBuffer,
   // the queue of media waiting to be appended, and the live-edge state of the
   // engine's tick. Once closed it does nothing.
@@ -111,6 +362,7 @@
       this.managed = false; // a ManagedMediaSource: it says when to append
       this.streaming = true; // a ManagedMediaSource wants media now
       this.pending = []; // media messages not yet appended
+      this.merger = new ClusterMerger(); // see ClusterMerger
       this.started = false; // playback started at the first buffered media
       this.removing = false; // a remove() runs
       this.needAbort = false; // abort() the SourceBuffer before the next append
@@ -223,7 +475,9 @@
 
     _onMedia(buf) {
       if (!this.ms) return; // media before hello: not part of the protocol
-      this.pending.push(buf);
+      const media = this.merger.push(buf);
+      if (!media.length) return;
+      this.pending.push(media);
       this._appendNext();
     }
 
@@ -284,6 +538,7 @@
     // a remove() runs: then it waits for that remove's updateend.
     skip() {
       this.pending = [];
+      this.merger = new ClusterMerger();
       if (!this.sb || this.ms.readyState !== 'open') return;
       if (this.removing) {
         this.needAbort = true;
