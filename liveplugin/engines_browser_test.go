@@ -50,9 +50,9 @@ const (
 )
 
 // pending says why scenario (a row of engineScenarios, or the step "watch
-// own broadcast live" of the go-live row) cannot pass on engine e yet: a
-// fix on another branch that it waits for. "" when nothing blocks it. This
-// is the one place to edit once those fixes are merged.
+// own broadcast live" of the go-live row) cannot pass on engine e: a known
+// limitation still open, which skips the row with that reason. "" when
+// nothing blocks it. This is the one place to edit once one is fixed.
 func pending(e browser.Engine, scenario string) string {
 	switch {
 	case e == browser.WebKit && scenario == "time-shift vp9":
@@ -60,14 +60,6 @@ func pending(e browser.Engine, scenario string) string {
 		// edge the picture stays frozen (a few frames in 3 windows;
 		// totalVideoFrames restarts) while currentTime advances.
 		return "back to live after a rewind freezes the picture in WebKit (open)"
-	case e == browser.Firefox && scenario != "go live" && !strings.HasPrefix(scenario, "recording"):
-		// Live means MSE. Firefox keeps only the Clusters whose first video
-		// block is a keyframe: VP8 (keyframes 2 s apart) stalls after the
-		// first Cluster, VP9 (keyframes ~0.6 s apart) jumps from hole to
-		// hole at a few frames a second, and its own broadcasts (keyframes
-		// ~8 s apart) freeze. Recordings play (video src, not MSE).
-		return "needs the Firefox MSE fix (branch firefox-vp8): Firefox's MSE drops the media of every Cluster that does not " +
-			"start with a video keyframe, in Chromium's recordings and its own (buffered islands at each keyframe)"
 	}
 	return ""
 }
