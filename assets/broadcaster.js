@@ -42,7 +42,7 @@
   'use strict';
 
   const amlive = window.amlive;
-  const { Scope, Widget, expose, endpoint, intAttr, closeMessage, register } = amlive.core;
+  const { Engine, Widget, expose, endpoint, intAttr, closeMessage, register } = amlive.core;
   const codes = amlive.protocol.codes;
 
   const SELECTOR = '[data-amlive-broadcaster]';
@@ -163,48 +163,18 @@
   // callbacks (each optional) onState(state, previous, message),
   // onStatus(text) (a status line without a change of state),
   // onError(message) (also in lastError), onViewers(count)}.
-  class BroadcastEngine {
+  class BroadcastEngine extends Engine {
     constructor(video, conf) {
-      this.video = video;
-      this.state = 'idle';
+      super(video, conf, 'idle');
       this.broadcast = '';
       this.mimeType = '';
-      this.viewers = 0;
-      this.lastError = '';
       this.source = null;
-      this.closed = false;
 
-      this._conf = conf;
-      this._scope = new Scope();
       this._session = null;
       if (!chooseMime(null)) {
         this.state = 'unsupported';
         this.lastError = UNSUPPORTED;
       }
-    }
-
-    _call(name, ...args) {
-      if (!this.closed && this._conf[name]) this._conf[name](...args);
-    }
-
-    _status(text) {
-      this._call('onStatus', text);
-    }
-
-    _setState(state, message) {
-      const prev = this.state;
-      this.state = state;
-      this._call('onState', state, prev, message);
-    }
-
-    _setViewers(n) {
-      this.viewers = n;
-      this._call('onViewers', n);
-    }
-
-    _setError(message) {
-      this.lastError = message;
-      this._call('onError', message);
     }
 
     // busy: a broadcast is starting, on or finishing.

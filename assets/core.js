@@ -167,6 +167,49 @@
   // Widget is the DOM side every widget shares: its element, its listeners
   // (a Scope), events announced both to on() and as DOM events amlive:EVENT,
   // the status line, and destroy().
+  // Engine is the base of the widgets' engines (PlayerEngine,
+  // BroadcastEngine): no DOM but the video element it is given, a conf
+  // object of callbacks (each optional: onState(state, previous, message),
+  // onStatus(text), onError(message), onViewers(count), and each engine's
+  // own), the state every engine reports, and a Scope that holds its
+  // timers and listeners until close().
+  class Engine {
+    constructor(video, conf, state) {
+      this.video = video;
+      this.state = state;
+      this.viewers = 0;
+      this.lastError = '';
+      this.closed = false;
+
+      this._conf = conf;
+      this._scope = new Scope();
+    }
+
+    _call(name, ...args) {
+      if (!this.closed && this._conf[name]) this._conf[name](...args);
+    }
+
+    _status(text) {
+      this._call('onStatus', text);
+    }
+
+    _setState(state, message) {
+      const prev = this.state;
+      this.state = state;
+      this._call('onState', state, prev, message);
+    }
+
+    _setViewers(n) {
+      this.viewers = n;
+      this._call('onViewers', n);
+    }
+
+    _setError(message) {
+      this.lastError = message;
+      this._call('onError', message);
+    }
+  }
+
   class Widget {
     constructor(el, prop) {
       this.el = el;
@@ -271,5 +314,5 @@
     }
   };
 
-  amlive.core = Object.freeze({ closeMessage, retries, endpoint, intAttr, Emitter, Scope, Widget, expose, register, codes: protocol.codes });
+  amlive.core = Object.freeze({ closeMessage, retries, endpoint, intAttr, Emitter, Scope, Engine, Widget, expose, register, codes: protocol.codes });
 })((window.amlive = window.amlive || {}));

@@ -37,7 +37,7 @@
   'use strict';
 
   const amlive = window.amlive;
-  const { Scope, Widget, expose, endpoint, intAttr, closeMessage, retries, register } = amlive.core;
+  const { Engine, Widget, expose, endpoint, intAttr, closeMessage, retries, register } = amlive.core;
   const codes = amlive.protocol.codes;
 
   const SELECTOR = '[data-amlive-player]';
@@ -617,23 +617,17 @@
   // onViewers(count), onPublisher(reconnecting), onUnmute(show) (offer to
   // unmute after autoplay played muted), onOfferLive(show) (offer to leave a
   // recording for live)}.
-  class PlayerEngine {
+  class PlayerEngine extends Engine {
     constructor(video, conf) {
-      this.video = video;
-      this.state = '';
+      super(video, conf, '');
       this.mode = 'none';
       this.broadcast = '';
       this.mime = '';
       this.startedAt = '';
-      this.viewers = 0;
-      this.lastError = '';
       this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0, stalls: 0, evictions: 0 };
       this.mediaSource = ''; // 'managed' or 'mse' while live
       this.publisherLost = false;
-      this.closed = false;
 
-      this._conf = conf;
-      this._scope = new Scope();
       this._feed = null; // the current subscription
       this._shift = null; // the time-shifted broadcast
       this._latency = new Latency((conf.latencyMs || 300) / 1000);
@@ -651,30 +645,6 @@
       });
       this._scope.listen(v, 'ended', () => this._onEnded());
       this._scope.interval(() => this._tick(), TICK_MS);
-    }
-
-    _call(name, ...args) {
-      if (!this.closed && this._conf[name]) this._conf[name](...args);
-    }
-
-    _status(text) {
-      this._call('onStatus', text);
-    }
-
-    _setState(state, message) {
-      const prev = this.state;
-      this.state = state;
-      this._call('onState', state, prev, message);
-    }
-
-    _setViewers(n) {
-      this.viewers = n;
-      this._call('onViewers', n);
-    }
-
-    _setError(message) {
-      this.lastError = message;
-      this._call('onError', message);
     }
 
     // rewindable: the live stream can leave for the growing recording.
