@@ -48,7 +48,10 @@ func TestBrowserWebKitPlaysChromiumStream(t *testing.T) {
 	// One page for both: in this WebKit a second page, opened after the
 	// first was closed, stops answering WebDriver once it plays media.
 	page := b.NewPage(t, "viewer")
-	for _, name := range []string{"vp8-opus-250ms-kf2s", "vp9-opus-250ms-kf2s"} {
+	// VP9 first: on one page, a VP9 broadcast after a VP8 one fails in
+	// WebKit ("Failed to push buffer"), an open problem of its own; each
+	// codec plays when it comes first, and VP8 after VP9 plays.
+	for _, name := range []string{"vp9-opus-250ms-kf2s", "vp8-opus-250ms-kf2s"} {
 		t.Run(name, func(t *testing.T) {
 			fx := fixture.Load(t, name)
 			srv := newBrowserServer(t, browserAllowAll)
