@@ -105,6 +105,9 @@
   // demuxer, which drops video up to the next keyframe: most of a broadcast's
   // video is lost. Only unknown-size Clusters (MediaRecorder's) are merged; a
   // Cluster's bytes wait here until its first video block has arrived.
+  // The merge is for Firefox only: in WebKit (WebKitGTK 2.50) a second
+  // broadcast on one page failed to play with it, and Chromium needs none.
+  const MERGE_CLUSTERS = /\bFirefox\//.test(navigator.userAgent);
   const EBML_CLUSTER = 0x1f43b675;
   const EBML_SEGMENT = 0x18538067;
   const EBML_TRACKS = 0x1654ae6b;
@@ -362,7 +365,7 @@
       this.managed = false; // a ManagedMediaSource: it says when to append
       this.streaming = true; // a ManagedMediaSource wants media now
       this.pending = []; // media messages not yet appended
-      this.merger = new ClusterMerger(); // see ClusterMerger
+      this.merger = MERGE_CLUSTERS ? new ClusterMerger() : null; // see ClusterMerger
       this.started = false; // playback started at the first buffered media
       this.removing = false; // a remove() runs
       this.needAbort = false; // abort() the SourceBuffer before the next append
@@ -475,7 +478,7 @@
 
     _onMedia(buf) {
       if (!this.ms) return; // media before hello: not part of the protocol
-      const media = this.merger.push(buf);
+      const media = this.merger ? this.merger.push(buf) : new Uint8Array(buf);
       if (!media.length) return;
       this.pending.push(media);
       this._appendNext();
@@ -538,7 +541,7 @@
     // a remove() runs: then it waits for that remove's updateend.
     skip() {
       this.pending = [];
-      this.merger = new ClusterMerger();
+      this.merger = MERGE_CLUSTERS ? new ClusterMerger() : null;
       if (!this.sb || this.ms.readyState !== 'open') return;
       if (this.removing) {
         this.needAbort = true;
