@@ -230,12 +230,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxViewers, defaultMaxViewers)
 	setDefault(&c.MaxTotalViewers, defaultMaxTotalViewers)
 	setDefault(&c.MaxBroadcast, defaultMaxBroadcast)
-	if c.ViewerUpgrades == (RateLimit{}) {
-		c.ViewerUpgrades = defaultViewerUpgrades
-	}
-	if c.PublisherUpgrades == (RateLimit{}) {
-		c.PublisherUpgrades = defaultPublisherUpgrades
-	}
+	setDefault(&c.ViewerUpgrades, defaultViewerUpgrades)
+	setDefault(&c.PublisherUpgrades, defaultPublisherUpgrades)
 	setDefault(&c.MaxBitrate, defaultMaxBitrate)
 	setDefault(&c.MaxBroadcastBytes, defaultMaxBroadcastBytes)
 	setDefault(&c.IdleTimeout, defaultIdleTimeout)
@@ -250,8 +246,9 @@ func (c Config) withDefaults() Config {
 // bitrateWindow is the window, in seconds, over which MaxBitrate is averaged.
 const bitrateWindow = 10
 
-func setDefault[T int | int64 | time.Duration](v *T, d T) {
-	if *v == 0 {
+func setDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
 		*v = d
 	}
 }

@@ -261,12 +261,12 @@ func (p *Plugin) playback(c echo.Context) error {
 	} else {
 		h.Set("Cache-Control", "private, max-age=60")
 	}
-	etag, err := fileETag(id, f)
+	fi, err := f.Stat()
 	if err != nil {
 		return toHTTPError(err)
 	}
-	h.Set("ETag", etag)
-	if fi, err := f.Stat(); err == nil && refuseRanges(c.Response(), c.Request(), fi.Size()) {
+	h.Set("ETag", fileETag(id, fi))
+	if refuseRanges(c.Response(), c.Request(), fi.Size()) {
 		return nil
 	}
 	modtime := m.End

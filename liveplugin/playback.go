@@ -2,8 +2,8 @@ package liveplugin
 
 import (
 	"fmt"
+	"io/fs"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -23,18 +23,14 @@ func rangeCount(h string) int {
 	return strings.Count(h, ",") + 1
 }
 
-// fileETag returns a strong validator for the recording file f of
-// broadcast id, derived from the open file itself: its size and
+// fileETag returns a strong validator for the recording file of broadcast
+// id whose open file has info fi, derived from that file itself: its size and
 // modification time. A live recording's ETag changes as it grows, and the
 // sealed file (written anew and renamed into place) never shares one with
 // the live file it replaced, so a client that resumes with If-Range after
 // the seal gets the whole new file rather than bytes of another layout.
-func fileETag(id string, f *os.File) (string, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf(`"%s.%s.%s"`, id, strconv.FormatInt(fi.Size(), 36), strconv.FormatInt(fi.ModTime().UnixNano(), 36)), nil
+func fileETag(id string, fi fs.FileInfo) string {
+	return fmt.Sprintf(`"%s.%s.%s"`, id, strconv.FormatInt(fi.Size(), 36), strconv.FormatInt(fi.ModTime().UnixNano(), 36))
 }
 
 // refuseRanges answers 416 to a request for more than maxRanges ranges of

@@ -42,8 +42,9 @@ func (p *Plugin) accept(c echo.Context, wg *sync.WaitGroup, publisher bool) (roo
 		closeWith(conn, ErrClosed)
 		return "", nil, nil, nil
 	}
-	if err := p.upgrades.allow(p.clientIP(c), publisher); err != nil {
-		p.log.Warn("websocket refused", "room", room, "remote", p.clientIP(c), "err", err)
+	ip := p.clientIP(c)
+	if err := p.upgrades.allow(ip, publisher); err != nil {
+		p.log.Warn("websocket refused", "room", room, "remote", ip, "err", err)
 		closeWith(conn, err)
 		done()
 		return "", nil, nil, nil

@@ -35,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/amlive/amlive/internal/chrometest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,27 +87,23 @@ func Engines() []Engine {
 	return out
 }
 
-// Timeouts of the drivers.
+// Timeouts of the drivers and the size of their pages: those of
+// chrometest, so that a scenario behaves alike under both.
 const (
 	// StartTimeout bounds the start of a browser, display included.
-	StartTimeout = 90 * time.Second
+	StartTimeout = chrometest.StartTimeout
 	// ActionTimeout bounds one command: a navigation, an evaluation, a
-	// screenshot. It is generous, because a busy machine can starve a
-	// browser for long.
-	ActionTimeout = time.Minute
+	// screenshot.
+	ActionTimeout = chrometest.ActionTimeout
 	// PollInterval is how often Page.WaitFor checks its condition.
-	PollInterval = 100 * time.Millisecond
+	PollInterval = chrometest.PollInterval
 	// closeTimeout bounds the graceful close of a browser, after which its
 	// processes are killed.
 	closeTimeout = 15 * time.Second
-)
-
-// The size, in CSS pixels, of the viewport of every page.
-const (
-	// ViewportWidth is the width of a page.
-	ViewportWidth = 1280
-	// ViewportHeight is the height of a page.
-	ViewportHeight = 900
+	// ViewportWidth is the width, in CSS pixels, of every page.
+	ViewportWidth = chrometest.ViewportWidth
+	// ViewportHeight is the height, in CSS pixels, of every page.
+	ViewportHeight = chrometest.ViewportHeight
 )
 
 // Browser is one running browser. Its methods are safe for concurrent use;
