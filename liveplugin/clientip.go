@@ -1,9 +1,6 @@
 package liveplugin
 
 import (
-	"net"
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 )
 
@@ -20,14 +17,5 @@ func (p *Plugin) clientIP(c echo.Context) string {
 	if c.Echo().IPExtractor != nil {
 		return c.RealIP()
 	}
-	return directIP(c.Request())
-}
-
-// directIP returns the IP address of the peer of r's connection.
-func directIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return echo.ExtractIPDirect()(c.Request())
 }
