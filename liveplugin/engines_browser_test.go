@@ -60,6 +60,10 @@ func pending(e browser.Engine, scenario string) string {
 		// edge the picture stays frozen (a few frames in 3 windows;
 		// totalVideoFrames restarts) while currentTime advances.
 		return "back to live after a rewind freezes the picture in WebKit (open)"
+	case e == browser.WebKit && scenario == "managed media source vp9":
+		// Seen once in four CI runs: the picture froze near the live edge
+		// (8 frames in 2 s, three windows running).
+		return "the picture can freeze near the live edge in WebKit with ManagedMediaSource (open)"
 	case e == browser.Firefox && scenario == "time-shift vp9":
 		// Seen once in three CI runs: back at the live edge, MediaError 3
 		// (decode error) on the first Clusters appended after the rewind.
