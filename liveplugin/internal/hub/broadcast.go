@@ -53,6 +53,7 @@ type Broadcast struct {
 	ended   bool
 	endMsg  Message
 	lost    bool // the publisher's connection is down
+	others  int  // viewers on other nodes (SetOtherViewers)
 }
 
 // Room returns the room of the broadcast.
@@ -70,7 +71,7 @@ func (b *Broadcast) Info() Info {
 		ID:       b.id,
 		MIMEType: b.mime,
 		Started:  b.started,
-		Viewers:  len(b.subs),
+		Viewers:  len(b.subs) + b.others,
 		Bytes:    b.end,
 
 		PublisherLost: b.lost,
@@ -85,11 +86,12 @@ func (b *Broadcast) Init() (mime string, init []byte, ok bool) {
 	return b.mime, b.init, b.init != nil
 }
 
-// Viewers returns the current number of subscribers.
+// Viewers returns the current number of subscribers, plus the viewers on
+// other nodes last set with SetOtherViewers.
 func (b *Broadcast) Viewers() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.subs)
+	return len(b.subs) + b.others
 }
 
 // ViewersChanged returns a channel that receives a value whenever the
@@ -313,7 +315,7 @@ func (b *Broadcast) removeLocked(s *Subscriber) {
 }
 
 func (b *Broadcast) viewersChangedLocked() {
-	n := len(b.subs)
+	n := len(b.subs) + b.others
 	m := textMessage(kindViewers, b.h.cfg.Events.Viewers(n))
 	b.viewersMsg.Store(&m)
 	b.viewersVer.Add(1)

@@ -1,0 +1,74 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/amlive/amlive/liveplugin/internal/hub"
+)
+
+// Local keeps every room in one process's hub: the plugin's default. A
+// takeover never happens, since the node that holds a broadcast's
+// publisher is the only node.
+type Local struct {
+	h *hub.Hub
+}
+
+// NewLocal returns the Rooms of one process, kept in h.
+func NewLocal(h *hub.Hub) *Local { return &Local{h: h} }
+
+// Start implements Rooms.
+func (l *Local) Start(_ context.Context, room, id, _ string, started time.Time) (Origin, error) {
+	b, err := l.h.Start(room, id, started)
+	if err != nil {
+		return nil, err
+	}
+	return LocalOrigin{b}, nil
+}
+
+// Subscribe implements Rooms.
+func (l *Local) Subscribe(_ context.Context, room string) (*hub.Subscriber, error) {
+	return l.h.Subscribe(room)
+}
+
+// Lookup implements Rooms.
+func (l *Local) Lookup(room string) (hub.Info, bool) {
+	b, ok := l.h.LookupLive(room)
+	if !ok {
+		return hub.Info{}, false
+	}
+	return b.Info(), true
+}
+
+// Live implements Rooms.
+func (l *Local) Live() []hub.Info { return l.h.Live() }
+
+// Takeover implements Rooms: there is never another node to take over
+// from.
+func (l *Local) Takeover(context.Context, string, string, func(room, id string) bool) (*Handover, error) {
+	return nil, ErrNoTakeover
+}
+
+// Stats implements Rooms.
+func (l *Local) Stats() hub.Stats { return l.h.Stats() }
+
+// Viewers implements Rooms.
+func (l *Local) Viewers() int { return l.h.Viewers() }
+
+// Close implements Rooms.
+func (l *Local) Close() error {
+	l.h.Close()
+	return nil
+}
+
+// LocalOrigin is a broadcast of this process's hub as an Origin: nothing
+// hands it over or fences it.
+type LocalOrigin struct {
+	*hub.Broadcast
+}
+
+// Handovers implements Origin: nil, nothing asks.
+func (LocalOrigin) Handovers() <-chan *HandoverRequest { return nil }
+
+// Fenced implements Origin: nil, nothing fences a single process.
+func (LocalOrigin) Fenced() <-chan struct{} { return nil }
