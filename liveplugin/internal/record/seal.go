@@ -202,8 +202,27 @@ type Recovery struct {
 // directory: it cannot tell another process's live recording or
 // temporary file from a dead one. It is safe for concurrent use.
 func (s *Store) BeginRecover() (*Recovery, error) {
+	return s.BeginRecoverWith(RecoverOptions{})
+}
+
+// RecoverOptions let several processes share a Store's directory, as the
+// nodes of a cluster do: BeginRecoverWith then leaves alone what another
+// process may still be writing.
+type RecoverOptions struct {
+	// Live reports whether broadcast id of room is live somewhere: its
+	// recording is left as it is. Optional.
+	Live func(room, id string) bool
+	// TempAge is how long a temporary file must have gone unmodified
+	// before it counts as a crash's leftover and is removed. Optional.
+	// Defaults to 0: every temporary file is removed.
+	TempAge time.Duration
+}
+
+// BeginRecoverWith is BeginRecover for a directory shared with other
+// processes, which o describes.
+func (s *Store) BeginRecoverWith(o RecoverOptions) (*Recovery, error) {
 	var errs []error
-	if err := s.removeTemps(); err != nil {
+	if err := s.removeTemps(o.TempAge); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.saveUnsaved(); err != nil {
@@ -219,6 +238,9 @@ func (s *Store) BeginRecover() (*Recovery, error) {
 		k := key(m.Room, m.Broadcast)
 		if _, busy := s.writers[k]; busy || m.Sealed || (!m.Live() && m.Failed != "") {
 			continue
+		}
+		if o.Live != nil && m.Live() && o.Live(m.Room, m.Broadcast) {
+			continue // another process writes it
 		}
 		s.writers[k] = use{recovering: true}
 		m.Recovering = true
@@ -382,9 +404,11 @@ func tempOwner(name string) (string, bool) {
 	return "", false
 }
 
-// removeTemps removes the temporary files in every room directory, except
-// those of recordings in use, and returns the errors it met.
-func (s *Store) removeTemps() error {
+// removeTemps removes the temporary files in every room directory that
+// have gone unmodified for age, except those of recordings in use, and
+// returns the errors it met.
+func (s *Store) removeTemps(age time.Duration) error {
+	now := time.Now()
 	rooms, err := os.ReadDir(s.dir)
 	if err != nil {
 		return fmt.Errorf("record: list %s: %w", s.dir, err)
@@ -404,6 +428,11 @@ func (s *Store) removeTemps() error {
 			id, ok := tempOwner(e.Name())
 			if !ok || !e.Type().IsRegular() {
 				continue
+			}
+			if age > 0 {
+				if fi, err := e.Info(); err != nil || now.Sub(fi.ModTime()) < age {
+					continue // gone, or perhaps another process's
+				}
 			}
 			k := key(r.Name(), id)
 			s.writersMu.Lock()
