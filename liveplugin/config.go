@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/amlive/amlive/liveplugin/internal/cluster"
 )
 
 // Action is what a request wants to do in a room; Config.Authorize decides.
@@ -53,15 +55,33 @@ type BroadcastInfo struct {
 	URL          string `json:"url"`                 // the room's watch page
 }
 
+// Cluster shares the live rooms between the nodes of a cluster:
+// liveplugin/natscluster builds one. Its methods speak the plugin's
+// internal types, so only the packages of this module implement it; the
+// contract they keep is described in the natscluster package.
+type Cluster = cluster.Provider
+
 // Config configures the plugin. It is passed by value to Register; its zero
 // value works: recordings go to "amlive-recordings", anyone may view, nobody
 // may publish.
 type Config struct {
 	// Dir is where recordings are written, one folder per room. Register
 	// seals the recordings a crash or kill left unfinished there, so two
-	// running plugins must not share it. Optional. Defaults to
-	// "amlive-recordings" in the working directory.
+	// running plugins must not share it, unless they are nodes of one
+	// Cluster: then they may (and should: see Cluster), and recovery
+	// leaves alone the recordings of broadcasts live on any node.
+	// Optional. Defaults to "amlive-recordings" in the working directory.
 	Dir string
+	// Cluster shares the live rooms with the plugins of other app
+	// servers, so that every replica behind a load balancer serves every
+	// room: build one with liveplugin/natscluster. With a Dir shared by
+	// the nodes (NFS and the like), every node lists and serves every
+	// recording and a broadcast resumed through another node continues
+	// the same file; with a Dir of each node's own, each node serves the
+	// recordings it wrote, and a broadcast resumed through another node
+	// is recorded in two parts, one on each node. Optional. Defaults to
+	// nil: the rooms of this process alone.
+	Cluster Cluster
 	// SyncInterval bounds how long a broadcast's bytes may wait before
 	// they are written and fsynced to its recording: a crash loses at most
 	// about this much of it. Optional. Defaults to 1 second.

@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/amlive/amlive/liveplugin/internal/cluster"
 	"github.com/amlive/amlive/liveplugin/internal/hub"
 	"github.com/amlive/amlive/liveplugin/internal/record"
 	"github.com/amlive/amlive/liveplugin/internal/webm"
@@ -79,6 +80,9 @@ var (
 	errStopped = errors.New("liveplugin: stopped by the server")
 	// errIdle is a publisher silent for IdleTimeout.
 	errIdle = errors.New("liveplugin: no data from the publisher within IdleTimeout")
+	// errFenced is a broadcast whose room the cluster gave to another
+	// node while this one was cut off from it.
+	errFenced = errors.New("liveplugin: the cluster gave the room to another node")
 	// errTooLong is a broadcast that reached MaxBroadcast.
 	errTooLong = errors.New("liveplugin: broadcast reached MaxBroadcast")
 )
@@ -115,6 +119,8 @@ func translate(err error) error {
 		return ErrNotLive
 	case errors.Is(err, hub.ErrClosed):
 		return ErrClosed
+	case errors.Is(err, cluster.ErrNoTakeover):
+		return errNoResume
 	case errors.Is(err, record.ErrNotFound), errors.Is(err, record.ErrInvalidName):
 		return ErrRecordingNotFound
 	case errors.Is(err, webm.ErrNotWebM), errors.Is(err, webm.ErrUnsupportedCodec):
@@ -221,6 +227,8 @@ var errorClasses = []errorClass{
 		level: slog.LevelInfo, logMsg: "room ended"},
 	{name: "publisher lost", match: is(errLost),
 		level: slog.LevelInfo, logMsg: "room ended"},
+	{name: "fenced", match: is(errFenced), code: StatusRoomLive, reason: fixed("the room went live through another server"),
+		level: slog.LevelWarn, logMsg: "room ended"},
 	{name: "publisher closed", match: peerClosed(true),
 		level: slog.LevelInfo, logMsg: "room ended", logReason: "publisher closed"},
 	{name: "publisher closed abnormally", match: peerClosed(false), resumable: true,

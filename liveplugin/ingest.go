@@ -42,10 +42,11 @@ func (pub *publisher) media(data []byte) error {
 			case webm.KindInit:
 				header = true
 			case webm.KindSync:
+				x := e.Offset + pub.delta // the stream's offset
 				if len(pub.syncs) == 2 {
-					pub.syncs[1] = e.Offset
+					pub.syncs[1] = x
 				} else {
-					pub.syncs = append(pub.syncs, e.Offset)
+					pub.syncs = append(pub.syncs, x)
 				}
 			case webm.KindCluster:
 				// A rough duration, should sealing fail: sealing reads every

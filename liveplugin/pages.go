@@ -78,8 +78,7 @@ func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
 		Assets:   p.assetURLs(),
 		EmbedURL: c.Scheme() + "://" + c.Request().Host + p.EmbedURL(room),
 	}
-	if b, ok := p.hub.LookupLive(room); ok {
-		in := b.Info()
+	if in, ok := p.rooms.Lookup(room); ok {
 		d.Live = true
 		d.Status = views.Status{Live: true, Broadcast: in.ID, MIMEType: in.MIMEType, StartedAt: in.Started, Viewers: in.Viewers}
 	}
@@ -171,8 +170,7 @@ func (p *Plugin) status(c echo.Context) error {
 		return toHTTPError(err)
 	}
 	s := statusJSON{Room: room}
-	if b, ok := p.hub.LookupLive(room); ok {
-		in := b.Info()
+	if in, ok := p.rooms.Lookup(room); ok {
 		s.Live, s.Broadcast, s.MIMEType, s.StartedAt, s.Viewers = true, in.ID, in.MIMEType, in.Started, in.Viewers
 	}
 	if s.Recordings, err = p.Recordings(room); err != nil {
@@ -214,13 +212,9 @@ func (p *Plugin) meta(c echo.Context) error {
 	if err != nil {
 		return toHTTPError(err)
 	}
-	b, ok := p.hub.LookupLive(room)
-	if !ok {
-		return toHTTPError(ErrNotLive)
-	}
-	mime, init, ok := b.Init()
-	if !ok {
-		return toHTTPError(ErrNotLive)
+	mime, init, err := p.rooms.Init(c.Request().Context(), room)
+	if err != nil {
+		return toHTTPError(err)
 	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")

@@ -15,7 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
-	"github.com/amlive/amlive/liveplugin/internal/hub"
+	"github.com/amlive/amlive/liveplugin/internal/cluster"
 	"github.com/amlive/amlive/liveplugin/internal/record"
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
@@ -26,7 +26,7 @@ import (
 type publisher struct {
 	p       *Plugin
 	c       echo.Context // the first upload request's
-	b       *hub.Broadcast
+	b       cluster.Origin
 	log     *slog.Logger
 	started time.Time
 	claimed string // the client's MIME type, for the logs only
@@ -38,7 +38,10 @@ type publisher struct {
 	takeover chan *websocket.Conn
 	ended    chan struct{}
 
-	reader  *webm.Reader
+	reader *webm.Reader
+	// delta turns the reader's offsets into the stream's: non-zero when
+	// the reader was primed from a takeover's State (see takeOver).
+	delta   int64
 	events  []webm.Event
 	syncs   []int64
 	pending [][]byte // chunks before the header was read
@@ -48,6 +51,10 @@ type publisher struct {
 
 	rec    *record.Writer
 	recErr error
+	// recURL is the playback URL of the part of the recording this node
+	// sealed when it handed the broadcast to a node that does not share
+	// Dir.
+	recURL string
 
 	conn *websocket.Conn // the connection being served, for recordFailed
 
@@ -65,6 +72,14 @@ func (pub *publisher) run(conn *websocket.Conn) {
 	for {
 		stopPing := pub.ping(conn)
 		next, err := pub.serve(conn)
+		if req, ok := errors.AsType[*handoverError](err); ok {
+			stopPing()
+			if pub.handOver(req.req) {
+				return
+			}
+			pub.finish(errLost, nil)
+			return
+		}
 		if next != nil {
 			// A resuming upload replaced a connection that had not
 			// noticed it was dead (watch closed it).
@@ -90,6 +105,17 @@ func (pub *publisher) run(conn *websocket.Conn) {
 			pub.log.Info("publisher resumed", "offset", pub.total)
 		case <-grace.C:
 			pub.finish(errLost, nil)
+			return
+		case req := <-pub.b.Handovers():
+			grace.Stop()
+			if pub.handOver(req) {
+				return
+			}
+			pub.finish(errLost, nil)
+			return
+		case <-pub.b.Fenced():
+			grace.Stop()
+			pub.finish(errFenced, nil)
 			return
 		case <-p.pubCtx.Done():
 			grace.Stop()
@@ -168,6 +194,12 @@ type watchResult struct {
 	next *websocket.Conn // the connection that replaced it
 }
 
+// handoverError is serve's error when another node asked to take the
+// broadcast over.
+type handoverError struct{ req *cluster.HandoverRequest }
+
+func (e *handoverError) Error() string { return "liveplugin: broadcast handed over to another node" }
+
 func (pub *publisher) stopReason(stop watchResult, err error) (*websocket.Conn, error) {
 	if stop.next != nil {
 		return stop.next, nil
@@ -201,6 +233,16 @@ func (pub *publisher) watch(conn *websocket.Conn, done, activity <-chan struct{}
 			// even if the server has not noticed yet.
 			conn.CloseNow() // the read loop then returns
 			return watchResult{next: next}
+		case req := <-pub.b.Handovers():
+			if !pub.tokenMatches(req.Token) {
+				_ = req.Reply(nil, errNoResume)
+				continue
+			}
+			// The publisher reconnected through another node.
+			conn.CloseNow()
+			return watchResult{err: &handoverError{req}}
+		case <-pub.b.Fenced():
+			err = errFenced
 		case <-idle.C:
 			err = errIdle
 		case <-limit.C:
@@ -296,6 +338,9 @@ func (pub *publisher) finish(err error, conn *websocket.Conn) {
 	close(pub.ended) // refuse resumes from now on
 	p.sessions.remove(pub.b.Room(), pub)
 	recURL := pub.finishRecording()
+	if recURL == "" {
+		recURL = pub.recURL
+	}
 	pub.b.End(recURL)
 	info := pub.info()
 	info.Ended = time.Now()

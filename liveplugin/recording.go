@@ -3,6 +3,7 @@ package liveplugin
 import (
 	"time"
 
+	"github.com/amlive/amlive/liveplugin/internal/cluster"
 	"github.com/amlive/amlive/liveplugin/internal/record"
 )
 
@@ -71,11 +72,25 @@ func (p *Plugin) recording(m record.Meta) Recording {
 // file being sealed) and waits for it; what is left is recovered at the
 // next start. It exits when every recording is done or Close cancels.
 func (p *Plugin) recoverRecordings() {
-	rec, err := p.store.BeginRecover()
+	var o record.RecoverOptions
+	if p.cfg.Cluster != nil {
+		// Dir may be shared: another node may be writing or sealing.
+		o.Live = func(room, id string) bool {
+			in, ok := p.rooms.Lookup(room)
+			return ok && in.ID == id
+		}
+		o.TempAge = sharedTempAge
+	}
+	done, ok := p.track(&p.pubs)
+	if !ok {
+		return // closing
+	}
+	rec, err := p.store.BeginRecoverWith(o)
 	if err != nil {
 		p.log.Error("recordings not recovered", "err", err)
 	}
-	p.pubs.Go(func() {
+	go func() {
+		defer done()
 		metas, err := rec.Run(p.pubCtx)
 		for _, m := range metas {
 			if m.Sealed {
@@ -90,7 +105,7 @@ func (p *Plugin) recoverRecordings() {
 		case err != nil:
 			p.log.Error("recordings not recovered", "err", err)
 		}
-	})
+	}()
 }
 
 // pruneRecordings deletes the recordings that KeepRecordings,
@@ -107,4 +122,29 @@ func (p *Plugin) pruneRecordings() {
 	if err != nil {
 		p.log.Error("recordings not pruned", "err", err)
 	}
+}
+
+// sharedTempAge is how long a temporary file in a Dir that cluster nodes
+// may share must go unmodified before recovery removes it: a seal under
+// way on another node writes to its file all the time.
+const sharedTempAge = 10 * time.Minute
+
+// clusterNode is what the plugin hands its Cluster.
+func (p *Plugin) clusterNode() cluster.Node {
+	return cluster.Node{
+		Hub:          p.hub,
+		Log:          p.log,
+		Events:       viewerEvents{},
+		RecordingURL: p.playbackURL,
+		Orphaned:     p.sealOrphan,
+	}
+}
+
+// sealOrphan seals the recording of a broadcast whose origin node
+// vanished, if this node sees it (the nodes share Dir): it runs recovery
+// again, which seals every unfinished recording that is not live on any
+// node.
+func (p *Plugin) sealOrphan(room, id string) {
+	p.log.Info("broadcast's node vanished; recovering its recording", "room", room, "broadcast", id)
+	p.recoverRecordings()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/amlive/amlive/assets"
+	"github.com/amlive/amlive/liveplugin/internal/cluster"
 	"github.com/amlive/amlive/liveplugin/internal/hub"
 	"github.com/amlive/amlive/liveplugin/internal/record"
 	"github.com/amlive/amlive/liveplugin/internal/views"
@@ -31,6 +32,7 @@ type Plugin struct {
 	cfg    Config
 	log    *slog.Logger
 	hub    *hub.Hub
+	rooms  cluster.Rooms // the live rooms: p.hub's, or a cluster's
 	store  *record.Store
 	views  *views.Set
 	base   string // route prefix, e.g. "/live"
@@ -117,6 +119,11 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 	if p.views, err = views.New(cfg.Views, p.FuncMap()); err != nil {
 		return nil, fmt.Errorf("liveplugin: views: %w", err)
 	}
+	if cfg.Cluster == nil {
+		p.rooms = cluster.NewLocal(p.hub)
+	} else if p.rooms, err = cfg.Cluster.Rooms(p.clusterNode()); err != nil {
+		return nil, fmt.Errorf("liveplugin: cluster: %w", err)
+	}
 	p.pubCtx, p.pubCancel = context.WithCancel(context.Background())
 	p.subCtx, p.subCancel = context.WithCancel(context.Background())
 	p.recoverRecordings()
@@ -192,6 +199,9 @@ func (p *Plugin) shutdown() {
 	t.Stop()
 	p.subCancel()
 	<-drained
+	if err := p.rooms.Close(); err != nil {
+		p.log.Error("cluster not closed", "err", err)
+	}
 	close(p.closed)
 }
 

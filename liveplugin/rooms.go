@@ -32,7 +32,7 @@ func ValidRoom(id string) error {
 
 // Live returns the broadcasts live now, newest first.
 func (p *Plugin) Live() []BroadcastInfo {
-	live := p.hub.Live()
+	live := p.rooms.Live()
 	out := make([]BroadcastInfo, 0, len(live))
 	for _, in := range live {
 		out = append(out, p.broadcastInfo(in))
@@ -57,11 +57,11 @@ func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
 // Status returns the live broadcast of room, or ok false when the room is
 // not live.
 func (p *Plugin) Status(room string) (b BroadcastInfo, ok bool) {
-	hb, ok := p.hub.LookupLive(room)
+	in, ok := p.rooms.Lookup(room)
 	if !ok {
 		return BroadcastInfo{}, false
 	}
-	return p.broadcastInfo(hb.Info()), true
+	return p.broadcastInfo(in), true
 }
 
 // newBroadcastID returns a sortable, unique broadcast id such as

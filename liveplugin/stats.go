@@ -3,9 +3,9 @@ package liveplugin
 // Stats is a snapshot of the plugin's counters, for monitoring: what is
 // live, and how often viewers and publishers were cut off.
 type Stats struct {
-	// Rooms is the number of rooms live now.
+	// Rooms is the number of rooms live now (on every node of a Cluster).
 	Rooms int `json:"rooms"`
-	// Viewers is the number of viewers of live rooms now.
+	// Viewers is the number of viewers of live rooms now, on this node.
 	Viewers int `json:"viewers"`
 	// QueuedBytes is the media queued for viewers and not yet written to
 	// their connections, summed over viewers. Each viewer's queue holds at
@@ -27,10 +27,10 @@ type Stats struct {
 
 // Stats returns the plugin's counters. It is safe for concurrent use.
 func (p *Plugin) Stats() Stats {
-	hs := p.hub.Stats()
+	hs := p.rooms.Stats()
 	return Stats{
-		Rooms:       len(p.hub.Live()),
-		Viewers:     p.hub.Viewers(),
+		Rooms:       len(p.rooms.Live()),
+		Viewers:     p.rooms.Viewers(),
 		QueuedBytes: hs.QueuedBytes,
 		Skips:       hs.Skips,
 		SlowDrops:   hs.SlowDrops,

@@ -31,7 +31,7 @@ func (p *Plugin) subscribe(c echo.Context) error {
 		closeWith(conn, authError(err))
 		return nil
 	}
-	sub, err := p.hub.Subscribe(room)
+	sub, err := p.rooms.Subscribe(c.Request().Context(), room)
 	if err != nil {
 		if !errors.Is(err, hub.ErrNotLive) {
 			log.Warn("viewer refused", "err", err)

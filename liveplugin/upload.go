@@ -44,16 +44,33 @@ func (p *Plugin) upload(c echo.Context) error {
 		return nil
 	}
 	if token := c.QueryParam("resume"); token != "" {
-		handedOver = p.sessions.resume(room, token, conn)
-		if !handedOver {
-			log.Info("resume refused", "err", errNoResume)
-			closeWith(conn, errNoResume)
+		if handedOver = p.sessions.resume(room, token, conn); handedOver {
+			return nil
 		}
+		// Perhaps another node holds the broadcast.
+		h, err := p.rooms.Takeover(c.Request().Context(), room, token, p.shares)
+		if err != nil {
+			log.Info("resume refused", "err", err)
+			closeWith(conn, errNoResume)
+			return nil
+		}
+		pub, err := p.takeOver(c, h)
+		if err != nil {
+			log.Error("takeover failed", "err", err)
+			h.Origin.End("")
+			closeWith(conn, err)
+			return nil
+		}
+		pub.log.Info("broadcast taken over from another node", "offset", pub.total)
+		p.sessions.add(room, pub)
+		pub.b.SetPublisherLost(false)
+		pub.run(conn)
 		return nil
 	}
 	started := time.Now()
 	id := newBroadcastID(started)
-	b, err := p.hub.Start(room, id, started)
+	token := newToken()
+	b, err := p.rooms.Start(c.Request().Context(), room, id, token, started)
 	if err != nil {
 		log.Info("publish refused", "err", err)
 		closeWith(conn, err)
@@ -65,7 +82,7 @@ func (p *Plugin) upload(c echo.Context) error {
 		b:        b,
 		log:      log.With("broadcast", id),
 		started:  started,
-		token:    newToken(),
+		token:    token,
 		takeover: make(chan *websocket.Conn),
 		ended:    make(chan struct{}),
 		ackCh:    make(chan struct{}, 1),

@@ -57,7 +57,7 @@ func (p *Plugin) BroadcasterHTML(room string) (template.HTML, error) {
 func (p *Plugin) partialData(room string) views.PartialData {
 	d := views.PartialData{Base: p.base, Room: room, Assets: p.assetURLs()}
 	if room != "" {
-		_, d.Live = p.hub.LookupLive(room)
+		_, d.Live = p.rooms.Lookup(room)
 	}
 	return d
 }

@@ -65,6 +65,9 @@ type Rooms interface {
 	// Live returns the live broadcasts (those with their init segment),
 	// newest first.
 	Live() []hub.Info
+	// Init returns the MIME type and init segment of room's live
+	// broadcast, or hub.ErrNotLive. The slice must not be modified.
+	Init(ctx context.Context, room string) (mime string, init []byte, err error)
 	// Takeover moves room's broadcast, whose publisher another node holds,
 	// to this node, if token is its resume token. It returns
 	// ErrNoTakeover when there is nothing to resume (no broadcast, a
@@ -109,6 +112,9 @@ type Origin interface {
 	// End ends the broadcast everywhere, naming its recording's URL (may
 	// be empty), and frees the room.
 	End(recording string)
+	// GOP returns the stream offset and chunks of the broadcast's GOP
+	// cache on this node (see hub.Broadcast.GOP).
+	GOP() (start int64, chunks [][]byte, ok bool)
 	// Handovers receives the requests of other nodes to take the
 	// broadcast over; nil when nothing can (a single process).
 	Handovers() <-chan *HandoverRequest

@@ -43,6 +43,16 @@ func (l *Local) Lookup(room string) (hub.Info, bool) {
 // Live implements Rooms.
 func (l *Local) Live() []hub.Info { return l.h.Live() }
 
+// Init implements Rooms.
+func (l *Local) Init(_ context.Context, room string) (string, []byte, error) {
+	b, ok := l.h.LookupLive(room)
+	if !ok {
+		return "", nil, hub.ErrNotLive
+	}
+	mime, init, _ := b.Init()
+	return mime, init, nil
+}
+
 // Takeover implements Rooms: there is never another node to take over
 // from.
 func (l *Local) Takeover(context.Context, string, string, func(room, id string) bool) (*Handover, error) {
