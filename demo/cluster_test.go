@@ -323,3 +323,41 @@ func retry(ctx context.Context) {
 	case <-ctx.Done():
 	}
 }
+
+// TestRunNodesNATS runs two nodes with -nodes and -nats: no server is
+// embedded, both nodes connect to the one given, each under its name.
+func TestRunNodesNATS(t *testing.T) {
+	ns, err := embednats.Start(embednats.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	r := startRun(t, []string{"-nodes", "2", "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-nats", ns.ClientURL()}, nil)
+	bases := []string{r.after("amlive demo node 0 listening on "), r.after("amlive demo node 1 listening on ")}
+	conns := natsClients(t, ns)
+	for _, b := range bases {
+		_, port, _ := strings.Cut(strings.TrimPrefix(b, "http://"), ":")
+		if want := "amlive demo " + nodeName("127.0.0.1:"+port); !slices.Contains(conns, want) {
+			t.Errorf("NATS clients %q; want %q", conns, want)
+		}
+	}
+	if len(conns) != 2 {
+		t.Errorf("NATS clients %q; want the two nodes'", conns)
+	}
+	r.stop()
+	waitNoClients(t, ns)
+}
+
+// TestRunDir: -dir puts the recordings elsewhere than the data directory.
+func TestRunDir(t *testing.T) {
+	data, rec := t.TempDir(), filepath.Join(t.TempDir(), "shared")
+	r := startRun(t, []string{"-addr", "127.0.0.1:0", "-data", data, "-dir", rec}, nil)
+	r.after("amlive demo listening on ")
+	if fi, err := os.Stat(rec); err != nil || !fi.IsDir() {
+		t.Errorf("-dir %s: %v; want the recordings directory made", rec, err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "recordings")); err == nil {
+		t.Errorf("%s/recordings exists; want the recordings in -dir only", data)
+	}
+	r.stop()
+}
