@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", envOr(getenv, "AMLIVE_ADDR", "127.0.0.1:8080"), "`address` to listen on (env AMLIVE_ADDR); with -nodes, the first node's")
-	data := fs.String("data", envOr(getenv, "AMLIVE_DATA", "./demo-data"), "`directory` for users, session key and recordings (env AMLIVE_DATA)")
+	data := fs.String("data", envOr(getenv, "AMLIVE_DATA", "./demo-data"), "`directory` for users, session key and recordings unless -dir (env AMLIVE_DATA)")
 	recordings := fs.String("dir", "", "recordings `directory` (default DATA/recordings); nodes of a cluster may share it")
 	natsURL := fs.String("nats", getenv("AMLIVE_NATS"), "`URL` of a NATS server with JetStream to cluster through, e.g. nats://127.0.0.1:4222 (env AMLIVE_NATS)")
 	nodes := fs.Int("nodes", 1, "run `N` nodes in this process on consecutive ports from -addr's, clustered over an embedded NATS server (or -nats)")
@@ -110,9 +110,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 
-	var sites []*node
-	defer func() { // on an error before serving
-		for _, s := range sites {
+	var started []*node // closed on an error before serving
+	defer func() {
+		for _, s := range started {
 			_ = s.ln.Close()
 			_ = s.srv.plugin.Close(context.Background())
 		}
@@ -132,30 +132,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err != nil {
 			return errors.Join(err, ln.Close())
 		}
-		sites = append(sites, &node{srv: s, ln: ln, hs: s.httpServer(), served: make(chan error, 1)})
+		started = append(started, &node{srv: s, ln: ln, hs: s.httpServer()})
 		if *nodes > 1 {
 			fmt.Fprintf(stdout, "amlive demo node %d listening on %s\n", i, siteURL(ln.Addr()))
 		}
 	}
-	for _, s := range sites {
-		go func() { s.served <- s.hs.Serve(s.ln) }() // exits when the server is shut down
+	all := started
+	started = nil // the shutdown below closes them
+	served := make(chan error, len(all))
+	for _, s := range all {
+		go func() { served <- s.hs.Serve(s.ln) }() // exits when the server is shut down
 	}
 	switch {
 	case *nodes > 1:
 		fmt.Fprintf(stdout, "amlive demo: %d nodes share their rooms over NATS: go live on %s, watch on %s\n",
-			len(sites), siteURL(sites[0].ln.Addr()), siteURL(sites[1].ln.Addr()))
+			len(all), siteURL(all[0].ln.Addr()), siteURL(all[1].ln.Addr()))
 	case c.url != "":
-		fmt.Fprintf(stdout, "amlive demo listening on %s (clustered over %s)\n", siteURL(sites[0].ln.Addr()), c.url)
+		fmt.Fprintf(stdout, "amlive demo listening on %s (clustered over %s)\n", siteURL(all[0].ln.Addr()), c.url)
 	default:
-		fmt.Fprintf(stdout, "amlive demo listening on %s\n", siteURL(sites[0].ln.Addr()))
+		fmt.Fprintf(stdout, "amlive demo listening on %s\n", siteURL(all[0].ln.Addr()))
 	}
-	all := sites
-	sites = nil // the shutdown below closes them
 
-	served := make(chan error, len(all))
-	for _, s := range all {
-		go func() { served <- <-s.served }() // exits when s stops serving
-	}
 	var errs []error
 	pending := len(all)
 	select {
@@ -190,10 +187,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // node is one demo site being served.
 type node struct {
-	srv    *server
-	ln     net.Listener
-	hs     *http.Server
-	served chan error // out: Serve's result
+	srv *server
+	ln  net.Listener
+	hs  *http.Server
 }
 
 // nodeAddrs returns the addresses of n nodes: addr, then the next ports
