@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -231,8 +232,15 @@ func TestRunNodes(t *testing.T) {
 		}
 	}
 	waitLive(ctx, t, bob, bases[0], "alice")
+	if media := firstMedia(ctx, t, newClientWithJar(t, bases[0], bob.jar), "/live/alice/subscribe"); !bytes.HasPrefix(media, clusterID) {
+		t.Errorf("first media on node 0 begins % x; want a Cluster (% x)", media[:min(len(media), 4)], clusterID)
+	}
 	if clusterWired {
+		// A newcomer watches on node 1 what alice publishes on node 0.
 		waitLive(ctx, t, bob, bases[1], "alice")
+		if media := firstMedia(ctx, t, newClientWithJar(t, bases[1], bob.jar), "/live/alice/subscribe"); !bytes.HasPrefix(media, clusterID) {
+			t.Errorf("first media on node 1 begins % x; want a Cluster (% x)", media[:min(len(media), 4)], clusterID)
+		}
 	} else {
 		t.Log("liveplugin.Config.Cluster not wired yet: not checking node 1's live list")
 	}
@@ -245,6 +253,33 @@ func TestRunNodes(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "recordings", "alice")); err != nil {
 		t.Errorf("alice's recording on the shared directory: %v", err)
+	}
+}
+
+// clusterID begins every WebM Cluster: a viewer's first media must be one.
+var clusterID = []byte{0x1F, 0x43, 0xB6, 0x75}
+
+// firstMedia subscribes at path and returns the first media message, the
+// binary message after the init segment.
+func firstMedia(ctx context.Context, t *testing.T, c *client, path string) []byte {
+	t.Helper()
+	conn, err := c.dial(ctx, path)
+	if err != nil {
+		t.Fatalf("subscribe %s%s: %v", c.base, path, err)
+	}
+	defer conn.CloseNow()
+	binary := 0
+	for {
+		typ, data, err := conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("viewer on %s: %v; want the init segment and media", c.base, err)
+		}
+		if typ != websocket.MessageBinary {
+			continue
+		}
+		if binary++; binary == 2 {
+			return data
+		}
 	}
 }
 
