@@ -184,8 +184,9 @@ func (s *Server) Shutdown() {
 // names s0, s1, …, and waits until JetStream has elected its leader and
 // every server is current; opts sets the rest (its Dir, Name, Port and
 // Cluster are ignored). The cluster ports are chosen free on opts.Host
-// just before the servers start. The caller must Shutdown every server;
-// on error, none is left running.
+// just before the servers start; should another process take one
+// meanwhile, StartCluster tries again with others, twice. The caller must
+// Shutdown every server; on error, none is left running.
 func StartCluster(n int, name, dir string, opts Options) ([]*Server, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("embednats: a cluster needs at least one server, got %d", n)
@@ -193,6 +194,18 @@ func StartCluster(n int, name, dir string, opts Options) ([]*Server, error) {
 	if name == "" {
 		return nil, errors.New("embednats: the cluster needs a name")
 	}
+	var err error
+	for range 3 {
+		var servers []*Server
+		if servers, err = startCluster(n, name, dir, opts); err == nil {
+			return servers, nil
+		}
+	}
+	return nil, err
+}
+
+// startCluster is one attempt of StartCluster.
+func startCluster(n int, name, dir string, opts Options) ([]*Server, error) {
 	host := opts.Host
 	if host == "" {
 		host = "127.0.0.1"

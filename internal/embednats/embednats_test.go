@@ -225,3 +225,26 @@ func retry(ctx context.Context) {
 	case <-ctx.Done():
 	}
 }
+
+func TestStartClusterInvalid(t *testing.T) {
+	tests := []struct {
+		name string
+		n    int
+		give string // the cluster's name
+		want string // in the error
+	}{
+		{name: "no servers", n: 0, give: "c", want: "at least one server, got 0"},
+		{name: "no name", n: 3, give: "", want: "the cluster needs a name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			servers, err := StartCluster(tc.n, tc.give, t.TempDir(), Options{})
+			for _, s := range servers {
+				s.Shutdown()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("StartCluster(%d, %q) = %v; want %q", tc.n, tc.give, err, tc.want)
+			}
+		})
+	}
+}
