@@ -124,6 +124,10 @@ func TestRunBadArgs(t *testing.T) {
 		{name: "not a duration", give: []string{"-addr", "127.0.0.1:0", "-read-timeout", "soon"}},
 		{name: "negative timeout", give: []string{"-addr", "127.0.0.1:0", "-write-stall-timeout", "-1s"}},
 		{name: "negative header bytes", give: []string{"-addr", "127.0.0.1:0", "-max-header-bytes", "-1"}},
+		{name: "no nodes", give: []string{"-addr", "127.0.0.1:0", "-nodes", "0"}},
+		{name: "nodes past the last port", give: []string{"-addr", "127.0.0.1:65535", "-nodes", "2"}},
+		{name: "no NATS server there", give: []string{"-addr", "127.0.0.1:0", "-nats", "nats://127.0.0.1:1"}},
+		{name: "not a NATS URL", give: []string{"-addr", "127.0.0.1:0", "-nodes", "2", "-nats", "::nope"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/amlive/amlive/liveplugin"
+	"github.com/amlive/amlive/liveplugin/natscluster"
 )
 
 //go:embed templates/*.html
@@ -52,11 +53,50 @@ type options struct {
 	ReadHeaderTimeout, ReadTimeout, WriteStallTimeout, KeepAliveTimeout time.Duration
 	MaxHeaderBytes                                                      int
 
+	// RecordingsDir is the plugin's Config.Dir; default: DataDir/recordings.
+	// Clustered nodes may share it.
+	RecordingsDir string
+	// Cluster, if set, is the plugin's Config.Cluster: the node shares
+	// its rooms with the other nodes over NATS. Default: none, one node.
+	Cluster *natscluster.Cluster
+	// Accounts, if set, are the users and session key to use instead of
+	// those kept in DataDir: nodes in one process share them, so that a
+	// user signed in on one node is signed in on every node (cookies do
+	// not depend on the port). Default: opened from DataDir.
+	Accounts *accounts
+
 	// OnLive and OnEnd, if set, are called when a broadcast goes live and
 	// when it has ended and its recording is finished (the plugin's
 	// Config.OnLive and OnEnd; a real site would notify followers). They
 	// must not block.
 	OnLive, OnEnd func(liveplugin.BroadcastInfo)
+}
+
+// accounts are a site's users and the key that signs its session
+// cookies.
+type accounts struct {
+	users *userStore
+	key   []byte
+}
+
+// openAccounts opens the users (users.json) and the session key
+// (session.key) kept in dir, creating dir if need be.
+func openAccounts(dir string, bcryptCost int) (*accounts, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if bcryptCost == 0 {
+		bcryptCost = bcrypt.DefaultCost
+	}
+	users, err := openUsers(filepath.Join(dir, "users.json"), bcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	key, err := loadSessionKey(filepath.Join(dir, "session.key"))
+	if err != nil {
+		return nil, err
+	}
+	return &accounts{users: users, key: key}, nil
 }
 
 // server is the demo site: an Echo app with accounts, sessions, its own
@@ -150,22 +190,21 @@ func newServer(opts options) (*server, error) {
 	if opts.MaxHeaderBytes == 0 {
 		opts.MaxHeaderBytes = defaultMaxHeaderBytes
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return nil, err
+	if opts.RecordingsDir == "" {
+		opts.RecordingsDir = filepath.Join(opts.DataDir, "recordings")
 	}
-	users, err := openUsers(filepath.Join(opts.DataDir, "users.json"), opts.BcryptCost)
-	if err != nil {
-		return nil, err
-	}
-	key, err := loadSessionKey(filepath.Join(opts.DataDir, "session.key"))
-	if err != nil {
-		return nil, err
+	acc := opts.Accounts
+	if acc == nil {
+		var err error
+		if acc, err = openAccounts(opts.DataDir, opts.BcryptCost); err != nil {
+			return nil, err
+		}
 	}
 	s := &server{
 		opts:     opts,
 		log:      opts.Logger,
-		users:    users,
-		sessions: newCookieStore(key, opts.SessionMaxAge),
+		users:    acc.users,
+		sessions: newCookieStore(acc.key, opts.SessionMaxAge),
 	}
 
 	e := echo.New()
@@ -200,11 +239,14 @@ func newServer(opts options) (*server, error) {
 	)
 
 	cfg := liveplugin.Config{
-		Dir:         filepath.Join(opts.DataDir, "recordings"),
+		Dir:         opts.RecordingsDir,
 		Authorize:   s.authorize,
 		SignInURL:   "/login", // the plugin's pages send visitors who must sign in here
 		Logger:      opts.Logger,
 		IdleTimeout: opts.IdleTimeout,
+	}
+	if opts.Cluster != nil {
+		setCluster(&cfg, opts.Cluster)
 	}
 	if f := opts.OnLive; f != nil {
 		cfg.OnLive = func(_ echo.Context, b liveplugin.BroadcastInfo) { f(b) }
@@ -212,6 +254,7 @@ func newServer(opts options) (*server, error) {
 	if f := opts.OnEnd; f != nil {
 		cfg.OnEnd = func(_ echo.Context, b liveplugin.BroadcastInfo) { f(b) }
 	}
+	var err error
 	s.plugin, err = liveplugin.Register(e.Group("/live"), cfg)
 	if err != nil {
 		return nil, err

@@ -19,11 +19,8 @@ import (
 func TestMain(m *testing.M) {
 	// startChild runs this executable as "liveload serve": here, the test
 	// binary.
-	if len(os.Args) > 1 && os.Args[1] == "serve" {
-		if err := serveMain(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
+	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "nats") {
+		main()
 		os.Exit(0)
 	}
 	goleak.VerifyTestMain(m)
@@ -34,7 +31,7 @@ func TestMain(m *testing.M) {
 func TestChild(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	c, err := startChild(ctx)
+	c, err := startChild(ctx, "http://", "serve")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +57,7 @@ func TestChild(t *testing.T) {
 // TestRun runs a small load test in-process against an httptest server and
 // checks its report.
 func TestRun(t *testing.T) {
-	e, p, err := newBenchServer(t.TempDir(), slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	e, p, err := newBenchServer(t.TempDir(), slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +123,9 @@ func TestRunMainFlags(t *testing.T) {
 		{name: "both", give: []string{"-serve", "-url", "http://x/live"}, want: "exactly one of -serve and -url"},
 		{name: "bad header", give: []string{"-url", "http://x/live", "-header", "nocolon"}, want: `want "Name: value"`},
 		{name: "no rooms", give: []string{"-url", "http://x/live", "-rooms", "0"}, want: "-rooms must be > 0"},
+		{name: "no nodes", give: []string{"-serve", "-nodes", "0"}, want: "-nodes must be >= 1, got 0"},
+		{name: "nodes without -serve", give: []string{"-url", "http://x/live", "-nodes", "2"}, want: "-nodes and -nats need -serve"},
+		{name: "nats without -serve", give: []string{"-url", "http://x/live", "-nats", "nats://x:4222"}, want: "-nodes and -nats need -serve"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

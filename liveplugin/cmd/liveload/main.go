@@ -16,6 +16,8 @@
 // Usage:
 //
 //	liveload -serve [flags]          start a bench server in a child process and load it
+//	liveload -serve -nodes N [-nats URL] [flags]
+//	                                 start N clustered bench servers and load them
 //	liveload -url URL [-pid P] ...   load a running server (URL is the plugin's base, e.g. http://127.0.0.1:8080/live)
 //
 // The bench server (-serve) lets anyone publish and raises the limits a
@@ -26,6 +28,19 @@
 // its session cookie with -header 'Cookie: …' and name the room with
 // -room (the demo lets a user publish in the room named after them).
 // With -pid, liveload reads that process's CPU and memory from /proc.
+//
+// With -nodes N (N >= 2), -serve starts N bench servers, each its own
+// process, clustered through a NATS server with JetStream: the one -nats
+// names, or one the tool starts in a child process of its own ("liveload
+// nats", so that its CPU is its own too). The publishers upload to node
+// 0; each room's viewers are spread evenly over the N nodes, node 0
+// included, so that its viewers, which NATS does not carry, give the
+// latency without the hop at the same load. The report adds, per node,
+// its viewers, their latency, its process's CPU and its NATS connection's
+// traffic in the window (message payload bytes in and out, as the node's
+// nats.Conn counts them; node 0 sends each stream once, every other node
+// receives it once, whatever its viewers). -serve -nodes 1 -nats URL runs
+// one clustered node; plain -serve, one node with no cluster.
 //
 // The server runs in a child process ("liveload serve") so that its CPU
 // and memory are its own. Go raises the soft limit on open files to the
@@ -49,9 +64,12 @@ import (
 
 func main() {
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "serve" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "serve":
 		err = serveMain(os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "nats":
+		err = natsMain(os.Args[2:])
+	default:
 		err = runMain(os.Args[1:], os.Stdout, os.Stderr)
 	}
 	if err != nil {
@@ -79,6 +97,8 @@ func runMain(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	o := options{Header: make(http.Header)}
 	serve := fs.Bool("serve", false, "start a bench server in a child process and load it")
+	nodes := fs.Int("nodes", 1, "with -serve, start `N` bench servers, each its own process, clustered over NATS: publish to the first, spread the viewers over all")
+	natsURL := fs.String("nats", "", "with -serve, the `URL` of the NATS server (JetStream on) the bench servers cluster through (default with -nodes > 1: one the tool starts in a child process)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.StringVar(&o.URL, "url", "", "the plugin's base URL of a running server, e.g. http://127.0.0.1:8080/live")
 	fs.IntVar(&o.PID, "pid", 0, "the running server's process id, for its CPU and memory")
@@ -102,18 +122,20 @@ func runMain(args []string, stdout, stderr io.Writer) error {
 	if *serve == (o.URL != "") {
 		return fmt.Errorf("give exactly one of -serve and -url")
 	}
+	if err := checkClusterFlags(*serve, *nodes, *natsURL); err != nil {
+		return err
+	}
 	if err := o.validate(); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *serve {
-		c, err := startChild(ctx)
+		stop, err := startServers(ctx, &o, *nodes, *natsURL, stderr)
+		defer stop()
 		if err != nil {
 			return err
 		}
-		defer c.stop()
-		o.URL, o.PID = c.URL, c.PID()
 	}
 	if o.Profile != "" {
 		if err := os.MkdirAll(o.Profile, 0o755); err != nil {
@@ -134,6 +156,60 @@ func runMain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return err
+}
+
+// checkClusterFlags checks -nodes and -nats against -serve.
+func checkClusterFlags(serve bool, nodes int, natsURL string) error {
+	switch {
+	case nodes < 1:
+		return fmt.Errorf("-nodes must be >= 1, got %d", nodes)
+	case !serve && (nodes > 1 || natsURL != ""):
+		return fmt.Errorf("-nodes and -nats need -serve: the tool starts the nodes")
+	}
+	return nil
+}
+
+// startServers starts the bench servers of -serve as child processes:
+// one, or n clustered through the NATS server at natsURL, or through one
+// started as a child process too when natsURL is "" and n > 1. It sets
+// o's URL, PID, Nodes and NATSPID. The returned function stops every
+// child, the bench servers first; call it even on error.
+func startServers(ctx context.Context, o *options, n int, natsURL string, progress io.Writer) (func(), error) {
+	var children []*child
+	stop := func() {
+		for _, c := range slices.Backward(children) {
+			_ = c.stop()
+		}
+	}
+	if n > 1 && natsURL == "" {
+		c, err := startChild(ctx, "nats://", "nats")
+		if err != nil {
+			return stop, err
+		}
+		children = append(children, c)
+		natsURL, o.NATSPID = c.URL, c.PID()
+		fmt.Fprintf(progress, "liveload: NATS server pid %d on %s\n", c.PID(), c.URL)
+	}
+	for i := range n {
+		args := []string{"serve"}
+		if natsURL != "" {
+			args = append(args, "-nats", natsURL, "-name", fmt.Sprintf("node%d", i))
+		}
+		c, err := startChild(ctx, "http://", args...)
+		if err != nil {
+			return stop, err
+		}
+		children = append(children, c)
+		o.Nodes = append(o.Nodes, node{URL: c.URL, PID: c.PID()})
+		if natsURL != "" {
+			fmt.Fprintf(progress, "liveload: node %d pid %d on %s\n", i, c.PID(), c.URL)
+		}
+	}
+	o.URL, o.PID = o.Nodes[0].URL, o.Nodes[0].PID
+	if natsURL == "" {
+		o.Nodes = nil // one node, no cluster: the report as it always was
+	}
+	return stop, nil
 }
 
 // warnFileLimit warns when this process may not open n connections.
@@ -170,9 +246,14 @@ func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "  its dial  %s  (dial to open WebSocket)\n", pct(r.LateDial))
 	fmt.Fprintf(w, "  the rest  %s  (open WebSocket, i.e. subscribed, to first media byte)\n", pct(r.LateOpen))
 	others := r.Machine
-	for _, s := range []*ServerStats{r.Server, r.Tool} {
+	for _, s := range []*ServerStats{r.Server, r.Tool, r.NATS} {
 		if s != nil && (s != r.Tool || r.Server == nil || r.Server.PID != s.PID) {
 			others -= s.CPU
+		}
+	}
+	for i, n := range r.Nodes {
+		if i > 0 && (r.Tool == nil || n.PID != r.Tool.PID) {
+			others -= n.CPU
 		}
 	}
 	fmt.Fprintf(w, "machine     %.2f of %d cores busy in the window; other processes %.2f\n", r.Machine, r.Cores, max(0, others))
@@ -185,6 +266,29 @@ func printReport(w io.Writer, r *Report) {
 		}
 		fmt.Fprintf(w, "%-11s pid %d: CPU %.2f cores in the window; RSS %s before the viewers, peak %s: %s per viewer\n",
 			p.name, p.s.PID, p.s.CPU, size(p.s.BaseRSS), size(p.s.PeakRSS), size(p.s.PerViewer))
+	}
+	if r.NATS != nil {
+		fmt.Fprintf(w, "nats        pid %d: CPU %.2f cores in the window; RSS peak %s\n", r.NATS.PID, r.NATS.CPU, size(r.NATS.PeakRSS))
+	}
+	printNodes(w, r.Nodes)
+}
+
+// printNodes prints a line per node, then its NATS traffic.
+func printNodes(w io.Writer, nodes []NodeReport) {
+	for i, n := range nodes {
+		role := "publishers"
+		if i > 0 {
+			role = "relay"
+		}
+		fmt.Fprintf(w, "node %-6d %s, pid %d (%s): %d viewers, %d kept up, %d failed; CPU %.2f cores\n",
+			i, n.URL, n.PID, role, n.Viewers, n.KeptUp, n.Failed, n.CPU)
+		fmt.Fprintf(w, "  latency   %s\n", pct(n.Latency))
+		if t := n.NATS; t != nil {
+			fmt.Fprintf(w, "  NATS      in %.2f Mbit/s (%s, %d msgs), out %.2f Mbit/s (%s, %d msgs) in the window\n",
+				t.InRate/1e6, size(int64(t.InBytes)), t.InMsgs, t.OutRate/1e6, size(int64(t.OutBytes)), t.OutMsgs)
+		} else {
+			fmt.Fprintf(w, "  NATS      no statistics\n")
+		}
 	}
 }
 

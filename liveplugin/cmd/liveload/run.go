@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,8 @@ import (
 type options struct {
 	URL      string        // the plugin's base URL, e.g. http://127.0.0.1:8080/live
 	PID      int           // the server's process, for its CPU and memory; 0 if unknown
+	Nodes    []node        // if set, every node's (clustered); Nodes[0] is URL's, where the publishers are
+	NATSPID  int           // the NATS server's process, for its CPU; 0 if unknown
 	Rooms    int           // rooms, one publisher each
 	Viewers  int           // viewers per room
 	Room     string        // the room's name with one room, else the prefix of room names
@@ -59,6 +62,18 @@ func (o *options) validate() error {
 	return errors.Join(errs...)
 }
 
+// node is one server of a cluster under load.
+type node struct {
+	URL string // the plugin's base URL
+	PID int    // its process; 0 if unknown
+}
+
+// nodeOf returns the node of viewer i, the one that watches room i % rooms:
+// each room's viewers are spread evenly over the nodes.
+func nodeOf(i, rooms, nodes int) int {
+	return i / rooms % nodes
+}
+
 // Report is what a run measured.
 type Report struct {
 	Rooms          int           `json:"rooms"`
@@ -89,6 +104,42 @@ type Report struct {
 	Cores   int          `json:"cores"`
 	Server  *ServerStats `json:"server,omitempty"`
 	Tool    *ServerStats `json:"tool,omitempty"`
+
+	Nodes []NodeReport `json:"nodes,omitempty"` // with options.Nodes, each one's share
+	NATS  *ServerStats `json:"nats,omitempty"`  // the NATS server's process, if known
+}
+
+// NodeReport is what a run measured on one node of a cluster.
+type NodeReport struct {
+	URL     string       `json:"url"`
+	PID     int          `json:"pid,omitempty"`
+	Viewers int          `json:"viewers"` // viewers on the node whose WebSocket opened
+	KeptUp  int          `json:"keptUp"`
+	Failed  int          `json:"failed"`
+	Latency Percentiles  `json:"latency"`
+	CPU     float64      `json:"cpu"`                   // cores used during the window; 0 if PID is unknown
+	NATS    *natsTraffic `json:"natsTraffic,omitempty"` // its NATS connection's traffic in the window, if it serves it
+}
+
+// natsTraffic is a NATS connection's traffic during the window, as counted
+// by the client (the bench server): bytes of message payloads, not of the
+// protocol around them.
+type natsTraffic struct {
+	InMsgs   uint64  `json:"inMsgs"`
+	OutMsgs  uint64  `json:"outMsgs"`
+	InBytes  uint64  `json:"inBytes"`
+	OutBytes uint64  `json:"outBytes"`
+	InRate   float64 `json:"inRate"`  // bits per second
+	OutRate  float64 `json:"outRate"` // bits per second
+}
+
+// traffic returns the traffic of the counts d over window.
+func traffic(d natsCounters, window time.Duration) *natsTraffic {
+	sec := window.Seconds()
+	return &natsTraffic{
+		InMsgs: d.InMsgs, OutMsgs: d.OutMsgs, InBytes: d.InBytes, OutBytes: d.OutBytes,
+		InRate: float64(d.InBytes) * 8 / sec, OutRate: float64(d.OutBytes) * 8 / sec,
+	}
 }
 
 // ServerStats is a process's use of the machine.
@@ -109,9 +160,10 @@ type room struct {
 
 // runner is the state of one run.
 type runner struct {
-	o    *options
-	base *url.URL
-	out  io.Writer // progress lines
+	o     *options
+	base  *url.URL   // the publishers' node
+	bases []*url.URL // every node's, bases[0] == base
+	out   io.Writer  // progress lines
 
 	winStart, winEnd atomic.Int64 // the measurement window, Unix ns
 	ready            atomic.Int64 // viewers that receive media or have failed
@@ -162,7 +214,21 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 	if err != nil || base.Host == "" || base.Scheme != "http" && base.Scheme != "https" {
 		return nil, fmt.Errorf("-url %q: want http(s)://host[:port]/prefix", o.URL)
 	}
-	r := &runner{o: &o, base: base, out: out, conns: make(map[net.Conn]struct{})}
+	bases := []*url.URL{base}
+	for i, n := range o.Nodes {
+		if i == 0 {
+			if n.URL != o.URL {
+				return nil, fmt.Errorf("node 0 is %s; want the publishers' %s", n.URL, o.URL)
+			}
+			continue
+		}
+		u, err := url.Parse(strings.TrimSuffix(n.URL, "/"))
+		if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("node %d %q: want http(s)://host[:port]/prefix", i, n.URL)
+		}
+		bases = append(bases, u)
+	}
+	r := &runner{o: &o, base: base, bases: bases, out: out, conns: make(map[net.Conn]struct{})}
 	r.winStart.Store(math.MaxInt64)
 	r.winEnd.Store(math.MaxInt64)
 	rep := &Report{Rooms: o.Rooms, ViewersPerRoom: o.Viewers, Bitrate: o.Bitrate, Chunk: o.Chunk, Keyframe: o.Keyframe}
@@ -217,7 +283,7 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 				break
 			}
 		}
-		v := &viewer{room: rooms[i%len(rooms)]}
+		v := &viewer{room: rooms[i%len(rooms)], node: nodeOf(i, len(rooms), len(bases))}
 		viewers[i] = v
 		watching.Go(func() { v.run(ctx, r) }) // exits when the connection ends
 	}
@@ -232,6 +298,7 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 		cpu0, _ = readProc(o.PID)
 	}
 	tool1, _ := readProc(os.Getpid())
+	nodes0 := r.nodeStats(ctx)
 	busy0, _ := machineBusy()
 	profiled := make(chan error, 1)
 	if o.Profile != "" {
@@ -258,7 +325,7 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 		if err := sleepUntil(ctx, at); err != nil {
 			break
 		}
-		v := &viewer{room: rooms[i%len(rooms)], late: true}
+		v := &viewer{room: rooms[i%len(rooms)], node: nodeOf(i, len(rooms), len(bases)), late: true}
 		late = append(late, v)
 		joining.Go(func() { v.run(ctx, r) }) // exits when the connection ends
 	}
@@ -271,6 +338,7 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 		cpu1, _ = readProc(o.PID)
 	}
 	tool2, _ := readProc(os.Getpid())
+	nodes1 := r.nodeStats(ctx)
 	busy1, _ := machineBusy()
 	rep.Machine, rep.Cores = (busy1-busy0).Seconds()/rep.Window.Seconds(), runtime.NumCPU()
 	if o.Profile != "" {
@@ -359,6 +427,12 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 		rep.Server = usage(o.PID, baseStats, cpu0, cpu1, rep.Window, rep.Connected)
 	}
 	rep.Tool = usage(os.Getpid(), tool0, tool1, tool2, rep.Window, rep.Connected)
+	if len(o.Nodes) > 0 {
+		rep.Nodes = nodeReports(&o, viewers, nodes0, nodes1, rep.Window)
+	}
+	if o.NATSPID > 0 {
+		rep.NATS = &ServerStats{PID: o.NATSPID, CPU: (nodes1.natsP.CPU - nodes0.natsP.CPU).Seconds() / rep.Window.Seconds(), PeakRSS: nodes1.natsP.HWM}
+	}
 	if len(rep.Failures) == 0 {
 		rep.Failures = nil
 	}
@@ -468,4 +542,97 @@ func startCPUProfile(file string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// nodesAt is what the nodes' processes and NATS connections had used at
+// one moment.
+type nodesAt struct {
+	procs []procStats    // per node; zero where its PID is unknown
+	nats  []natsCounters // per node; nil where it serves no statistics
+	has   []bool         // whether nats[i] was read
+	natsP procStats      // the NATS server's process, if known
+}
+
+// nodeStats reads the CPU time of the NATS server's process, and, when
+// o.Nodes lists the nodes, every node's and its NATS statistics.
+func (r *runner) nodeStats(ctx context.Context) nodesAt {
+	var at nodesAt
+	if o := r.o; o.NATSPID > 0 {
+		at.natsP, _ = readProc(o.NATSPID)
+	}
+	if len(r.o.Nodes) == 0 {
+		return at
+	}
+	at.procs = make([]procStats, len(r.bases))
+	at.nats = make([]natsCounters, len(r.bases))
+	at.has = make([]bool, len(r.bases))
+	for i, b := range r.bases {
+		if pid := r.o.Nodes[i].PID; pid > 0 {
+			at.procs[i], _ = readProc(pid)
+		}
+		c, err := fetchNATSStats(ctx, b)
+		if err != nil {
+			r.progress("node %d: NATS statistics: %v", i, err)
+			continue
+		}
+		at.nats[i], at.has[i] = c, true
+	}
+	return at
+}
+
+// fetchNATSStats reads a bench server's NATS statistics (natsStatsPath)
+// from the host of its plugin's base URL.
+func fetchNATSStats(ctx context.Context, base *url.URL) (natsCounters, error) {
+	var c natsCounters
+	u := *base
+	u.Path, u.RawQuery = natsStatsPath, ""
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return c, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return c, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return c, fmt.Errorf("%s: %s", u.String(), resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		return c, fmt.Errorf("%s: %w", u.String(), err)
+	}
+	return c, nil
+}
+
+// nodeReports sums up each node's viewers and usage over the window,
+// from the stats read at its start (w0) and end (w1).
+func nodeReports(o *options, viewers []*viewer, w0, w1 nodesAt, window time.Duration) []NodeReport {
+	reps := make([]NodeReport, len(o.Nodes))
+	lat := make([]hist, len(o.Nodes))
+	for i, n := range o.Nodes {
+		reps[i].URL, reps[i].PID = n.URL, n.PID
+		if n.PID > 0 && i < len(w0.procs) && i < len(w1.procs) {
+			reps[i].CPU = (w1.procs[i].CPU - w0.procs[i].CPU).Seconds() / window.Seconds()
+		}
+		if i < len(w0.has) && i < len(w1.has) && w0.has[i] && w1.has[i] {
+			reps[i].NATS = traffic(w1.nats[i].sub(w0.nats[i]), window)
+		}
+	}
+	for _, v := range viewers {
+		nr := &reps[v.node]
+		if v.connected {
+			nr.Viewers++
+		}
+		lat[v.node].merge(&v.lat)
+		switch {
+		case v.failure != "" || !v.gotEnd || v.base < 0:
+			nr.Failed++
+		case v.skips == 0 && v.gaps == 0 && v.media == v.room.final-v.base:
+			nr.KeptUp++
+		}
+	}
+	for i := range reps {
+		reps[i].Latency = lat[i].percentiles()
+	}
+	return reps
 }

@@ -20,7 +20,11 @@ import (
 	"github.com/labstack/echo-contrib/pprof"
 	"github.com/labstack/echo/v4"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/amlive/amlive/internal/embednats"
 	"github.com/amlive/amlive/liveplugin"
+	"github.com/amlive/amlive/liveplugin/natscluster"
 )
 
 // benchConfig is the plugin's configuration for load tests: anyone may
@@ -42,13 +46,17 @@ func benchConfig(dir string, log *slog.Logger) liveplugin.Config {
 }
 
 // newBenchServer returns an Echo app with the plugin mounted at /live (see
-// benchConfig) and Go's profiles at /debug/pprof/. The caller closes the
-// plugin.
-func newBenchServer(dir string, log *slog.Logger) (*echo.Echo, *liveplugin.Plugin, error) {
+// benchConfig), sharing its rooms through cl unless it is nil, and Go's
+// profiles at /debug/pprof/. The caller closes the plugin.
+func newBenchServer(dir string, log *slog.Logger, cl *natscluster.Cluster) (*echo.Echo, *liveplugin.Plugin, error) {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	p, err := liveplugin.Register(e.Group("/live"), benchConfig(dir, log))
+	cfg := benchConfig(dir, log)
+	if cl != nil {
+		setCluster(&cfg, cl)
+	}
+	p, err := liveplugin.Register(e.Group("/live"), cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,14 +64,43 @@ func newBenchServer(dir string, log *slog.Logger) (*echo.Echo, *liveplugin.Plugi
 	return e, p, nil
 }
 
-// serveMain runs the bench server: "liveload serve [-addr A] [-dir D]". It
-// prints the plugin's base URL on a line of its own once it listens, and
-// stops when its standard input closes (its parent went away) or on
-// SIGINT or SIGTERM.
+// natsStatsPath is where a clustered bench server serves the statistics
+// of its NATS connection, as JSON (natsCounters).
+const natsStatsPath = "/debug/nats"
+
+// natsCounters are a NATS connection's message and byte counts so far.
+type natsCounters struct {
+	InMsgs   uint64 `json:"inMsgs"`
+	OutMsgs  uint64 `json:"outMsgs"`
+	InBytes  uint64 `json:"inBytes"`
+	OutBytes uint64 `json:"outBytes"`
+}
+
+// sub returns the counts of c since b.
+func (c natsCounters) sub(b natsCounters) natsCounters {
+	return natsCounters{InMsgs: c.InMsgs - b.InMsgs, OutMsgs: c.OutMsgs - b.OutMsgs, InBytes: c.InBytes - b.InBytes, OutBytes: c.OutBytes - b.OutBytes}
+}
+
+// serveNATSStats serves nc's statistics at natsStatsPath.
+func serveNATSStats(e *echo.Echo, nc *nats.Conn) {
+	e.GET(natsStatsPath, func(c echo.Context) error {
+		st := nc.Stats()
+		return c.JSON(http.StatusOK, natsCounters{InMsgs: st.InMsgs, OutMsgs: st.OutMsgs, InBytes: st.InBytes, OutBytes: st.OutBytes})
+	})
+}
+
+// serveMain runs the bench server: "liveload serve [-addr A] [-dir D]
+// [-nats URL -name N]". It prints the plugin's base URL on a line of its
+// own once it listens, and stops when its standard input closes (its
+// parent went away) or on SIGINT or SIGTERM. With -nats it shares its
+// rooms with the other servers connected to that NATS server, and serves
+// its connection's statistics at /debug/nats.
 func serveMain(args []string) error {
 	fs := flag.NewFlagSet("liveload serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	dir := fs.String("dir", "", "recordings directory (default: a temporary one, removed at exit)")
+	natsURL := fs.String("nats", "", "URL of the NATS server to cluster through (default: no cluster)")
+	name := fs.String("name", "", "this node's name in the cluster (default: a random one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,13 +113,31 @@ func serveMain(args []string) error {
 		*dir = d
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	e, p, err := newBenchServer(*dir, log)
+	var (
+		nc *nats.Conn
+		cl *natscluster.Cluster
+	)
+	if *natsURL != "" {
+		var err error
+		nc, err = nats.Connect(*natsURL, nats.Name("liveload serve "+*name), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("connect to NATS at %s: %w", *natsURL, err)
+		}
+		defer nc.Close()
+		if cl, err = natscluster.New(nc, natscluster.Options{Name: *name}); err != nil {
+			return err
+		}
+	}
+	e, p, err := newBenchServer(*dir, log, cl)
 	if err != nil {
 		return err
 	}
+	if nc != nil {
+		serveNATSStats(e, nc)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		return err
+		return errors.Join(err, p.Close(context.Background()))
 	}
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
@@ -100,28 +155,89 @@ func serveMain(args []string) error {
 	case <-ctx.Done():
 	case <-stdin:
 	case err := <-served:
-		return err
+		return errors.Join(err, p.Close(context.Background()))
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return errors.Join(srv.Shutdown(sctx), p.Close(sctx))
+	err = errors.Join(srv.Shutdown(sctx), p.Close(sctx))
+	if nc != nil {
+		err = errors.Join(err, drain(sctx, nc))
+	}
+	return err
 }
 
-// child is the bench server running as a child process.
+// drain drains nc and waits until it has closed, or closes it when ctx
+// ends first.
+func drain(ctx context.Context, nc *nats.Conn) error {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return err
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		nc.Close()
+		return ctx.Err()
+	}
+}
+
+// natsMain runs a NATS server with JetStream for the bench servers of a
+// cluster: "liveload nats [-dir D]". It prints its client URL on a line
+// of its own once it accepts connections, and stops as serveMain does.
+func natsMain(args []string) error {
+	fs := flag.NewFlagSet("liveload nats", flag.ContinueOnError)
+	dir := fs.String("dir", "", "JetStream directory (default: a temporary one, removed at exit)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "liveload-nats-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ns, err := embednats.Start(embednats.Options{Dir: *dir, Name: "liveload", Logger: log})
+	if err != nil {
+		return err
+	}
+	defer ns.Shutdown()
+	fmt.Println(ns.ClientURL())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stdin := make(chan struct{})
+	go func() { // exits when stdin closes, at the latest when the process ends
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stdin)
+	}()
+	select {
+	case <-ctx.Done():
+	case <-stdin:
+	}
+	return nil
+}
+
+// child is a bench server or a NATS server running as a child process.
 type child struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	URL   string // the plugin's base URL
+	URL   string // the plugin's base URL, or the NATS server's
 }
 
-// startChild runs this executable's serve subcommand and waits until it
-// listens.
-func startChild(ctx context.Context) (*child, error) {
+// startChild runs this executable with args ("serve …" or "nats …") and
+// waits until it prints its URL, which must begin with prefix.
+func startChild(ctx context.Context, prefix string, args ...string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "serve")
+	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -148,9 +264,9 @@ func startChild(ctx context.Context) (*child, error) {
 		c.stop()
 		return nil, ctx.Err()
 	}
-	if !strings.HasPrefix(c.URL, "http://") {
+	if !strings.HasPrefix(c.URL, prefix) {
 		c.stop()
-		return nil, fmt.Errorf("bench server did not start (said %q)", c.URL)
+		return nil, fmt.Errorf("%s did not start (said %q)", strings.Join(args, " "), c.URL)
 	}
 	return c, nil
 }

@@ -24,6 +24,7 @@ var clusterID = []byte{0x1F, 0x43, 0xB6, 0x75}
 // and read once that has returned.
 type viewer struct {
 	room *room
+	node int  // the index of the node it watches on, in runner.bases
 	late bool // a late joiner: leaves after its first media byte
 
 	connected  bool
@@ -62,7 +63,7 @@ func (v *viewer) run(ctx context.Context, r *runner) {
 	defer v.markReady(r)
 	start := time.Now()
 	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(r.o.Header), Timeout: 60 * time.Second, ReadBufferSize: readBuffer}
-	conn, br, _, err := d.Dial(ctx, wsURL(r.base, v.room.name, "subscribe"))
+	conn, br, _, err := d.Dial(ctx, wsURL(r.bases[v.node], v.room.name, "subscribe"))
 	v.dial = time.Since(start)
 	if err != nil {
 		v.failure = "dial: " + shortError(err)
