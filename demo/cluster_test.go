@@ -235,14 +235,10 @@ func TestRunNodes(t *testing.T) {
 	if media := firstMedia(ctx, t, newClientWithJar(t, bases[0], bob.jar), "/live/alice/subscribe"); !bytes.HasPrefix(media, clusterID) {
 		t.Errorf("first media on node 0 begins % x; want a Cluster (% x)", media[:min(len(media), 4)], clusterID)
 	}
-	if clusterWired {
-		// A newcomer watches on node 1 what alice publishes on node 0.
-		waitLive(ctx, t, bob, bases[1], "alice")
-		if media := firstMedia(ctx, t, newClientWithJar(t, bases[1], bob.jar), "/live/alice/subscribe"); !bytes.HasPrefix(media, clusterID) {
-			t.Errorf("first media on node 1 begins % x; want a Cluster (% x)", media[:min(len(media), 4)], clusterID)
-		}
-	} else {
-		t.Log("liveplugin.Config.Cluster not wired yet: not checking node 1's live list")
+	// A newcomer watches on node 1 what alice publishes on node 0.
+	waitLive(ctx, t, bob, bases[1], "alice")
+	if media := firstMedia(ctx, t, newClientWithJar(t, bases[1], bob.jar), "/live/alice/subscribe"); !bytes.HasPrefix(media, clusterID) {
+		t.Errorf("first media on node 1 begins % x; want a Cluster (% x)", media[:min(len(media), 4)], clusterID)
 	}
 	conn.Close(websocket.StatusNormalClosure, "")
 	<-read

@@ -246,7 +246,7 @@ func newServer(opts options) (*server, error) {
 		IdleTimeout: opts.IdleTimeout,
 	}
 	if opts.Cluster != nil {
-		setCluster(&cfg, opts.Cluster)
+		cfg.Cluster = opts.Cluster
 	}
 	if f := opts.OnLive; f != nil {
 		cfg.OnLive = func(_ echo.Context, b liveplugin.BroadcastInfo) { f(b) }

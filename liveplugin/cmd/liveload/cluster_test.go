@@ -230,9 +230,6 @@ func TestRunNodes(t *testing.T) {
 // node's NATS traffic is about the stream's bitrate, not its viewers'
 // sum.
 func TestClusterLoad(t *testing.T) {
-	if !clusterWired {
-		t.Skip("liveplugin.Config.Cluster not wired yet: the nodes do not share rooms")
-	}
 	var out, progress bytes.Buffer
 	args := []string{"-serve", "-nodes", "2", "-json", "-viewers", "10", "-ramp", "300ms", "-duration", "3s",
 		"-joiners", "2", "-bitrate", "1000000", "-chunk", "100ms", "-keyframe", "500ms"}

@@ -54,7 +54,7 @@ func newBenchServer(dir string, log *slog.Logger, cl *natscluster.Cluster) (*ech
 	e.HidePort = true
 	cfg := benchConfig(dir, log)
 	if cl != nil {
-		setCluster(&cfg, cl)
+		cfg.Cluster = cl
 	}
 	p, err := liveplugin.Register(e.Group("/live"), cfg)
 	if err != nil {
