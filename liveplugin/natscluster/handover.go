@@ -157,6 +157,11 @@ func (o *origin) handOver(st *cluster.State, req handoverRequest, reply string) 
 	ctx, cancel := context.WithTimeout(context.Background(), o.r.opts.RequestTimeout)
 	defer cancel()
 	rev, err := o.r.kv.Update(ctx, o.room, val, o.rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if ent, gerr := o.r.kv.Get(ctx, o.room); gerr == nil && o.owns(ent) {
+			rev, err = o.r.kv.Update(ctx, o.room, val, ent.Revision())
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%w: registry: %w", errHandover, err)
 	}

@@ -211,6 +211,7 @@ type viewer struct {
 	events []string // "hello", "init", "media", "skip", "end", ...
 	inits  [][]byte
 	media  [][]byte // per segment: the bytes since hello or a skip
+	sizes  []int    // of every media message
 	ended  map[string]any
 	err    error
 }
@@ -258,6 +259,7 @@ func (v *viewer) run(ctx context.Context) {
 				v.events = append(v.events, "media")
 			}
 			v.media[len(v.media)-1] = append(v.media[len(v.media)-1], m.Data...)
+			v.sizes = append(v.sizes, len(m.Data))
 		}
 		v.mu.Unlock()
 	}

@@ -156,7 +156,7 @@ type Cluster struct {
 	opts Options
 
 	// drop, set by tests, makes an origin skip publishing a message.
-	drop func(room string, seq uint64) bool
+	drop func(room string, seq uint64, k kind, off int64) bool
 }
 
 // New returns a Cluster over nc. It fails if nc is nil or opts are

@@ -248,7 +248,7 @@ func (o *origin) publishLocked(e envelope) {
 	o.seq += uint64(fragments(len(e.payload), mp))
 	var failed error
 	_ = frames(e, mp, func(seq uint64, msg []byte) error {
-		if d := o.r.c.drop; d != nil && d(o.room, seq) {
+		if d := o.r.c.drop; d != nil && d(o.room, seq, e.kind, e.off) {
 			return nil
 		}
 		if err := o.r.nc.Publish(o.subject, msg); err != nil {
@@ -424,7 +424,9 @@ func (o *origin) renew() {
 	in := o.b.Info()
 	o.e.MIME, o.e.Bytes, o.e.Lost, o.e.Viewers = in.MIMEType, in.Bytes, in.PublisherLost, in.Viewers
 	val, _ := json.Marshal(o.e)
-	ctx, cancel := context.WithTimeout(o.ctx, o.r.opts.RequestTimeout)
+	// Not o.ctx: an update cancelled in flight may still be applied, and
+	// then o.rev would be stale for a handover or End.
+	ctx, cancel := context.WithTimeout(context.Background(), o.r.opts.RequestTimeout)
 	defer cancel()
 	rev, err := o.r.kv.Update(ctx, o.room, val, o.rev)
 	if err == nil {
@@ -438,8 +440,7 @@ func (o *origin) renew() {
 	ent, err := o.r.kv.Get(ctx, o.room)
 	switch {
 	case err == nil:
-		var v entry
-		if json.Unmarshal(ent.Value(), &v) == nil && v.Node == o.e.Node && v.ID == o.e.ID && v.Epoch == o.e.Epoch {
+		if o.owns(ent) {
 			o.rev = ent.Revision()
 			if rev, err := o.r.kv.Update(ctx, o.room, val, o.rev); err == nil {
 				o.rev, o.renewed = rev, time.Now()
@@ -469,6 +470,13 @@ func (o *origin) renew() {
 	default:
 		o.log.Debug("registry renewal failed", "err", err)
 	}
+}
+
+// owns reports whether ent is the origin's registry entry, whatever its
+// revision.
+func (o *origin) owns(ent jetstream.KeyValueEntry) bool {
+	var v entry
+	return json.Unmarshal(ent.Value(), &v) == nil && v.Node == o.e.Node && v.ID == o.e.ID && v.Epoch == o.e.Epoch
 }
 
 // fence ends the broadcast on this node, which no longer owns it: the
