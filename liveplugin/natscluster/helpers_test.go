@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -108,13 +109,17 @@ type node struct {
 
 func connect(t *testing.T, url string) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.ReconnectWait(20*time.Millisecond), nats.MaxReconnects(-1), nats.ReconnectJitter(0, 0))
+	nc, err := nats.Connect(url, nats.ReconnectWait(20*time.Millisecond), nats.MaxReconnects(-1), nats.ReconnectJitter(0, 0), nats.ErrorHandler(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
 	return nc
 }
+
+// quiet drops the connection's asynchronous errors, which nats.go prints
+// by default.
+func quiet(*nats.Conn, *nats.Subscription, error) {}
 
 func newNode(t *testing.T, url string, opts Options, mod ...func(*Cluster)) *node {
 	t.Helper()
@@ -128,7 +133,7 @@ func newNode(t *testing.T, url string, opts Options, mod ...func(*Cluster)) *nod
 	}
 	r, err := c.Rooms(cluster.Node{
 		Hub:          n.hub,
-		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:          testLog(),
 		Events:       testEvents{},
 		RecordingURL: recordingURL,
 		Orphaned: func(room, id string) {
@@ -149,6 +154,14 @@ func (n *node) orphans() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return slices.Clone(n.orphaned)
+}
+
+// testLog discards the nodes' logs, unless NATSCLUSTER_LOG is set.
+func testLog() *slog.Logger {
+	if os.Getenv("NATSCLUSTER_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 func recordingURL(room, id string) string { return "/rec/" + room + "/" + id }
