@@ -217,8 +217,9 @@ func (s *stream) write(o cluster.Origin, from, to int) {
 
 // viewer reads a subscriber to its end.
 type viewer struct {
-	s    *hub.Subscriber
-	done chan struct{}
+	s      *hub.Subscriber
+	done   chan struct{}
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	events []string // "hello", "init", "media", "skip", "end", ...
@@ -230,10 +231,18 @@ type viewer struct {
 }
 
 func watch(t *testing.T, ctx context.Context, s *hub.Subscriber) *viewer {
-	v := &viewer{s: s, done: make(chan struct{})}
-	t.Cleanup(func() { s.Close(); <-v.done })
+	ctx, cancel := context.WithCancel(ctx)
+	v := &viewer{s: s, done: make(chan struct{}), cancel: cancel}
+	t.Cleanup(v.close)
 	go v.run(ctx)
 	return v
+}
+
+// close closes the subscriber, as a viewer that leaves.
+func (v *viewer) close() {
+	v.cancel()
+	<-v.done
+	v.s.Close()
 }
 
 func (v *viewer) run(ctx context.Context) {
