@@ -67,7 +67,7 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 }
 
 // startServer starts an embedded NATS server with JetStream.
-func startServer(t *testing.T, opts *server.Options) *server.Server {
+func startServer(t testing.TB, opts *server.Options) *server.Server {
 	t.Helper()
 	if opts == nil {
 		opts = &server.Options{}
@@ -107,7 +107,7 @@ type node struct {
 	orphaned []string
 }
 
-func connect(t *testing.T, url string) *nats.Conn {
+func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.ReconnectWait(20*time.Millisecond), nats.MaxReconnects(-1), nats.ReconnectJitter(0, 0), nats.ErrorHandler(quiet))
 	if err != nil {
@@ -121,7 +121,7 @@ func connect(t *testing.T, url string) *nats.Conn {
 // by default.
 func quiet(*nats.Conn, *nats.Subscription, error) {}
 
-func newNode(t *testing.T, url string, opts Options, mod ...func(*Cluster)) *node {
+func newNode(t testing.TB, url string, opts Options, mod ...func(*Cluster)) *node {
 	t.Helper()
 	n := &node{name: opts.Name, nc: connect(t, url), hub: hub.New(hub.Config{Events: testEvents{}})}
 	c, err := New(n.nc, opts)
