@@ -14,32 +14,42 @@ import (
 
 func TestMessagesLargerThanMaxPayloadArriveWhole(t *testing.T) {
 	ctx := testContext(t, 30*time.Second)
-	st := loadStream(t, "vp8-opus-250ms-kf2s")
+	st := loadStream(t, "vp8-opus-250ms") // groups of pictures of 150 KB
 	ns := startServer(t, &server.Options{MaxPayload: 64 << 10})
 	a, b := newNode(t, ns.ClientURL(), testOpts("a")), newNode(t, ns.ClientURL(), testOpts("b"))
+	c := newNode(t, ns.ClientURL(), testOpts("c"))
 	o, err := a.r.Start(ctx, "big", "b1", "tok", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	early := subscribe(t, ctx, b, "big")
 	// The stream in pieces of 200 KiB, each with its join points.
-	const piece = 150 << 10
+	const piece = 100 << 10
 	full := st.fx.Full
 	o.SetInit(st.mime, st.init)
 	keys := st.fx.KeyOffsets()
 	var late *viewer
+	lateGOP := 0
 	for off := 0; off < len(full); off += piece {
 		end := min(off+piece, len(full))
 		var syncs []int64
+		last := int64(-1) // the last join point so far
 		for _, k := range keys {
 			if k >= int64(off) && k < int64(end) {
 				syncs = append(syncs, k)
 			}
+			if k < int64(end) {
+				last = k
+			}
 		}
 		o.Write(full[off:end], syncs)
-		if late == nil && end > len(full)/2 {
-			late = subscribe(t, ctx, b, "big") // bootstraps a GOP cache larger than max payload
+		if gop := end - int(last); late == nil && gop > 64<<10 && end < len(full) {
+			// c bootstraps a GOP cache larger than max payload.
+			late, lateGOP = subscribe(t, ctx, c, "big"), gop
 		}
+	}
+	if late == nil {
+		t.Fatal("fixture: no GOP larger than 64 KiB")
 	}
 	o.End("")
 	for i, v := range []*viewer{early, late} {
@@ -60,8 +70,8 @@ func TestMessagesLargerThanMaxPayloadArriveWhole(t *testing.T) {
 	if !slices.Equal(early.sizes, want) {
 		t.Errorf("early viewer's message sizes %v; want %v", early.sizes, want)
 	}
-	if late.sizes[0] <= 64<<10 {
-		t.Errorf("late viewer's first message has %d bytes; want the GOP cache, more than max payload", late.sizes[0])
+	if late.sizes[0] != lateGOP {
+		t.Errorf("late viewer's first message has %d bytes; want the GOP cache's %d", late.sizes[0], lateGOP)
 	}
 }
 
