@@ -31,11 +31,18 @@
 // node. A gap in the numbering makes that node's viewers skip to the next
 // join point. Nodes report their viewers to the origin, which sums them.
 //
+// A resuming upload that reaches another node takes the broadcast over
+// (Rooms.Takeover): the origin's publisher stops, the registry entry moves
+// to the new node with a higher epoch (the fence: the old origin writes
+// nothing more), the old origin's hub broadcast becomes a relay of the new
+// one, and the stream's numbering goes on, so that every node's viewers
+// see every byte once.
+//
 // # Bounds
 //
 //   - A node that dies frees its rooms within RoomTTL (the bucket's TTL),
 //     and the other nodes end its broadcasts for their viewers within
-//     RoomTTL plus one Heartbeat.
+//     RoomTTL plus one Heartbeat; exactly one node calls Node.Orphaned.
 //   - A relay that hears nothing from the origin for 3 Heartbeats, or whose
 //     connection drops, tells its viewers "reconnecting"; once connected
 //     again it resumes at the next join point or ends within RoomTTL plus
@@ -46,6 +53,17 @@
 //     broadcast orphaned; otherwise it is fenced (Origin.Fenced).
 //   - Viewer counts lag the truth by at most one Heartbeat plus 250 ms.
 //   - A relay whose last local viewer left detaches after Linger.
+//
+// # Limits
+//
+// A relay occupies a room of its node's hub, so hub.Config.MaxRooms counts
+// the rooms a node relays too; MaxViewers and MaxTotalViewers bound each
+// node's viewers, not the cluster's. A node that restarts under the same
+// Name within RoomTTL finds its old rooms still claimed until they expire.
+// Loss in NATS (a slow consumer, a reconnection) is found from the
+// numbering, not from the connection's error handler, which stays the
+// app's; so are its other handlers: the package listens to status changes
+// with nats.Conn.StatusChanged.
 package natscluster
 
 import (
@@ -73,16 +91,27 @@ type Options struct {
 	// created if missing. Optional. Defaults to "amlive_rooms".
 	Bucket string
 	// Replicas is the registry bucket's replica count, for a NATS
-	// cluster. Optional. Defaults to 1.
+	// cluster (3 survives the loss of one server). Optional. Defaults
+	// to 1.
 	Replicas int
 	// Heartbeat is how often an origin renews its rooms in the registry
-	// and tells the other nodes it is alive. Optional. Defaults to 1 s.
+	// and tells the relays it is alive, and how often a relay reports its
+	// viewers. Lookup and Live agree on every node within one Heartbeat,
+	// viewer counts within one Heartbeat plus 250 ms; a relay that hears
+	// nothing for 3 Heartbeats tells its viewers "reconnecting".
+	// Optional. Defaults to 1 s.
 	Heartbeat time.Duration
 	// RoomTTL is how long a room stays claimed after its origin's last
-	// renewal: a node that dies frees its rooms within RoomTTL, and the
-	// other nodes end its broadcasts for their viewers within RoomTTL
-	// plus one Heartbeat. Optional. Defaults to 5 s; at least 3
-	// Heartbeats.
+	// renewal (the registry bucket's TTL). A node that dies frees its
+	// rooms within RoomTTL, and the other nodes end its broadcasts for
+	// their viewers within RoomTTL plus one Heartbeat. A relay whose NATS
+	// connection drops tells its viewers "reconnecting" within one
+	// Heartbeat; once connected again it resumes them at the next join
+	// point or ends them within RoomTTL plus one Heartbeat. An origin cut
+	// off from NATS for longer than RoomTTL is fenced when it comes back
+	// if another node took the room or declared the broadcast orphaned.
+	// All nodes must use the same value. Optional. Defaults to 5 s, or 3
+	// Heartbeats if that is longer; must be at least 3 Heartbeats.
 	RoomTTL time.Duration
 	// RequestTimeout bounds each request to another node: a relay's
 	// bootstrap from the origin, a takeover (for which the publisher has
@@ -90,7 +119,9 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Linger is how long a relay stays subscribed to a room after its
 	// last local viewer left, so that a viewer who reloads the page
-	// finds it warm. Optional. Defaults to 5 s.
+	// finds it warm; it is checked every Heartbeat, so a relay detaches
+	// between Linger and Linger plus 2 Heartbeats after. Optional.
+	// Defaults to 5 s.
 	Linger time.Duration
 	// RelayBuffer is how many messages a relay holds that it has
 	// received and not yet applied; past it NATS drops messages (a slow

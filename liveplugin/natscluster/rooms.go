@@ -307,9 +307,12 @@ func (r *rooms) sweep() {
 	r.mu.Unlock()
 	for _, g := range orphans {
 		r.log.Warn("broadcast orphaned", "room", g.room, "broadcast", g.id)
-		if r.claimOrphan(g.room, g.id) && r.n.Orphaned != nil {
-			r.n.Orphaned(g.room, g.id)
-		}
+		// Off the node's goroutine: Orphaned may seal a recording.
+		r.wg.Go(func() {
+			if r.claimOrphan(g.room, g.id) && r.n.Orphaned != nil {
+				r.n.Orphaned(g.room, g.id)
+			}
+		})
 	}
 }
 
