@@ -48,13 +48,15 @@ func newBrowserServer(t testing.TB, authorize func(echo.Context, string, liveplu
 	return newBrowserServerWith(t, liveplugin.Config{Authorize: authorize})
 }
 
-// newBrowserServerWith is newBrowserServer with cfg; Dir, Logger and
-// IdleTimeout are the test's.
+// newBrowserServerWith is newBrowserServer with cfg; Logger and
+// IdleTimeout are the test's, and so is Dir unless cfg sets it.
 func newBrowserServerWith(t testing.TB, cfg liveplugin.Config) *browserServer {
 	t.Helper()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	cfg.Dir = t.TempDir()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	// A browser starved of CPU on a busy machine can send nothing for
 	// longer than the default 15 s; the idle timeout has its own test.

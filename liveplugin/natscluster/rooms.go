@@ -339,7 +339,11 @@ func (r *rooms) Start(ctx context.Context, room, id, token string, started time.
 	defer cancel()
 	rev, err := r.kv.Create(ctx, room, val)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, hub.ErrRoomLive
+		var ok bool
+		if rev, ok = r.claimStale(ctx, room, val); !ok {
+			return nil, hub.ErrRoomLive
+		}
+		err = nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("natscluster: claim room %s: %w", room, err)

@@ -1,0 +1,304 @@
+package liveplugin_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
+
+	"github.com/amlive/amlive/internal/embednats"
+	"github.com/amlive/amlive/internal/fixture"
+	"github.com/amlive/amlive/liveplugin"
+	"github.com/amlive/amlive/liveplugin/natscluster"
+)
+
+// Cluster tests: three plugin nodes, each on its own HTTP server with its
+// own NATS connection, share the rooms through one embedded NATS server
+// with JetStream, and one recordings directory.
+
+// clusterHeartbeat and clusterTTL are the cluster's timing in these tests:
+// a node that dies frees its rooms within clusterTTL.
+const (
+	clusterHeartbeat = 100 * time.Millisecond
+	clusterTTL       = 600 * time.Millisecond
+)
+
+// clusterNode is a plugin node of a test cluster.
+type clusterNode struct {
+	*testServer
+	nc *nats.Conn
+}
+
+// newCluster starts n plugin nodes against the NATS server at url, sharing
+// dir (a temporary directory if empty).
+func newCluster(t *testing.T, url string, n int, dir string, cfg liveplugin.Config) []clusterNode {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	nodes := make([]clusterNode, n)
+	for i := range nodes {
+		name := fmt.Sprintf("node%c", 'A'+i)
+		nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := natscluster.New(nc, natscluster.Options{Name: name, Heartbeat: clusterHeartbeat, RoomTTL: clusterTTL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := cfg
+		cfg.Dir, cfg.Cluster = dir, c
+		if cfg.Authorize == nil {
+			cfg.Authorize = allowAll
+		}
+		s := newServer(t, cfg)
+		t.Cleanup(nc.Close) // runs after the plugin's Close
+		nodes[i] = clusterNode{testServer: s, nc: nc}
+	}
+	return nodes
+}
+
+// startNATS starts an embedded NATS server with JetStream, stopped when
+// the test ends.
+func startNATS(t *testing.T) *embednats.Server {
+	t.Helper()
+	ns, err := embednats.Start(embednats.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
+// eventually polls cond until it holds or ctx ends.
+func eventually(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("%s: not within the test's deadline", what)
+		}
+	}
+}
+
+// joinedAtKeyframe checks what a viewer received: init, then media that is
+// a suffix of the stream starting at a join point, and decodes. (The
+// server may rewrite a flag in the header, see webm.Reader.Settle, so the
+// init segment is compared by length.)
+func joinedAtKeyframe(t *testing.T, who string, binary [][]byte, full []byte) {
+	t.Helper()
+	if len(binary) < 2 {
+		t.Fatalf("%s received %d binary messages; want init and media", who, len(binary))
+	}
+	init, media := binary[0], bytes.Join(binary[1:], nil)
+	if !bytes.HasPrefix(full, init[:4]) || len(media) > len(full)-len(init) {
+		t.Errorf("%s: init segment of %d bytes is not the stream's header", who, len(init))
+	}
+	if !bytes.HasSuffix(full, media) {
+		t.Errorf("%s: %d media bytes are not the end of the stream, each once", who, len(media))
+	}
+	checkDecodable(t, init, media)
+}
+
+// TestClusterViewersOnEveryNode publishes on node A while viewers join on
+// B and C early, in the middle and late: each starts at a keyframe and
+// receives every byte from there; a second publisher on C gets 4409; the
+// live list, status and viewer counts agree on every node.
+func TestClusterViewersOnEveryNode(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	ctx := testContext(t, 60*time.Second)
+	ns := startNATS(t)
+	nodes := newCluster(t, ns.ClientURL(), 3, "", liveplugin.Config{})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+
+	early := mustDial(t, ctx, b.ws("/live/alice/subscribe"))
+	if code, _ := early.closed(t, ctx); code != liveplugin.StatusNotLive {
+		t.Fatalf("viewer before the broadcast closed with %d; want 4404", code)
+	}
+	pub, _ := publish(t, ctx, a.testServer, "alice")
+	chunks := fx.Chunks
+	third := len(chunks) / 3
+	var viewers []*client
+	var names []string
+	for i, chunk := range chunks {
+		switch i {
+		case 1: // header sent: the room is live everywhere
+			for _, n := range nodes {
+				eventually(t, ctx, "live on "+n.URL, func() bool { _, ok := n.p.Status("alice"); return ok })
+			}
+			viewers = append(viewers, mustDial(t, ctx, b.ws("/live/alice/subscribe")), mustDial(t, ctx, c.ws("/live/alice/subscribe")))
+			names = append(names, "early viewer on B", "early viewer on C")
+			// Joined: the relays bootstrapped from the first keyframe.
+			for _, v := range viewers {
+				if err := v.waitFor(ctx, "init segment", func() bool { return len(v.binary) > 0 }); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case third:
+			viewers = append(viewers, mustDial(t, ctx, b.ws("/live/alice/subscribe")), mustDial(t, ctx, c.ws("/live/alice/subscribe")))
+			names = append(names, "middle viewer on B", "middle viewer on C")
+			second := mustDial(t, ctx, c.ws("/live/alice/upload?mime=video/webm"))
+			if code, reason := second.closed(t, ctx); code != liveplugin.StatusRoomLive {
+				t.Errorf("second publisher on C closed with %d %q; want 4409", code, reason)
+			}
+		case 2 * third:
+			viewers = append(viewers, mustDial(t, ctx, c.ws("/live/alice/subscribe")))
+			names = append(names, "late viewer on C")
+			// Every node counts the five viewers.
+			for _, n := range nodes {
+				eventually(t, ctx, "5 viewers on "+n.URL, func() bool {
+					st, ok := n.p.Status("alice")
+					live := n.p.Live()
+					return ok && st.Viewers == 5 && len(live) == 1 && live[0].Viewers == 5
+				})
+			}
+			pub.viewers(t, ctx, 5)
+		}
+		pub.send(t, ctx, websocket.MessageBinary, chunk)
+	}
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
+	if code, reason := pub.closed(t, ctx); code != websocket.StatusNormalClosure {
+		t.Fatalf("publisher closed with %d %q", code, reason)
+	}
+	for i, v := range viewers {
+		if code, reason := v.closed(t, ctx); code != websocket.StatusNormalClosure {
+			t.Errorf("%s closed with %d %q; want 1000", names[i], code, reason)
+		}
+		events, binary, _ := v.snapshot()
+		if events[0].Type != "hello" || events[len(events)-1].Type != "end" || events[len(events)-1].Recording == "" {
+			t.Errorf("%s: events %v; want hello first, end naming the recording last", names[i], events)
+		}
+		if media := bytes.Join(binary[1:], nil); i < 2 && !bytes.Equal(media, fx.Full[len(binary[0]):]) {
+			t.Errorf("%s: received %d media bytes; want all %d, each once", names[i], len(media), len(fx.Full)-len(binary[0]))
+		}
+		joinedAtKeyframe(t, names[i], binary, fx.Full)
+	}
+	for _, n := range nodes {
+		eventually(t, ctx, "not live on "+n.URL, func() bool { return len(n.p.Live()) == 0 })
+	}
+	// The recording (one Dir) is served by every node.
+	for _, n := range nodes {
+		resp, body := get(t, http.MethodGet, n.URL+"/live/alice/playback", nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("playback on %s: %s", n.URL, resp.Status)
+		}
+		checkRecording(t, body, fx.Full)
+	}
+}
+
+// TestClusterResumeThroughAnotherNode cuts the publisher's connection to
+// node A and resumes it through node B: viewers on A, B and C see
+// reconnecting and resumed and every byte exactly once, and the recording
+// (in the shared Dir) holds every block once.
+func TestClusterResumeThroughAnotherNode(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	ctx := testContext(t, 60*time.Second)
+	ns := startNATS(t)
+	nodes := newCluster(t, ns.ClientURL(), 3, "", liveplugin.Config{ResumeGrace: 10 * time.Second})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	proxyA := newNetProxy(t, a.URL)
+	pub, id := newResumer(t, ctx, proxyA.URL("/live/alice/upload"))
+	pub.send(ctx, fx.Chunks[0])
+	for _, n := range nodes {
+		eventually(t, ctx, "live on "+n.URL, func() bool { _, ok := n.p.Status("alice"); return ok })
+	}
+	viewers := []*client{
+		mustDial(t, ctx, a.ws("/live/alice/subscribe")),
+		mustDial(t, ctx, b.ws("/live/alice/subscribe")),
+		mustDial(t, ctx, c.ws("/live/alice/subscribe")),
+	}
+	names := []string{"viewer on A", "viewer on B", "viewer on C"}
+	pub.c.viewers(t, ctx, 3)
+
+	half := len(fx.Chunks) / 2
+	for i, chunk := range fx.Chunks[1:] {
+		if i+1 == half {
+			proxyA.cutAfter(int64(len(chunk) / 2))
+			pub.send(ctx, chunk)
+			for _, v := range viewers {
+				v.eventCount(t, ctx, "reconnecting", 1)
+			}
+			pub.url = b.ws("/live/alice/upload") // the load balancer picks B
+			pub.resume(ctx)
+			continue
+		}
+		pub.send(ctx, chunk)
+	}
+	pub.c.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
+	if code, reason := pub.c.closed(t, ctx); code != websocket.StatusNormalClosure {
+		t.Errorf("publisher closed with %d %q; want 1000", code, reason)
+	}
+	for i, v := range viewers {
+		v.closed(t, ctx)
+		events, binary, _ := v.snapshot()
+		var got []string
+		for _, e := range events {
+			if e.Type == "reconnecting" || e.Type == "resumed" {
+				got = append(got, e.Type)
+			}
+		}
+		if !slices.Equal(got, []string{"reconnecting", "resumed"}) {
+			t.Errorf("%s: publisher events %q; want reconnecting, resumed", names[i], got)
+		}
+		if media := bytes.Join(binary[1:], nil); !bytes.Equal(media, fx.Full[len(binary[0]):]) {
+			t.Errorf("%s: received %d media bytes; want the %d sent, each once", names[i], len(media), len(fx.Full)-len(binary[0]))
+		}
+	}
+	for _, n := range nodes {
+		resp, body := get(t, http.MethodGet, n.URL+"/live/alice/playback?b="+id, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("playback on %s: %s", n.URL, resp.Status)
+		}
+		checkRecording(t, body, fx.Full)
+	}
+}
+
+// TestClusterNodeDies cuts node A off (its NATS connection closed, its
+// publisher gone) mid-stream: the viewers on B and C get the end event
+// within the room's TTL, and the room is free for a broadcast on B.
+func TestClusterNodeDies(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	ctx := testContext(t, 60*time.Second)
+	ns := startNATS(t)
+	nodes := newCluster(t, ns.ClientURL(), 3, "", liveplugin.Config{ResumeGrace: time.Minute})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	pub, _ := publish(t, ctx, a.testServer, "alice")
+	for _, chunk := range fx.Chunks[:len(fx.Chunks)/2] {
+		pub.send(t, ctx, websocket.MessageBinary, chunk)
+	}
+	for _, n := range nodes {
+		eventually(t, ctx, "live on "+n.URL, func() bool { _, ok := n.p.Status("alice"); return ok })
+	}
+	vb := mustDial(t, ctx, b.ws("/live/alice/subscribe"))
+	vc := mustDial(t, ctx, c.ws("/live/alice/subscribe"))
+	pub.viewers(t, ctx, 2)
+
+	a.nc.Close()
+	died := time.Now()
+	for name, v := range map[string]*client{"viewer on B": vb, "viewer on C": vc} {
+		v.event(t, ctx, "end")
+		if code, reason := v.closed(t, ctx); code != websocket.StatusNormalClosure {
+			t.Errorf("%s closed with %d %q; want 1000 after the end event", name, code, reason)
+		}
+	}
+	// The bound: RoomTTL, plus a heartbeat of slack for the check.
+	if d := time.Since(died); d > clusterTTL+5*clusterHeartbeat+2*time.Second {
+		t.Errorf("viewers ended %v after the node died; want within about RoomTTL (%v)", d, clusterTTL)
+	}
+	for _, n := range nodes[1:] {
+		eventually(t, ctx, "room free on "+n.URL, func() bool { _, ok := n.p.Status("alice"); return !ok })
+	}
+	again, _ := publish(t, ctx, b.testServer, "alice")
+	again.send(t, ctx, websocket.MessageBinary, fx.Chunks[0])
+	eventually(t, ctx, "live again on C", func() bool { _, ok := c.p.Status("alice"); return ok })
+}
