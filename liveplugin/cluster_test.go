@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"testing"
@@ -301,4 +302,109 @@ func TestClusterNodeDies(t *testing.T) {
 	again, _ := publish(t, ctx, b.testServer, "alice")
 	again.send(t, ctx, websocket.MessageBinary, fx.Chunks[0])
 	eventually(t, ctx, "live again on C", func() bool { _, ok := c.p.Status("alice"); return ok })
+}
+
+// TestClusterNATSRestart stops the NATS server mid-stream and starts it
+// again on the same port and store: the viewer on the origin node sees no
+// interruption and every byte; the viewer on node B is told reconnecting,
+// then resumes at a keyframe (a skip) or is ended cleanly, and never gets
+// bytes that do not decode. After the restart the registry is true again:
+// the room is live on every node, and the broadcast ends everywhere.
+func TestClusterNATSRestart(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	ctx := testContext(t, 90*time.Second)
+	opts := embednats.Options{Dir: t.TempDir(), Name: "one", Port: freePort(t)}
+	ns, err := embednats.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown() })
+	nodes := newCluster(t, ns.ClientURL(), 2, "", liveplugin.Config{})
+	a, b := nodes[0], nodes[1]
+	pub, _ := publish(t, ctx, a.testServer, "alice")
+	pub.send(t, ctx, websocket.MessageBinary, fx.Chunks[0])
+	eventually(t, ctx, "live on B", func() bool { _, ok := b.p.Status("alice"); return ok })
+	va := mustDial(t, ctx, a.ws("/live/alice/subscribe"))
+	vb := mustDial(t, ctx, b.ws("/live/alice/subscribe"))
+	pub.viewers(t, ctx, 2)
+
+	half := len(fx.Chunks) / 2
+	for _, chunk := range fx.Chunks[1:half] {
+		pub.send(t, ctx, websocket.MessageBinary, chunk)
+	}
+	ns.Shutdown()
+	vb.eventCount(t, ctx, "reconnecting", 1)
+	for _, chunk := range fx.Chunks[half : half+8] { // 2 s of stream while NATS is down
+		pub.send(t, ctx, websocket.MessageBinary, chunk)
+	}
+	if ns, err = embednats.Start(opts); err != nil {
+		t.Fatalf("restart NATS: %v", err)
+	}
+	for _, n := range nodes {
+		eventually(t, ctx, "nodes reconnected", func() bool { return n.nc.IsConnected() })
+	}
+	for _, chunk := range fx.Chunks[half+8:] {
+		pub.send(t, ctx, websocket.MessageBinary, chunk)
+	}
+	eventually(t, ctx, "live on B after the restart", func() bool { _, ok := b.p.Status("alice"); return ok })
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
+	if code, reason := pub.closed(t, ctx); code != websocket.StatusNormalClosure {
+		t.Errorf("publisher closed with %d %q; want 1000", code, reason)
+	}
+
+	va.closed(t, ctx)
+	events, binary, _ := va.snapshot()
+	for _, e := range events {
+		if e.Type == "reconnecting" || e.Type == "skip" {
+			t.Errorf("viewer on the origin got %q: NATS is none of its business", e.Type)
+		}
+	}
+	if media := bytes.Join(binary[1:], nil); !bytes.Equal(media, fx.Full[len(binary[0]):]) {
+		t.Errorf("viewer on the origin received %d media bytes; want all %d, each once", len(media), len(fx.Full)-len(binary[0]))
+	}
+
+	vb.closed(t, ctx)
+	events, binary, order := vb.snapshot()
+	if events[len(events)-1].Type != "end" {
+		t.Errorf("viewer on B: last event %q; want end", events[len(events)-1].Type)
+	}
+	// Between the init segments (the first and one after each skip), the
+	// media is a run of the stream that decodes.
+	var runs [][][]byte
+	i := 0
+	for _, o := range order {
+		if o != "binary" {
+			if o == "text:skip" {
+				runs = append(runs, nil)
+			}
+			continue
+		}
+		if len(runs) == 0 {
+			runs = append(runs, nil)
+		}
+		runs[len(runs)-1] = append(runs[len(runs)-1], binary[i])
+		i++
+	}
+	for k, run := range runs {
+		if len(run) < 2 {
+			continue
+		}
+		media := bytes.Join(run[1:], nil)
+		if !bytes.Contains(fx.Full, media) {
+			t.Errorf("viewer on B, run %d: %d media bytes are not a run of the stream", k, len(media))
+		}
+		checkDecodable(t, run[0], media)
+	}
+	t.Logf("viewer on B: %d runs of media, %d bytes in all", len(runs), len(bytes.Join(binary, nil)))
+}
+
+// freePort returns a TCP port free on 127.0.0.1 a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
