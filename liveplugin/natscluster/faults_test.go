@@ -145,6 +145,8 @@ func TestDeadOriginEndsRelaysAndFreesTheRoom(t *testing.T) {
 	}
 	vb, vc := subscribe(t, ctx, b, "alice"), subscribe(t, ctx, c, "alice")
 	st.write(o, 0, len(st.fx.Chunks)/2)
+	playing(t, ctx, vb)
+	playing(t, ctx, vc)
 	a.nc.Close() // node a dies, ending nothing
 	for _, v := range []*viewer{vb, vc} {
 		v.wait(t, ctx)
