@@ -167,7 +167,7 @@ func (rl *relay) boot() error {
 	)
 	for {
 		metaJSON, rest, err = rl.r.request(ctx, rl.r.subject("boot", rl.room), nil)
-		if !errors.Is(err, errNoResponders) {
+		if !errors.Is(err, errNoResponders) || !rl.listed() {
 			break
 		}
 		// The origin may not have subscribed yet.
@@ -207,6 +207,14 @@ func (rl *relay) boot() error {
 	return nil
 }
 
+// listed reports whether the registry still lists the relay's broadcast.
+func (rl *relay) listed() bool {
+	rl.r.mu.Lock()
+	defer rl.r.mu.Unlock()
+	c := rl.r.reg[rl.room]
+	return c != nil && c.ID == rl.id
+}
+
 // onMsg applies one message of the stream.
 func (rl *relay) onMsg(m *nats.Msg) {
 	f, err := parseFrame(m.Data)
@@ -215,6 +223,7 @@ func (rl *relay) onMsg(m *nats.Msg) {
 	}
 	rl.heard = time.Now()
 	if f.seq > rl.next {
+		rl.r.gaps.Add(int64(f.seq - rl.next))
 		rl.j.reset()
 		rl.needGap = true
 	}

@@ -60,6 +60,7 @@ type rooms struct {
 	n    cluster.Node
 	log  *slog.Logger
 
+	gaps      atomic.Int64 // messages of a stream a relay found missing
 	connected atomic.Bool
 	upSince   atomic.Int64 // unix nanos of the last (re)connection
 
