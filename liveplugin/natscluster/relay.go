@@ -34,7 +34,8 @@ type relay struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	gone atomic.Int64 // unix nanos when the registry entry vanished; 0 if present
+	gone    atomic.Int64 // unix nanos when the registry entry vanished; 0 if present
+	heardAt atomic.Int64 // unix nanos of the last message from the origin
 
 	// Guarded by r.mu.
 	waiting  int  // Subscribe calls waiting for ready
@@ -207,6 +208,13 @@ func (rl *relay) boot() error {
 	return nil
 }
 
+// hears reports whether the relay heard from the origin in the last 3
+// Heartbeats.
+func (rl *relay) hears(now time.Time) bool {
+	at := rl.heardAt.Load()
+	return at != 0 && now.Sub(time.Unix(0, at)) <= 3*rl.r.opts.Heartbeat
+}
+
 // listed reports whether the registry still lists the relay's broadcast.
 func (rl *relay) listed() bool {
 	rl.r.mu.Lock()
@@ -222,6 +230,7 @@ func (rl *relay) onMsg(m *nats.Msg) {
 		return // malformed, or one already applied
 	}
 	rl.heard = time.Now()
+	rl.heardAt.Store(rl.heard.UnixNano())
 	if f.seq > rl.next {
 		rl.r.gaps.Add(int64(f.seq - rl.next))
 		rl.j.reset()
