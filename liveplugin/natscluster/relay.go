@@ -72,6 +72,7 @@ func newRelay(r *rooms, b *hub.Broadcast, next uint64) *relay {
 		reported: -1,
 	}
 	rl.ctx, rl.cancel = context.WithCancel(context.Background())
+	rl.heardAt.Store(rl.heard.UnixNano())
 	if next > 0 {
 		close(rl.ready)
 	}
@@ -205,6 +206,7 @@ func (rl *relay) boot() error {
 	rl.total = m.Viewers
 	rl.next = m.Seq + 1
 	rl.heard = time.Now()
+	rl.heardAt.Store(rl.heard.UnixNano())
 	return nil
 }
 
