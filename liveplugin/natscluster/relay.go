@@ -112,7 +112,9 @@ func (rl *relay) end(recording string) {
 }
 
 // registryGone notes that the room's registry entry was deleted: unless
-// the end event arrives meanwhile, the relay ends after a Heartbeat.
+// the end event arrives meanwhile, the relay ends once it has heard
+// nothing from the origin for 3 Heartbeats (an origin still streaming
+// creates its entry again).
 // r.mu is held.
 func (rl *relay) registryGone() {
 	rl.gone.CompareAndSwap(0, time.Now().UnixNano())
@@ -310,7 +312,7 @@ func (rl *relay) tick() {
 		rl.end(rl.r.n.RecordingURL(rl.room, rl.id))
 		return
 	}
-	if g := rl.gone.Load(); g != 0 && now.Sub(time.Unix(0, g)) > opts.Heartbeat {
+	if g := rl.gone.Load(); g != 0 && now.Sub(time.Unix(0, g)) > opts.Heartbeat && !rl.hears(now) {
 		rl.end(rl.r.n.RecordingURL(rl.room, rl.id))
 		return
 	}
