@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,6 +146,8 @@ func TestDeadOriginEndsRelaysAndFreesTheRoom(t *testing.T) {
 	}
 	vb, vc := subscribe(t, ctx, b, "alice"), subscribe(t, ctx, c, "alice")
 	st.write(o, 0, len(st.fx.Chunks)/2)
+	playing(t, ctx, vb)
+	playing(t, ctx, vc)
 	a.nc.Close() // node a dies, ending nothing
 	for _, v := range []*viewer{vb, vc} {
 		v.wait(t, ctx)
@@ -272,4 +275,57 @@ func TestTakeoverKeepsEveryByteOnEveryNode(t *testing.T) {
 // dedupe drops the media markers, which a state event splits.
 func dedupe(events []string) []string {
 	return slices.DeleteFunc(slices.Clone(events), func(s string) bool { return s == "media" })
+}
+
+func TestSlowRelayNeverDeliversBrokenBytes(t *testing.T) {
+	ctx := testContext(t, 30*time.Second)
+	st := loadStream(t, "vp9-opus-250ms-kf2s") // a join point every 2 s
+	ns := startServer(t, nil)
+	slow := testOpts("b")
+	slow.RelayBuffer = 1 // NATS drops what the relay has not taken
+	a, b := newNode(t, ns.ClientURL(), testOpts("a")), newNode(t, ns.ClientURL(), slow)
+	o, err := a.r.Start(ctx, "alice", "b1", "tok", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := subscribe(t, ctx, b, "alice")
+	o.SetInit(st.mime, st.init)
+	for rep := range 4 { // the stream four times over, at once
+		shift := int64(rep * len(st.fx.Full))
+		for i, c := range st.fx.Chunks {
+			var syncs []int64
+			for _, x := range st.syncs[i] {
+				syncs = append(syncs, x+shift)
+			}
+			o.Write(c, syncs)
+		}
+	}
+	o.End("")
+	v.wait(t, ctx)
+	events, media, _, _ := v.snapshot()
+	if events[len(events)-1] != "end" {
+		t.Errorf("events = %v; want an end", events)
+	}
+	// Every segment decodes from its first byte: it starts at a join
+	// point and holds the stream's bytes from there, in order.
+	full := slices.Concat(st.fx.Full, st.fx.Full, st.fx.Full, st.fx.Full)
+	keys := st.fx.KeyOffsets()
+	for i, seg := range media {
+		if len(seg) == 0 {
+			continue
+		}
+		ok := false
+		for rep := range 4 {
+			for _, k := range keys {
+				at := int(k) + rep*len(st.fx.Full)
+				if at+len(seg) <= len(full) && slices.Equal(full[at:at+len(seg)], seg) {
+					ok = true
+				}
+			}
+		}
+		if !ok {
+			t.Errorf("segment %d (%d bytes) is not the stream from a join point", i, len(seg))
+		}
+	}
+	t.Logf("%d messages lost, %d skips", b.r.(*rooms).gaps.Load(), strings.Count(strings.Join(events, " "), "skip"))
 }

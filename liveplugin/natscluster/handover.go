@@ -41,6 +41,7 @@ type handoverMeta struct {
 	InitLen int            `json:"initLen"`
 	HeadLen int            `json:"headLen"`
 	Reports map[string]int `json:"reports,omitempty"`
+	Lost    bool           `json:"lost,omitempty"` // the publisher had dropped
 }
 
 // errHandover is returned by a HandoverRequest's Reply when the handover
@@ -195,7 +196,7 @@ func (o *origin) handOver(st *cluster.State, req handoverRequest, reply string) 
 	}
 	r.mu.Unlock()
 
-	meta := handoverMeta{NextSeq: next, Rev: rev, Epoch: e.Epoch, State: *st, InitLen: len(st.Init), HeadLen: len(st.Head), Reports: reports}
+	meta := handoverMeta{NextSeq: next, Rev: rev, Epoch: e.Epoch, State: *st, InitLen: len(st.Init), HeadLen: len(st.Head), Reports: reports, Lost: in.PublisherLost}
 	meta.State.Init, meta.State.Head, meta.State.Token = nil, nil, ""
 	if err := sendBlob(r.nc, reply, meta, st.Init, st.Head); err != nil {
 		o.log.Warn("handover state not sent", "err", err)
@@ -269,6 +270,9 @@ func (r *rooms) Takeover(ctx context.Context, room, token string, shared func(ro
 			b.Write(st.Head, []int64{st.HeadOffset})
 		}
 	}
+	// As the old origin stood, whatever the relay had applied: the new
+	// publisher's SetPublisherLost(false) then tells every node resumed.
+	b.SetPublisherLost(m.Lost)
 	e := v
 	e.Node, e.Epoch = r.opts.Name, m.Epoch
 	o := newOrigin(r, b, e, m.Rev, m.NextSeq-1)

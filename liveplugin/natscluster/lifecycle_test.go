@@ -195,3 +195,58 @@ func TestNewValidates(t *testing.T) {
 		t.Error("New(nil) succeeded")
 	}
 }
+
+func TestOriginCreatesItsLostEntryAgain(t *testing.T) {
+	ctx := testContext(t, 30*time.Second)
+	st := loadStream(t, "vp8-opus-250ms-kf2s")
+	ns := startServer(t, nil)
+	a, b := newNode(t, ns.ClientURL(), testOpts("a")), newNode(t, ns.ClientURL(), testOpts("b"))
+	o, err := a.r.Start(ctx, "alice", "b1", "tok", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := subscribe(t, ctx, b, "alice")
+	n := len(st.fx.Chunks)
+	st.write(o, 0, n/2)
+	playing(t, ctx, v)
+	js, err := jetstream.New(connect(t, ns.ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, "amlive_rooms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := kv.Get(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(ctx, "alice"); err != nil { // the registry loses it
+		t.Fatal(err)
+	}
+	eventually(t, ctx, "entry created again", func() error {
+		e, err := kv.Get(ctx, "alice")
+		if err != nil {
+			return err
+		}
+		if e.Revision() <= first.Revision()+1 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	st.write(o, n/2, n)
+	select {
+	case <-o.Fenced():
+		t.Fatal("origin fenced")
+	default:
+	}
+	o.End("/rec/alice/b1")
+	v.wait(t, ctx)
+	events, media, ended, _ := v.snapshot()
+	if !slices.Equal(events, []string{"hello", "init", "media", "end"}) || ended["recording"] != "/rec/alice/b1" {
+		t.Fatalf("relay viewer events = %v, end %v; want the whole broadcast", events, ended)
+	}
+	if _, err := st.checkSegment(media[0], true); err != nil {
+		t.Error(err)
+	}
+}

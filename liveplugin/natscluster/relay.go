@@ -34,7 +34,8 @@ type relay struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	gone atomic.Int64 // unix nanos when the registry entry vanished; 0 if present
+	gone    atomic.Int64 // unix nanos when the registry entry vanished; 0 if present
+	heardAt atomic.Int64 // unix nanos of the last message from the origin
 
 	// Guarded by r.mu.
 	waiting  int  // Subscribe calls waiting for ready
@@ -71,6 +72,7 @@ func newRelay(r *rooms, b *hub.Broadcast, next uint64) *relay {
 		reported: -1,
 	}
 	rl.ctx, rl.cancel = context.WithCancel(context.Background())
+	rl.heardAt.Store(rl.heard.UnixNano())
 	if next > 0 {
 		close(rl.ready)
 	}
@@ -110,7 +112,9 @@ func (rl *relay) end(recording string) {
 }
 
 // registryGone notes that the room's registry entry was deleted: unless
-// the end event arrives meanwhile, the relay ends after a Heartbeat.
+// the end event arrives meanwhile, the relay ends once it has heard
+// nothing from the origin for 3 Heartbeats (an origin still streaming
+// creates its entry again).
 // r.mu is held.
 func (rl *relay) registryGone() {
 	rl.gone.CompareAndSwap(0, time.Now().UnixNano())
@@ -167,7 +171,7 @@ func (rl *relay) boot() error {
 	)
 	for {
 		metaJSON, rest, err = rl.r.request(ctx, rl.r.subject("boot", rl.room), nil)
-		if !errors.Is(err, errNoResponders) {
+		if !errors.Is(err, errNoResponders) || !rl.listed() {
 			break
 		}
 		// The origin may not have subscribed yet.
@@ -204,7 +208,23 @@ func (rl *relay) boot() error {
 	rl.total = m.Viewers
 	rl.next = m.Seq + 1
 	rl.heard = time.Now()
+	rl.heardAt.Store(rl.heard.UnixNano())
 	return nil
+}
+
+// hears reports whether the relay heard from the origin in the last 3
+// Heartbeats.
+func (rl *relay) hears(now time.Time) bool {
+	at := rl.heardAt.Load()
+	return at != 0 && now.Sub(time.Unix(0, at)) <= 3*rl.r.opts.Heartbeat
+}
+
+// listed reports whether the registry still lists the relay's broadcast.
+func (rl *relay) listed() bool {
+	rl.r.mu.Lock()
+	defer rl.r.mu.Unlock()
+	c := rl.r.reg[rl.room]
+	return c != nil && c.ID == rl.id
 }
 
 // onMsg applies one message of the stream.
@@ -214,7 +234,9 @@ func (rl *relay) onMsg(m *nats.Msg) {
 		return // malformed, or one already applied
 	}
 	rl.heard = time.Now()
+	rl.heardAt.Store(rl.heard.UnixNano())
 	if f.seq > rl.next {
+		rl.r.gaps.Add(int64(f.seq - rl.next))
 		rl.j.reset()
 		rl.needGap = true
 	}
@@ -290,7 +312,7 @@ func (rl *relay) tick() {
 		rl.end(rl.r.n.RecordingURL(rl.room, rl.id))
 		return
 	}
-	if g := rl.gone.Load(); g != 0 && now.Sub(time.Unix(0, g)) > opts.Heartbeat {
+	if g := rl.gone.Load(); g != 0 && now.Sub(time.Unix(0, g)) > opts.Heartbeat && !rl.hears(now) {
 		rl.end(rl.r.n.RecordingURL(rl.room, rl.id))
 		return
 	}

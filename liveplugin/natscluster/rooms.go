@@ -60,6 +60,7 @@ type rooms struct {
 	n    cluster.Node
 	log  *slog.Logger
 
+	gaps      atomic.Int64 // messages of a stream a relay found missing
 	connected atomic.Bool
 	upSince   atomic.Int64 // unix nanos of the last (re)connection
 
@@ -162,6 +163,9 @@ func (r *rooms) watch(ctx context.Context) (jetstream.KeyWatcher, error) {
 				for room := range r.reg {
 					if !seen[room] {
 						delete(r.reg, room)
+						if rl := r.relays[room]; rl != nil {
+							rl.registryGone()
+						}
 					}
 				}
 				r.mu.Unlock()
@@ -203,6 +207,8 @@ func (r *rooms) apply(e jetstream.KeyValueEntry) {
 	r.reg[room] = &cached{entry: v, rev: e.Revision(), seen: time.Now()}
 	if rl := r.relays[room]; rl != nil && rl.id != v.ID {
 		rl.endLocked(r.n.RecordingURL(room, rl.id))
+	} else if rl != nil {
+		rl.gone.Store(0) // the origin created its entry again
 	}
 }
 
@@ -296,6 +302,11 @@ func (r *rooms) sweep() {
 	r.mu.Lock()
 	for room, c := range r.reg {
 		if _, mine := r.origins[room]; mine || !r.stale(c, now) {
+			continue
+		}
+		if rl := r.relays[room]; rl != nil && rl.id == c.ID && rl.hears(now) {
+			// The origin is alive: the registry, not the broadcast,
+			// is failing (JetStream unavailable, say).
 			continue
 		}
 		delete(r.reg, room)
