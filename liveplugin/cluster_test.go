@@ -292,8 +292,9 @@ func TestClusterNodeDies(t *testing.T) {
 			t.Errorf("%s closed with %d %q; want 1000 after the end event", name, code, reason)
 		}
 	}
-	// The bound: RoomTTL, plus a heartbeat of slack for the check.
-	if d := time.Since(died); d > clusterTTL+5*clusterHeartbeat+2*time.Second {
+	// The bound is RoomTTL plus a Heartbeat; the slack is for a busy
+	// machine running the race detector: the point is that they end.
+	if d := time.Since(died); d > clusterTTL+clusterHeartbeat+10*time.Second {
 		t.Errorf("viewers ended %v after the node died; want within about RoomTTL (%v)", d, clusterTTL)
 	}
 	for _, n := range nodes[1:] {
