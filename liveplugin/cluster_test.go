@@ -3,10 +3,12 @@ package liveplugin_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +38,9 @@ type clusterNode struct {
 	nc *nats.Conn
 }
 
+// separateDirs, as newCluster's dir, gives each node a Dir of its own.
+const separateDirs = "\x00separate"
+
 // newCluster starts n plugin nodes against the NATS server at url, sharing
 // dir (a temporary directory if empty).
 func newCluster(t *testing.T, url string, n int, dir string, cfg liveplugin.Config) []clusterNode {
@@ -56,6 +61,9 @@ func newCluster(t *testing.T, url string, n int, dir string, cfg liveplugin.Conf
 		}
 		cfg := cfg
 		cfg.Dir, cfg.Cluster = dir, c
+		if dir == separateDirs {
+			cfg.Dir = t.TempDir()
+		}
 		if cfg.Authorize == nil {
 			cfg.Authorize = allowAll
 		}
@@ -408,4 +416,77 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestClusterResumeWithoutSharedDir resumes through node B when the nodes
+// do not share Dir: the viewers still get every byte once, node A serves
+// the recording up to the takeover, and node B the rest, from a keyframe,
+// as a recording of its own that plays.
+func TestClusterResumeWithoutSharedDir(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	ctx := testContext(t, 60*time.Second)
+	ns := startNATS(t)
+	nodes := newCluster(t, ns.ClientURL(), 2, separateDirs, liveplugin.Config{ResumeGrace: 10 * time.Second})
+	a, b := nodes[0], nodes[1]
+	proxyA := newNetProxy(t, a.URL)
+	pub, id := newResumer(t, ctx, proxyA.URL("/live/alice/upload"))
+	pub.send(ctx, fx.Chunks[0])
+	eventually(t, ctx, "live on B", func() bool { _, ok := b.p.Status("alice"); return ok })
+	viewer := mustDial(t, ctx, b.ws("/live/alice/subscribe"))
+	pub.c.viewers(t, ctx, 1)
+	half := len(fx.Chunks) / 2
+	for i, chunk := range fx.Chunks[1:] {
+		if i+1 == half {
+			proxyA.cutAfter(int64(len(chunk) / 2))
+			pub.send(ctx, chunk)
+			viewer.eventCount(t, ctx, "reconnecting", 1)
+			pub.url = b.ws("/live/alice/upload")
+			pub.resume(ctx)
+			continue
+		}
+		pub.send(ctx, chunk)
+	}
+	pub.c.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
+	if code, reason := pub.c.closed(t, ctx); code != websocket.StatusNormalClosure {
+		t.Errorf("publisher closed with %d %q; want 1000", code, reason)
+	}
+	viewer.closed(t, ctx)
+	events, binary, _ := viewer.snapshot()
+	if media := bytes.Join(binary[1:], nil); !bytes.Equal(media, fx.Full[len(binary[0]):]) {
+		t.Errorf("viewer received %d media bytes; want the %d sent, each once", len(media), len(fx.Full)-len(binary[0]))
+	}
+	end := events[len(events)-1]
+	if end.Type != "end" || !strings.Contains(end.Recording, "/live/alice/playback") {
+		t.Fatalf("last event %+v; want end naming a recording", end)
+	}
+
+	// A holds the first part, B the second; together every block once.
+	first, second := listRecordings(t, a.URL), listRecordings(t, b.URL)
+	if len(first) != 1 || first[0].ID != id || len(second) != 1 || second[0].ID == id {
+		t.Fatalf("recordings on A %+v, on B %+v; want the broadcast's first part on A, a second part on B", first, second)
+	}
+	_, p1 := get(t, http.MethodGet, a.URL+"/live/alice/playback?b="+first[0].ID, nil)
+	_, p2 := get(t, http.MethodGet, b.URL+"/live/alice/playback?b="+second[0].ID, nil)
+	b1, b2, want := mediaBlocks(t, p1), mediaBlocks(t, p2), mediaBlocks(t, fx.Full)
+	// The second part starts at the keyframe before the takeover, so the
+	// blocks from there to the takeover are in both.
+	if len(b1)+len(b2) < len(want) || len(b1) > len(want) || len(b2) > len(want) ||
+		!slices.EqualFunc(b1, want[:len(b1)], bytes.Equal) || !slices.EqualFunc(b2, want[len(want)-len(b2):], bytes.Equal) {
+		t.Errorf("parts hold %d + %d blocks; want the first and the last blocks of the %d uploaded, all of them between the two",
+			len(b1), len(b2), len(want))
+	}
+}
+
+// listRecordings returns the recordings of alice that the node at url lists.
+func listRecordings(t *testing.T, url string) []liveplugin.Recording {
+	t.Helper()
+	resp, body := get(t, http.MethodGet, url+"/live/alice/recordings", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("recordings on %s: %s", url, resp.Status)
+	}
+	var recs []liveplugin.Recording
+	if err := json.Unmarshal(body, &recs); err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }
