@@ -104,14 +104,11 @@ func serveMain(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "liveload-*")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		*dir = d
+	cleanup, err := tempDirIfEmpty(dir, "liveload-*")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var (
 		nc *nats.Conn
@@ -193,14 +190,11 @@ func natsMain(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "liveload-nats-*")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		*dir = d
+	cleanup, err := tempDirIfEmpty(dir, "liveload-nats-*")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ns, err := embednats.Start(embednats.Options{Dir: *dir, Name: "liveload", Logger: log})
 	if err != nil {
@@ -287,4 +281,19 @@ func (c *child) stop() error {
 		_ = c.cmd.Process.Kill()
 		return <-done
 	}
+}
+
+// tempDirIfEmpty sets an empty *dir to a new temporary directory named
+// after pattern; the returned cleanup removes it (and does nothing for a
+// directory of the caller's).
+func tempDirIfEmpty(dir *string, pattern string) (cleanup func(), err error) {
+	if *dir != "" {
+		return func() {}, nil
+	}
+	d, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return nil, err
+	}
+	*dir = d
+	return func() { _ = os.RemoveAll(d) }, nil
 }

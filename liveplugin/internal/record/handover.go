@@ -71,17 +71,7 @@ func (s *Store) Reopen(room, id string, size int64) (*Writer, error) {
 	}
 	s.writers[k] = use{} // reserved while the file is opened
 	s.writersMu.Unlock()
-
-	w, err := s.reopen(room, id, size)
-
-	s.writersMu.Lock()
-	if err != nil {
-		delete(s.writers, k)
-	} else {
-		s.writers[k] = use{w: w}
-	}
-	s.writersMu.Unlock()
-	return w, err
+	return s.register(k, func() (*Writer, error) { return s.reopen(room, id, size) })
 }
 
 func (s *Store) reopen(room, id string, size int64) (*Writer, error) {

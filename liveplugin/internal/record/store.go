@@ -133,9 +133,13 @@ func (s *Store) Create(room, id, mimeType string, start time.Time) (*Writer, err
 	}
 	s.writers[k] = use{} // reserve the name while the files are made
 	s.writersMu.Unlock()
+	return s.register(k, func() (*Writer, error) { return s.create(room, id, mimeType, start) })
+}
 
-	w, err := s.create(room, id, mimeType, start)
-
+// register runs open, for the recording k reserved in s.writers, and
+// records the Writer it returns, or frees k if it fails.
+func (s *Store) register(k string, open func() (*Writer, error)) (*Writer, error) {
+	w, err := open()
 	s.writersMu.Lock()
 	if err != nil {
 		delete(s.writers, k)
