@@ -176,7 +176,7 @@ func (f *firefox) NewPage(tb testing.TB, name string) Page {
 	var created struct {
 		Context string `json:"context"`
 	}
-	if err := f.bidi.call(ctx, "browsingContext.create", map[string]any{"type": "tab"}, &created); err != nil {
+	if err := f.bidi.call(ctx, "browsingContext.create", map[string]any{"type": "window"}, &created); err != nil {
 		tb.Fatalf("browser: firefox: %s: opening the page: %v", name, err)
 	}
 	p.context = created.Context
