@@ -11,6 +11,7 @@ package liveplugin_test
 // AMLIVE_ENGINES to run fewer engines.
 
 import (
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"math"
@@ -78,6 +79,8 @@ type engineScenario struct {
 	fixture string // the fixture a Go publisher broadcasts; "" for none
 	mime    string // the type it claims
 	run     func(t *testing.T, env *engineEnv)
+	// config, if not nil, adjusts the server's Config.
+	config func(*liveplugin.Config)
 }
 
 // engineScenarios are the rows every engine runs, in order.
@@ -89,6 +92,7 @@ var engineScenarios = []engineScenario{
 	{name: "time-shift vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioTimeShift},
 	{name: "managed media source vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioManaged},
 	{name: "go live", run: scenarioGoLive},
+	{name: "publisher resumes", run: scenarioResume, config: func(c *liveplugin.Config) { c.ResumeGrace = 30 * time.Second }},
 }
 
 // engineCan is what an engine can do, as the scenarios expect it.
@@ -126,7 +130,11 @@ func TestEngines(t *testing.T) {
 						t.Skip(why)
 					}
 					env := &engineEnv{t: t, b: b, e: e, can: engineCans[e], scenario: sc}
-					env.srv = newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute})
+					cfg := liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute}
+					if sc.config != nil {
+						sc.config(&cfg)
+					}
+					env.srv = newServer(t, cfg)
 					if sc.fixture != "" {
 						env.pub = startLoopedPublisher(t, env.srv, browserRoom, sc.fixture, sc.mime)
 					}
@@ -149,10 +157,16 @@ type engineEnv struct {
 	pub      *loopedPublisher // nil without a fixture
 }
 
-// open opens url (a path on the server) in a new page named name. At the
-// end of the scenario, before the page closes, it fails the test if the
-// page had errors (Page.Errors).
+// open opens path on the server in a new page named name. At the end of
+// the scenario, before the page closes, it fails the test if the page had
+// errors (Page.Errors).
 func (env *engineEnv) open(name, path string) browser.Page {
+	env.t.Helper()
+	return env.openURL(name, env.srv.URL+path)
+}
+
+// openURL is open for any URL.
+func (env *engineEnv) openURL(name, url string) browser.Page {
 	t := env.t
 	t.Helper()
 	p := env.b.NewPage(t, name)
@@ -165,7 +179,7 @@ func (env *engineEnv) open(name, path string) browser.Page {
 			t.Errorf("%s: errors in the page: %q", name, errs)
 		}
 	})
-	if err := p.Navigate(env.srv.URL + path); err != nil {
+	if err := p.Navigate(url); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -477,4 +491,78 @@ func scenarioGoLive(t *testing.T, env *engineEnv) {
 	waitPage(t, watch, "the recording", chrometest.PlayerIn("document", "recording"))
 	waitPage(t, watch, "the recording playing", jsRecordingPlaying)
 	assertPlaying(t, watch, engineAdvance, "recording")
+}
+
+// scenarioResume: the broadcast page, loaded through a proxy (the
+// viewer's is not), loses its network for a second, twice, while live:
+// it reconnects by itself and resends what the server did not
+// acknowledge; the viewer sees "reconnecting", keeps playing without
+// reconnecting itself, and the recording holds every byte the engine's
+// MediaRecorder produced, once. An engine that cannot record has nothing
+// to resume (scenarioGoLive checks what it says).
+func scenarioResume(t *testing.T, env *engineEnv) {
+	if !env.can.record {
+		t.Skipf("%s's MediaRecorder records no WebM: nothing to resume (the go live row checks what the page says)", env.e)
+	}
+	proxy := newNetProxy(t, env.srv.URL)
+	bc := env.openURL("broadcaster", "http://"+proxy.addr()+"/live/"+browserRoom+"/broadcast")
+	waitPage(t, bc, "the broadcaster", chrometest.BroadcasterJS+` && `+chrometest.BroadcasterJS+`.amliveBroadcaster`)
+	if err := bc.Eval(jsCaptureRecorder, nil); err != nil {
+		t.Fatal(err)
+	}
+	click(t, bc, "[data-amlive-start]")
+	waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
+
+	watch := env.open("watch", "/live/"+browserRoom)
+	waitPage(t, watch, "the player live", chrometest.PlayerIn("document", "live"))
+	if err := watch.Eval(`(() => {
+  window.__publisher = [];
+  document.addEventListener('amlive:publisher', (ev) => window.__publisher.push(ev.detail.reconnecting ? 'reconnecting' : 'resumed'));
+  return true;
+})()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, watch, "live video", jsLivePlaying)
+	assertPlaying(t, watch, engineAdvance, "live")
+
+	for drop := 1; drop <= 2; drop++ {
+		// A short outage: the server notices the drop before the page can
+		// reconnect (otherwise the resume replaces a connection the server
+		// still holds, and viewers see no pause).
+		proxy.outage(time.Second)
+		waitPage(t, bc, fmt.Sprintf("reconnecting after drop %d", drop), fmt.Sprintf(`window.__states.filter((s) => s === 'reconnecting').length >= %d`, drop))
+		waitPage(t, bc, fmt.Sprintf("live after drop %d", drop), chrometest.BroadcasterIs("live"))
+		waitPage(t, watch, fmt.Sprintf("the viewer told of drop %d and the resume", drop),
+			fmt.Sprintf(`window.__publisher.join(' ') === '%s'`, strings.Repeat(" reconnecting resumed", drop)[1:]))
+		assertPlaying(t, watch, engineAdvance, "live")
+		if info, ok := env.srv.p.Status(browserRoom); !ok || info.Reconnecting {
+			t.Errorf("after drop %d: Status = %+v, %v; want live and not reconnecting", drop, info, ok)
+		}
+	}
+	var states []string
+	if err := bc.Eval(`window.__states`, &states); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(states, " ") != "starting live reconnecting live reconnecting live" {
+		t.Errorf("broadcaster states %q; want starting, live, then reconnecting and live twice", states)
+	}
+	click(t, bc, "[data-amlive-stop]")
+	waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
+	waitPage(t, watch, "the end", chrometest.PlayerIn("document", "ended", "recording"))
+
+	var b64 string
+	if err := bc.Eval(jsProduced, &b64); err != nil {
+		t.Fatal(err)
+	}
+	produced, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := env.srv.p.Recordings(browserRoom)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("recordings %+v, %v; want one", recs, err)
+	}
+	_, rec := get(t, http.MethodGet, env.srv.URL+"/live/"+browserRoom+"/playback?b="+recs[0].ID, nil)
+	checkRecording(t, rec, produced)
+	t.Logf("%s's MediaRecorder produced %d bytes; sealed recording %d bytes, %v", env.e, len(produced), len(rec), time.Duration(recs[0].DurationMs)*time.Millisecond)
 }
