@@ -56,19 +56,16 @@ const (
 // nothing blocks it. This is the one place to edit once one is fixed.
 func pending(e browser.Engine, scenario string) string {
 	switch {
-	case e == browser.WebKit && scenario == "time-shift vp9":
-		// The rewind and the growing recording play, but back at the live
-		// edge the picture stays frozen (a few frames in 3 windows;
-		// totalVideoFrames restarts) while currentTime advances.
-		return "back to live after a rewind freezes the picture in WebKit (open)"
-	case e == browser.WebKit && scenario == "managed media source vp9":
-		// Seen once in four CI runs: the picture froze near the live edge
-		// (8 frames in 2 s, three windows running).
-		return "the picture can freeze near the live edge in WebKit with ManagedMediaSource (open)"
 	case e == browser.Firefox && scenario == "time-shift vp9":
-		// Seen once in three CI runs: back at the live edge, MediaError 3
-		// (decode error) on the first Clusters appended after the rewind.
-		return "back to live after a rewind can end in a decode error in Firefox (open)"
+		// Not the time shift's fault: this is the one row whose viewer
+		// watches past the end of the looped fixture (11.9 s of VP9, see
+		// engines_publisher_browser_test.go), and there Firefox stops at
+		// the last Clusters of the pass and fails with MediaError 3 (decode
+		// error), in plain live watching too, every time; Chromium and
+		// WebKit play on. Cutting the pass at a keyframe Cluster (11.35 s)
+		// moves the failure there. Whether a real broadcast can hit it (a
+		// Firefox viewer of a stream whose frames start over) is open.
+		return "Firefox fails with a decode error where the test publisher's VP9 fixture starts its next loop, which only this row reaches (open)"
 	}
 	return ""
 }
@@ -94,6 +91,7 @@ var engineScenarios = []engineScenario{
 	{name: "recording vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioRecording},
 	{name: "recording vp8", fixture: fixtureVP8, mime: "video/webm;codecs=vp8,opus", run: scenarioRecording},
 	{name: "time-shift vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioTimeShift},
+	{name: "time-shift own broadcast", run: scenarioTimeShiftOwn},
 	{name: "managed media source vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioManaged},
 	{name: "go live", run: scenarioGoLive},
 	{name: "publisher resumes", run: scenarioResume, config: func(c *liveplugin.Config) { c.ResumeGrace = 30 * time.Second }},
@@ -431,6 +429,23 @@ func scenarioTimeShift(t *testing.T, env *engineEnv) {
 	if l.Mode != "live" || len(l.Buffered) == 0 || l.Buffered[len(l.Buffered)-1][1]-l.Time > 3 || l.Time < livePos {
 		t.Errorf("back to live: mode %q, currentTime %.2f, buffered %v; want live within 3s of the live edge (past %.2fs)", l.Mode, l.Time, l.Buffered, livePos)
 	}
+}
+
+// scenarioTimeShiftOwn is scenarioTimeShift on what the engine's own
+// broadcast page sends (its fake camera, live from a page of the same
+// browser) rather than a looped fixture: a stream that never starts over.
+// An engine that cannot record has no broadcast of its own.
+func scenarioTimeShiftOwn(t *testing.T, env *engineEnv) {
+	if !env.can.record {
+		t.Skipf("%s's MediaRecorder records no WebM: no broadcast of its own (the go live row checks what the page says)", env.e)
+	}
+	bc := env.open("broadcaster", "/live/"+browserRoom+"/broadcast")
+	waitPage(t, bc, "the broadcaster", chrometest.BroadcasterJS+` && `+chrometest.BroadcasterJS+`.amliveBroadcaster`)
+	click(t, bc, "[data-amlive-start]")
+	waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
+	scenarioTimeShift(t, env)
+	click(t, bc, "[data-amlive-stop]")
+	waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
 }
 
 // scenarioManaged: an app's page asks for ManagedMediaSource
