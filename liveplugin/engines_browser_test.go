@@ -58,13 +58,16 @@ func pending(e browser.Engine, scenario string) string {
 	switch {
 	case e == browser.Firefox && scenario == "time-shift vp9":
 		// Not the time shift's fault: this is the one row whose viewer
-		// watches past the end of the looped fixture (11.9 s of VP9, see
-		// engines_publisher_browser_test.go), and there Firefox stops at
-		// the last Clusters of the pass and fails with MediaError 3 (decode
+		// always watches past the end of the looped fixture (11.9 s of
+		// VP9, see engines_publisher_browser_test.go), and at every seam
+		// of the loop Firefox stops and fails with MediaError 3 (decode
 		// error), in plain live watching too, every time; Chromium and
-		// WebKit play on. Cutting the pass at a keyframe Cluster (11.35 s)
-		// moves the failure there. Whether a real broadcast can hit it (a
-		// Firefox viewer of a stream whose frames start over) is open.
+		// WebKit play on. It still fails with the next pass starting at
+		// the fixture's second keyframe, with no block overlapping the
+		// one before, and with the fixture's last GOP cut off: a VP9
+		// keyframe from earlier in the recording following later media is
+		// enough. A live broadcast never does that; "time-shift own
+		// broadcast" passes in Firefox.
 		return "Firefox fails with a decode error where the test publisher's VP9 fixture starts its next loop, which only this row reaches (open)"
 	}
 	return ""
