@@ -176,6 +176,9 @@ func (f *firefox) NewPage(tb testing.TB, name string) Page {
 	var created struct {
 		Context string `json:"context"`
 	}
+	// A window, not a tab: only a window's selected tab is in front, and a
+	// tab behind it has its timers and canvas capture throttled to about
+	// once a second (a publisher page drawing its picture would stall).
 	if err := f.bidi.call(ctx, "browsingContext.create", map[string]any{"type": "window"}, &created); err != nil {
 		tb.Fatalf("browser: firefox: %s: opening the page: %v", name, err)
 	}
