@@ -11,6 +11,7 @@ package liveplugin_test
 // AMLIVE_ENGINES to run fewer engines.
 
 import (
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"math"
@@ -55,22 +56,26 @@ const (
 // nothing blocks it. This is the one place to edit once one is fixed.
 func pending(e browser.Engine, scenario string) string {
 	switch {
-	case e == browser.WebKit && scenario == "time-shift vp9":
-		// The rewind and the growing recording play, but back at the live
-		// edge the picture stays frozen (a few frames in 3 windows;
-		// totalVideoFrames restarts) while currentTime advances.
-		return "back to live after a rewind freezes the picture in WebKit (open)"
-	case e == browser.WebKit && scenario == "managed media source vp9":
-		// Seen once in four CI runs: the picture froze near the live edge
-		// (8 frames in 2 s, three windows running).
-		return "the picture can freeze near the live edge in WebKit with ManagedMediaSource (open)"
 	case e == browser.Firefox && scenario == "time-shift vp9":
-		// Seen once in three CI runs: back at the live edge, MediaError 3
-		// (decode error) on the first Clusters appended after the rewind.
-		return "back to live after a rewind can end in a decode error in Firefox (open)"
+		// Not the time shift's fault: this is the one row whose viewer
+		// always watches past the end of the looped fixture (11.9 s of
+		// VP9, see engines_publisher_browser_test.go), and at every seam
+		// of the loop Firefox stops and fails with MediaError 3 (decode
+		// error), in plain live watching too, every time; Chromium and
+		// WebKit play on. It still fails with the next pass starting at
+		// the fixture's second keyframe, with no block overlapping the
+		// one before, and with the fixture's last GOP cut off: a VP9
+		// keyframe from earlier in the recording following later media is
+		// enough. A live broadcast never does that; "time-shift own
+		// broadcast" passes in Firefox.
+		return "Firefox fails with a decode error where the test publisher's VP9 fixture starts its next loop, which only this row reaches (open)"
 	}
 	return ""
 }
+
+// runPendingEnv, when set, runs the rows pending skips: to see whether
+// one is fixed.
+const runPendingEnv = "AMLIVE_RUN_PENDING"
 
 // engineScenario is one row of TestEngines.
 type engineScenario struct {
@@ -78,6 +83,8 @@ type engineScenario struct {
 	fixture string // the fixture a Go publisher broadcasts; "" for none
 	mime    string // the type it claims
 	run     func(t *testing.T, env *engineEnv)
+	// config, if not nil, adjusts the server's Config.
+	config func(*liveplugin.Config)
 }
 
 // engineScenarios are the rows every engine runs, in order.
@@ -87,8 +94,10 @@ var engineScenarios = []engineScenario{
 	{name: "recording vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioRecording},
 	{name: "recording vp8", fixture: fixtureVP8, mime: "video/webm;codecs=vp8,opus", run: scenarioRecording},
 	{name: "time-shift vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioTimeShift},
+	{name: "time-shift own broadcast", run: scenarioTimeShiftOwn},
 	{name: "managed media source vp9", fixture: fixtureVP9, mime: "video/webm;codecs=vp9,opus", run: scenarioManaged},
 	{name: "go live", run: scenarioGoLive},
+	{name: "publisher resumes", run: scenarioResume, config: func(c *liveplugin.Config) { c.ResumeGrace = 30 * time.Second }},
 }
 
 // engineCan is what an engine can do, as the scenarios expect it.
@@ -122,11 +131,15 @@ func TestEngines(t *testing.T) {
 			b := browser.Start(t, e)
 			for _, sc := range engineScenarios {
 				t.Run(sc.name, func(t *testing.T) {
-					if why := pending(e, sc.name); why != "" {
+					if why := pending(e, sc.name); why != "" && os.Getenv(runPendingEnv) == "" {
 						t.Skip(why)
 					}
 					env := &engineEnv{t: t, b: b, e: e, can: engineCans[e], scenario: sc}
-					env.srv = newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute})
+					cfg := liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute}
+					if sc.config != nil {
+						sc.config(&cfg)
+					}
+					env.srv = newServer(t, cfg)
 					if sc.fixture != "" {
 						env.pub = startLoopedPublisher(t, env.srv, browserRoom, sc.fixture, sc.mime)
 					}
@@ -149,10 +162,16 @@ type engineEnv struct {
 	pub      *loopedPublisher // nil without a fixture
 }
 
-// open opens url (a path on the server) in a new page named name. At the
-// end of the scenario, before the page closes, it fails the test if the
-// page had errors (Page.Errors).
+// open opens path on the server in a new page named name. At the end of
+// the scenario, before the page closes, it fails the test if the page had
+// errors (Page.Errors).
 func (env *engineEnv) open(name, path string) browser.Page {
+	env.t.Helper()
+	return env.openURL(name, env.srv.URL+path)
+}
+
+// openURL is open for any URL.
+func (env *engineEnv) openURL(name, url string) browser.Page {
 	t := env.t
 	t.Helper()
 	p := env.b.NewPage(t, name)
@@ -165,7 +184,7 @@ func (env *engineEnv) open(name, path string) browser.Page {
 			t.Errorf("%s: errors in the page: %q", name, errs)
 		}
 	})
-	if err := p.Navigate(env.srv.URL + path); err != nil {
+	if err := p.Navigate(url); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -216,23 +235,25 @@ func assertPlaying(t *testing.T, p browser.Page, secs float64, states ...string)
 	t.Helper()
 	for window := 1; ; window++ {
 		s0 := snapshot(t, p)
+		f0 := framesShown(t, p)
 		waitPage(t, p, fmt.Sprintf("%.1fs of video played from %.2fs", secs, s0.Time), fmt.Sprintf(`(() => {
   const el = %s, v = el.querySelector('video');
   if (v.error) throw new Error('video error ' + v.error.code + ': ' + v.error.message);
   if (el.amlivePlayer.stats.reconnects > %d) throw new Error('the player reconnected: ' + el.querySelector('[data-amlive-status]').textContent);
-  return !v.paused && v.currentTime >= %f && v.getVideoPlaybackQuality().totalVideoFrames > %d;
-})()`, chrometest.PlayerJS, s0.Reconnects, s0.Time+secs, s0.Frames))
+  return !v.paused && v.currentTime >= %f && %s > %d;
+})()`, chrometest.PlayerJS, s0.Reconnects, s0.Time+secs, jsFramesShown, f0))
 		s1 := snapshot(t, p)
+		f1 := framesShown(t, p)
 		var stalls int
 		if err := p.Eval(chrometest.PlayerJS+`.amlivePlayer.stats.stalls`, &stalls); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("plays: %s/%s, currentTime %.2f -> %.2f, frames %d -> %d (dropped %d), buffered %v, %dx%d, stalls %d",
-			s1.State, s1.Mode, s0.Time, s1.Time, s0.Frames, s1.Frames, s1.Dropped, s1.Buffered, s1.Width, s1.Height, stalls)
+		t.Logf("plays: %s/%s, currentTime %.2f -> %.2f, frames %d -> %d (totalVideoFrames %d -> %d, dropped %d), buffered %v, %dx%d, stalls %d",
+			s1.State, s1.Mode, s0.Time, s1.Time, f0, f1, s0.Frames, s1.Frames, s1.Dropped, s1.Buffered, s1.Width, s1.Height, stalls)
 		if s1.Error != "" || s1.Width == 0 || s1.Height == 0 || !slices.Contains(states, s1.State) {
 			t.Fatalf("player %+v; want no error, a picture, and a state in %q", s1, states)
 		}
-		played, frames := s1.Time-s0.Time, s1.Frames-s0.Frames
+		played, frames := s1.Time-s0.Time, f1-f0
 		if float64(frames) >= minFPS*played {
 			return s1
 		}
@@ -242,6 +263,41 @@ func assertPlaying(t *testing.T, p browser.Page, secs float64, states ...string)
 		}
 		t.Logf("only %d frames in %.2fs of video: the picture froze; watching again", frames, played)
 	}
+}
+
+// jsFramesShown is how many frames the player's video has decoded since
+// the page first asked, counted so that it only grows. WebKit's
+// getVideoPlaybackQuality().totalVideoFrames starts again from a few
+// frames now and then while the video plays (after a seek, and every few
+// seconds without one), and every engine's does when the video loads a new
+// source: the page samples it every 50 ms (and at each call) and adds up
+// what it grew by, a drop counting as a restart from 0. A restart between
+// two samples loses the frames before it: the count can fall short, never
+// over.
+const jsFramesShown = `(() => {
+  const v = ` + chrometest.PlayerJS + `.querySelector('video');
+  let c = v.__amliveFrames;
+  if (!c) {
+    c = v.__amliveFrames = {last: v.getVideoPlaybackQuality().totalVideoFrames, total: 0};
+    c.sample = () => {
+      const n = v.getVideoPlaybackQuality().totalVideoFrames;
+      c.total += n >= c.last ? n - c.last : n;
+      c.last = n;
+    };
+    setInterval(c.sample, 50);
+  }
+  c.sample();
+  return c.total;
+})()`
+
+// framesShown evaluates jsFramesShown on p.
+func framesShown(t *testing.T, p browser.Page) int {
+	t.Helper()
+	var n int
+	if err := p.Eval(jsFramesShown, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // waitLive waits until p's player is live and its video plays.
@@ -378,6 +434,26 @@ func scenarioTimeShift(t *testing.T, env *engineEnv) {
 	}
 }
 
+// scenarioTimeShiftOwn is scenarioTimeShift on what the engine's own
+// broadcast page sends (its fake camera, live from a page of the same
+// browser) rather than a looped fixture: a stream that never starts over.
+// An engine that cannot record has no broadcast of its own.
+func scenarioTimeShiftOwn(t *testing.T, env *engineEnv) {
+	if !env.can.record {
+		t.Skipf("%s's MediaRecorder records no WebM: no broadcast of its own (the go live row checks what the page says)", env.e)
+	}
+	if env.e == browser.Chromium {
+		t.Skip("TestBrowserTimeShift time-shifts Chromium's own broadcast")
+	}
+	bc := env.open("broadcaster", "/live/"+browserRoom+"/broadcast")
+	waitPage(t, bc, "the broadcaster", chrometest.BroadcasterJS+` && `+chrometest.BroadcasterJS+`.amliveBroadcaster`)
+	click(t, bc, "[data-amlive-start]")
+	waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
+	scenarioTimeShift(t, env)
+	click(t, bc, "[data-amlive-stop]")
+	waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
+}
+
 // scenarioManaged: an app's page asks for ManagedMediaSource
 // (data-media-source="managed" around the player): the engine that has it
 // plays live through it, the others fall back to MediaSource.
@@ -477,4 +553,78 @@ func scenarioGoLive(t *testing.T, env *engineEnv) {
 	waitPage(t, watch, "the recording", chrometest.PlayerIn("document", "recording"))
 	waitPage(t, watch, "the recording playing", jsRecordingPlaying)
 	assertPlaying(t, watch, engineAdvance, "recording")
+}
+
+// scenarioResume: the broadcast page, loaded through a proxy (the
+// viewer's is not), loses its network for a second, twice, while live:
+// it reconnects by itself and resends what the server did not
+// acknowledge; the viewer sees "reconnecting", keeps playing without
+// reconnecting itself, and the recording holds every byte the engine's
+// MediaRecorder produced, once. An engine that cannot record has nothing
+// to resume (scenarioGoLive checks what it says).
+func scenarioResume(t *testing.T, env *engineEnv) {
+	if !env.can.record {
+		t.Skipf("%s's MediaRecorder records no WebM: nothing to resume (the go live row checks what the page says)", env.e)
+	}
+	proxy := newNetProxy(t, env.srv.URL)
+	bc := env.openURL("broadcaster", "http://"+proxy.addr()+"/live/"+browserRoom+"/broadcast")
+	waitPage(t, bc, "the broadcaster", chrometest.BroadcasterJS+` && `+chrometest.BroadcasterJS+`.amliveBroadcaster`)
+	if err := bc.Eval(jsCaptureRecorder, nil); err != nil {
+		t.Fatal(err)
+	}
+	click(t, bc, "[data-amlive-start]")
+	waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
+
+	watch := env.open("watch", "/live/"+browserRoom)
+	waitPage(t, watch, "the player live", chrometest.PlayerIn("document", "live"))
+	if err := watch.Eval(`(() => {
+  window.__publisher = [];
+  document.addEventListener('amlive:publisher', (ev) => window.__publisher.push(ev.detail.reconnecting ? 'reconnecting' : 'resumed'));
+  return true;
+})()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, watch, "live video", jsLivePlaying)
+	assertPlaying(t, watch, engineAdvance, "live")
+
+	for drop := 1; drop <= 2; drop++ {
+		// A short outage: the server notices the drop before the page can
+		// reconnect (otherwise the resume replaces a connection the server
+		// still holds, and viewers see no pause).
+		proxy.outage(time.Second)
+		waitPage(t, bc, fmt.Sprintf("reconnecting after drop %d", drop), fmt.Sprintf(`window.__states.filter((s) => s === 'reconnecting').length >= %d`, drop))
+		waitPage(t, bc, fmt.Sprintf("live after drop %d", drop), chrometest.BroadcasterIs("live"))
+		waitPage(t, watch, fmt.Sprintf("the viewer told of drop %d and the resume", drop),
+			fmt.Sprintf(`window.__publisher.join(' ') === '%s'`, strings.Repeat(" reconnecting resumed", drop)[1:]))
+		assertPlaying(t, watch, engineAdvance, "live")
+		if info, ok := env.srv.p.Status(browserRoom); !ok || info.Reconnecting {
+			t.Errorf("after drop %d: Status = %+v, %v; want live and not reconnecting", drop, info, ok)
+		}
+	}
+	var states []string
+	if err := bc.Eval(`window.__states`, &states); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(states, " ") != "starting live reconnecting live reconnecting live" {
+		t.Errorf("broadcaster states %q; want starting, live, then reconnecting and live twice", states)
+	}
+	click(t, bc, "[data-amlive-stop]")
+	waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
+	waitPage(t, watch, "the end", chrometest.PlayerIn("document", "ended", "recording"))
+
+	var b64 string
+	if err := bc.Eval(jsProduced, &b64); err != nil {
+		t.Fatal(err)
+	}
+	produced, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := env.srv.p.Recordings(browserRoom)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("recordings %+v, %v; want one", recs, err)
+	}
+	_, rec := get(t, http.MethodGet, env.srv.URL+"/live/"+browserRoom+"/playback?b="+recs[0].ID, nil)
+	checkRecording(t, rec, produced)
+	t.Logf("%s's MediaRecorder produced %d bytes; sealed recording %d bytes, %v", env.e, len(produced), len(rec), time.Duration(recs[0].DurationMs)*time.Millisecond)
 }

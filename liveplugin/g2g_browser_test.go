@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/amlive/amlive/internal/browser"
 	"github.com/amlive/amlive/internal/chrometest"
 )
 
@@ -89,17 +91,53 @@ type g2gEvent struct {
 }
 
 // g2gMeter is a running glass-to-glass measurement: publisher and viewer
-// tabs on a test server.
+// pages of one browser on a test server.
 type g2gMeter struct {
 	tb     testing.TB
-	pub    *chrometest.Tab
-	viewer *chrometest.Tab
+	pub    browser.Page
+	viewer browser.Page
 }
 
-// startG2G starts a server with the test pages, a browser, the publisher
-// and the viewer, and returns once the viewer has decoded the clock for
-// g2gWarmup.
-func startG2G(tb testing.TB, opt g2gOptions) *g2gMeter {
+// g2gEngines are the engines the meter runs in: those whose MediaRecorder
+// records WebM (WebKit's records MP4 only), of browser.Engines().
+func g2gEngines() []browser.Engine {
+	var out []browser.Engine
+	for _, e := range browser.Engines() {
+		if engineCans[e].record {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// g2gWait waits for expr on p, failing tb with what diagnose (a JavaScript
+// expression) says of the page then.
+func g2gWait(tb testing.TB, p browser.Page, what, expr, diagnose string, timeout time.Duration) {
+	tb.Helper()
+	if err := p.WaitFor(expr, timeout); err != nil {
+		var diag any
+		_ = p.Eval(diagnose, &diag)
+		tb.Fatalf("waiting for %s: %v\npage: %v", what, err, diag)
+	}
+}
+
+// g2gEval evaluates expr on p into a T, failing tb on error.
+func g2gEval[T any](tb testing.TB, p browser.Page, expr string) T {
+	tb.Helper()
+	var v T
+	if err := p.Eval(expr, &v); err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+// g2gDiagnosis is what a failed wait on the viewer reports.
+const g2gDiagnosis = `({player: ` + chrometest.PlayerSnapshotJS + `, frames: g2g.frames, bad: g2g.bad, small: g2g.small, size: [document.querySelector('video').videoWidth, document.querySelector('video').videoHeight], samples: g2g.samples.length})`
+
+// startG2G starts a server with the test pages, a browser of engine e, the
+// publisher and the viewer, and returns once the viewer has decoded the
+// clock for g2gWarmup.
+func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions) *g2gMeter {
 	tb.Helper()
 	srv := newBrowserServer(tb, browserAllowAll)
 	pages := template.Must(template.New("").Funcs(srv.p.FuncMap()).ParseFiles("testdata/g2g/publish.html", "testdata/g2g/view.html"))
@@ -123,38 +161,57 @@ func startG2G(tb testing.TB, opt g2gOptions) *g2gMeter {
 	if opt.LatencyMS > 0 {
 		q.Set("latency", strconv.Itoa(opt.LatencyMS))
 	}
-	b := chrometest.New(tb)
-	pub := b.NewTab(tb, "publisher")
-	pub.Diagnose = chrometest.BroadcasterDiagnosis
-	pub.Navigate(srv.url + "/g2g/publish/" + browserRoom + "?" + q.Encode())
-	pub.Click("[data-amlive-start]")
-	pub.WaitFor(chrometest.BroadcasterIs("live"), browserLiveTimeout)
-	tb.Logf("publishing %s", chrometest.Eval[string](pub, chrometest.BroadcasterJS+`.amliveBroadcaster.mimeType`))
+	b := browser.Start(tb, e)
+	pub := b.NewPage(tb, "publisher")
+	if err := pub.Navigate(srv.url + "/g2g/publish/" + browserRoom + "?" + q.Encode()); err != nil {
+		tb.Fatal(err)
+	}
+	g2gWait(tb, pub, "the broadcaster", chrometest.BroadcasterJS+` && `+chrometest.BroadcasterJS+`.amliveBroadcaster`, chrometest.BroadcasterDiagnosis, browserLiveTimeout)
+	if err := pub.Eval(`(() => { document.querySelector('[data-amlive-start]').click(); return true; })()`, nil); err != nil {
+		tb.Fatal(err)
+	}
+	g2gWait(tb, pub, "the broadcaster live", chrometest.BroadcasterIs("live"), chrometest.BroadcasterDiagnosis, browserLiveTimeout)
+	tb.Logf("%s %s publishing %s", e, b.Version(), g2gEval[string](tb, pub, chrometest.BroadcasterJS+`.amliveBroadcaster.mimeType`))
 
-	viewer := b.NewTab(tb, "viewer")
-	viewer.Diagnose = `({player: ` + chrometest.PlayerSnapshotJS + `, frames: g2g.frames, bad: g2g.bad, samples: g2g.samples.length})`
-	viewer.Navigate(srv.url + "/g2g/view/" + browserRoom + "?" + q.Encode())
-	viewer.WaitFor(chrometest.PlayerIn("document", "live"), browserLiveTimeout)
-	viewer.WaitFor(jsLivePlaying, browserLiveTimeout)
-	viewer.WaitFor(fmt.Sprintf(`(() => { const s = g2g.samples; return s.length > 0 && s[s.length - 1].at - s[0].at >= %d; })()`,
-		g2gWarmup.Milliseconds()), browserLiveTimeout+g2gWarmup)
+	viewer := b.NewPage(tb, "viewer")
+	if err := viewer.Navigate(srv.url + "/g2g/view/" + browserRoom + "?" + q.Encode()); err != nil {
+		tb.Fatal(err)
+	}
+	g2gWait(tb, viewer, "the player live", chrometest.PlayerIn("document", "live"), g2gDiagnosis, browserLiveTimeout)
+	g2gWait(tb, viewer, "live video", jsLivePlaying, g2gDiagnosis, browserLiveTimeout)
+	g2gWait(tb, viewer, "the warm-up", fmt.Sprintf(`(() => { const s = g2g.samples; return s.length > 0 && s[s.length - 1].at - s[0].at >= %d; })()`,
+		g2gWarmup.Milliseconds()), g2gDiagnosis, browserLiveTimeout+g2gWarmup)
 	return &g2gMeter{tb: tb, pub: pub, viewer: viewer}
 }
 
 // mark returns a mark for window: the viewer's clock and counters now.
 func (m *g2gMeter) mark() string {
 	m.tb.Helper()
-	return chrometest.Eval[string](m.viewer, `JSON.stringify({at: Date.now(), frames: g2g.frames, bad: g2g.bad, waiting: g2g.waiting, stalls: g2g.stalls()})`)
+	return g2gEval[string](m.tb, m.viewer, `JSON.stringify({at: Date.now(), frames: g2g.frames, bad: g2g.bad, waiting: g2g.waiting, stalls: g2g.stalls()})`)
 }
 
 // window returns what the viewer saw since mark.
 func (m *g2gMeter) window(mark string) g2gWindow {
 	m.tb.Helper()
-	return chrometest.Eval[g2gWindow](m.viewer, `(() => {
+	return g2gEval[g2gWindow](m.tb, m.viewer, `(() => {
   const m = `+mark+`;
   return {samples: g2g.samples.filter((s) => s.at >= m.at), frames: g2g.frames - m.frames, bad: g2g.bad - m.bad, waiting: g2g.waiting - m.waiting,
     stalls: g2g.stalls() - m.stalls, events: g2g.events.filter((e) => e.at >= m.at)};
 })()`)
+}
+
+// checkNoErrors fails tb if a page of the meter had errors.
+func (m *g2gMeter) checkNoErrors() {
+	m.tb.Helper()
+	for _, p := range []browser.Page{m.pub, m.viewer} {
+		errs, err := p.Errors()
+		if err != nil {
+			m.tb.Error(err)
+		}
+		if len(errs) > 0 {
+			m.tb.Errorf("errors in a page: %q", errs)
+		}
+	}
 }
 
 // g2gStats summarises a window.
@@ -204,20 +261,40 @@ func (s g2gStats) String() string {
 		s.N, s.P50, s.P95, s.P99, s.Min, s.Max, s.Ahead50, s.Frozen, s.Bad, s.Waiting, s.Stalls)
 }
 
+// g2gTestEnginesEnv lists, separated by commas, the engines
+// TestBrowserGlassToGlass runs in besides Chromium (only "firefox" can be
+// added): the default suite runs the meter in Chromium alone, so as not to
+// grow; the benchmark runs it in every engine of g2gEngines.
+const g2gTestEnginesEnv = "AMLIVE_G2G_ENGINES"
+
 // TestBrowserGlassToGlass measures glass-to-glass latency over 150 frames
 // and checks it with a loose bound, so that the meter keeps working; the
-// benchmark below gives the figures.
+// benchmark below gives the figures. It runs in Chromium, and in the
+// engines AMLIVE_G2G_ENGINES adds.
 func TestBrowserGlassToGlass(t *testing.T) {
+	extra := strings.Split(os.Getenv(g2gTestEnginesEnv), ",")
+	for _, e := range g2gEngines() {
+		if e != browser.Chromium && !slices.Contains(extra, string(e)) {
+			continue
+		}
+		t.Run(string(e), func(t *testing.T) { testGlassToGlass(t, e) })
+	}
+}
+
+func testGlassToGlass(t *testing.T, e browser.Engine) {
 	const (
 		want   = 150
 		bound  = 3000 // ms: a sanity bound, not the target
 		inTime = 2 * time.Minute
 	)
-	m := startG2G(t, g2gOptions{})
+	m := startG2G(t, e, g2gOptions{})
 	mark := m.mark()
-	m.viewer.WaitFor(fmt.Sprintf(`g2g.samples.filter((s) => s.at >= (%s).at).length >= %d`, mark, want), inTime)
+	g2gWait(t, m.viewer, fmt.Sprintf("%d frames", want), fmt.Sprintf(`g2g.samples.filter((s) => s.at >= (%s).at).length >= %d`, mark, want), g2gDiagnosis, inTime)
 	s := m.window(mark).stats()
-	t.Logf("glass to glass: %v", s)
+	t.Logf("glass to glass in %s: %v", e, s)
+	var diag any
+	_ = m.viewer.Eval(g2gDiagnosis, &diag)
+	t.Logf("viewer: %v", diag)
 	if s.N < want {
 		t.Errorf("%d frames decoded; want >= %d", s.N, want)
 	}
@@ -227,25 +304,33 @@ func TestBrowserGlassToGlass(t *testing.T) {
 	if s.P50 <= 0 || s.P50 > bound {
 		t.Errorf("glass-to-glass p50 %.0f ms; want 0 < p50 <= %d ms", s.P50, bound)
 	}
-	chrometest.CheckNoPageErrors(t, m.pub, m.viewer)
+	m.checkNoErrors()
 }
 
-// BenchmarkBrowserGlassToGlass reports, over a window of AMLIVE_G2G_SECONDS
-// (default 30) after a warm-up, glass-to-glass latency percentiles
-// (p50-ms, p95-ms, p99-ms), the frames decoded (samples) and undecodable,
-// the median buffered media ahead of the playhead (ahead-ms), how long the
-// picture stood still (frozen-ms), the video's waiting events and the
-// player's stalls. Each run is one measurement, whatever b.N: run it with
-// -benchtime 1x and -count N.
+// BenchmarkBrowserGlassToGlass reports, for each engine of g2gEngines
+// (a sub-benchmark each: -bench 'BrowserGlassToGlass/firefox' for one),
+// over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
+// glass-to-glass latency percentiles (p50-ms, p95-ms, p99-ms), the frames
+// decoded (samples) and undecodable, the median buffered media ahead of
+// the playhead (ahead-ms), how long the picture stood still (frozen-ms),
+// the video's waiting events and the player's stalls. Each run is one
+// measurement, whatever b.N: run it with -benchtime 1x and -count N.
 // AMLIVE_G2G_TIMESLICE_MS and AMLIVE_G2G_LATENCY_MS override the widgets'
 // defaults for a tuning sweep; AMLIVE_G2G_DUMP names a file to write the
-// window's samples and video events to, as JSON.
+// window's samples and video events to, as JSON (the engine's name is
+// added before its extension).
 //
 //	go test -run '^$' -bench BrowserGlassToGlass -benchtime 1x -count 5 ./liveplugin/
 func BenchmarkBrowserGlassToGlass(b *testing.B) {
+	for _, e := range g2gEngines() {
+		b.Run(string(e), func(b *testing.B) { benchmarkGlassToGlass(b, e) })
+	}
+}
+
+func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 	opt := g2gOptionsFromEnv(b)
 	window := time.Duration(envInt(b, "AMLIVE_G2G_SECONDS", 30)) * time.Second
-	m := startG2G(b, opt)
+	m := startG2G(b, e, opt)
 	b.ResetTimer()
 	mark := m.mark()
 	// A measurement window, not synchronisation.
@@ -253,12 +338,13 @@ func BenchmarkBrowserGlassToGlass(b *testing.B) {
 	w := m.window(mark)
 	b.StopTimer()
 	if path := os.Getenv("AMLIVE_G2G_DUMP"); path != "" {
-		if err := writeJSON(path, w); err != nil {
+		ext := filepath.Ext(path)
+		if err := writeJSON(strings.TrimSuffix(path, ext)+"-"+string(e)+ext, w); err != nil {
 			b.Fatal(err)
 		}
 	}
 	s := w.stats()
-	b.Logf("glass to glass (timeslice %d ms, latency %d ms; 0 = default): %v", opt.TimesliceMS, opt.LatencyMS, s)
+	b.Logf("glass to glass in %s (timeslice %d ms, latency %d ms; 0 = default): %v", e, opt.TimesliceMS, opt.LatencyMS, s)
 	if s.N == 0 {
 		b.Fatal("no frame decoded")
 	}

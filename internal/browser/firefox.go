@@ -176,7 +176,10 @@ func (f *firefox) NewPage(tb testing.TB, name string) Page {
 	var created struct {
 		Context string `json:"context"`
 	}
-	if err := f.bidi.call(ctx, "browsingContext.create", map[string]any{"type": "tab"}, &created); err != nil {
+	// A window, not a tab: only a window's selected tab is in front, and a
+	// tab behind it has its timers and canvas capture throttled to about
+	// once a second (a publisher page drawing its picture would stall).
+	if err := f.bidi.call(ctx, "browsingContext.create", map[string]any{"type": "window"}, &created); err != nil {
 		tb.Fatalf("browser: firefox: %s: opening the page: %v", name, err)
 	}
 	p.context = created.Context
