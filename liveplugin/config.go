@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/amlive/amlive/liveplugin/internal/cluster"
 )
@@ -133,6 +134,19 @@ type Config struct {
 
 	// Logger receives the plugin's logs. Optional. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// Metrics is where Register registers the plugin's Prometheus
+	// collectors (the amlive_* metrics; README "Operating amlive" lists
+	// them); Close unregisters them. The plugin never touches the global
+	// registry: pass prometheus.DefaultRegisterer to use it. The metrics
+	// carry no room ids, so their number does not grow with the rooms.
+	// Two plugins on one registerer collide and the second Register
+	// fails (the error wraps a prometheus.AlreadyRegisteredError): give
+	// each its own labels with prometheus.WrapRegistererWith, e.g.
+	// prometheus.Labels{"plugin": "talks"}. A Cluster's metrics are its
+	// own to register (see natscluster's Cluster.Collector). Optional.
+	// Defaults to nil: no metrics.
+	Metrics prometheus.Registerer
 
 	// MaxMessageBytes bounds one WebSocket message from a publisher; a
 	// larger one closes the upload with 4413. Optional. Defaults to 4 MiB.

@@ -18,7 +18,10 @@ const feedPiece = 16 << 10
 // sets pub.carried when the chunk held a media block.
 func (pub *publisher) media(data []byte) error {
 	p := pub.p
-	if !pub.bitrate.AllowN(time.Now(), len(data)) {
+	now := time.Now()
+	pub.unacked.CompareAndSwap(0, now.UnixNano())
+	p.metrics.media(len(data))
+	if !pub.bitrate.AllowN(now, len(data)) {
 		return &limitError{Name: "MaxBitrate", Max: p.cfg.MaxBitrate}
 	}
 	if pub.total += int64(len(data)); pub.total > p.cfg.MaxBroadcastBytes {
@@ -163,13 +166,16 @@ func (pub *publisher) record(data []byte) {
 	}
 	if _, err := pub.rec.Write(data); err != nil {
 		pub.recordFailed(err)
+		return
 	}
+	pub.p.metrics.recorded(len(data))
 }
 
 // recordFailed keeps the broadcast live for its viewers and tells the
 // publisher that the recording stopped.
 func (pub *publisher) recordFailed(err error) {
 	pub.recErr = err
+	pub.p.metrics.recordingFailed()
 	pub.log.Error("recording failed", "err", err)
 	pub.sendRecordFailed()
 }
@@ -190,15 +196,18 @@ func (pub *publisher) finishRecording() (url string) {
 		return ""
 	}
 	p := pub.p
-	m, err := pub.rec.Finish(time.Now(), pub.last)
-	if err != nil {
-		pub.log.Error("recording not finished", "err", err)
+	sealStart := time.Now()
+	m, finishErr := pub.rec.Finish(sealStart, pub.last)
+	if finishErr != nil {
+		pub.log.Error("recording not finished", "err", finishErr)
 	}
-	if sm, err := p.store.Seal(m.Room, m.Broadcast); err != nil {
-		pub.log.Error("recording not sealed", "err", err)
+	sm, sealErr := p.store.Seal(m.Room, m.Broadcast)
+	if sealErr != nil {
+		pub.log.Error("recording not sealed", "err", sealErr)
 	} else {
 		m = sm
 	}
+	p.metrics.sealed(sealStart, finishErr == nil && sealErr == nil)
 	if m.Bytes > 0 {
 		url = p.playbackURL(m.Room, m.Broadcast)
 	}

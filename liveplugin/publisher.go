@@ -62,6 +62,9 @@ type publisher struct {
 	total   int64         // bytes of media received
 	acked   atomic.Int64  // total, for notify
 	ackCh   chan struct{} // a token when acked changed
+	// unacked is when (unix nanos) the oldest message not yet
+	// acknowledged arrived, 0 if none: for the ack lag metric.
+	unacked atomic.Int64
 }
 
 // run serves the broadcast's connections, starting with conn, until the
@@ -85,6 +88,7 @@ func (pub *publisher) run(conn *websocket.Conn) {
 			// noticed it was dead (watch closed it).
 			stopPing()
 			pub.log.Info("publisher resumed", "offset", pub.total, "replaced", true)
+			p.metrics.resumed()
 			conn = next
 			continue
 		}
@@ -103,6 +107,7 @@ func (pub *publisher) run(conn *websocket.Conn) {
 			grace.Stop()
 			pub.b.SetPublisherLost(false)
 			pub.log.Info("publisher resumed", "offset", pub.total)
+			p.metrics.resumed()
 		case <-grace.C:
 			pub.finish(errLost, nil)
 			return
@@ -143,6 +148,7 @@ func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err err
 	// watcher closes it with a code and reason instead (idle, too long,
 	// shutdown).
 	ctx := context.WithoutCancel(p.pubCtx)
+	defer p.metrics.publisherConnected()()
 
 	// Stopping notify must not cancel the context of a write it may have
 	// in flight: the websocket library closes the connection when that
@@ -250,7 +256,7 @@ func (pub *publisher) watch(conn *websocket.Conn, done, activity <-chan struct{}
 		case <-p.pubCtx.Done():
 			err = ErrClosed
 		}
-		closeWith(conn, err) // the read loop then returns
+		p.closeWith(conn, err) // the read loop then returns
 		return watchResult{err: fmt.Errorf("%w: %w", errStopped, err)}
 	}
 }
@@ -266,6 +272,7 @@ func (pub *publisher) readOne(ctx context.Context, conn *websocket.Conn) error {
 	if err != nil {
 		return err
 	}
+	p.metrics.received()
 	if int64(len(data)) > p.cfg.MaxMessageBytes {
 		return &tooLargeError{max: p.cfg.MaxMessageBytes}
 	}
@@ -319,11 +326,13 @@ func (pub *publisher) notify(ctx context.Context, conn *websocket.Conn, done <-c
 			}
 			viewersDue.Reset(250 * time.Millisecond)
 		case <-pub.ackCh:
+			since := pub.unacked.Swap(0) // before acked: the ack covers it
 			if n := pub.acked.Load(); n != lastAck {
 				lastAck = n
 				if err := send(ctx, conn, timeout, newAck(n)); err != nil {
 					return
 				}
+				pub.p.metrics.acked(since)
 			}
 		}
 	}
@@ -360,6 +369,7 @@ func (pub *publisher) finish(err error, conn *websocket.Conn) {
 	}
 	pub.log.Log(context.Background(), c.level, c.logMsg, attrs...)
 	if conn != nil && c.code != 0 {
+		p.metrics.closed(int(c.code), err)
 		_ = conn.Close(c.code, c.closeReason(err))
 	}
 	if pub.live && p.cfg.OnEnd != nil {

@@ -119,6 +119,7 @@ func (p *Plugin) pruneRecordings() {
 	for _, m := range gone {
 		p.log.Info("recording deleted", "room", m.Room, "broadcast", m.Broadcast, "reason", "retention")
 	}
+	p.metrics.deleted(len(gone))
 	if err != nil {
 		p.log.Error("recordings not pruned", "err", err)
 	}

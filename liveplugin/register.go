@@ -2,6 +2,7 @@ package liveplugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -37,6 +38,9 @@ type Plugin struct {
 	views  *views.Set
 	base   string // route prefix, e.g. "/live"
 	assets map[string]asset
+
+	// metrics counts what happens for Config.Metrics; nil counts nothing.
+	metrics *metrics
 
 	// upgrades counts WebSocket upgrades per client IP and role.
 	upgrades *upgradeLimiter
@@ -88,8 +92,10 @@ type Plugin struct {
 // that fails. It then starts sealing, in the background, the recordings
 // a crash or kill left unfinished in Dir (Close waits for it), and
 // applies the retention limits (KeepRecordings, MaxRecordingBytes,
-// MaxRecordingAge), logging what it did. It never changes r's renderer,
-// error handler or middleware.
+// MaxRecordingAge), logging what it did. It registers the plugin's
+// metrics on cfg.Metrics, if set, and fails if they collide with ones
+// registered there already. It never changes r's renderer, error handler
+// or middleware.
 func Register(r Router, cfg Config) (*Plugin, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -123,6 +129,9 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 		p.rooms = cluster.NewLocal(p.hub)
 	} else if p.rooms, err = cfg.Cluster.Rooms(p.clusterNode()); err != nil {
 		return nil, fmt.Errorf("liveplugin: cluster: %w", err)
+	}
+	if p.metrics, err = newMetrics(p, cfg.Metrics); err != nil {
+		return nil, errors.Join(err, p.rooms.Close())
 	}
 	p.pubCtx, p.pubCancel = context.WithCancel(context.Background())
 	p.subCtx, p.subCancel = context.WithCancel(context.Background())
@@ -202,6 +211,7 @@ func (p *Plugin) shutdown() {
 	if err := p.rooms.Close(); err != nil {
 		p.log.Error("cluster not closed", "err", err)
 	}
+	p.metrics.unregister()
 	close(p.closed)
 }
 

@@ -28,7 +28,7 @@ func (p *Plugin) subscribe(c echo.Context) error {
 	log := p.log.With("room", room, "remote", p.clientIP(c))
 
 	if err := p.cfg.Authorize(c, room, View); err != nil {
-		closeWith(conn, authError(err))
+		p.closeWith(conn, authError(err))
 		return nil
 	}
 	sub, err := p.rooms.Subscribe(c.Request().Context(), room)
@@ -36,11 +36,13 @@ func (p *Plugin) subscribe(c echo.Context) error {
 		if !errors.Is(err, hub.ErrNotLive) {
 			log.Warn("viewer refused", "err", err)
 		}
-		closeWith(conn, err)
+		p.closeWith(conn, err)
 		return nil
 	}
 	defer sub.Close()
 	log.Debug("viewer joined", "broadcast", sub.Broadcast().ID())
+	p.metrics.viewerJoined()
+	joined, first := time.Now(), true // for the join time
 
 	// Viewers send nothing; CloseRead answers pings, reads pongs and
 	// notices a close.
@@ -60,19 +62,19 @@ func (p *Plugin) subscribe(c echo.Context) error {
 		switch {
 		case err == io.EOF:
 			if p.isClosing() {
-				closeWith(conn, ErrClosed)
+				p.closeWith(conn, ErrClosed)
 			} else {
-				closeWith(conn, errEnded)
+				p.closeWith(conn, errEnded)
 			}
 			return nil
 		case errors.Is(err, hub.ErrTooSlow):
 			c := classify(err)
 			log.Log(ctx, c.level, c.logMsg, "reason", c.logReason, "skips", sub.Skips())
-			closeWith(conn, err)
+			p.closeWith(conn, err)
 			return nil
 		case err != nil:
 			if p.subCtx.Err() != nil {
-				closeWith(conn, ErrClosed)
+				p.closeWith(conn, ErrClosed)
 			}
 			return nil // the viewer left
 		}
@@ -86,6 +88,11 @@ func (p *Plugin) subscribe(c echo.Context) error {
 		if err != nil {
 			log.Debug("viewer write failed", "err", err)
 			return nil
+		}
+		p.metrics.sent(len(m.Data))
+		if first && !m.Text {
+			first = false
+			p.metrics.firstMedia(joined)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func (p *Plugin) upload(c echo.Context) error {
 	if err := p.cfg.Authorize(c, room, Publish); err != nil {
 		err = authError(err)
 		log.Warn("publish refused", "err", err)
-		closeWith(conn, err)
+		p.closeWith(conn, err)
 		return nil
 	}
 	if token := c.QueryParam("resume"); token != "" {
@@ -51,17 +51,18 @@ func (p *Plugin) upload(c echo.Context) error {
 		h, err := p.rooms.Takeover(c.Request().Context(), room, token, p.shares)
 		if err != nil {
 			log.Info("resume refused", "err", err)
-			closeWith(conn, errNoResume)
+			p.closeWith(conn, errNoResume)
 			return nil
 		}
 		pub, err := p.takeOver(c, h)
 		if err != nil {
 			log.Error("takeover failed", "err", err)
 			h.Origin.End("")
-			closeWith(conn, err)
+			p.closeWith(conn, err)
 			return nil
 		}
 		pub.log.Info("broadcast taken over from another node", "offset", pub.total)
+		p.metrics.resumed()
 		p.sessions.add(room, pub)
 		pub.b.SetPublisherLost(false)
 		pub.run(conn)
@@ -73,7 +74,7 @@ func (p *Plugin) upload(c echo.Context) error {
 	b, err := p.rooms.Start(c.Request().Context(), room, id, token, started)
 	if err != nil {
 		log.Info("publish refused", "err", err)
-		closeWith(conn, err)
+		p.closeWith(conn, err)
 		return nil
 	}
 	pub := &publisher{

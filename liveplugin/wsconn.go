@@ -39,13 +39,13 @@ func (p *Plugin) accept(c echo.Context, wg *sync.WaitGroup, publisher bool) (roo
 	}
 	done, ok := p.track(wg)
 	if !ok {
-		closeWith(conn, ErrClosed)
+		p.closeWith(conn, ErrClosed)
 		return "", nil, nil, nil
 	}
 	ip := p.clientIP(c)
 	if err := p.upgrades.allow(ip, publisher); err != nil {
 		p.log.Warn("websocket refused", "room", room, "remote", ip, "err", err)
-		closeWith(conn, err)
+		p.closeWith(conn, err)
 		done()
 		return "", nil, nil, nil
 	}
@@ -53,9 +53,11 @@ func (p *Plugin) accept(c echo.Context, wg *sync.WaitGroup, publisher bool) (roo
 }
 
 // closeWith closes conn with the code and reason for err (see
-// errorClasses). Every close the server sends goes through it.
-func closeWith(conn *websocket.Conn, err error) {
+// errorClasses), and counts it in the metrics. Every close the server
+// sends goes through it, but publisher.finish's.
+func (p *Plugin) closeWith(conn *websocket.Conn, err error) {
 	code, reason := closeStatus(err)
+	p.metrics.closed(int(code), err)
 	_ = conn.Close(code, reason)
 }
 
