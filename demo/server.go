@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/gorilla/sessions"
+	"github.com/labstack/echo-contrib/echoprometheus"
 	"github.com/labstack/echo-contrib/session"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/amlive/amlive/liveplugin"
@@ -213,8 +215,27 @@ func newServer(opts options) (*server, error) {
 	// The client's address is the connection's: the demo trusts no proxy
 	// header. Behind a reverse proxy use echo.ExtractIPFromXFFHeader.
 	e.IPExtractor = echo.ExtractIPDirect()
+	// One registry holds the HTTP metrics, the plugin's and the cluster's,
+	// served at /metrics (see metrics).
+	reg := prometheus.NewRegistry()
+	httpMetrics, err := echoprometheus.MiddlewareConfig{
+		Registerer: reg,
+		// Bounded labels: unknown paths share one, and the Host header,
+		// which any client sets, is left out.
+		DoNotUseRequestPathFor404: true,
+		LabelFuncs:                map[string]echoprometheus.LabelValueFunc{"host": func(echo.Context, error) string { return "" }},
+	}.ToMiddleware()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Cluster != nil {
+		if err := reg.Register(opts.Cluster.Collector()); err != nil {
+			return nil, err
+		}
+	}
 	e.Use(
 		middleware.Recover(),
+		httpMetrics,
 		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 			LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogError: true,
 			LogValuesFunc: s.logRequest,
@@ -244,6 +265,7 @@ func newServer(opts options) (*server, error) {
 		SignInURL:   "/login", // the plugin's pages send visitors who must sign in here
 		Logger:      opts.Logger,
 		IdleTimeout: opts.IdleTimeout,
+		Metrics:     reg,
 	}
 	if opts.Cluster != nil {
 		cfg.Cluster = opts.Cluster
@@ -254,7 +276,6 @@ func newServer(opts options) (*server, error) {
 	if f := opts.OnEnd; f != nil {
 		cfg.OnEnd = func(_ echo.Context, b liveplugin.BroadcastInfo) { f(b) }
 	}
-	var err error
 	s.plugin, err = liveplugin.Register(e.Group("/live"), cfg)
 	if err != nil {
 		return nil, err
@@ -281,6 +302,9 @@ func newServer(opts options) (*server, error) {
 	e.POST("/logout", s.logout)
 	e.GET("/u/:name", s.profile)
 	e.GET("/embed-test", s.embedTest)
+	// The metrics are public here; a real site serves them on another
+	// port or behind authentication.
+	e.GET("/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: reg}))
 	e.StaticFS("/static", echo.MustSubFS(staticFS, "static"))
 	s.echo = e
 	return s, nil

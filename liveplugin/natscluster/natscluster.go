@@ -70,6 +70,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -188,6 +189,9 @@ type Cluster struct {
 
 	// drop, set by tests, makes an origin skip publishing a message.
 	drop func(room string, seq uint64, k kind, off int64) bool
+
+	// node is what Rooms returned, for Collector; nil before.
+	node atomic.Pointer[rooms]
 }
 
 // New returns a Cluster over nc. It fails if nc is nil or opts are
@@ -210,5 +214,10 @@ func (c *Cluster) Name() string { return c.opts.Name }
 // liveplugin.Register. It creates the registry bucket if missing and
 // returns once this node has read it.
 func (c *Cluster) Rooms(n cluster.Node) (cluster.Rooms, error) {
-	return newRooms(c, n)
+	r, err := newRooms(c, n)
+	if err != nil {
+		return nil, err
+	}
+	c.node.Store(r)
+	return r, nil
 }
