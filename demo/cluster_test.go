@@ -191,6 +191,16 @@ func TestRunNodes(t *testing.T) {
 		}
 	}
 
+	// Each node's /metrics holds its cluster's metrics beside the plugin's.
+	for _, b := range bases {
+		r := newClient(t, b).get("/metrics")
+		for _, name := range []string{"amlive_cluster_connected 1", "amlive_nats_sent_bytes_total", "amlive_live_rooms 0"} {
+			if !strings.Contains(r.Body, name) {
+				t.Errorf("GET %s/metrics lacks %s", b, name)
+			}
+		}
+	}
+
 	// One store of users and one session key: alice signs up on node 0
 	// and is signed in on node 1 (cookies do not depend on the port).
 	alice := newClient(t, bases[0])

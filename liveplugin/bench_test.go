@@ -21,6 +21,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/amlive/amlive/internal/loadgen"
 	"github.com/amlive/amlive/liveplugin"
@@ -39,12 +40,22 @@ import (
 func BenchmarkSubscribeWrite(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
-			benchmarkSubscribeWrite(b, n)
+			benchmarkSubscribeWrite(b, n, nil)
 		})
 	}
 }
 
-func benchmarkSubscribeWrite(b *testing.B, n int) {
+// BenchmarkSubscribeWriteMetrics is BenchmarkSubscribeWrite with
+// Config.Metrics set, for the cost of the metrics on the viewers' path.
+func BenchmarkSubscribeWriteMetrics(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
+			benchmarkSubscribeWrite(b, n, prometheus.NewRegistry())
+		})
+	}
+}
+
+func benchmarkSubscribeWrite(b *testing.B, n int, reg prometheus.Registerer) {
 	e := echo.New()
 	p, err := liveplugin.Register(e.Group("/live"), liveplugin.Config{
 		Dir:               b.TempDir(),
@@ -52,6 +63,7 @@ func benchmarkSubscribeWrite(b *testing.B, n int) {
 		Logger:            slog.New(slog.DiscardHandler),
 		ViewerUpgrades:    liveplugin.RateLimit{PerMinute: 1 << 30, Burst: 1 << 30},
 		PublisherUpgrades: liveplugin.RateLimit{PerMinute: 1 << 30, Burst: 1 << 30},
+		Metrics:           reg,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -140,10 +140,12 @@ type Config struct {
 	// them); Close unregisters them. The plugin never touches the global
 	// registry: pass prometheus.DefaultRegisterer to use it. The metrics
 	// carry no room ids, so their number does not grow with the rooms.
-	// Two plugins on one registerer collide and the second Register
-	// fails (the error wraps a prometheus.AlreadyRegisteredError): give
-	// each its own labels with prometheus.WrapRegistererWith, e.g.
-	// prometheus.Labels{"plugin": "talks"}. A Cluster's metrics are its
+	// Two plugins on one registry collide and the second Register fails
+	// (the error wraps the registry's, a
+	// prometheus.AlreadyRegisteredError): give each plugin its own value
+	// of one label with prometheus.WrapRegistererWith, e.g.
+	// prometheus.Labels{"plugin": "talks"} for one and {"plugin": "shows"}
+	// for the other. A Cluster's metrics are its
 	// own to register (see natscluster's Cluster.Collector). Optional.
 	// Defaults to nil: no metrics.
 	Metrics prometheus.Registerer
