@@ -1,6 +1,7 @@
 package liveplugin_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -57,6 +58,8 @@ func TestBrowserViewerReports(t *testing.T) {
 			t.Errorf("%s aria-live = %q; want polite", sel, live)
 		}
 	}
+
+	pub.Screenshot(filepath.Join(chrometest.ScreenshotDir(t), "broadcast-audience.png"))
 
 	// A script on the viewer's page forges a report on the player's socket.
 	_, before, _ := srv.p.ReportCounts()
