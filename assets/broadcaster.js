@@ -221,6 +221,9 @@
       this._session = s;
       this.broadcast = '';
       this.lastError = '';
+      // A new broadcast has an audience and an upload of its own.
+      this._setAudience({ viewers: 0 });
+      this.audience = null;
       this._setViewers(0);
       this._setState('starting', 'Starting your camera…');
 
