@@ -7,12 +7,19 @@
 //     <video data-amlive-preview muted playsinline></video>
 //     <button data-amlive-start>  <button data-amlive-stop>
 //     <span data-amlive-viewers></span>  <p data-amlive-status role="status"></p>
+//     <p data-amlive-audience aria-live="polite"></p>  <p data-amlive-health aria-live="polite"></p>
 //   </div>
+// The audience line summarises the viewers' experience reports ("14 watching,
+// median delay 0.6 s, 1 stalling"); the health line is the upload's own: bytes
+// handed to the socket per second, bytes sent but not yet acknowledged by the
+// server and the age of the oldest of them, and the reconnects so far.
 // Optional attributes: data-mime, data-video-bps, data-keyframe-ms, data-timeslice-ms
 // (100: a chunk this often; each waits half of it on average, so shorter
 // chunks mean less latency and more messages for the server).
 //
 // Each element gets el.amliveBroadcaster = {state, broadcast, mimeType, viewers,
+// audience ({viewers, medianDelay, p90Delay, stalling, droppedFrames} or null),
+// health ({bitrate (bytes/s), unackedBytes, unackedMs, reconnects}),
 // lastError, source, start(), stop(), on(event, fn), destroy()}; the state is
 // mirrored in el.dataset.state and announced with the DOM events amlive:state
 // and amlive:viewers. States: idle, starting, live, reconnecting, stopping,
@@ -58,6 +65,7 @@
   const MAX_QUEUE_MS = 30000; // …or this much recorded media waiting: give up
   const PUMP_MS = 100; // retry sending this often while backed up
   const READY_TIMEOUT_MS = 15000;
+  const HEALTH_MS = 2000; // the upload health is measured (and shown) this often
   const RETRY_MIN_MS = 250; // reconnect backoff after a drop…
   const RETRY_MAX_MS = 2000; // …doubling up to this
   const CLOSE_TIMEOUT_MS = 10000;
@@ -136,6 +144,7 @@
       this.graceMs = 0; // how long the server waits for a resume
       this.resumeDeadline = 0;
       this.reconnects = 0;
+      this.handed = 0; // bytes handed to a socket, resends included
       this.reconnecting = null; // the running _reconnect's promise
       this.pumpTimer = 0;
       this.slow = false; // the status line says the upload is slow
@@ -162,15 +171,23 @@
   // keyframeMs, timesliceMs (each read when a broadcast starts), and
   // callbacks (each optional) onState(state, previous, message),
   // onStatus(text) (a status line without a change of state),
-  // onError(message) (also in lastError), onViewers(count)}.
+  // onError(message) (also in lastError), onViewers(count),
+  // onAudience(audience) (the server's summary of the viewers' reports),
+  // onHealth(health) (every HEALTH_MS while a session runs)}.
   class BroadcastEngine extends Engine {
     constructor(video, conf) {
       super(video, conf, 'idle');
       this.broadcast = '';
       this.mimeType = '';
       this.source = null;
+      this.audience = null; // the latest audience event, while on air
+      this.health = { bitrate: 0, unackedBytes: 0, unackedMs: 0, reconnects: 0 };
 
       this._session = null;
+      this._healthAt = 0; // when health was last measured…
+      this._healthHanded = 0; // …and the session's bytes handed then
+      this._healthSession = null; // …of this session
+      this._scope.interval(() => this._measureHealth(), HEALTH_MS);
       if (!chooseMime(null)) {
         this.state = 'unsupported';
         this.lastError = UNSUPPORTED;
@@ -204,6 +221,9 @@
       this._session = s;
       this.broadcast = '';
       this.lastError = '';
+      // A new broadcast has an audience and an upload of its own.
+      this._setAudience({ viewers: 0 });
+      this.audience = null;
       this._setViewers(0);
       this._setState('starting', 'Starting your camera…');
 
@@ -337,6 +357,9 @@
             case 'viewers':
               this._setViewers(Number(msg.count) || 0);
               break;
+            case 'audience':
+              this._setAudience(msg);
+              break;
             case 'error':
               this._setError(msg.message || 'The server reported an error.');
               this._status(this.lastError);
@@ -416,6 +439,42 @@
       return s.reconnecting;
     }
 
+    // _setAudience keeps the server's summary of the viewers' reports.
+    _setAudience(msg) {
+      const num = (x) => (Number.isFinite(Number(x)) ? Number(x) : 0);
+      this.audience = {
+        viewers: num(msg.viewers),
+        medianDelay: num(msg.medianDelay),
+        p90Delay: num(msg.p90Delay),
+        stalling: num(msg.stalling),
+        droppedFrames: num(msg.droppedFrames),
+      };
+      this._call('onAudience', this.audience);
+    }
+
+    // _measureHealth measures the upload of the current session: the bytes
+    // handed to the socket per second since the last measure, what is sent
+    // and not yet acknowledged, and the reconnects.
+    _measureHealth() {
+      const s = this._session;
+      if (!s) return;
+      const now = Date.now();
+      let bitrate = 0;
+      if (this._healthSession === s && now > this._healthAt) {
+        bitrate = ((s.handed - this._healthHanded) * 1000) / (now - this._healthAt);
+      }
+      this._healthSession = s;
+      this._healthAt = now;
+      this._healthHanded = s.handed;
+      this.health = {
+        bitrate: Math.round(bitrate),
+        unackedBytes: s.unackedBytes,
+        unackedMs: s.unacked.length ? now - s.unacked[0].sentAt : 0,
+        reconnects: s.reconnects,
+      };
+      this._call('onHealth', this.health);
+    }
+
     // _acked forgets what the server holds.
     _acked(s, offset) {
       while (s.unacked.length && s.unacked[0].off + s.unacked[0].buf.byteLength <= offset) {
@@ -483,7 +542,8 @@
         const item = s.queue.shift();
         s.queuedBytes -= item.buf.byteLength;
         ws.send(item.buf);
-        s.unacked.push({ off: s.sent, buf: item.buf, t: item.t });
+        s.handed += item.buf.byteLength;
+        s.unacked.push({ off: s.sent, buf: item.buf, t: item.t, sentAt: Date.now() });
         s.unackedBytes += item.buf.byteLength;
         s.sent += item.buf.byteLength;
       }
@@ -662,6 +722,8 @@
       this._startBtn = el.querySelector('[data-amlive-start]');
       this._stopBtn = el.querySelector('[data-amlive-stop]');
       this._viewersEl = el.querySelector('[data-amlive-viewers]');
+      this._audienceEl = el.querySelector('[data-amlive-audience]');
+      this._healthEl = el.querySelector('[data-amlive-health]');
       this.engine = new BroadcastEngine(el.querySelector('[data-amlive-preview]') || el.querySelector('video'), {
         url: (path, ws) => endpoint(el.getAttribute('data-base'), el.getAttribute('data-room'), path, ws),
         // Read when a broadcast starts, as the attributes may change before.
@@ -680,6 +742,8 @@
         onState: (state, prev, message) => this._onState(state, prev, message),
         onStatus: (text) => this._status(text),
         onViewers: (n) => this._onViewers(n),
+        onAudience: (a) => this._onAudience(a),
+        onHealth: (h) => this._onHealth(h),
       });
 
       this._onClick(this._startBtn, () => this.start());
@@ -716,6 +780,27 @@
       if (prev !== state) this._emit('state', { state, previous: prev, message: message || '' });
     }
 
+    _onAudience(a) {
+      if (!this._audienceEl) return;
+      if (!a.viewers) {
+        this._audienceEl.textContent = 'No reports from viewers yet.';
+        return;
+      }
+      const delay = `median delay ${a.medianDelay.toFixed(1)} s`;
+      const stalling = a.stalling ? `, ${a.stalling} stalling` : ', none stalling';
+      const dropped = a.droppedFrames >= 0.001 ? `, ${(a.droppedFrames * 100).toFixed(1)} % frames dropped` : '';
+      this._audienceEl.textContent = `${a.viewers} watching, ${delay}${stalling}${dropped}`;
+    }
+
+    _onHealth(h) {
+      if (!this._healthEl) return;
+      const mbit = ((h.bitrate * 8) / 1e6).toFixed(2);
+      const kb = Math.round(h.unackedBytes / 1024);
+      const oldest = (h.unackedMs / 1000).toFixed(1);
+      const rc = h.reconnects === 1 ? '1 reconnect' : `${h.reconnects} reconnects`;
+      this._healthEl.textContent = `Upload ${mbit} Mbit/s, ${kb} KiB awaiting acknowledgement (oldest ${oldest} s), ${rc}`;
+    }
+
     _onViewers(n) {
       if (this._viewersEl) this._viewersEl.textContent = `${n} watching`;
       this._emit('viewers', { count: n });
@@ -738,7 +823,7 @@
     }
   }
 
-  expose(Broadcaster, ['state', 'broadcast', 'mimeType', 'viewers', 'lastError']);
+  expose(Broadcaster, ['state', 'broadcast', 'mimeType', 'viewers', 'audience', 'health', 'lastError']);
 
   amlive.BroadcastEngine = BroadcastEngine;
   amlive.initBroadcasters = register({

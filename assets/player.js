@@ -18,7 +18,8 @@
 //
 // Each element gets el.amlivePlayer = {state, mode, broadcast, mime, viewers,
 // lastError, publisherLost, mediaSource ('mse' or 'managed' once live),
-// stats: {appended, bytes, skips, reconnects, stalls, evictions},
+// stats: {appended, bytes, skips, reconnects, stalls, evictions, mediaErrors,
+// reports (experience reports sent on the socket)},
 // connect(), rewind(back), on(event, fn), destroy()}; the state is mirrored in
 // el.dataset.state (and the mode in el.dataset.mode) and announced with the DOM
 // events amlive:state, amlive:viewers and amlive:publisher.
@@ -55,6 +56,15 @@
   const QUOTA_KEEP_S = 10; // a full SourceBuffer keeps this much behind currentTime…
   const QUOTA_RETRY_MS = 1000; // …or, if nothing can be freed yet, retries this much later
   const HAVE_FUTURE_DATA = 3; // HTMLMediaElement.readyState
+  // Experience reports on the subscribe socket (liveplugin/reports.go bounds
+  // them): one every REPORT_MS while live, never more than REPORTS_PER_MIN a
+  // minute, each value clamped to what the server takes.
+  const REPORT_MS = 5000;
+  const REPORTS_PER_MIN = 12;
+  const REPORT_MAX_DELAY_S = 600;
+  const REPORT_MAX_FRAMES = 240 * 60;
+  const REPORT_MAX_COUNT = 1000;
+  const REPORT_MAX_STALL_S = 60;
 
   const MEDIA_ERRORS = { 1: 'aborted', 2: 'network error', 3: 'decode error', 4: 'source not supported' };
 
@@ -404,6 +414,15 @@
       this.conf.onText(msg);
     }
 
+    // report sends an experience report on the socket, if it is open; it
+    // reports whether it did.
+    report(msg) {
+      const ws = this.ws;
+      if (this.closed || !ws || ws.readyState !== WebSocket.OPEN) return false;
+      ws.send(JSON.stringify(msg));
+      return true;
+    }
+
     // hasMediaSource reports whether openMediaSource succeeded.
     hasMediaSource() {
       return Boolean(this.ms);
@@ -627,7 +646,7 @@
       this.broadcast = '';
       this.mime = '';
       this.startedAt = '';
-      this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0, stalls: 0, evictions: 0 };
+      this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0, stalls: 0, evictions: 0, mediaErrors: 0, reports: 0 };
       this.mediaSource = ''; // 'managed' or 'mse' while live
       this.publisherLost = false;
 
@@ -640,6 +659,11 @@
       this._pollTimer = 0;
       this._noLive = false; // the live stream cannot play here: offer recordings only
       this._resumeLive = false; // suspended while live: subscribe again on resume
+      // Experience reports: what the last report covered up to.
+      this._reported = { stalls: 0, skips: 0, mediaErrors: 0, frames: 0, dropped: 0 };
+      this._stallStart = 0; // performance.now() when the stall under way began, or 0
+      this._stallMs = 0; // stalled time since the last report
+      this._reportTimes = []; // when the reports of the last minute were sent
 
       const v = video;
       this._scope.listen(v, 'error', () => this._onVideoError());
@@ -648,6 +672,61 @@
       });
       this._scope.listen(v, 'ended', () => this._onEnded());
       this._scope.interval(() => this._tick(), TICK_MS);
+      this._scope.interval(() => this._sendReport(), REPORT_MS);
+    }
+
+    // _sendReport sends the live feed an experience report on the time since
+    // the last one: the delay behind the newest media received, stalls and
+    // their duration, frames shown and dropped, skips, media errors, and the
+    // codec. Nothing is sent unless live, nor more than REPORTS_PER_MIN a
+    // minute.
+    _sendReport() {
+      if (!this._playingLive()) return;
+      const now = performance.now();
+      this._reportTimes = this._reportTimes.filter((t) => now - t < 60000);
+      if (this._reportTimes.length >= REPORTS_PER_MIN) return;
+      const v = this.video;
+      const b = v.buffered;
+      const clamp = (x, hi) => Math.min(hi, Math.max(0, Number.isFinite(x) ? x : 0));
+      const delay = b.length ? clamp(b.end(b.length - 1) - v.currentTime, REPORT_MAX_DELAY_S) : 0;
+      if (this._stallStart) {
+        this._stallMs += now - this._stallStart;
+        this._stallStart = now;
+      }
+      let frames = 0;
+      let dropped = 0;
+      const q = typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : null;
+      const r = this._reported;
+      if (q) {
+        // The counts restart with a new source: then count from 0.
+        if (q.totalVideoFrames < r.frames || q.droppedVideoFrames < r.dropped) r.frames = r.dropped = 0;
+        frames = clamp(q.totalVideoFrames - r.frames, REPORT_MAX_FRAMES);
+        dropped = Math.min(frames, clamp(q.droppedVideoFrames - r.dropped, REPORT_MAX_FRAMES));
+      }
+      const st = this.stats;
+      const stalls = clamp(st.stalls - r.stalls, REPORT_MAX_COUNT);
+      const msg = {
+        type: 'report',
+        delay: Math.round(delay * 1000) / 1000,
+        stalls,
+        stallSeconds: stalls ? Math.round(clamp(this._stallMs / 1000, REPORT_MAX_STALL_S) * 1000) / 1000 : 0,
+        frames,
+        dropped,
+        skips: clamp(st.skips - r.skips, REPORT_MAX_COUNT),
+        errors: clamp(st.mediaErrors - r.mediaErrors, REPORT_MAX_COUNT),
+        codec: String(this.mime || '').replace(/[^A-Za-z0-9.,+_/ ;="-]/g, '').slice(0, 100),
+      };
+      if (!this._feed.report(msg)) return;
+      this._reportTimes.push(now);
+      st.reports++;
+      r.stalls = st.stalls;
+      r.skips = st.skips;
+      r.mediaErrors = st.mediaErrors;
+      if (q) {
+        r.frames = q.totalVideoFrames;
+        r.dropped = q.droppedVideoFrames;
+      }
+      this._stallMs = 0;
     }
 
     // rewindable: the live stream can leave for the growing recording.
@@ -689,6 +768,9 @@
       this._noLive = false;
       this._shift = null;
       if (this.mode === 'timeshift') this.mode = 'none';
+      // A new source restarts the video's frame counts (the media element's
+      // load algorithm resets them).
+      this._reported.frames = this._reported.dropped = 0;
 
       let feed = null;
       const mine = (fn) => (...args) => {
@@ -835,9 +917,14 @@
         const waiting = stuck && c.moved && v.readyState < HAVE_FUTURE_DATA;
         if (waiting && !c.waiting) {
           this.stats.stalls++;
+          this._stallStart = performance.now();
           this._latency.stalled();
         } else if (!waiting) {
           this._latency.calm(TICK_MS);
+        }
+        if (!waiting && this._stallStart) {
+          this._stallMs += performance.now() - this._stallStart;
+          this._stallStart = 0;
         }
         c.waiting = waiting;
         if (waiting && lag >= this._latency.target() + 0.1) {
@@ -977,6 +1064,7 @@
       const f = this._feed;
       if (!f) return;
       this._feed = null;
+      this._stallStart = 0; // a stall under way ends with its feed
       this._publisherLostNow(false);
       f.close();
     }
@@ -991,6 +1079,7 @@
     _onVideoError() {
       const e = this.video.error;
       if (!e) return;
+      this.stats.mediaErrors++;
       const what = MEDIA_ERRORS[e.code] || 'error';
       const msg = `The video could not be played (MediaError ${e.code}, ${what}${e.message ? `: ${e.message}` : ''}).`;
       this._setError(msg);

@@ -54,6 +54,9 @@ type BroadcastInfo struct {
 	Reconnecting bool   `json:"reconnecting,omitempty"`
 	Recording    string `json:"recording,omitempty"` // playback URL; empty if nothing was recorded
 	URL          string `json:"url"`                 // the room's watch page
+	// Audience summarises the live broadcast's viewers' reports on this
+	// node (see Audience); nil while none has reported.
+	Audience *Audience `json:"audience,omitempty"`
 }
 
 // Cluster shares the live rooms between the nodes of a cluster:

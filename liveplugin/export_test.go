@@ -1,7 +1,10 @@
 package liveplugin
 
 import (
+	"time"
 	"unsafe"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
@@ -23,3 +26,28 @@ func MaxHeld(cfg Config) int64 {
 	cfg = cfg.withDefaults()
 	return (feedPiece/4+16)*int64(unsafe.Sizeof(webm.Event{})) + 2*8 + int64(cfg.MaxInitBytes) + cfg.MaxMessageBytes
 }
+
+// ReportCounts returns the viewers' reports accepted since Register and
+// those rejected, by reason, and the viewers closed for flooding.
+func (p *Plugin) ReportCounts() (accepted int64, rejected map[string]int64, flooded int64) {
+	rejected = make(map[string]int64)
+	for i, r := range rejectReasons {
+		rejected[r] = p.reports.rejected[i].Load()
+	}
+	return p.reports.accepted.Load(), rejected, p.reports.flooded.Load()
+}
+
+// SetReportPace sets the least time between two reports of a viewer (for
+// viewers joining from now on) and between two audience events (for
+// uploads connecting from now on).
+func (p *Plugin) SetReportPace(every, audience time.Duration) {
+	p.reports.every.Store(int64(every))
+	p.reports.audience.Store(int64(audience))
+}
+
+// ReportCollector is the Prometheus collector of the viewers' reports.
+func (p *Plugin) ReportCollector() prometheus.Collector { return p.reportCollector() }
+
+// FloodBurst is how many messages a viewer may send at once before it is
+// closed for flooding.
+const FloodBurst = floodBurst

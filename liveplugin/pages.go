@@ -161,6 +161,7 @@ type statusJSON struct {
 	MIMEType   string      `json:"mimeType,omitempty"`
 	StartedAt  time.Time   `json:"startedAt,omitzero"`
 	Viewers    int         `json:"viewers"`
+	Audience   *Audience   `json:"audience,omitempty"` // see BroadcastInfo.Audience
 	Recordings []Recording `json:"recordings"`
 }
 
@@ -172,6 +173,7 @@ func (p *Plugin) status(c echo.Context) error {
 	s := statusJSON{Room: room}
 	if in, ok := p.rooms.Lookup(room); ok {
 		s.Live, s.Broadcast, s.MIMEType, s.StartedAt, s.Viewers = true, in.ID, in.MIMEType, in.Started, in.Viewers
+		s.Audience = p.reports.summary(room)
 	}
 	if s.Recordings, err = p.Recordings(room); err != nil {
 		return toHTTPError(err)

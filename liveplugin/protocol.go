@@ -23,6 +23,9 @@ const (
 	typeViewers = "viewers"
 	typeError   = "error"
 	typeEnd     = "end"
+	// typeAudience is the summary of the viewers' reports (see Audience),
+	// at most every few seconds while it changes.
+	typeAudience = "audience"
 )
 
 // Events the server sends on GET /:id/subscribe, besides viewers and end.
@@ -31,14 +34,18 @@ const (
 	typeSkip         = "skip"
 	typeReconnecting = "reconnecting"
 	typeResumed      = "resumed"
+	// typeReport is a viewer's experience report (see viewerReport), the
+	// one message a viewer sends.
+	typeReport = "report"
 )
 
 // uploadEvents and subscribeEvents list the event types of each socket by
 // direction, for protocol.js.
 var (
-	uploadServerEvents    = []string{typeReady, typeAck, typeViewers, typeError}
+	uploadServerEvents    = []string{typeReady, typeAck, typeViewers, typeAudience, typeError}
 	uploadClientEvents    = []string{typeEnd}
 	subscribeServerEvents = []string{typeHello, typeViewers, typeSkip, typeReconnecting, typeResumed, typeEnd}
+	subscribeClientEvents = []string{typeReport}
 )
 
 // readyEvent starts each upload connection: the broadcast, the token that
@@ -74,6 +81,38 @@ type errorEvent struct {
 // clientEvent is what a publisher sends in a text message: {"type":"end"}.
 type clientEvent struct {
 	Type string `json:"type"`
+}
+
+// audienceEvent tells the publisher how its viewers (on this node) watch.
+type audienceEvent struct {
+	Type string `json:"type"`
+	Audience
+}
+
+func newAudience(a Audience) audienceEvent { return audienceEvent{Type: typeAudience, Audience: a} }
+
+// viewerReport is what a viewer's player sends on its subscribe socket, a
+// text message of at most maxReportBytes every few seconds (the server
+// takes one every reports.every at most), about the time since its last
+// report. parseReport checks every bound; unknown fields are refused.
+type viewerReport struct {
+	Type string `json:"type"` // "report"
+	// Delay is how far the playhead is behind the newest media received,
+	// in seconds: 0 to 600.
+	Delay float64 `json:"delay"`
+	// Stalls is the number of stalls (waiting for data after playing) and
+	// StallSeconds their total duration, in seconds (0 to 60).
+	Stalls       int     `json:"stalls"`
+	StallSeconds float64 `json:"stallSeconds"`
+	// Frames and Dropped are the deltas of getVideoPlaybackQuality()'s
+	// totalVideoFrames and droppedVideoFrames; Dropped <= Frames.
+	Frames  int64 `json:"frames"`
+	Dropped int64 `json:"dropped"`
+	// Skips are the server's skip events, Errors the media errors.
+	Skips  int `json:"skips"`
+	Errors int `json:"errors"`
+	// Codec is the MIME type played, e.g. video/webm;codecs="vp8,opus".
+	Codec string `json:"codec"`
 }
 
 // helloEvent starts a viewer's stream: the init segment follows.

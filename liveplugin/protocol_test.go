@@ -56,7 +56,7 @@ func protocolJS() []byte {
 	fmt.Fprintf(&b, "    codes: Object.freeze({ %s }),\n", strings.Join(codes, ", "))
 	b.WriteString("    events: Object.freeze({\n")
 	fmt.Fprintf(&b, "      upload: Object.freeze({ server: %s, client: %s }),\n", list(uploadServerEvents), list(uploadClientEvents))
-	fmt.Fprintf(&b, "      subscribe: Object.freeze({ server: %s }),\n", list(subscribeServerEvents))
+	fmt.Fprintf(&b, "      subscribe: Object.freeze({ server: %s, client: %s }),\n", list(subscribeServerEvents), list(subscribeClientEvents))
 	b.WriteString("    }),\n")
 	b.WriteString("  });\n")
 	b.WriteString("})(window.amlive = window.amlive || {});\n")
@@ -107,6 +107,7 @@ type jsProtocol struct {
 		} `json:"upload"`
 		Subscribe struct {
 			Server []string `json:"server"`
+			Client []string `json:"client"`
 		} `json:"subscribe"`
 	} `json:"events"`
 }
@@ -249,7 +250,7 @@ func TestCloseCodesInProtocolJS(t *testing.T) {
 			t.Errorf("protocol.js close %d retry = %t; want %t", code, e.Retry, !noRetry[code])
 		}
 	}
-	if want := []string{"ready", "ack", "viewers", "error"}; !equalStrings(js.Events.Upload.Server, want) {
+	if want := []string{"ready", "ack", "viewers", "audience", "error"}; !equalStrings(js.Events.Upload.Server, want) {
 		t.Errorf("upload server events = %q; want %q", js.Events.Upload.Server, want)
 	}
 	if want := []string{"end"}; !equalStrings(js.Events.Upload.Client, want) {
@@ -257,6 +258,9 @@ func TestCloseCodesInProtocolJS(t *testing.T) {
 	}
 	if want := []string{"hello", "viewers", "skip", "reconnecting", "resumed", "end"}; !equalStrings(js.Events.Subscribe.Server, want) {
 		t.Errorf("subscribe server events = %q; want %q", js.Events.Subscribe.Server, want)
+	}
+	if want := []string{"report"}; !equalStrings(js.Events.Subscribe.Client, want) {
+		t.Errorf("subscribe client events = %q; want %q", js.Events.Subscribe.Client, want)
 	}
 }
 

@@ -297,8 +297,9 @@ func (pub *publisher) ack() {
 }
 
 // notify tells the publisher on conn the offset the server holds the
-// stream up to whenever it grows, and the viewer count whenever it
-// changes, at most every 250 ms. It returns when done is closed (after
+// stream up to whenever it grows, the viewer count whenever it changes, at
+// most every 250 ms, and the audience (see Audience) when it changed, at
+// most every reports.audienceEvery. It returns when done is closed (after
 // finishing the write under way, if any) or when a write fails. ctx never
 // ends (see serve).
 func (pub *publisher) notify(ctx context.Context, conn *websocket.Conn, done <-chan struct{}) {
@@ -307,10 +308,24 @@ func (pub *publisher) notify(ctx context.Context, conn *websocket.Conn, done <-c
 	viewersDue := time.NewTimer(0) // the count is due at once
 	defer viewersDue.Stop()
 	var viewersReady <-chan time.Time = viewersDue.C
+	audienceDue := time.NewTicker(pub.p.reports.audienceEvery())
+	defer audienceDue.Stop()
+	var lastAudience Audience
 	for {
 		select {
 		case <-done:
 			return
+		case <-audienceDue.C:
+			a := pub.p.reports.summary(pub.b.Room())
+			if a == nil {
+				a = &Audience{}
+			}
+			if *a != lastAudience {
+				lastAudience = *a
+				if err := send(ctx, conn, timeout, newAudience(*a)); err != nil {
+					return
+				}
+			}
 		case <-pub.b.ViewersChanged():
 			if viewersReady == nil {
 				viewersReady = viewersDue.C

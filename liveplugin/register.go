@@ -46,6 +46,8 @@ type Plugin struct {
 	upgrades *upgradeLimiter
 
 	deadPeers atomic.Int64 // WebSockets cut by keepAlive
+	// reports are the viewers' experience reports (see reports.go).
+	reports *reports
 	// heldMax is the most ingest state one publisher held between two
 	// messages since Register (see publisher.held), for the tests' bound.
 	heldMax atomic.Int64
@@ -118,6 +120,7 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 		}),
 		closed:   make(chan struct{}),
 		upgrades: newUpgradeLimiter(cfg.ViewerUpgrades, cfg.PublisherUpgrades),
+		reports:  newReports(),
 	}
 	if p.assets, err = loadAssets(assets.FS); err != nil {
 		return nil, err

@@ -51,6 +51,7 @@ func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
 		URL:      p.WatchURL(in.Room),
 
 		Reconnecting: in.PublisherLost,
+		Audience:     p.reports.summary(in.Room),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -15,7 +16,8 @@ import (
 // subscribe sends a live broadcast to a viewer: GET /:id/subscribe
 // (WebSocket). The viewer receives hello, the init segment and media from a
 // keyframe Cluster on, viewer counts, and finally an end event naming the
-// recording and a normal close.
+// recording and a normal close. It sends experience reports (see
+// readReports), which never hold up its stream.
 func (p *Plugin) subscribe(c echo.Context) error {
 	// Each frame in one system call (see frameWriter).
 	c.Response().Writer = frameWriter{c.Response().Writer}
@@ -44,15 +46,28 @@ func (p *Plugin) subscribe(c echo.Context) error {
 	p.metrics.viewerJoined()
 	joined, first := time.Now(), true // for the join time
 
-	// Viewers send nothing; CloseRead answers pings, reads pongs and
-	// notices a close.
-	ctx := conn.CloseRead(p.subCtx)
+	// Viewers send reports; the read loop also answers pings, reads pongs
+	// and notices a close, as conn.CloseRead would. ctx ends when it
+	// stops (the viewer left or was closed) or the plugin closes.
+	ctx, cancel := context.WithCancel(p.subCtx)
+	defer cancel()
+	rv := p.reports.join(room)
+	var reading sync.WaitGroup
+	reading.Go(func() { // exits when the connection fails or closes
+		defer cancel()
+		p.readReports(ctx, conn, rv)
+	})
+	defer func() {
+		conn.CloseNow()
+		reading.Wait()
+		p.reports.leave(rv)
+	}()
 	defer p.keepAlive(conn, nil, log)()
 	// One timer bounds every write, instead of a context per write: a
 	// viewer that cannot take a message within WriteTimeout is cut off.
 	// Writes get a context that is never done (a cancelled ctx closes the
-	// connection through CloseRead anyway), which spares the websocket
-	// library registering with ctx on every write.
+	// connection through the read loop's Reader anyway), which spares the
+	// websocket library registering with ctx on every write.
 	wctx := context.WithoutCancel(ctx)
 	slow := time.AfterFunc(time.Hour, func() { conn.CloseNow() })
 	slow.Stop()
