@@ -69,6 +69,7 @@ func newMetrics(p *Plugin, reg prometheus.Registerer) (*metrics, error) {
 		add(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 	}
 
+	add(p.reportCollector()) // the viewers' experience reports (reports.go)
 	gaugeFunc("amlive_live_rooms", "Rooms live now (on every node of a cluster).",
 		func() float64 { return float64(len(p.rooms.Live())) })
 	gaugeFunc("amlive_viewers", "Viewers connected to this node now.",

@@ -417,3 +417,33 @@ func TestMetricsRegistration(t *testing.T) {
 		t.Errorf("the registry holds %d amlive metrics after Close; want none", n)
 	}
 }
+
+// TestMetricsIncludeViewerReports checks that Config.Metrics carries the
+// metrics of the viewers' experience reports beside the plugin's own.
+func TestMetricsIncludeViewerReports(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p, err := liveplugin.Register(echo.New().Group("/live"), liveplugin.Config{Dir: t.TempDir(), Metrics: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := p.Close(testContext(t, 10*time.Second)); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"amlive_viewer_reports_total": false, "amlive_viewer_reports_rejected_total": false, "amlive_viewer_joins_total": false}
+	for _, mf := range mfs {
+		if _, ok := want[mf.GetName()]; ok {
+			want[mf.GetName()] = true
+		}
+	}
+	for name, found := range want {
+		if !found {
+			t.Errorf("registry has no %s", name)
+		}
+	}
+}
