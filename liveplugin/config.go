@@ -152,6 +152,15 @@ type Config struct {
 	// own to register (see natscluster's Cluster.Collector). Optional.
 	// Defaults to nil: no metrics.
 	Metrics prometheus.Registerer
+	// MetricsPerRoom, when positive, adds per-room gauges to Metrics
+	// (amlive_room_viewers, amlive_room_received_bytes and
+	// amlive_room_started_timestamp_seconds, labelled by room) for at
+	// most this many live rooms, those with the most viewers; the others
+	// are summed under room="_other". They are read from the live rooms
+	// at each scrape, so they cost nothing on the media path and vanish
+	// when a broadcast ends. Optional. Defaults to 0: no room ids in the
+	// metrics.
+	MetricsPerRoom int
 
 	// MaxMessageBytes bounds one WebSocket message from a publisher; a
 	// larger one closes the upload with 4413. Optional. Defaults to 4 MiB.
@@ -306,6 +315,9 @@ func (c Config) validate() error {
 	positive("MaxViewers", int64(c.MaxViewers))
 	positive("MaxTotalViewers", int64(c.MaxTotalViewers))
 	positive("MaxBroadcast", int64(c.MaxBroadcast))
+	if c.MetricsPerRoom < 0 {
+		errs = append(errs, fmt.Errorf("liveplugin: MetricsPerRoom must be >= 0, got %d", c.MetricsPerRoom))
+	}
 	for _, l := range []struct {
 		name string
 		RateLimit

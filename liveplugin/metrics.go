@@ -70,6 +70,9 @@ func newMetrics(p *Plugin, reg prometheus.Registerer) (*metrics, error) {
 	}
 
 	add(p.reportCollector()) // the viewers' experience reports (reports.go)
+	if n := p.cfg.MetricsPerRoom; n > 0 {
+		add(newRoomMetrics(p, n))
+	}
 	gaugeFunc("amlive_live_rooms", "Rooms live now (on every node of a cluster).",
 		func() float64 { return float64(len(p.rooms.Live())) })
 	gaugeFunc("amlive_viewers", "Viewers connected to this node now.",

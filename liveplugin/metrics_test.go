@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -446,4 +447,50 @@ func TestMetricsIncludeViewerReports(t *testing.T) {
 			t.Errorf("registry has no %s", name)
 		}
 	}
+}
+
+// TestMetricsPerRoom broadcasts in three rooms with MetricsPerRoom 2: the
+// two rooms with the most viewers get their own series, the third is
+// summed under room="_other", and a room's series go when it ends.
+func TestMetricsPerRoom(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	ctx := testContext(t, 30*time.Second)
+	reg := prometheus.NewRegistry()
+	s := newServer(t, liveplugin.Config{Authorize: allowAll, Metrics: reg, MetricsPerRoom: 2})
+	viewersOf := map[string]int{"a": 3, "b": 2, "c": 1}
+	pubs := map[string]*client{}
+	for room, n := range viewersOf {
+		pub, _ := publish(t, ctx, s, room)
+		pub.send(t, ctx, websocket.MessageBinary, fx.Chunks[0])
+		pubs[room] = pub
+		for range n {
+			v := mustDial(t, ctx, s.ws("/live/"+room+"/subscribe"))
+			v.event(t, ctx, "hello")
+		}
+		pub.viewers(t, ctx, n)
+	}
+	byRoom := func() map[string]float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "amlive_room_viewers" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+			}
+		}
+		return got
+	}
+	if got, want := byRoom(), map[string]float64{"a": 3, "b": 2, "_other": 1}; !maps.Equal(got, want) {
+		t.Errorf("amlive_room_viewers = %v; want %v", got, want)
+	}
+	pubs["a"].send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
+	pubs["a"].closed(t, ctx)
+	eventually(t, ctx, "room a gone from the metrics", func() bool {
+		return maps.Equal(byRoom(), map[string]float64{"b": 2, "c": 1})
+	})
 }
