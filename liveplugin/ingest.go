@@ -154,6 +154,7 @@ func (pub *publisher) goLive(start int64, data []byte) error {
 	if p.cfg.OnLive != nil {
 		p.cfg.OnLive(pub.c, pub.info())
 	}
+	p.emitLive(pub.info())
 	return nil
 }
 
@@ -171,6 +172,7 @@ func (pub *publisher) record(data []byte) {
 func (pub *publisher) recordFailed(err error) {
 	pub.recErr = err
 	pub.log.Error("recording failed", "err", err)
+	pub.p.emitRecordingFailed(pub.b.Room(), pub.b.ID(), err)
 	pub.sendRecordFailed()
 }
 
@@ -196,8 +198,14 @@ func (pub *publisher) finishRecording() (url string) {
 	}
 	if sm, err := p.store.Seal(m.Room, m.Broadcast); err != nil {
 		pub.log.Error("recording not sealed", "err", err)
+		if pub.recErr == nil {
+			p.emitRecordingFailed(m.Room, m.Broadcast, err)
+		}
 	} else {
 		m = sm
+		if pub.recErr == nil {
+			p.emitRecordingSealed(m)
+		}
 	}
 	if m.Bytes > 0 {
 		url = p.playbackURL(m.Room, m.Broadcast)

@@ -37,6 +37,9 @@ type publisher struct {
 	// broadcast; ended is closed once nothing will receive from it.
 	takeover chan *websocket.Conn
 	ended    chan struct{}
+	// stop receives the site's reason when Plugin.End stops the
+	// broadcast.
+	stop chan string
 
 	reader *webm.Reader
 	// delta turns the reader's offsets into the stream's: non-zero when
@@ -105,6 +108,10 @@ func (pub *publisher) run(conn *websocket.Conn) {
 			pub.log.Info("publisher resumed", "offset", pub.total)
 		case <-grace.C:
 			pub.finish(errLost, nil)
+			return
+		case reason := <-pub.stop:
+			grace.Stop()
+			pub.finish(&endedBySiteError{reason}, nil)
 			return
 		case req := <-pub.b.Handovers():
 			grace.Stop()
@@ -243,6 +250,8 @@ func (pub *publisher) watch(conn *websocket.Conn, done, activity <-chan struct{}
 			return watchResult{err: &handoverError{req}}
 		case <-pub.b.Fenced():
 			err = errFenced
+		case reason := <-pub.stop:
+			err = &endedBySiteError{reason}
 		case <-idle.C:
 			err = errIdle
 		case <-limit.C:
@@ -341,7 +350,11 @@ func (pub *publisher) finish(err error, conn *websocket.Conn) {
 	if recURL == "" {
 		recURL = pub.recURL
 	}
-	pub.b.End(recURL)
+	reason := ""
+	if es, ok := errors.AsType[*endedBySiteError](err); ok {
+		reason = es.reason
+	}
+	pub.b.EndBecause(recURL, reason)
 	info := pub.info()
 	info.Ended = time.Now()
 	info.Recording = recURL
@@ -362,8 +375,12 @@ func (pub *publisher) finish(err error, conn *websocket.Conn) {
 	if conn != nil && c.code != 0 {
 		_ = conn.Close(c.code, c.closeReason(err))
 	}
+	p.emitLimit(pub.b.Room(), "publisher", err)
 	if pub.live && p.cfg.OnEnd != nil {
 		p.cfg.OnEnd(pub.c, info)
+	}
+	if pub.live {
+		p.emitEnded(info, err)
 	}
 }
 

@@ -62,6 +62,8 @@ type Plugin struct {
 	pubs    sync.WaitGroup
 	subs    sync.WaitGroup
 
+	events *eventQueue // Config.Events' delivery
+
 	closeOnce sync.Once
 	closed    chan struct{} // closed when Close has ended everything
 }
@@ -82,6 +84,7 @@ type Plugin struct {
 //	GET    /:id/playback      latest recording, or ?b=<broadcast>; Range requests
 //	GET    /:id/recordings    JSON list of the room's recordings
 //	DELETE /:id/recordings/:b delete a recording (Manage)
+//	POST   /:id/end           end the live broadcast (Manage; see Plugin.End)
 //
 // It fills cfg's defaults, validates it, parses the views and opens the
 // recordings directory; it returns an error and mounts nothing if any of
@@ -120,10 +123,11 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("liveplugin: views: %w", err)
 	}
 	if cfg.Cluster == nil {
-		p.rooms = cluster.NewLocal(p.hub)
+		p.rooms = cluster.NewLocal(p.hub, p.stopLocal)
 	} else if p.rooms, err = cfg.Cluster.Rooms(p.clusterNode()); err != nil {
 		return nil, fmt.Errorf("liveplugin: cluster: %w", err)
 	}
+	p.events = newEventQueue(cfg.Events.QueueSize)
 	p.pubCtx, p.pubCancel = context.WithCancel(context.Background())
 	p.subCtx, p.subCancel = context.WithCancel(context.Background())
 	p.recoverRecordings()
@@ -145,6 +149,7 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 	r.Add(http.MethodHead, "/:id/playback", p.playback)
 	r.Add(http.MethodGet, "/:id/recordings", p.recordings)
 	r.Add(http.MethodDelete, "/:id/recordings/:b", p.deleteRecording)
+	r.Add(http.MethodPost, "/:id/end", p.endRoute)
 	return p, nil
 }
 
@@ -202,6 +207,7 @@ func (p *Plugin) shutdown() {
 	if err := p.rooms.Close(); err != nil {
 		p.log.Error("cluster not closed", "err", err)
 	}
+	p.events.close() // delivers the broadcasts' last events
 	close(p.closed)
 }
 

@@ -36,6 +36,7 @@ func (p *Plugin) subscribe(c echo.Context) error {
 		if !errors.Is(err, hub.ErrNotLive) {
 			log.Warn("viewer refused", "err", err)
 		}
+		p.emitLimit(room, "viewer", err)
 		closeWith(conn, err)
 		return nil
 	}
