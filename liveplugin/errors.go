@@ -241,7 +241,7 @@ var errorClasses = []errorClass{
 	{name: "ended by the site", match: is(errEndedBySite), code: StatusEndedBySite,
 		reason: func(err error) string {
 			if e, ok := errors.AsType[*endedBySiteError](err); ok && e.reason != "" {
-				return truncate("ended by the site: " + e.reason)
+				return truncate(e.reason) // the page puts it after the code's sentence
 			}
 			return "ended by the site"
 		},

@@ -114,7 +114,8 @@ type Options struct {
 	// to 1000.
 	QueueSize int
 	// Client sends the requests. Optional. Defaults to a client of its
-	// own with http.DefaultTransport's settings.
+	// own with http.DefaultTransport's settings, whose idle connections
+	// Close closes.
 	Client *http.Client
 	// Logger receives a line per message that could not be delivered.
 	// Optional. Defaults to slog.Default().
@@ -138,6 +139,8 @@ type Sender struct {
 	ctx    context.Context // ended when Close gives up
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	ownClient bool // Options.Client was nil: Close closes its connections
 
 	mu     sync.Mutex
 	closed bool
@@ -175,13 +178,14 @@ func New(o Options) (*Sender, error) {
 	if o.QueueSize <= 0 {
 		o.QueueSize = 1000
 	}
-	if o.Client == nil {
+	own := o.Client == nil
+	if own {
 		o.Client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Sender{o: o, secret: secret, queue: make(chan message, o.QueueSize), done: make(chan struct{})}
+	s := &Sender{o: o, secret: secret, queue: make(chan message, o.QueueSize), done: make(chan struct{}), ownClient: own}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.run() // exits when Close closes the queue and it is drained, or Close gives up
 	return s, nil
@@ -266,6 +270,9 @@ func (s *Sender) Close(ctx context.Context) error {
 func (s *Sender) run() {
 	defer close(s.done)
 	defer s.cancel()
+	if s.ownClient {
+		defer s.o.Client.CloseIdleConnections()
+	}
 	for m := range s.queue {
 		if s.ctx.Err() != nil {
 			s.failed.Add(1)
