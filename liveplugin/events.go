@@ -15,8 +15,10 @@ import (
 // goroutine: a slow callback delays the events after it, never a
 // broadcast. When QueueSize events wait already, a new one is dropped and
 // counted (see Plugin.DroppedEvents). Plugin.Close delivers what is queued
-// once every broadcast has ended, then stops the goroutine; an event that
-// happens after that is dropped. liveplugin/webhook turns them into signed
+// once every broadcast has ended, then stops the goroutine (a callback
+// that never returns keeps Close waiting until its context ends); an
+// event that happens after that is dropped. A callback must not call
+// Plugin.Close. liveplugin/webhook turns them into signed
 // webhooks.
 type Events struct {
 	// Live is called when a broadcast goes live (its stream header was
