@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -103,8 +104,12 @@ func TestWebhooksOfBroadcast(t *testing.T) {
 	if live.Room != "alice" || live.ID != id {
 		t.Errorf("live data %+v; want alice's %s", live, id)
 	}
-	if sealed.Broadcast != id || sealed.Bytes != int64(len(fx.Full)) || sealed.DurationMs <= 0 || sealed.Path == "" {
-		t.Errorf("sealed data %+v; want %s with %d bytes, a duration and a path", sealed, id, len(fx.Full))
+	fi, err := os.Stat(sealed.Path)
+	if err != nil {
+		t.Fatalf("sealed data's path: %v", err)
+	}
+	if sealed.Broadcast != id || sealed.Bytes != fi.Size() || sealed.Bytes <= 0 || sealed.DurationMs <= 0 {
+		t.Errorf("sealed data %+v (file %d bytes); want %s with the file's size and a duration", sealed, fi.Size(), id)
 	}
 	if ended.Broadcast.ID != id || ended.Why != liveplugin.EndedByPublisher || ended.Broadcast.Recording == "" {
 		t.Errorf("ended data %+v; want %s ended by the publisher with its recording", ended, id)
@@ -119,11 +124,17 @@ func TestWebhookReceiverHangs(t *testing.T) {
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	ctx := testContext(t, 30*time.Second)
 	entered := make(chan struct{}, 10)
+	release := make(chan struct{})
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // the server notices the client leaving once it has read the body
 		entered <- struct{}{}
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
 	}))
 	defer rcv.Close()
+	defer close(release) // before rcv.Close, should the test fail
 	sender, err := webhook.New(webhook.Options{URL: rcv.URL, Secret: webhookSecret, QueueSize: 1, Timeout: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -193,11 +193,17 @@ func TestRetries(t *testing.T) {
 // with a context that ends gives up on them, leaving no goroutine.
 func TestHangingReceiver(t *testing.T) {
 	entered := make(chan struct{}, 10)
+	release := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body) // the server notices the client leaving once it has read the body
 		entered <- struct{}{}
-		<-req.Context().Done()
+		select {
+		case <-req.Context().Done():
+		case <-release:
+		}
 	}))
 	defer hang.Close()
+	defer close(release) // before hang.Close, should the test fail
 	s := newSender(t, webhook.Options{URL: hang.URL, QueueSize: 2, Timeout: time.Hour})
 	if err := s.Send(webhook.TypeLive, 1); err != nil {
 		t.Fatal(err)
