@@ -998,13 +998,15 @@
 
     _onEnd(msg) {
       const url = msg.recording;
+      // reason: the site ended the broadcast (moderation); shown as text.
+      const ended = msg.reason ? `The site ended this broadcast: ${msg.reason}` : 'The broadcast has ended';
       this._closeFeed(); // endOfStream, detach; the server closes the socket with Normal
       if (url) {
-        this._playRecording(url, 'The broadcast has ended — playing the recording.', 'ended', true);
+        this._playRecording(url, `${ended} — playing the recording.`, 'ended', true);
       } else {
         this._detachVideo();
         this.mode = 'none';
-        this._setState('ended', 'The broadcast has ended.');
+        this._setState('ended', `${ended}.`);
       }
       this._startPolling();
     }

@@ -440,3 +440,51 @@ func TestBrowserTimeShiftAcrossSeal(t *testing.T) {
 	})
 	chrometest.CheckNoPageErrors(t, pub, viewer)
 }
+
+// TestBrowserEndedBySite ends a broadcast through POST /live/alice/end:
+// the viewer's page shows the reason, then plays the recording, and the
+// broadcaster's page shows it too.
+func TestBrowserEndedBySite(t *testing.T) {
+	srv := newBrowserServer(t, browserAllowAll)
+	b := chrometest.New(t)
+	pub := openBroadcaster(t, b, srv)
+	viewer := openViewer(t, b, srv, "viewer")
+	viewer.WaitFor(chrometest.PlayerIn("document", "live"), browserLiveTimeout)
+	viewer.WaitFor(jsLivePlaying, browserLiveTimeout)
+	chrometest.Until(t, browserLiveTimeout, "4 s of broadcast", func() bool {
+		live := srv.p.Live()
+		return len(live) == 1 && time.Since(live[0].Started) >= 4*time.Second
+	})
+
+	const reason = "Broken house rules"
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.url+"/live/"+browserRoom+"/end",
+		strings.NewReader(`{"reason":"`+reason+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST end: %d; want 204", resp.StatusCode)
+	}
+
+	viewer.WaitFor(chrometest.PlayerIn("document", "ended", "recording"), browserLiveTimeout)
+	viewer.WaitFor(jsRecordingPlaying, browserLiveTimeout)
+	s := chrometest.AssertPlays(t, browserLiveTimeout, true, []*chrometest.Tab{viewer}, "ended", "recording")[0]
+	if !strings.Contains(s.Status, reason) || !strings.Contains(s.Src, "/live/"+browserRoom+"/playback") {
+		t.Errorf("viewer after the end: status %q, src %q; want the reason %q and the recording", s.Status, s.Src, reason)
+	}
+	pub.WaitFor(chrometest.BroadcasterIs("error"), browserLiveTimeout)
+	if status := chrometest.Eval[string](pub, chrometest.BroadcasterJS+`.querySelector('[data-amlive-status]').textContent`); !strings.Contains(status, reason) || !strings.Contains(status, "site ended") {
+		t.Errorf("broadcaster status %q; want it to say the site ended the broadcast, and why", status)
+	}
+	recs, err := srv.p.Recordings(browserRoom)
+	if err != nil || len(recs) != 1 || !recs[0].Seekable {
+		t.Errorf("Recordings = %+v, %v; want one sealed recording", recs, err)
+	}
+	chrometest.CheckNoPageErrors(t, pub, viewer)
+}

@@ -23,7 +23,8 @@ const (
 	View Action = iota + 1
 	// Publish is going live in a room.
 	Publish
-	// Manage is deleting a room's recordings.
+	// Manage is deleting a room's recordings and ending its broadcast
+	// (POST /:id/end).
 	Manage
 )
 
@@ -241,6 +242,11 @@ type Config struct {
 	// finished. It runs synchronously in the publisher's request and must
 	// not block. Optional.
 	OnEnd func(c echo.Context, b BroadcastInfo)
+	// Events are the lifecycle callbacks (live, ended, recording sealed
+	// or failed, limit reached), delivered from a bounded queue on a
+	// goroutine of the plugin, never blocking a broadcast: see Events.
+	// Optional.
+	Events Events
 }
 
 // The defaults of Config's fields, as its docs state, named after them.
@@ -288,6 +294,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.ViewerQueueBytes, defaultViewerQueueBytes)
 	setDefault(&c.PingInterval, defaultPingInterval)
 	setDefault(&c.SyncInterval, defaultSyncInterval)
+	setDefault(&c.Events.QueueSize, defaultEventQueue)
 	return c
 }
 
@@ -337,6 +344,7 @@ func (c Config) validate() error {
 	positive("ViewerQueueBytes", c.ViewerQueueBytes)
 	positive("PingInterval", int64(c.PingInterval))
 	positive("SyncInterval", int64(c.SyncInterval))
+	positive("Events.QueueSize", int64(c.Events.QueueSize))
 	nonNegative := func(name string, v int64) {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("liveplugin: %s must be >= 0, got %d", name, v))

@@ -85,7 +85,20 @@ var (
 	errFenced = errors.New("liveplugin: the cluster gave the room to another node")
 	// errTooLong is a broadcast that reached MaxBroadcast.
 	errTooLong = errors.New("liveplugin: broadcast reached MaxBroadcast")
+	// errEndedBySite is a broadcast that Plugin.End stopped; see
+	// endedBySiteError.
+	errEndedBySite = errors.New("liveplugin: broadcast ended by the site")
 )
+
+// endedBySiteError is a broadcast that Plugin.End stopped, with the
+// site's reason; it matches errEndedBySite.
+type endedBySiteError struct{ reason string }
+
+func (e *endedBySiteError) Error() string {
+	return fmt.Sprintf("%v: %q", errEndedBySite, e.reason)
+}
+
+func (e *endedBySiteError) Is(target error) bool { return target == errEndedBySite }
 
 // tooLargeError is an upload message over MaxMessageBytes; it matches
 // errMessageTooLarge.
@@ -225,6 +238,14 @@ var errorClasses = []errorClass{
 		level: slog.LevelInfo, logMsg: "room ended"},
 	{name: "stopped by the server", match: is(errStopped), // watch closed it with the reason
 		level: slog.LevelInfo, logMsg: "room ended"},
+	{name: "ended by the site", match: is(errEndedBySite), code: StatusEndedBySite,
+		reason: func(err error) string {
+			if e, ok := errors.AsType[*endedBySiteError](err); ok && e.reason != "" {
+				return truncate(e.reason) // the page puts it after the code's sentence
+			}
+			return "ended by the site"
+		},
+		level: slog.LevelInfo, logMsg: "room ended", logReason: "ended by the site"},
 	{name: "publisher lost", match: is(errLost),
 		level: slog.LevelInfo, logMsg: "room ended"},
 	{name: "fenced", match: is(errFenced), code: StatusRoomLive, reason: fixed("the room went live through another server"),

@@ -125,6 +125,7 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 		token:    st.Token,
 		takeover: make(chan *websocket.Conn),
 		ended:    make(chan struct{}),
+		stop:     make(chan string, 1),
 		ackCh:    make(chan struct{}, 1),
 		reader:   webm.NewReader(webm.Limits{MaxInitBytes: p.cfg.MaxInitBytes}),
 		claimed:  st.Claimed,

@@ -91,6 +91,7 @@ type event struct {
 	Message   string `json:"message"`
 	Offset    int64  `json:"offset"`
 	Resume    string `json:"resume"`
+	Reason    string `json:"reason"`
 }
 
 // client is a WebSocket client whose messages are read by a goroutine that

@@ -157,6 +157,7 @@ func (pub *publisher) goLive(start int64, data []byte) error {
 	if p.cfg.OnLive != nil {
 		p.cfg.OnLive(pub.c, pub.info())
 	}
+	p.emitLive(pub.info())
 	return nil
 }
 
@@ -177,6 +178,7 @@ func (pub *publisher) recordFailed(err error) {
 	pub.recErr = err
 	pub.p.metrics.recordingFailed()
 	pub.log.Error("recording failed", "err", err)
+	pub.p.emitRecordingFailed(pub.b.Room(), pub.b.ID(), err)
 	pub.sendRecordFailed()
 }
 
@@ -204,8 +206,14 @@ func (pub *publisher) finishRecording() (url string) {
 	sm, sealErr := p.store.Seal(m.Room, m.Broadcast)
 	if sealErr != nil {
 		pub.log.Error("recording not sealed", "err", sealErr)
+		if pub.recErr == nil {
+			p.emitRecordingFailed(m.Room, m.Broadcast, sealErr)
+		}
 	} else {
 		m = sm
+		if pub.recErr == nil {
+			p.emitRecordingSealed(m)
+		}
 	}
 	p.metrics.sealed(sealStart, finishErr == nil && sealErr == nil)
 	if m.Bytes > 0 {

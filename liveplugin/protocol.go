@@ -129,11 +129,13 @@ type stateEvent struct {
 }
 
 // endEvent ends a viewer's stream, naming the recording's URL (omitted
-// when nothing was recorded).
+// when nothing was recorded) and, when the site ended the broadcast
+// (Plugin.End), its reason.
 type endEvent struct {
 	Type      string `json:"type"`
 	Broadcast string `json:"broadcast,omitempty"`
 	Recording string `json:"recording,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // Constructors of the events, so that each carries its type.
@@ -145,8 +147,8 @@ func newViewers(n int) viewersEvent      { return viewersEvent{Type: typeViewers
 func newError(message string) errorEvent { return errorEvent{Type: typeError, Message: message} }
 func newEndRequest() clientEvent         { return clientEvent{Type: typeEnd} }
 func newState(typ string) stateEvent     { return stateEvent{Type: typ} }
-func newEnd(broadcast, rec string) endEvent {
-	return endEvent{Type: typeEnd, Broadcast: broadcast, Recording: rec}
+func newEnd(broadcast, rec, reason string) endEvent {
+	return endEvent{Type: typeEnd, Broadcast: broadcast, Recording: rec, Reason: reason}
 }
 
 // encodeEvent returns the JSON of an event. The events hold plain values,
@@ -170,8 +172,8 @@ func (viewerEvents) Viewers(n int) []byte { return encodeEvent(newViewers(n)) }
 func (viewerEvents) Skip() []byte         { return encodeEvent(newState(typeSkip)) }
 func (viewerEvents) Reconnecting() []byte { return encodeEvent(newState(typeReconnecting)) }
 func (viewerEvents) Resumed() []byte      { return encodeEvent(newState(typeResumed)) }
-func (viewerEvents) End(broadcast, recording string) []byte {
-	return encodeEvent(newEnd(broadcast, recording))
+func (viewerEvents) End(broadcast, recording, reason string) []byte {
+	return encodeEvent(newEnd(broadcast, recording, reason))
 }
 
 // Close codes sent on an upgraded WebSocket, besides the standard ones.
@@ -193,6 +195,9 @@ const (
 	StatusUnsupportedData websocket.StatusCode = 4415
 	// StatusLimit is a configured limit reached.
 	StatusLimit websocket.StatusCode = 4429
+	// StatusEndedBySite is a broadcast the site ended (Plugin.End): the
+	// publisher may not resume it.
+	StatusEndedBySite websocket.StatusCode = 4410
 )
 
 // closeCode describes one close code of the protocol.
@@ -244,6 +249,9 @@ var closeCodes = []closeCode{
 	{code: StatusRoomLive, name: "RoomLive", reason: "this room is already live", sent: true, retry: true,
 		viewer:    "The room is busy.",
 		publisher: "This room is already live — perhaps in another tab or on another device."},
+	{code: StatusEndedBySite, name: "EndedBySite", reason: "ended by the site", sent: true,
+		viewer:    "The site ended this broadcast.",
+		publisher: "The site ended your broadcast."},
 	{code: StatusTooLarge, name: "TooLarge", reason: "message too large", sent: true,
 		viewer:    "A message was too large.",
 		publisher: "A piece of your stream was too large for the server."},

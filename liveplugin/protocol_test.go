@@ -242,8 +242,8 @@ func TestCloseCodesInProtocolJS(t *testing.T) {
 		t.Errorf("protocol.js has %d close entries and %d codes; want %d", len(js.Close), len(js.Codes), len(closeCodes))
 	}
 	// A viewer retries unless signing in, permission or the stream itself
-	// stands in the way.
-	noRetry := map[int]bool{4401: true, 4403: true, 4413: true, 4415: true}
+	// stands in the way, or the site ended the broadcast.
+	noRetry := map[int]bool{4401: true, 4403: true, 4410: true, 4413: true, 4415: true}
 	for key, e := range js.Close {
 		code, _ := strconv.Atoi(key)
 		if e.Retry == noRetry[code] {

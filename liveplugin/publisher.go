@@ -37,6 +37,9 @@ type publisher struct {
 	// broadcast; ended is closed once nothing will receive from it.
 	takeover chan *websocket.Conn
 	ended    chan struct{}
+	// stop receives the site's reason when Plugin.End stops the
+	// broadcast.
+	stop chan string
 
 	reader *webm.Reader
 	// delta turns the reader's offsets into the stream's: non-zero when
@@ -110,6 +113,10 @@ func (pub *publisher) run(conn *websocket.Conn) {
 			p.metrics.resumed()
 		case <-grace.C:
 			pub.finish(errLost, nil)
+			return
+		case reason := <-pub.stop:
+			grace.Stop()
+			pub.finish(&endedBySiteError{reason}, nil)
 			return
 		case req := <-pub.b.Handovers():
 			grace.Stop()
@@ -249,6 +256,8 @@ func (pub *publisher) watch(conn *websocket.Conn, done, activity <-chan struct{}
 			return watchResult{err: &handoverError{req}}
 		case <-pub.b.Fenced():
 			err = errFenced
+		case reason := <-pub.stop:
+			err = &endedBySiteError{reason}
 		case <-idle.C:
 			err = errIdle
 		case <-limit.C:
@@ -365,7 +374,11 @@ func (pub *publisher) finish(err error, conn *websocket.Conn) {
 	if recURL == "" {
 		recURL = pub.recURL
 	}
-	pub.b.End(recURL)
+	reason := ""
+	if es, ok := errors.AsType[*endedBySiteError](err); ok {
+		reason = es.reason
+	}
+	pub.b.EndBecause(recURL, reason)
 	info := pub.info()
 	info.Ended = time.Now()
 	info.Recording = recURL
@@ -387,8 +400,12 @@ func (pub *publisher) finish(err error, conn *websocket.Conn) {
 		p.metrics.closed(int(c.code), err)
 		_ = conn.Close(c.code, c.closeReason(err))
 	}
+	p.emitLimit(pub.b.Room(), "publisher", err)
 	if pub.live && p.cfg.OnEnd != nil {
 		p.cfg.OnEnd(pub.c, info)
+	}
+	if pub.live {
+		p.emitEnded(info, err)
 	}
 }
 

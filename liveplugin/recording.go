@@ -137,6 +137,7 @@ func (p *Plugin) clusterNode() cluster.Node {
 		Log:          p.log,
 		Events:       viewerEvents{},
 		RecordingURL: p.playbackURL,
+		Stop:         p.stopLocal,
 		Orphaned:     p.sealOrphan,
 	}
 }

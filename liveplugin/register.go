@@ -68,6 +68,8 @@ type Plugin struct {
 	pubs    sync.WaitGroup
 	subs    sync.WaitGroup
 
+	events *eventQueue // Config.Events' delivery
+
 	closeOnce sync.Once
 	closed    chan struct{} // closed when Close has ended everything
 }
@@ -88,6 +90,7 @@ type Plugin struct {
 //	GET    /:id/playback      latest recording, or ?b=<broadcast>; Range requests
 //	GET    /:id/recordings    JSON list of the room's recordings
 //	DELETE /:id/recordings/:b delete a recording (Manage)
+//	POST   /:id/end           end the live broadcast (Manage; see Plugin.End)
 //
 // It fills cfg's defaults, validates it, parses the views and opens the
 // recordings directory; it returns an error and mounts nothing if any of
@@ -129,13 +132,14 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("liveplugin: views: %w", err)
 	}
 	if cfg.Cluster == nil {
-		p.rooms = cluster.NewLocal(p.hub)
+		p.rooms = cluster.NewLocal(p.hub, p.stopLocal)
 	} else if p.rooms, err = cfg.Cluster.Rooms(p.clusterNode()); err != nil {
 		return nil, fmt.Errorf("liveplugin: cluster: %w", err)
 	}
 	if p.metrics, err = newMetrics(p, cfg.Metrics); err != nil {
 		return nil, errors.Join(err, p.rooms.Close())
 	}
+	p.events = newEventQueue(cfg.Events.QueueSize)
 	p.pubCtx, p.pubCancel = context.WithCancel(context.Background())
 	p.subCtx, p.subCancel = context.WithCancel(context.Background())
 	p.recoverRecordings()
@@ -157,6 +161,7 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 	r.Add(http.MethodHead, "/:id/playback", p.playback)
 	r.Add(http.MethodGet, "/:id/recordings", p.recordings)
 	r.Add(http.MethodDelete, "/:id/recordings/:b", p.deleteRecording)
+	r.Add(http.MethodPost, "/:id/end", p.endRoute)
 	return p, nil
 }
 
@@ -215,6 +220,7 @@ func (p *Plugin) shutdown() {
 		p.log.Error("cluster not closed", "err", err)
 	}
 	p.metrics.unregister()
+	p.events.close() // delivers the broadcasts' last events
 	close(p.closed)
 }
 

@@ -38,6 +38,7 @@ func (p *Plugin) subscribe(c echo.Context) error {
 		if !errors.Is(err, hub.ErrNotLive) {
 			log.Warn("viewer refused", "err", err)
 		}
+		p.emitLimit(room, "viewer", err)
 		p.closeWith(conn, err)
 		return nil
 	}

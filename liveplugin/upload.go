@@ -74,6 +74,7 @@ func (p *Plugin) upload(c echo.Context) error {
 	b, err := p.rooms.Start(c.Request().Context(), room, id, token, started)
 	if err != nil {
 		log.Info("publish refused", "err", err)
+		p.emitLimit(room, "publisher", err)
 		p.closeWith(conn, err)
 		return nil
 	}
@@ -86,6 +87,7 @@ func (p *Plugin) upload(c echo.Context) error {
 		token:    token,
 		takeover: make(chan *websocket.Conn),
 		ended:    make(chan struct{}),
+		stop:     make(chan string, 1),
 		ackCh:    make(chan struct{}, 1),
 		reader:   webm.NewReader(webm.Limits{MaxInitBytes: p.cfg.MaxInitBytes}),
 		claimed:  c.QueryParam("mime"),

@@ -45,6 +45,7 @@ func (p *Plugin) accept(c echo.Context, wg *sync.WaitGroup, publisher bool) (roo
 	ip := p.clientIP(c)
 	if err := p.upgrades.allow(ip, publisher); err != nil {
 		p.log.Warn("websocket refused", "room", room, "remote", ip, "err", err)
+		p.emitLimit(room, roleName(publisher), err)
 		p.closeWith(conn, err)
 		done()
 		return "", nil, nil, nil

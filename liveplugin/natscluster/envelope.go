@@ -34,7 +34,7 @@ const (
 	kindLost                      // the publisher dropped
 	kindResumed                   // the publisher is back
 	kindViewers                   // off: the broadcast's viewers on every node
-	kindEnd                       // payload: the recording's URL
+	kindEnd                       // payload: the recording's URL, then "\n" and the site's reason if any
 	kindHeartbeat                 // off: the stream offset so far
 	kindReply                     // a fragment of a reply (bootstrap, handover)
 )

@@ -37,8 +37,8 @@ func (testEvents) Viewers(n int) []byte { return encode(map[string]any{"type": "
 func (testEvents) Skip() []byte         { return encode(map[string]any{"type": "skip"}) }
 func (testEvents) Reconnecting() []byte { return encode(map[string]any{"type": "reconnecting"}) }
 func (testEvents) Resumed() []byte      { return encode(map[string]any{"type": "resumed"}) }
-func (testEvents) End(broadcast, recording string) []byte {
-	return encode(map[string]any{"type": "end", "broadcast": broadcast, "recording": recording})
+func (testEvents) End(broadcast, recording, reason string) []byte {
+	return encode(map[string]any{"type": "end", "broadcast": broadcast, "recording": recording, "reason": reason})
 }
 
 func encode(v any) []byte {

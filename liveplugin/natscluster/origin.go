@@ -188,16 +188,24 @@ func (o *origin) Fenced() <-chan struct{} { return o.fenced }
 // End implements cluster.Origin: every node's viewers get the end event,
 // and the room's registry entry is deleted. It does nothing once the
 // broadcast was fenced or handed over.
-func (o *origin) End(recording string) {
+func (o *origin) End(recording string) { o.EndBecause(recording, "") }
+
+// EndBecause implements cluster.Origin: End, with the reason the site
+// ended the broadcast.
+func (o *origin) EndBecause(recording, reason string) {
 	o.mu.Lock()
 	if o.finished {
 		o.mu.Unlock()
 		return
 	}
 	o.stopped, o.finished = true, true
-	o.publishLocked(envelope{kind: kindEnd, off: o.b.Offset(), payload: []byte(recording)})
+	payload := recording
+	if reason != "" {
+		payload += "\n" + reason
+	}
+	o.publishLocked(envelope{kind: kindEnd, off: o.b.Offset(), payload: []byte(payload)})
 	o.mu.Unlock()
-	o.b.End(recording)
+	o.b.EndBecause(recording, reason)
 	o.shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), o.r.opts.RequestTimeout)
 	defer cancel()

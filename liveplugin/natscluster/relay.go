@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -102,6 +103,25 @@ func (rl *relay) endLocked(recording string) {
 		delete(rl.r.relays, rl.room)
 	}
 	rl.b.End(recording)
+	rl.cancel()
+}
+
+// endBecause ends the relay's broadcast with the site's reason.
+func (rl *relay) endBecause(recording, reason string) {
+	if reason == "" {
+		rl.end(recording)
+		return
+	}
+	rl.r.mu.Lock()
+	defer rl.r.mu.Unlock()
+	if rl.ended || rl.promoted {
+		return
+	}
+	rl.ended = true
+	if rl.r.relays[rl.room] == rl {
+		delete(rl.r.relays, rl.room)
+	}
+	rl.b.EndBecause(recording, reason)
 	rl.cancel()
 }
 
@@ -271,7 +291,8 @@ func (rl *relay) onMsg(m *nats.Msg) {
 			rl.needGap = true
 		}
 	case kindEnd:
-		rl.end(string(e.payload))
+		rec, reason, _ := strings.Cut(string(e.payload), "\n")
+		rl.endBecause(rec, reason)
 		return
 	}
 	rl.silent = false

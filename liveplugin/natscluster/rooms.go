@@ -70,6 +70,7 @@ type rooms struct {
 
 	status chan nats.Status
 	hsub   *nats.Subscription // handover requests to this node
+	ssub   *nats.Subscription // stop requests to this node
 
 	mu      sync.Mutex
 	reg     map[string]*cached
@@ -130,6 +131,14 @@ func newRooms(c *Cluster, n cluster.Node) (*rooms, error) {
 	}
 	r.hsub, err = c.nc.Subscribe(r.subject("node", o.Name, "handover"), r.onHandover)
 	if err != nil {
+		_ = w.Stop()
+		c.nc.RemoveStatusListener(r.status)
+		r.cancel()
+		return nil, fmt.Errorf("natscluster: subscribe: %w", err)
+	}
+	r.ssub, err = c.nc.Subscribe(r.subject("node", o.Name, "stop"), r.onStop)
+	if err != nil {
+		_ = r.hsub.Unsubscribe()
 		_ = w.Stop()
 		c.nc.RemoveStatusListener(r.status)
 		r.cancel()
@@ -500,6 +509,7 @@ func (r *rooms) Close() error {
 		r.mu.Unlock()
 		r.n.Hub.Close()
 		_ = r.hsub.Unsubscribe()
+		_ = r.ssub.Unsubscribe()
 		r.cancel()
 		r.wg.Wait()
 		r.nc.RemoveStatusListener(r.status)

@@ -76,6 +76,11 @@ type Rooms interface {
 	// share Dir): if so the previous origin leaves the file unsealed for
 	// this node to append to; otherwise it seals its part.
 	Takeover(ctx context.Context, room, token string, shared func(room, id string) bool) (*Handover, error)
+	// Stop ends room's live broadcast, wherever its publisher is, for
+	// reason (Plugin.End): it reaches the node that holds the publisher
+	// and calls its Node.Stop. It returns hub.ErrNotLive when no node
+	// holds a broadcast of the room, once the publisher was told.
+	Stop(ctx context.Context, room, reason string) error
 	// Stats returns the hub counters of this node.
 	Stats() hub.Stats
 	// Viewers returns the viewers on this node.
@@ -112,6 +117,9 @@ type Origin interface {
 	// End ends the broadcast everywhere, naming its recording's URL (may
 	// be empty), and frees the room.
 	End(recording string)
+	// EndBecause is End with the reason the site ended the broadcast,
+	// which every viewer's end event carries.
+	EndBecause(recording, reason string)
 	// GOP returns the stream offset and chunks of the broadcast's GOP
 	// cache on this node (see hub.Broadcast.GOP).
 	GOP() (start int64, chunks [][]byte, ok bool)
@@ -216,6 +224,10 @@ type Node struct {
 	// the end event a node sends its viewers when the broadcast's origin
 	// vanished.
 	RecordingURL func(room, id string) string
+	// Stop ends room's broadcast whose publisher this node holds, for
+	// reason; it returns hub.ErrNotLive when this node holds none. It
+	// must not block.
+	Stop func(room, reason string) error
 	// Orphaned is called, on one node only, with a broadcast whose origin
 	// vanished (its node died or lost the registry) after its viewers were
 	// told it ended: the plugin seals what it recorded, if it sees the

@@ -11,11 +11,23 @@ import (
 // takeover never happens, since the node that holds a broadcast's
 // publisher is the only node.
 type Local struct {
-	h *hub.Hub
+	h    *hub.Hub
+	stop func(room, reason string) error
 }
 
-// NewLocal returns the Rooms of one process, kept in h.
-func NewLocal(h *hub.Hub) *Local { return &Local{h: h} }
+// NewLocal returns the Rooms of one process, kept in h; stop is its
+// Node.Stop (nil: Stop always answers hub.ErrNotLive).
+func NewLocal(h *hub.Hub, stop func(room, reason string) error) *Local {
+	return &Local{h: h, stop: stop}
+}
+
+// Stop implements Rooms: the publisher is on this node, if anywhere.
+func (l *Local) Stop(_ context.Context, room, reason string) error {
+	if l.stop == nil {
+		return hub.ErrNotLive
+	}
+	return l.stop(room, reason)
+}
 
 // Start implements Rooms.
 func (l *Local) Start(_ context.Context, room, id, _ string, started time.Time) (Origin, error) {

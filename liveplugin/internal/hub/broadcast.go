@@ -264,7 +264,11 @@ func (b *Broadcast) overflow(s *Subscriber) {
 // recording (a URL; may be empty) after the media already queued for it,
 // then io.EOF from Next. The room is free for a new broadcast once End
 // returns. End is idempotent.
-func (b *Broadcast) End(recording string) {
+func (b *Broadcast) End(recording string) { b.EndBecause(recording, "") }
+
+// EndBecause is End with the reason the site ended the broadcast, which
+// the end event carries.
+func (b *Broadcast) EndBecause(recording, reason string) {
 	b.h.remove(b)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -272,7 +276,7 @@ func (b *Broadcast) End(recording string) {
 		return
 	}
 	b.ended = true
-	b.endMsg = textMessage(kindEnd, b.h.cfg.Events.End(b.id, recording))
+	b.endMsg = textMessage(kindEnd, b.h.cfg.Events.End(b.id, recording, reason))
 	for s := range b.subs {
 		s.mu.Lock()
 		if s.err == nil {

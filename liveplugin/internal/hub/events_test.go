@@ -19,8 +19,8 @@ func (testEvents) Viewers(n int) []byte { return encode(map[string]any{"type": "
 func (testEvents) Skip() []byte         { return encode(map[string]any{"type": "skip"}) }
 func (testEvents) Reconnecting() []byte { return encode(map[string]any{"type": "reconnecting"}) }
 func (testEvents) Resumed() []byte      { return encode(map[string]any{"type": "resumed"}) }
-func (testEvents) End(broadcast, recording string) []byte {
-	return encode(map[string]any{"type": "end", "broadcast": broadcast, "recording": recording})
+func (testEvents) End(broadcast, recording, reason string) []byte {
+	return encode(map[string]any{"type": "end", "broadcast": broadcast, "recording": recording, "reason": reason})
 }
 
 func encode(v any) []byte {
@@ -70,9 +70,9 @@ func (c *countingEvents) Skip() []byte {
 	return c.testEvents.Skip()
 }
 
-func (c *countingEvents) End(broadcast, recording string) []byte {
+func (c *countingEvents) End(broadcast, recording, reason string) []byte {
 	c.count("end")
-	return c.testEvents.End(broadcast, recording)
+	return c.testEvents.End(broadcast, recording, reason)
 }
 
 // TestEventsEncodedOncePerEvent checks that the hub encodes each event once

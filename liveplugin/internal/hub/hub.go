@@ -85,8 +85,9 @@ type Encoder interface {
 	Reconnecting() []byte
 	// Resumed tells that the publisher is back.
 	Resumed() []byte
-	// End ends the broadcast, naming its recording's URL (may be empty).
-	End(broadcast, recording string) []byte
+	// End ends the broadcast, naming its recording's URL (may be empty)
+	// and the reason the site ended it (empty when it did not).
+	End(broadcast, recording, reason string) []byte
 }
 
 func (c Config) withDefaults() Config {
