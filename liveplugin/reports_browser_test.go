@@ -5,7 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/amlive/amlive/internal/chrometest"
+	"github.com/amlive/amlive/liveplugin"
 )
 
 // TestBrowserViewerReports has a Chromium viewer watch a Chromium
@@ -14,7 +17,8 @@ import (
 // upload health, and a forged report with absurd values, sent by a script
 // on the viewer's own socket, is rejected without cutting the viewer off.
 func TestBrowserViewerReports(t *testing.T) {
-	srv := newBrowserServer(t, browserAllowAll)
+	reg := prometheus.NewRegistry()
+	srv := newBrowserServerWith(t, liveplugin.Config{Authorize: browserAllowAll, Metrics: reg})
 	b := chrometest.New(t)
 	pub := openBroadcaster(t, b, srv)
 	viewer := openViewer(t, b, srv, "viewer")
@@ -40,6 +44,23 @@ func TestBrowserViewerReports(t *testing.T) {
 	}
 	if accepted < 1 {
 		t.Errorf("accepted reports = %d; want the player's", accepted)
+	}
+	// The metrics count them: the delay histogram has a sample for each
+	// report taken. A report is counted just before it is observed, and
+	// more may come meanwhile: within one of the counts read around it.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _, _ := srv.p.ReportCounts()
+	var samples uint64
+	for _, mf := range mfs {
+		if mf.GetName() == "amlive_viewer_delay_seconds" {
+			samples = mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	if int64(samples) < accepted-1 || int64(samples) > after {
+		t.Errorf("amlive_viewer_delay_seconds counts %d reports; want the %d to %d taken", samples, accepted, after)
 	}
 
 	const audience = chrometest.BroadcasterJS + `.querySelector('[data-amlive-audience]').textContent`
