@@ -490,3 +490,20 @@ func listRecordings(t *testing.T, url string) []liveplugin.Recording {
 	}
 	return recs
 }
+
+// TestClusterMetaOnEveryNode: GET /:id/meta on a node with no viewer of
+// the room (so no relay) fetches the init segment from the origin.
+func TestClusterMetaOnEveryNode(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	ctx := testContext(t, 30*time.Second)
+	ns := startNATS(t)
+	nodes := newCluster(t, ns.ClientURL(), 2, "", liveplugin.Config{})
+	pub, _ := publish(t, ctx, nodes[0].testServer, "alice")
+	pub.send(t, ctx, websocket.MessageBinary, fx.Chunks[0])
+	eventually(t, ctx, "live on B", func() bool { _, ok := nodes[1].p.Status("alice"); return ok })
+	_, atA := get(t, http.MethodGet, nodes[0].URL+"/live/alice/meta", nil)
+	resp, atB := get(t, http.MethodGet, nodes[1].URL+"/live/alice/meta", nil)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(atA, atB) || len(atB) == 0 {
+		t.Errorf("meta on B: %s, %d bytes; want the origin's %d-byte init segment", resp.Status, len(atB), len(atA))
+	}
+}

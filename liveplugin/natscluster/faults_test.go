@@ -81,14 +81,7 @@ func TestLostMessageMakesRelayViewersSkipToAJoinPoint(t *testing.T) {
 	st := loadStream(t, "vp8-opus-250ms-kf2s")
 	ns := startServer(t, nil)
 	// The chunk to lose: one past the middle that starts no Cluster.
-	lose, at := int64(-1), 0
-	var off int64
-	for i, c := range st.fx.Chunks {
-		if i > len(st.fx.Chunks)/2 && lose < 0 && len(st.syncs[i]) == 0 {
-			lose, at = off, i
-		}
-		off += int64(len(c))
-	}
+	lose, at := st.chunkToLose()
 	drop := func(c *Cluster) {
 		c.drop = func(room string, _ uint64, k kind, off int64) bool { return k == kindMedia && off == lose }
 	}

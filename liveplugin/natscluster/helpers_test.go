@@ -177,6 +177,19 @@ type stream struct {
 	initAt int
 }
 
+// chunkToLose picks the chunk a test drops on its way through NATS: the
+// first one past the middle that starts no join point. It returns that
+// chunk's stream offset and index.
+func (s *stream) chunkToLose() (off int64, at int) {
+	for i, c := range s.fx.Chunks {
+		if i > len(s.fx.Chunks)/2 && len(s.syncs[i]) == 0 {
+			return off, i
+		}
+		off += int64(len(c))
+	}
+	return -1, 0
+}
+
 func loadStream(t *testing.T, name string) *stream {
 	t.Helper()
 	fx := fixture.Load(t, name)

@@ -23,7 +23,7 @@ func (r *rooms) Init(ctx context.Context, room string) (string, []byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.RequestTimeout)
 	defer cancel()
-	head, rest, err := r.request(ctx, r.subject("boot", room), nil)
+	head, rest, err := r.request(ctx, r.subject("boot", room), []byte(bootInitOnly))
 	if err != nil {
 		return "", nil, fmt.Errorf("natscluster: init of %s: %w", room, err)
 	}

@@ -17,14 +17,7 @@ func TestCollector(t *testing.T) {
 	ctx := testContext(t, 30*time.Second)
 	st := loadStream(t, "vp8-opus-250ms-kf2s")
 	ns := startServer(t, nil)
-	lose, at := int64(-1), 0
-	var off int64
-	for i, c := range st.fx.Chunks {
-		if i > len(st.fx.Chunks)/2 && lose < 0 && len(st.syncs[i]) == 0 {
-			lose, at = off, i
-		}
-		off += int64(len(c))
-	}
+	lose, at := st.chunkToLose()
 	var ca, cb *Cluster
 	a := newNode(t, ns.ClientURL(), testOpts("a"), func(c *Cluster) {
 		ca = c

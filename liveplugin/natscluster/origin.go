@@ -298,6 +298,10 @@ type bootMeta struct {
 	Viewers  int    `json:"viewers"`
 }
 
+// bootInitOnly is the body of a bootstrap request that wants the init
+// segment alone (Rooms.Init), not the GOP cache.
+const bootInitOnly = "init"
+
 // onBoot answers a relay's bootstrap request with a snapshot: the init
 // segment, the GOP cache and the sequence number it ends at.
 func (o *origin) onBoot(m *nats.Msg) {
@@ -311,7 +315,14 @@ func (o *origin) onBoot(m *nats.Msg) {
 		return
 	}
 	mime, init, _ := o.b.Init()
-	start, chunks, ok := o.b.GOP()
+	var (
+		start  int64
+		chunks [][]byte
+		ok     bool
+	)
+	if string(m.Data) != bootInitOnly {
+		start, chunks, ok = o.b.GOP()
+	}
 	in := o.b.Info()
 	meta := bootMeta{MIME: mime, InitLen: len(init), GOP: ok, GOPStart: start, Off: in.Bytes, Seq: o.seq, Lost: in.PublisherLost, Viewers: in.Viewers}
 	o.mu.Unlock()
