@@ -55,8 +55,8 @@ func Example() {
 	fmt.Println(r.MIMEType(), len(r.Init()), r.Playable())
 	// Output:
 	// init 60 0s
-	// cluster 60 0s
+	// fragment 60 0s
 	// sync 60 0s
-	// cluster 95 300ms
+	// fragment 95 300ms
 	// video/webm; codecs="vp8,opus" 60 <nil>
 }

@@ -5,29 +5,31 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/amlive/amlive/liveplugin/internal/media"
 )
 
-// Kind is the kind of an [Event].
-type Kind uint8
+// Kind is the kind of an [Event]: the container-neutral [media.Kind].
+type Kind = media.Kind
 
-// Event kinds.
+// Event kinds, in WebM's words.
 const (
 	// KindInit reports that the init segment (everything before the first
 	// Cluster) is complete; Offset is its length. Init, Tracks, MIMEType and
 	// Playable are valid from this event on. It comes once, when the first
 	// Cluster's header has been read.
-	KindInit Kind = iota + 1
+	KindInit = media.KindInit
 	// KindCluster reports a Cluster starting at Offset (the absolute offset
 	// of its ID's first byte), with its Timecode. It comes once the
 	// Cluster's Timecode child has been read.
-	KindCluster
+	KindCluster = media.KindFragment
 	// KindSync reports that the Cluster starting at Offset is a join point:
 	// its first video block is a keyframe. Timecode is the Cluster timecode.
 	// It comes when that block's header has been read, which may be after
 	// blocks of other tracks and several Feed calls after KindCluster. In a
 	// stream without a video track every Cluster is a join point, and
 	// KindSync comes right after KindCluster.
-	KindSync
+	KindSync = media.KindSync
 	// KindBlock reports a SimpleBlock, or a BlockGroup, of the current
 	// Cluster; it comes only when Reader.Blocks is true. Offset and Size are
 	// those of the SimpleBlock or BlockGroup element (Size includes its ID
@@ -35,33 +37,13 @@ const (
 	// SimpleBlock is reported once its block header has been read, a
 	// BlockGroup once it ends (a BlockGroup without a ReferenceBlock is a
 	// keyframe).
-	KindBlock
+	KindBlock = media.KindSample
 )
 
-// String returns "init", "cluster", "sync" or "block".
-func (k Kind) String() string {
-	switch k {
-	case KindInit:
-		return "init"
-	case KindCluster:
-		return "cluster"
-	case KindSync:
-		return "sync"
-	case KindBlock:
-		return "block"
-	}
-	return fmt.Sprintf("Kind(%d)", uint8(k))
-}
-
-// Event is something [Reader.Feed] found in the stream.
-type Event struct {
-	Kind     Kind
-	Offset   int64         // absolute offset in the stream; for KindInit, the init segment's length
-	Timecode time.Duration // absolute: Cluster timecode * TimecodeScale, plus the block's relative timecode for KindBlock
-	Track    uint64        // KindBlock only
-	Keyframe bool          // KindBlock only
-	Size     int64         // KindBlock: element size including its ID and size header; 0 otherwise
-}
+// Event is something [Reader.Feed] found in the stream: a [media.Event].
+// Timecode is absolute: the Cluster timecode times TimecodeScale, plus the
+// block's relative timecode for KindBlock.
+type Event = media.Event
 
 // Default limits.
 const (
@@ -942,3 +924,6 @@ func (r *Reader) endTrack() error {
 	}
 	return nil
 }
+
+// A Reader is a [media.Reader].
+var _ media.Reader = (*Reader)(nil)

@@ -471,9 +471,9 @@ func TestStrings(t *testing.T) {
 		want string
 	}{
 		{name: "init", give: KindInit, want: "init"},
-		{name: "cluster", give: KindCluster, want: "cluster"},
+		{name: "cluster", give: KindCluster, want: "fragment"},
 		{name: "sync", give: KindSync, want: "sync"},
-		{name: "block", give: KindBlock, want: "block"},
+		{name: "block", give: KindBlock, want: "sample"},
 		{name: "bad kind", give: Kind(0), want: "Kind(0)"},
 		{name: "video", give: Video, want: "video"},
 		{name: "audio", give: Audio, want: "audio"},
