@@ -76,8 +76,8 @@ type Limits struct {
 	// parses in memory (its mdat is only counted). Optional. Defaults to
 	// 1 MiB.
 	MaxFragmentHeaderBytes int
-	// MaxSamples bounds the sample_count of a trun. Optional. Defaults to
-	// 65536.
+	// MaxSamples bounds the sample_count of a trun, up to 2^30. Optional.
+	// Defaults to 65536.
 	MaxSamples int
 }
 
@@ -192,11 +192,18 @@ func (r *Reader) maxFragment() int64 {
 }
 
 func (r *Reader) maxSamples() uint32 {
-	if r.lim.MaxSamples > 0 && r.lim.MaxSamples < math.MaxUint32 {
+	switch {
+	case r.lim.MaxSamples > maxSamples:
+		return maxSamples
+	case r.lim.MaxSamples > 0:
 		return uint32(r.lim.MaxSamples)
 	}
 	return DefaultMaxSamples
 }
+
+// maxSamples caps Limits.MaxSamples, so that a run's sizes and durations
+// add up without overflow.
+const maxSamples = 1 << 30
 
 // Feed consumes p, which may begin or end anywhere (inside a box header or
 // payload), and appends to dst the events completed by the bytes so far,
@@ -399,18 +406,17 @@ func (r *Reader) startBox(dst []Event) ([]Event, error) {
 	typ, hdr, size, _ := boxHeader(r.hdr[:r.hn])
 	r.hn = 0
 	start := r.hstart
-	name := fourCC(typ)
 	r.typ = typ
 	switch {
 	case size == 0 && typ == typMdat && r.initDone:
 		r.end, r.state = toEnd, stateSkip
 		return dst, nil
 	case size == 0:
-		return dst, fail(start, ErrMalformed, "box %s of size 0 (to the end of the stream)", name)
+		return dst, fail(start, ErrMalformed, "box %s of size 0 (to the end of the stream)", fourCC(typ))
 	case size < uint64(hdr):
-		return dst, fail(start, ErrMalformed, "box %s of size %d, smaller than its header", name, size)
+		return dst, fail(start, ErrMalformed, "box %s of size %d, smaller than its header", fourCC(typ), size)
 	case size > uint64(r.maxBox()) || size > uint64(math.MaxInt64-start):
-		return dst, fail(start, ErrLimit, "box %s of %d bytes exceeds %d", name, size, r.maxBox())
+		return dst, fail(start, ErrLimit, "box %s of %d bytes exceeds %d", fourCC(typ), size, r.maxBox())
 	}
 	r.end = start + int64(size)
 	state := stateSkip
@@ -426,14 +432,14 @@ func (r *Reader) startBox(dst []Event) ([]Event, error) {
 		case typMoov, typFree, typSkip, typUUID:
 			state = stateKeep
 		case typMoof, typMdat:
-			return dst, fail(start, ErrMalformed, "%s before moov", name)
+			return dst, fail(start, ErrMalformed, "%s before moov", fourCC(typ))
 		case typFtyp:
 			return dst, fail(start, ErrMalformed, "second ftyp box")
 		default:
-			return dst, fail(start, ErrMalformed, "box %s before moov", name)
+			return dst, fail(start, ErrMalformed, "box %s before moov", fourCC(typ))
 		}
 	case typ == typFtyp || typ == typMoov:
-		return dst, fail(start, ErrMalformed, "second %s box", name)
+		return dst, fail(start, ErrMalformed, "second %s box", fourCC(typ))
 	case typ == typMoof:
 		state = stateMoof
 	case !r.initDone && typ == typMdat:
@@ -561,16 +567,18 @@ func (r *Reader) moof(dst []Event) ([]Event, error) {
 	f.dataEnd = f.start
 	n0 := len(dst)
 	dst = append(dst, Event{Kind: KindFragment, Offset: f.start})
-	err := children(b[hdr:], f.start+int64(hdr), func(c child) error {
-		if c.typ != typTraf {
-			return nil
+	it := boxes{b: b[hdr:], off: f.start + int64(hdr)}
+	for {
+		c, ok, err := it.next()
+		if err == nil && ok && c.typ == typTraf {
+			dst, err = r.traf(dst, &f, c)
 		}
-		var err error
-		dst, err = r.traf(dst, &f, c)
-		return err
-	})
-	if err != nil {
-		return dst[:n0], err
+		if err != nil {
+			return dst[:n0], err
+		}
+		if !ok {
+			break
+		}
 	}
 	if !f.haveTime && len(r.tracks) > 0 {
 		// No traf of the video track (or none at all): its next decode time.
@@ -592,45 +600,18 @@ func (r *Reader) traf(dst []Event, f *fragment, c child) ([]Event, error) {
 	tf := traf{}
 	first := f.trafs == 0
 	f.trafs++
-	err := children(c.payload, c.off+int64(c.hdr), func(c child) error {
-		switch c.typ {
-		case typTfhd:
-			if tf.haveTfhd {
-				return fail(c.off, ErrMalformed, "second tfhd in a traf")
-			}
-			return r.tfhd(&tf, f, first, c)
-		case typTfdt:
-			switch {
-			case !tf.haveTfhd:
-				return fail(c.off, ErrMalformed, "tfdt before tfhd")
-			case tf.haveTfdt:
-				return fail(c.off, ErrMalformed, "second tfdt in a traf")
-			case tf.runs > 0:
-				return fail(c.off, ErrMalformed, "tfdt after trun")
-			}
-			v, _, p, ok := fullBox(c.payload)
-			switch {
-			case ok && v == 1 && len(p) >= 8:
-				tf.dt = be64(p)
-			case ok && v == 0 && len(p) >= 4:
-				tf.dt = uint64(be32(p))
-			default:
-				return truncated(c.off, c.typ)
-			}
-			tf.haveTfdt = true
-			r.trafTime(f, &tf)
-		case typTrun:
-			if !tf.haveTfhd {
-				return fail(c.off, ErrMalformed, "trun before tfhd")
-			}
-			var err error
-			dst, err = r.trun(dst, f, &tf, c)
-			return err
+	it := boxes{b: c.payload, off: c.off + int64(c.hdr)}
+	for {
+		c, ok, err := it.next()
+		if err == nil && ok {
+			dst, err = r.trafChild(dst, f, &tf, first, c)
 		}
-		return nil
-	})
-	if err != nil {
-		return dst, err
+		if err != nil {
+			return dst, err
+		}
+		if !ok {
+			break
+		}
 	}
 	if !tf.haveTfhd {
 		return dst, fail(c.off, ErrMalformed, "traf without tfhd")
@@ -638,6 +619,43 @@ func (r *Reader) traf(dst []Event, f *fragment, c child) ([]Event, error) {
 	tf.t.next = tf.dt
 	if tf.runs > 0 {
 		f.dataEnd = tf.dataEnd
+	}
+	return dst, nil
+}
+
+// trafChild reads a child box of a traf.
+func (r *Reader) trafChild(dst []Event, f *fragment, tf *traf, first bool, c child) ([]Event, error) {
+	switch c.typ {
+	case typTfhd:
+		if tf.haveTfhd {
+			return dst, fail(c.off, ErrMalformed, "second tfhd in a traf")
+		}
+		return dst, r.tfhd(tf, f, first, c)
+	case typTfdt:
+		switch {
+		case !tf.haveTfhd:
+			return dst, fail(c.off, ErrMalformed, "tfdt before tfhd")
+		case tf.haveTfdt:
+			return dst, fail(c.off, ErrMalformed, "second tfdt in a traf")
+		case tf.runs > 0:
+			return dst, fail(c.off, ErrMalformed, "tfdt after trun")
+		}
+		v, _, p, ok := fullBox(c.payload)
+		switch {
+		case ok && v == 1 && len(p) >= 8:
+			tf.dt = be64(p)
+		case ok && v == 0 && len(p) >= 4:
+			tf.dt = uint64(be32(p))
+		default:
+			return dst, truncated(c.off, c.typ)
+		}
+		tf.haveTfdt = true
+		r.trafTime(f, tf)
+	case typTrun:
+		if !tf.haveTfhd {
+			return dst, fail(c.off, ErrMalformed, "trun before tfhd")
+		}
+		return r.trun(dst, f, tf, c)
 	}
 	return dst, nil
 }
@@ -754,34 +772,49 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 	if count == 0 {
 		return dst, nil
 	}
-	var sumDur uint64
-	var size int64
-	var d0, last, lastSize uint32
+	// Durations and sizes the run does not declare are the defaults, and so
+	// is the first sample's flags: the work is bounded by the moof's bytes,
+	// however many samples a run without per-sample fields declares.
+	sumDur := uint64(count) * uint64(tf.defDuration)
+	size := int64(count) * int64(tf.defSize)
+	d0, last, lastSize := tf.defDuration, tf.defDuration, tf.defSize
 	same := true // every duration but the last equals the first
-	for i := range int(count) {
-		s := p[i*per:]
-		dur, sz := tf.defDuration, tf.defSize
-		if flags&trunDuration != 0 {
-			dur, s = be32(s), s[4:]
-		}
-		if flags&trunSize != 0 {
-			sz, s = be32(s), s[4:]
-		}
-		if i == 0 {
-			switch {
-			case haveFirst:
-			case flags&trunFlags != 0:
-				firstFlags = be32(s)
-			default: // tfhd's default, else trex's
-				firstFlags = tf.defFlags
+	if !haveFirst {
+		firstFlags = tf.defFlags // tfhd's default, else trex's
+		if flags&trunFlags != 0 {
+			at := 0
+			if flags&trunDuration != 0 {
+				at += 4
 			}
-			d0 = dur
-		} else if i < int(count)-1 && dur != d0 {
-			same = false
+			if flags&trunSize != 0 {
+				at += 4
+			}
+			firstFlags = be32(p[at:])
 		}
-		sumDur += uint64(dur)
-		size += int64(sz)
-		last, lastSize = dur, sz
+	}
+	if flags&trunDuration != 0 {
+		sumDur = 0
+		for i := range int(count) {
+			dur := be32(p[i*per:])
+			if i == 0 {
+				d0 = dur
+			} else if i < int(count)-1 && dur != d0 {
+				same = false
+			}
+			sumDur += uint64(dur)
+			last = dur
+		}
+	}
+	if flags&trunSize != 0 {
+		at := 0
+		if flags&trunDuration != 0 {
+			at = 4
+		}
+		size = 0
+		for i := range int(count) {
+			lastSize = be32(p[i*per+at:])
+			size += int64(lastSize)
+		}
 	}
 	if start < f.end || start > math.MaxInt64-size {
 		return dst, fail(c.off, ErrMalformed, "trun data at offset %d, not after its moof", start)
