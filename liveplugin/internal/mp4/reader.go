@@ -1,7 +1,6 @@
 package mp4
 
 import (
-	"encoding/binary"
 	"math"
 	"slices"
 	"strings"
@@ -151,6 +150,7 @@ type Reader struct {
 	video    int // index in tracks of the first video track, plus 1; 0 if none
 
 	repairs, missed int
+	sc              scanner // the repairs of the moof being read
 
 	// The current Feed call: the offset of its first byte and its bytes.
 	call int64
@@ -219,12 +219,15 @@ const maxSamples = 1 << 30
 // shorter, the last one's duration becomes D (Chromium's MP4 recorder
 // writes 1008 instead of 2880 at the end of every Opus fragment, which
 // leaves a gap in the audio that freezes Media Source playback). For an
-// Opus track whose last sample's first bytes are in p, the duration comes
-// from the packet's TOC byte instead (RFC 6716), when that is longer than
-// the declared one. A duration field whose bytes came in an earlier call
-// cannot be rewritten: it is left as it is and counted by
-// [Reader.MissedRepairs]. Lengths never change. Events describe the
-// durations as the stream declared them.
+// Opus track whose last sample's first bytes are in p too, the duration
+// comes from the packet's TOC byte instead (RFC 6716), when that is longer
+// than the declared one. Feed decides as soon as the field has arrived,
+// while the moof is still incomplete, so a field is missed only when a
+// call boundary cuts its four bytes in two (its first bytes came in an
+// earlier call, which Feed must not rewrite): it is left as it is and
+// counted by [Reader.MissedRepairs]. Lengths never change. Events describe
+// the durations as the stream declared them, so they do not depend on the
+// repairs either.
 //
 // On error Feed returns dst with the events found before the fault and a
 // [*SyntaxError] wrapping ErrNotMP4, ErrMalformed or ErrLimit. The Reader
@@ -278,7 +281,7 @@ func (r *Reader) Patch(off int64, p []byte) {}
 func (r *Reader) Repairs() int { return r.repairs }
 
 // MissedRepairs returns the number of sample durations Feed would have
-// rewritten had their bytes come in the call that completed their moof.
+// rewritten had a call boundary not cut their field in two.
 func (r *Reader) MissedRepairs() int { return r.missed }
 
 // Tracks returns the tracks of the moov, in stream order; complete from
@@ -466,6 +469,7 @@ func (r *Reader) startBox(dst []Event) ([]Event, error) {
 			r.frag = make([]byte, 0, size)
 		}
 		r.frag = append(r.frag[:0], r.hdr[:hdr]...)
+		r.sc = scanner{pos: hdr, trafs: 0}
 	}
 	r.state = state
 	if r.off == r.end {
@@ -487,6 +491,7 @@ func (r *Reader) readPayload(dst []Event, p []byte) ([]Event, int, error) {
 	case stateMoof:
 		r.frag = append(r.frag, p[:n]...)
 		r.off += int64(n)
+		r.scanRepairs()
 	default:
 		r.off += int64(n)
 	}
@@ -727,20 +732,20 @@ func (r *Reader) tfhd(tf *traf, f *fragment, first bool, c child) error {
 	return nil
 }
 
-// trun reads a track run: it emits its KindSample event, and repairs its
-// last sample's duration when it should (see Feed).
+// trun reads a track run and emits its KindSample event. The repairs were
+// made as the moof's bytes came (see scanRepairs); r.frag holds the bytes
+// as the stream declared them.
 func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, error) {
 	if tf.runs == 0 {
 		r.trafTime(f, tf)
 	}
 	tf.runs++
 	_, flags, p, ok := fullBox(c.payload)
-	pos := c.off + int64(c.hdr) + 4 // absolute offset of p
 	if !ok || len(p) < 4 {
 		return dst, truncated(c.off, c.typ)
 	}
 	count := be32(p)
-	p, pos = p[4:], pos+4
+	p = p[4:]
 	if count > r.maxSamples() {
 		return dst, fail(c.off, ErrLimit, "trun of %d samples exceeds %d", count, r.maxSamples())
 	}
@@ -750,7 +755,7 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 			return dst, truncated(c.off, c.typ)
 		}
 		start = tf.base + int64(int32(be32(p)))
-		p, pos = p[4:], pos+4
+		p = p[4:]
 	}
 	firstFlags, haveFirst := uint32(0), false
 	if flags&trunFirstSampleFlags != 0 {
@@ -758,7 +763,7 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 			return dst, truncated(c.off, c.typ)
 		}
 		firstFlags, haveFirst = be32(p), true
-		p, pos = p[4:], pos+4
+		p = p[4:]
 	}
 	per := 0
 	for _, bit := range [...]uint32{trunDuration, trunSize, trunFlags, trunCTO} {
@@ -777,8 +782,6 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 	// however many samples a run without per-sample fields declares.
 	sumDur := uint64(count) * uint64(tf.defDuration)
 	size := int64(count) * int64(tf.defSize)
-	d0, last, lastSize := tf.defDuration, tf.defDuration, tf.defSize
-	same := true // every duration but the last equals the first
 	if !haveFirst {
 		firstFlags = tf.defFlags // tfhd's default, else trex's
 		if flags&trunFlags != 0 {
@@ -795,14 +798,7 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 	if flags&trunDuration != 0 {
 		sumDur = 0
 		for i := range int(count) {
-			dur := be32(p[i*per:])
-			if i == 0 {
-				d0 = dur
-			} else if i < int(count)-1 && dur != d0 {
-				same = false
-			}
-			sumDur += uint64(dur)
-			last = dur
+			sumDur += uint64(be32(p[i*per:]))
 		}
 	}
 	if flags&trunSize != 0 {
@@ -812,8 +808,7 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 		}
 		size = 0
 		for i := range int(count) {
-			lastSize = be32(p[i*per+at:])
-			size += int64(lastSize)
+			size += int64(be32(p[i*per+at:]))
 		}
 	}
 	if start < f.end || start > math.MaxInt64-size {
@@ -834,33 +829,7 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 	}
 	tf.dt += sumDur
 	tf.dataEnd = start + size
-	if t.Type == Audio && flags&trunDuration != 0 && count >= 2 && same && last < d0 {
-		field := pos + int64(count-1)*int64(per) // the last sample's duration
-		r.repair(t, field, d0, last, start+size-int64(lastSize), int64(lastSize))
-	}
 	return dst, nil
-}
-
-// repair rewrites the duration field at absolute offset field, of a last
-// sample that declares last ticks after samples of d ticks, whose data is
-// n bytes at absolute offset data; see Feed.
-func (r *Reader) repair(t *trackState, field int64, d, last uint32, data, n int64) {
-	if field < r.call {
-		r.missed++
-		return
-	}
-	v := d
-	if i := data - r.call; t.Entry == "Opus" && n > 0 && i < int64(len(r.p)) {
-		if s := opusSamples(r.p[i:min(i+2, i+n, int64(len(r.p)))]); s > 0 {
-			toc := uint64(s) * uint64(t.Timescale) / 48000
-			if toc <= uint64(last) {
-				return // the packet is as short as declared
-			}
-			v = uint32(min(toc, math.MaxUint32))
-		}
-	}
-	binary.BigEndian.PutUint32(r.p[field-r.call:], v)
-	r.repairs++
 }
 
 // A Reader is a [media.Reader].

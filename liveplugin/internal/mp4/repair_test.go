@@ -12,6 +12,7 @@ func TestRepair(t *testing.T) {
 	const (
 		whole     = iota // the stream in one piece
 		moofAlone        // the moof in one call, its mdat in the next
+		fieldCut         // a call ends inside the last duration field
 		fieldOff         // a call ends just past the last duration field
 	)
 	tests := []struct {
@@ -29,7 +30,8 @@ func TestRepair(t *testing.T) {
 		{name: "opus TOC says 20 ms: as declared", track: opusTrack, durations: chromium, fill: []byte{0xf8}, want: 1008},
 		{name: "opus TOC invalid: the run's duration", track: opusTrack, durations: chromium, fill: []byte{0xfb, 0x00}, want: 2880, wantRepair: 1},
 		{name: "opus TOC in the next call: the run's duration", track: opusTrack, durations: chromium, fill: []byte{0x10}, split: moofAlone, want: 2880, wantRepair: 1},
-		{name: "opus field in an earlier call", track: opusTrack, durations: chromium, fill: opus60msOn, split: fieldOff, want: 1008, wantMissed: 1},
+		{name: "opus field cut by a call boundary", track: opusTrack, durations: chromium, fill: opus60msOn, split: fieldCut, want: 1008, wantMissed: 1},
+		{name: "opus field before a call boundary in its moof", track: opusTrack, durations: chromium, fill: []byte{0x10}, split: fieldOff, want: 2880, wantRepair: 1},
 		{name: "aac", track: aacTrack, durations: []uint32{1024, 1024, 1024, 500}, want: 1024, wantRepair: 1},
 		{name: "video left alone", track: videoTrack, durations: []uint32{1000, 1000, 500}, want: 500},
 		{name: "one sample", track: opusTrack, durations: []uint32{1008}, fill: opus60msOn, want: 1008},
@@ -50,6 +52,8 @@ func TestRepair(t *testing.T) {
 			case moofAlone:
 				moofEnd := len(head) + int(binary.BigEndian.Uint32(f))
 				pieces = [][]byte{s[:moofEnd], s[moofEnd:]}
+			case fieldCut:
+				pieces = [][]byte{s[:field+2], s[field+2:]}
 			case fieldOff:
 				pieces = [][]byte{s[:field+4], s[field+4:]}
 			}
