@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -457,6 +458,25 @@ func TestFixtureOpusRepair(t *testing.T) {
 						t.Fatalf("%s: Feed changed byte %d, outside the duration fields", split, i)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestFixtureWebM feeds the WebM fixtures: the reader rejects them at
+// their first bytes, with ErrNotMP4.
+func TestFixtureWebM(t *testing.T) {
+	for _, name := range fixture.WebM {
+		t.Run(name, func(t *testing.T) {
+			set := fixture.Load(t, name)
+			r := NewReader(Limits{})
+			evs, err := r.Feed(nil, set.Chunks[0])
+			var se *SyntaxError
+			if !errors.As(err, &se) || !errors.Is(err, ErrNotMP4) || se.Offset != 0 || r.Offset() > 8 {
+				t.Errorf("Feed(webm chunk 0) = %v after %d bytes; want ErrNotMP4 at offset 0 within 8 bytes", err, r.Offset())
+			}
+			if len(evs) != 0 || r.Init() != nil || r.MIMEType() != "" {
+				t.Errorf("Feed(webm chunk 0) gave events %v, init %d bytes, MIME %q; want none", evs, len(r.Init()), r.MIMEType())
 			}
 		})
 	}

@@ -51,8 +51,9 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 
 // FuzzReader checks that the reader never panics; that its events are
 // ordered (checkOrder); that the input split at a fuzz-chosen point, and
-// split at random, gives the same events, error and offset; and that the
-// reader holds no more than checkFootprint allows.
+// split at random, gives the same events, error and offset; that the
+// reader holds no more than checkFootprint allows; and that Feed changes
+// only the bytes of the durations it repairs.
 func FuzzReader(f *testing.F) {
 	for i, s := range fuzzSeeds(f) {
 		f.Add(s, uint64(i), uint16(0))
@@ -72,6 +73,25 @@ func FuzzReader(f *testing.F) {
 		checkFootprint(t, r3)
 		if got.err == nil && len(got.out) != len(data) {
 			t.Fatalf("Feed gave %d bytes back of %d", len(got.out), len(data))
+		}
+		// Fed whole, no repair is missed; fed in pieces, Feed changes no
+		// more than the four bytes of each duration it repairs.
+		if r.MissedRepairs() != 0 {
+			t.Fatalf("fed whole, MissedRepairs() = %d; want 0", r.MissedRepairs())
+		}
+		for _, c := range []struct {
+			res feedResult
+			r   *Reader
+		}{{want, r}, {got, r3}} {
+			diff := 0
+			for i := range c.res.out {
+				if c.res.out[i] != data[i] {
+					diff++
+				}
+			}
+			if diff > 4*c.r.Repairs() {
+				t.Fatalf("Feed changed %d bytes with %d repairs", diff, c.r.Repairs())
+			}
 		}
 	})
 }
