@@ -1,6 +1,7 @@
 package mp4
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strings"
@@ -354,20 +355,13 @@ func (r *Reader) Playable() error {
 			return &CodecError{Track: t.ID, Kind: t.Type.String()}
 		}
 		if !playableCodec(t.Track) {
-			return &CodecError{Codec: cmpOr(t.Codec, t.Entry), Track: t.ID, Kind: t.Type.String()}
+			return &CodecError{Codec: cmp.Or(t.Codec, t.Entry), Track: t.ID, Kind: t.Type.String()}
 		}
 	}
 	if !media {
 		return &CodecError{}
 	}
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // take records consumed bytes: they count, and they belong to the init
@@ -543,7 +537,6 @@ type traf struct {
 	haveTfhd    bool
 	haveTfdt    bool
 	runs        int
-	tfhdFlags   uint32
 	base        int64 // base data offset
 	defDuration uint32
 	defSize     uint32
@@ -699,7 +692,7 @@ func (r *Reader) tfhd(tf *traf, f *fragment, first bool, c child) error {
 		return fail(c.off, ErrMalformed, "traf for unknown track %d", id)
 	}
 	t := &r.tracks[i]
-	tf.t, tf.haveTfhd, tf.tfhdFlags = t, true, flags
+	tf.t, tf.haveTfhd = t, true
 	tf.dt = t.next
 	tf.defDuration, tf.defSize, tf.defFlags = t.trexDuration, t.trexSize, t.trexFlags
 	p = p[4:]
