@@ -11,7 +11,7 @@ import (
 // readerFootprint returns the bytes r holds: its init segment and moof
 // buffers, and its tracks with their strings.
 func readerFootprint(r *Reader) int {
-	n := cap(r.init) + cap(r.frag) + cap(r.tracks)*int(unsafe.Sizeof(trackState{}))
+	n := cap(r.init) + cap(r.frag) + cap(r.tracks)*int(unsafe.Sizeof(trackState{})) + len(r.trackIdx)*16
 	for _, t := range r.tracks {
 		n += len(t.Handler) + len(t.Entry) + len(t.Codec)
 	}
@@ -26,7 +26,7 @@ func readerFootprint(r *Reader) int {
 // fragment or per sample.
 func maxFootprint(lim Limits) int {
 	r := NewReader(lim)
-	return 2*(int(r.maxInit())+16) + int(r.maxFragment()) + 2*r.maxTracks()*(int(unsafe.Sizeof(trackState{}))+3*64)
+	return 2*(int(r.maxInit())+16) + int(r.maxFragment()) + 2*r.maxTracks()*(int(unsafe.Sizeof(trackState{}))+3*64+16)
 }
 
 // checkFootprint fails unless r holds at most maxFootprint of its limits.
@@ -74,6 +74,7 @@ func TestMaxTracks(t *testing.T) {
 		{name: "1,000 tracks", n: 1000, wantErr: true},
 		{name: "3 tracks, MaxTracks 2", n: 3, lim: Limits{MaxTracks: 2}, wantErr: true},
 		{name: "100 tracks allowed", n: 100, lim: Limits{MaxTracks: 100}},
+		{name: "1,000 tracks allowed", n: 1000, lim: Limits{MaxTracks: 1000}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -148,7 +148,8 @@ type Reader struct {
 	init     []byte // the bytes before the first moof
 	frag     []byte // the moof being read, header included
 	tracks   []trackState
-	video    int // index in tracks of the first video track, plus 1; 0 if none
+	trackIdx map[uint32]int // track_ID to index in tracks, with many tracks
+	video    int            // index in tracks of the first video track, plus 1; 0 if none
 
 	repairs, missed int
 	sc              scanner // the repairs of the moof being read
@@ -509,10 +510,15 @@ func (r *Reader) endBox(dst []Event) ([]Event, error) {
 			return dst, err
 		}
 		r.tracks, r.sawMoov = tracks, true
-		for i, t := range tracks {
+		if len(tracks) > 8 {
+			r.trackIdx = make(map[uint32]int, len(tracks))
+		}
+		for i, t := range slices.Backward(tracks) {
 			if t.Type == Video {
-				r.video = i + 1
-				break
+				r.video = i + 1 // the first
+			}
+			if r.trackIdx != nil {
+				r.trackIdx[t.ID] = i
 			}
 		}
 	case state == stateMoof:
@@ -521,8 +527,15 @@ func (r *Reader) endBox(dst []Event) ([]Event, error) {
 	return dst, nil
 }
 
-// trackIndex returns the index in r.tracks of track id, or -1.
+// trackIndex returns the index in r.tracks of track id, or -1. Its cost
+// does not grow with the number of tracks past a few.
 func (r *Reader) trackIndex(id uint32) int {
+	if r.trackIdx != nil {
+		if i, ok := r.trackIdx[id]; ok {
+			return i
+		}
+		return -1
+	}
 	for i := range r.tracks {
 		if r.tracks[i].ID == id {
 			return i
