@@ -126,3 +126,55 @@ func lastDurationFields(tb testing.TB, s []byte) []int64 {
 	}
 	return out
 }
+
+// TestZeroReader checks that the zero Reader reads like NewReader's with
+// default limits, and that the init segment Init returns stays as it was
+// while the stream goes on.
+func TestZeroReader(t *testing.T) {
+	parts := testParts()
+	want, _ := feedPieces(t, Limits{}, parts)
+	var r Reader
+	var got feedResult
+	var init []byte
+	for i, p := range parts {
+		var err error
+		if got.events, err = r.Feed(got.events, bytes.Clone(p)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			init = r.Init()
+		}
+	}
+	got.offset = r.Offset()
+	checkSameResult(t, "zero Reader", got, want)
+	if !bytes.Equal(init, parts[0]) || !bytes.Equal(r.Init(), parts[0]) {
+		t.Error("Init() changed as the stream went on")
+	}
+	if r.MIMEType() == "" || r.Playable() != nil {
+		t.Errorf("MIMEType() = %q, Playable() = %v", r.MIMEType(), r.Playable())
+	}
+}
+
+// TestBeforeInit checks what a reader reports before KindInit.
+func TestBeforeInit(t *testing.T) {
+	r := NewReader(Limits{})
+	evs, err := r.Feed(nil, testParts()[0])
+	if err != nil || len(evs) != 0 {
+		t.Fatalf("Feed(init segment) = %v, %v; want no event yet", evs, err)
+	}
+	if r.Init() != nil || r.MIMEType() != "" {
+		t.Errorf("before KindInit: Init() %d bytes, MIMEType() %q; want nil, empty", len(r.Init()), r.MIMEType())
+	}
+	// The tracks are known once the moov is read.
+	if _, ok := r.VideoTrack(); !ok || len(r.Tracks()) != 2 {
+		t.Errorf("after the moov: %d tracks, video %v; want 2, true", len(r.Tracks()), ok)
+	}
+	if r.Settle() {
+		t.Error("Settle() = true")
+	}
+	p := []byte{1, 2, 3}
+	r.Patch(0, p)
+	if !bytes.Equal(p, []byte{1, 2, 3}) {
+		t.Error("Patch changed bytes")
+	}
+}
