@@ -34,8 +34,8 @@ const (
 	KindSync
 	// KindSample reports media in the current fragment: a WebM block (one
 	// event per block), or an MP4 track run (one event per run, Keyframe
-	// set when its first sample is a sync sample). Readers report it only
-	// when asked (webm: Reader.Blocks).
+	// set when its first sample is a sync sample). The webm reader reports
+	// it only when asked (its Blocks field), the mp4 reader always.
 	KindSample
 )
 

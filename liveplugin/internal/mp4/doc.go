@@ -50,6 +50,7 @@
 // earlier call) and is left as it is. [Reader.MissedRepairs] counts those,
 // [Reader.Repairs] the fields rewritten.
 //
-// The package was written by hand: the Go module proxy here serves neither
-// mp4ff nor go-mp4. It knows nothing of HTTP or files: it sees bytes.
+// The package is small and written by hand: the well-kept Go MP4 libraries
+// (mp4ff, go-mp4) could not be used as dependencies. Its reader knows
+// nothing of HTTP or files: it sees bytes.
 package mp4
