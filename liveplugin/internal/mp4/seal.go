@@ -355,6 +355,9 @@ func (sc *sealScan) readInit() error {
 		return sealErr(off, ErrNotMP4, "%s", why)
 	}
 	b, err := sc.readHeader(0)
+	if err != nil && !errors.Is(err, errSealShort) && !errors.Is(err, ErrMalformed) {
+		return err // a read error
+	}
 	if err != nil || b.typ != "ftyp" {
 		return notMP4(0, "no ftyp box at the start")
 	}
@@ -368,6 +371,9 @@ func (sc *sealScan) readInit() error {
 	off := b.end()
 	for {
 		b, err := sc.readHeader(off)
+		if err != nil && !errors.Is(err, errSealShort) && !errors.Is(err, ErrMalformed) {
+			return err
+		}
 		if err != nil {
 			return notMP4(off, "no complete moov box after the ftyp")
 		}
