@@ -104,9 +104,8 @@ func (s *Store) reserve(k string) error {
 }
 
 // sealFile seals the media file at path in place, WebM or MP4 (see
-// sealMedia): it seals into a temporary
-// file in the same directory, fsyncs it, renames it over path and fsyncs
-// the directory. When ctx is done it stops, removes the temporary file and
+// sealMedia): it seals into a temporary file in the same directory,
+// fsyncs it, renames it over path and fsyncs the directory. When ctx is done it stops, removes the temporary file and
 // returns ctx.Err().
 func sealFile(ctx context.Context, path string) (info sealInfo, err error) {
 	f, err := os.Open(path)
