@@ -11,8 +11,9 @@ import (
 // Defaults of [SealOptions].
 const (
 	// DefaultMaxSealFragments is the default SealOptions.MaxFragments,
-	// 262,144: a fragment a second for more than 72 hours.
-	DefaultMaxSealFragments = 1 << 18
+	// 131,072: a fragment a second for more than 36 hours, a fragment per
+	// keyframe two seconds apart (Chromium's) for 72 hours.
+	DefaultMaxSealFragments = 1 << 17
 	// DefaultMaxSealInitBytes is the default SealOptions.MaxInitBytes, 1
 	// MiB: MediaRecorder's ftyp and moov take about 1 KiB.
 	DefaultMaxSealInitBytes = 1 << 20
@@ -35,9 +36,9 @@ const sealMaxRefs = math.MaxUint16
 // its default.
 type SealOptions struct {
 	// MaxFragments bounds the number of fragments (moof and mdat), and
-	// the memory Seal holds for them (40 bytes each, 10 MiB at the
-	// default). A longer file is refused with ErrLimit. Optional. Defaults
-	// to DefaultMaxSealFragments.
+	// the memory Seal holds for them: about 100 bytes each (13 MiB at
+	// the default). A longer file is refused with ErrLimit. Optional.
+	// Defaults to DefaultMaxSealFragments.
 	MaxFragments int
 	// MaxInitBytes bounds the size of the ftyp and of the moov, which Seal
 	// reads into memory. Optional. Defaults to DefaultMaxSealInitBytes.
@@ -106,8 +107,11 @@ func Seal(dst io.Writer, src io.ReaderAt, size int64) (SealInfo, error) {
 //
 // SealWith reads src twice and does not write to dst before its first
 // read is done: src must not change meanwhile. Its memory is bounded by
-// o: the moov, one moof at a time, 40 bytes per fragment and 64 KiB of
-// buffers. SealWith may run concurrently with other SealWith calls.
+// o: three copies of the moov, one moof at a time, about 100 bytes per
+// fragment (the list and its growth, the sidx, the mfra) and 64 KiB of
+// buffers: with the default SealOptions, at most about 20 MiB whatever
+// src.
+// SealWith may run concurrently with other SealWith calls.
 func SealWith(dst io.Writer, src io.ReaderAt, size int64, o SealOptions) (SealInfo, error) {
 	sc := sealScan{src: src, size: size, o: o.withDefaults()}
 	if err := sc.run(); err != nil {

@@ -33,7 +33,7 @@ import (
 // webm.ErrLimit or mp4.ErrLimit; the recording is then left as it was.
 // Seal reads the file two or three times; its memory is bounded whatever
 // the file (at most about 8.5 MiB for WebM, see webm.SealWith, and about
-// 16 MiB for MP4, see mp4.SealWith), and it needs free
+// 20 MiB for MP4, see mp4.SealWith), and it needs free
 // disk space for the sealed copy, about the file's size, until the rename.
 // It is safe for concurrent use.
 func (s *Store) Seal(room, id string) (Meta, error) {
