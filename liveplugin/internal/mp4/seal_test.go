@@ -332,7 +332,7 @@ func sealTool(tb testing.TB, name string) string {
 
 // sealTestPacket is a packet as ffprobe reports it.
 type sealTestPacket struct {
-	Stream   int    `json:"stream_index"`
+	Stream int    `json:"stream_index"`
 	PTS    string `json:"pts_time"`
 	Flags  string `json:"flags"`
 }
