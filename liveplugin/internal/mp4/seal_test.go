@@ -53,7 +53,10 @@ func sealTestTop(tb testing.TB, b []byte) []sealTestBox {
 			tb.Fatalf("box header cut short at %d", off)
 		}
 		size := int64(binary.BigEndian.Uint32(b[off:]))
-		if size < 8 || off+size > int64(len(b)) {
+		if size == 1 && int64(len(b))-off >= 16 {
+			size = int64(binary.BigEndian.Uint64(b[off+8:]))
+		}
+		if size < 8 || size > int64(len(b))-off {
 			tb.Fatalf("box at %d of size %d in %d bytes", off, size, len(b))
 		}
 		out = append(out, sealTestBox{typ: string(b[off+4 : off+8]), off: off, size: size})
