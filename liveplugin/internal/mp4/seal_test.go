@@ -756,3 +756,41 @@ func TestSealErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSealLong: the fixture's fragments repeated ten times (two minutes)
+// seal into a file whose duration and keyframes ffprobe reads as Seal
+// says.
+func TestSealLong(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "long.mp4")
+	_, want := sealLongRecording(t, in, 10)
+	raw, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, info := sealBytes(t, raw)
+	s := sealTestCheck(t, out)
+	if info.Fragments != 60 || info.Keyframes != 60 || len(s.sidx.refs) != 60 {
+		t.Errorf("Fragments %d, Keyframes %d, %d references; want 60 each", info.Fragments, info.Keyframes, len(s.sidx.refs))
+	}
+	if d := info.Duration - want; d < -time.Millisecond || d > time.Millisecond {
+		t.Errorf("Duration %v; want %v", info.Duration, want)
+	}
+	path := filepath.Join(dir, "sealed.mp4")
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dur, pkts := sealFFprobe(t, path, true)
+	if d := dur - info.Duration; d < -100*time.Millisecond || d > 100*time.Millisecond {
+		t.Errorf("ffprobe duration %v; want within 100 ms of %v", dur, info.Duration)
+	}
+	keys := 0
+	for _, p := range pkts {
+		if strings.Contains(p.Flags, "K") {
+			keys++
+		}
+	}
+	if keys != 60 {
+		t.Errorf("ffprobe finds %d keyframes; want 60", keys)
+	}
+}
