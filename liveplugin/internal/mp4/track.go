@@ -119,25 +119,41 @@ func parseMoov(start int64, b []byte, off int64, maxTracks int) ([]trackState, e
 			if c.typ != typTrex {
 				return nil
 			}
-			_, _, p, ok := fullBox(c.payload)
-			if !ok || len(p) < 20 {
+			x, ok := parseTrex(c.payload)
+			if !ok {
 				return truncated(c.off, c.typ)
 			}
-			id := be32(p)
 			for i := range tracks {
-				if t := &tracks[i]; t.ID == id {
+				if t := &tracks[i]; t.ID == x.id {
 					if t.haveTrex {
-						return fail(c.off, ErrMalformed, "second trex for track %d", id)
+						return fail(c.off, ErrMalformed, "second trex for track %d", x.id)
 					}
 					t.haveTrex = true
-					t.trexDuration, t.trexSize, t.trexFlags = be32(p[8:]), be32(p[12:]), be32(p[16:])
+					t.trexDuration, t.trexSize, t.trexFlags = x.duration, x.size, x.flags
 					return nil
 				}
 			}
-			return fail(c.off, ErrMalformed, "trex for unknown track %d", id)
+			return fail(c.off, ErrMalformed, "trex for unknown track %d", x.id)
 		})
 	})
 	return tracks, err
+}
+
+// trexBox is what a trex box says: its track_ID and the defaults of its
+// track's samples.
+type trexBox struct {
+	id, duration, size, flags uint32
+}
+
+// parseTrex reads the payload of a trex box (track_ID,
+// default_sample_description_index, then the default duration, size and
+// flags). ok is false when it is too short for them.
+func parseTrex(b []byte) (trexBox, bool) {
+	_, _, p, ok := fullBox(b)
+	if !ok || len(p) < 20 {
+		return trexBox{}, false
+	}
+	return trexBox{id: be32(p), duration: be32(p[8:]), size: be32(p[12:]), flags: be32(p[16:])}, true
 }
 
 // parseTrak reads a trak box.
