@@ -1,7 +1,6 @@
 package mp4
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -151,17 +150,6 @@ type sealHard struct{ error }
 // errSealShort reports that the file ends inside a box.
 var errSealShort = errors.New("mp4: file ends inside a box")
 
-// sealPrintable reports whether t looks like a box type: four printable
-// ASCII characters.
-func sealPrintable(t []byte) bool {
-	for _, c := range t {
-		if c < 0x20 || c > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // sealReadAt reads len(p) bytes at off, which the caller has checked are
 // within the file.
 func sealReadAt(src io.ReaderAt, p []byte, off int64) error {
@@ -191,7 +179,7 @@ func (sc *sealScan) readHeader(off int64) (sealBox, error) {
 	if err != nil {
 		return sealBox{}, err
 	}
-	if binary.BigEndian.Uint32(p[:]) == 0 {
+	if be32(p[:]) == 0 {
 		// "To the end of the file": no longer true once the seal has
 		// appended its mfra. MediaRecorder never writes it.
 		return sealBox{}, fail(off, ErrMalformed, "%s box of size 0 (to the end of the file) at the top level", b.typ)
@@ -210,24 +198,21 @@ func sealParseHeader(p []byte, off, room int64) (sealBox, error) {
 	if len(p) < 8 {
 		return sealBox{}, fail(off, ErrMalformed, "box header cut short")
 	}
-	b := sealBox{typ: string(p[4:8]), off: off, hdr: 8}
-	if !sealPrintable(p[4:8]) {
+	if !printable(p[4:8]) {
 		return sealBox{}, fail(off, ErrMalformed, "box type %q is not printable", p[4:8])
 	}
-	switch sz := binary.BigEndian.Uint32(p); sz {
-	case 0:
+	_, hdr, size, ok := boxHeader(p)
+	if !ok {
+		return sealBox{}, errSealShort // a largesize cut short
+	}
+	b := sealBox{typ: string(p[4:8]), off: off, hdr: int64(hdr)}
+	switch {
+	case size == 0 && hdr == 8: // not a largesize of 0
 		b.size = room // extends to the end of its parent
-	case 1:
-		if len(p) < 16 {
-			return sealBox{}, errSealShort
-		}
-		large := binary.BigEndian.Uint64(p[8:])
-		if large > math.MaxInt64 {
-			return sealBox{}, fail(off, ErrMalformed, "%s box size %d too large", b.typ, large)
-		}
-		b.hdr, b.size = 16, int64(large)
+	case size > math.MaxInt64:
+		return sealBox{}, fail(off, ErrMalformed, "%s box size %d too large", b.typ, size)
 	default:
-		b.size = int64(sz)
+		b.size = int64(size)
 	}
 	if b.size < b.hdr {
 		return sealBox{}, fail(off, ErrMalformed, "%s box size %d smaller than its header", b.typ, b.size)

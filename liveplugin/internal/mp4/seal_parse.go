@@ -1,7 +1,6 @@
 package mp4
 
 import (
-	"encoding/binary"
 	"math"
 	"math/bits"
 	"time"
@@ -99,16 +98,11 @@ func sealParseTrak(b sealBox, p []byte) (sealTrack, error) {
 	err := sealChildren(p, b.body(), func(c sealBox, p []byte) error {
 		switch c.typ {
 		case "tkhd":
-			// version/flags, then creation and modification times (32
-			// or 64 bits each), then track_ID.
-			at := 12
-			if len(p) > 0 && p[0] == 1 {
-				at = 20
-			}
+			at := afterTimes(p) // track_ID
 			if len(p) < at+4 {
 				return fail(c.off, ErrMalformed, "tkhd cut short")
 			}
-			tkhd, t.id = true, binary.BigEndian.Uint32(p[at:])
+			tkhd, t.id = true, be32(p[at:])
 		case "mdia":
 			return sealChildren(p, c.body(), func(c sealBox, p []byte) error {
 				switch c.typ {
@@ -141,15 +135,15 @@ func sealParseTrak(b sealBox, p []byte) (sealTrack, error) {
 // sealTimescale returns the timescale of an mvhd or mdhd box and the
 // offset in p of its duration.
 func sealTimescale(b sealBox, p []byte) (ts uint32, durAt int, err error) {
-	at := 12 // version/flags, 32-bit creation and modification times
+	at := afterTimes(p) // timescale, then duration
 	durLen := 4
 	if len(p) > 0 && p[0] == 1 {
-		at, durLen = 20, 8
+		durLen = 8
 	}
 	if len(p) < at+4+durLen {
 		return 0, 0, fail(b.off, ErrMalformed, "%s cut short", b.typ)
 	}
-	return binary.BigEndian.Uint32(p[at:]), at + 4, nil
+	return be32(p[at:]), at + 4, nil
 }
 
 // fragment reads the moof b and its mdat, records the fragment and
@@ -280,9 +274,9 @@ func sealParseTraf(b sealBox, p []byte, sc *sealScan) (sealTraf, error) {
 			}
 			haveTfdt = true
 			if p[0] == 1 {
-				start = binary.BigEndian.Uint64(p[4:])
+				start = be64(p[4:])
 			} else {
-				start = uint64(binary.BigEndian.Uint32(p[4:]))
+				start = uint64(be32(p[4:]))
 			}
 		case "trun":
 			if tf.t == nil {

@@ -146,8 +146,8 @@ func (sc *sealScan) buildTrak(b sealBox, p []byte) ([]byte, error) {
 // fields, duration) with duration d; a version 0 box becomes version 1
 // when d does not fit in 32 bits.
 func sealPatchDuration(b sealBox, p []byte, k int, d uint64) ([]byte, error) {
+	at := afterTimes(p) + 4*k
 	if len(p) > 0 && p[0] == 1 {
-		at := 4 + 16 + 4*k
 		if len(p) < at+8 {
 			return nil, fail(b.off, ErrMalformed, "%s cut short", b.typ)
 		}
@@ -155,7 +155,6 @@ func sealPatchDuration(b sealBox, p []byte, k int, d uint64) ([]byte, error) {
 		binary.BigEndian.PutUint64(out[at:], d)
 		return out, nil
 	}
-	at := 4 + 8 + 4*k
 	if len(p) < at+4 {
 		return nil, fail(b.off, ErrMalformed, "%s cut short", b.typ)
 	}

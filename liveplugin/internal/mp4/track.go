@@ -164,28 +164,20 @@ func parseTrak(trak child) (Track, error) {
 	err := children(trak.payload, trak.off+int64(trak.hdr), func(c child) error {
 		switch c.typ {
 		case typTkhd:
-			v, _, p, ok := fullBox(c.payload)
-			n := 12 // creation, modification, track_ID
-			if v == 1 {
-				n = 20
-			}
-			if !ok || len(p) < n {
+			at := afterTimes(c.payload) // track_ID
+			if len(c.payload) < at+4 {
 				return truncated(c.off, c.typ)
 			}
-			t.ID, haveTkhd = be32(p[n-4:]), true
+			t.ID, haveTkhd = be32(c.payload[at:]), true
 		case typMdia:
 			return children(c.payload, c.off+int64(c.hdr), func(c child) error {
 				switch c.typ {
 				case typMdhd:
-					v, _, p, ok := fullBox(c.payload)
-					n := 12 // creation, modification, timescale
-					if v == 1 {
-						n = 20
-					}
-					if !ok || len(p) < n {
+					at := afterTimes(c.payload) // timescale
+					if len(c.payload) < at+4 {
 						return truncated(c.off, c.typ)
 					}
-					t.Timescale, haveMdhd = be32(p[n-4:]), true
+					t.Timescale, haveMdhd = be32(c.payload[at:]), true
 				case typHdlr:
 					_, _, p, ok := fullBox(c.payload)
 					if !ok || len(p) < 8 {
