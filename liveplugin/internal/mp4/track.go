@@ -5,33 +5,24 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+
+	"github.com/amlive/amlive/liveplugin/internal/media"
 )
 
-// TrackType says what a [Track] carries.
-type TrackType uint8
+// TrackType says what a [Track] carries: the container-neutral
+// [media.TrackType].
+type TrackType = media.TrackType
 
 // Track types, from the track's handler (hdlr).
 const (
 	// Other is a track that is neither video nor audio (hint, text,
 	// metadata, ...).
-	Other TrackType = iota
+	Other = media.Other
 	// Video is a track with handler "vide".
-	Video
+	Video = media.Video
 	// Audio is a track with handler "soun".
-	Audio
+	Audio = media.Audio
 )
-
-// String returns "video", "audio" or "other".
-func (t TrackType) String() string {
-	switch t {
-	case Video:
-		return "video"
-	case Audio:
-		return "audio"
-	default:
-		return "other"
-	}
-}
 
 // Track describes one trak of the stream's moov.
 type Track struct {
