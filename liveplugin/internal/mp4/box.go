@@ -162,6 +162,17 @@ func afterTimes(b []byte) int {
 	return 4 + 8
 }
 
+// fieldAfterTimes returns the 32-bit field that follows the creation and
+// modification times in the payload b of a full box (tkhd's track_ID,
+// mvhd's and mdhd's timescale); ok is false when b is too short for it.
+func fieldAfterTimes(b []byte) (v uint32, ok bool) {
+	at := afterTimes(b)
+	if len(b) < at+4 {
+		return 0, false
+	}
+	return be32(b[at:]), true
+}
+
 // be16, be32 and be64 read big-endian integers.
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
 func be32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }

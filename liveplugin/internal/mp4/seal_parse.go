@@ -98,11 +98,11 @@ func sealParseTrak(b sealBox, p []byte) (sealTrack, error) {
 	err := sealChildren(p, b.body(), func(c sealBox, p []byte) error {
 		switch c.typ {
 		case "tkhd":
-			at := afterTimes(p) // track_ID
-			if len(p) < at+4 {
+			id, ok := fieldAfterTimes(p) // track_ID
+			if !ok {
 				return fail(c.off, ErrMalformed, "tkhd cut short")
 			}
-			tkhd, t.id = true, be32(p[at:])
+			tkhd, t.id = true, id
 		case "mdia":
 			return sealChildren(p, c.body(), func(c sealBox, p []byte) error {
 				switch c.typ {

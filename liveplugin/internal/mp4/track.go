@@ -155,20 +155,20 @@ func parseTrak(trak child) (Track, error) {
 	err := children(trak.payload, trak.off+int64(trak.hdr), func(c child) error {
 		switch c.typ {
 		case typTkhd:
-			at := afterTimes(c.payload) // track_ID
-			if len(c.payload) < at+4 {
+			id, ok := fieldAfterTimes(c.payload) // track_ID
+			if !ok {
 				return truncated(c.off, c.typ)
 			}
-			t.ID, haveTkhd = be32(c.payload[at:]), true
+			t.ID, haveTkhd = id, true
 		case typMdia:
 			return children(c.payload, c.off+int64(c.hdr), func(c child) error {
 				switch c.typ {
 				case typMdhd:
-					at := afterTimes(c.payload) // timescale
-					if len(c.payload) < at+4 {
+					ts, ok := fieldAfterTimes(c.payload) // timescale
+					if !ok {
 						return truncated(c.off, c.typ)
 					}
-					t.Timescale, haveMdhd = be32(c.payload[at:]), true
+					t.Timescale, haveMdhd = ts, true
 				case typHdlr:
 					_, _, p, ok := fullBox(c.payload)
 					if !ok || len(p) < 8 {
