@@ -54,6 +54,32 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
+// TrackType says what a track carries.
+type TrackType uint8
+
+// Track types.
+const (
+	// Other is a track that is neither video nor audio (MP4 hint, text or
+	// metadata; Matroska subtitles, buttons, ...).
+	Other TrackType = iota
+	// Video is a video track.
+	Video
+	// Audio is an audio track.
+	Audio
+)
+
+// String returns "video", "audio" or "other".
+func (t TrackType) String() string {
+	switch t {
+	case Video:
+		return "video"
+	case Audio:
+		return "audio"
+	default:
+		return "other"
+	}
+}
+
 // Event is something a [Reader] found in the stream.
 type Event struct {
 	Kind     Kind

@@ -22,3 +22,23 @@ func TestKindString(t *testing.T) {
 		})
 	}
 }
+
+func TestTrackTypeString(t *testing.T) {
+	tests := []struct {
+		name string
+		give TrackType
+		want string
+	}{
+		{name: "video", give: Video, want: "video"},
+		{name: "audio", give: Audio, want: "audio"},
+		{name: "other", give: Other, want: "other"},
+		{name: "unknown", give: TrackType(9), want: "other"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.give.String(); got != tc.want {
+				t.Errorf("String() = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -49,12 +49,21 @@ const (
 func fourCC(t uint32) string {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], t)
-	for _, c := range b {
-		if c < 0x20 || c > 0x7e {
-			return fmt.Sprintf("%#08x", t)
-		}
+	if !printable(b[:]) {
+		return fmt.Sprintf("%#08x", t)
 	}
 	return string(b[:])
+}
+
+// printable reports whether every byte of b is printable ASCII, as the
+// characters of a box type are.
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // boxHeader decodes the header at the start of b: its type, its length
@@ -140,6 +149,28 @@ func fullBox(b []byte) (version uint8, flags uint32, rest []byte, ok bool) {
 		return 0, 0, nil, false
 	}
 	return b[0], binary.BigEndian.Uint32(b) & 0xffffff, b[4:], true
+}
+
+// afterTimes returns the offset, in the payload b of a full box with
+// creation and modification times (mvhd, tkhd, mdhd), of the field that
+// follows them: the times are 64-bit in version 1, 32-bit otherwise. b
+// may be too short to hold that field.
+func afterTimes(b []byte) int {
+	if len(b) > 0 && b[0] == 1 {
+		return 4 + 16
+	}
+	return 4 + 8
+}
+
+// fieldAfterTimes returns the 32-bit field that follows the creation and
+// modification times in the payload b of a full box (tkhd's track_ID,
+// mvhd's and mdhd's timescale); ok is false when b is too short for it.
+func fieldAfterTimes(b []byte) (v uint32, ok bool) {
+	at := afterTimes(b)
+	if len(b) < at+4 {
+		return 0, false
+	}
+	return be32(b[at:]), true
 }
 
 // be16, be32 and be64 read big-endian integers.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/amlive/amlive/internal/fixture"
+	"github.com/amlive/amlive/liveplugin/internal/media/mediatest"
 )
 
 // ffprobe-keyframes.json, beside each MP4 fixture, is ffprobe's list of
@@ -266,11 +267,11 @@ func TestFixtureSplits(t *testing.T) {
 				t.Error("whole: repaired bytes differ from those fed chunk by chunk")
 			}
 			for _, n := range []int{1, 7, 1000} {
-				got, _ := feedPieces(t, Limits{}, splitEvery(fx.Full, n))
+				got, _ := feedPieces(t, Limits{}, mediatest.SplitEvery(fx.Full, n))
 				checkSameResult(t, fmt.Sprintf("split %d", n), got, want)
 			}
 			for seed := range uint64(5) {
-				got, _ := feedPieces(t, Limits{}, splitRandom(fx.Full, seed, 5000))
+				got, _ := feedPieces(t, Limits{}, mediatest.SplitRandom(fx.Full, seed, 5000))
 				checkSameResult(t, fmt.Sprintf("random split %d", seed), got, want)
 			}
 		})
@@ -399,11 +400,11 @@ func TestFixtureOpusRepair(t *testing.T) {
 			}
 			splits := map[string][][]byte{
 				"chunks":       fx.Chunks,
-				"16 KiB":       splitEvery(fx.Full, 16<<10),
-				"1000 bytes":   splitEvery(fx.Full, 1000),
-				"random 1":     splitRandom(fx.Full, 1, 3000),
-				"random 2":     splitRandom(fx.Full, 2, 50),
-				"byte by byte": splitEvery(fx.Full, 1),
+				"16 KiB":       mediatest.SplitEvery(fx.Full, 16<<10),
+				"1000 bytes":   mediatest.SplitEvery(fx.Full, 1000),
+				"random 1":     mediatest.SplitRandom(fx.Full, 1, 3000),
+				"random 2":     mediatest.SplitRandom(fx.Full, 2, 50),
+				"byte by byte": mediatest.SplitEvery(fx.Full, 1),
 			}
 			for split, pieces := range splits {
 				res, r := feedPieces(t, Limits{}, pieces)

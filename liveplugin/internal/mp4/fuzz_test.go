@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/amlive/amlive/internal/fixture"
+	"github.com/amlive/amlive/liveplugin/internal/media/mediatest"
 )
 
 // maxFuzzBytes caps the input FuzzReader parses, to keep each execution
@@ -68,7 +69,7 @@ func FuzzReader(f *testing.F) {
 		got, r2 := feedPieces(t, lim, [][]byte{data[:at], data[at:]})
 		checkSameResult(t, fmt.Sprintf("split at %d", at), got, want)
 		checkFootprint(t, r2)
-		got, r3 := feedPieces(t, lim, splitRandom(data, seed, 1+int(seed%300)))
+		got, r3 := feedPieces(t, lim, mediatest.SplitRandom(data, seed, 1+int(seed%300)))
 		checkSameResult(t, fmt.Sprintf("split with seed %d", seed), got, want)
 		checkFootprint(t, r3)
 		if got.err == nil && len(got.out) != len(data) {

@@ -3,7 +3,6 @@ package mp4
 import (
 	"bytes"
 	"errors"
-	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -62,28 +61,6 @@ func feedPieces(tb testing.TB, lim Limits, pieces [][]byte) (feedResult, *Reader
 	}
 	res.offset = r.Offset()
 	return res, r
-}
-
-// splitEvery splits b into pieces of n bytes.
-func splitEvery(b []byte, n int) [][]byte {
-	var out [][]byte
-	for len(b) > n {
-		out = append(out, b[:n])
-		b = b[n:]
-	}
-	return append(out, b)
-}
-
-// splitRandom splits b into pieces of 1 to max bytes, chosen by seed.
-func splitRandom(b []byte, seed uint64, max int) [][]byte {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	var out [][]byte
-	for len(b) > 0 {
-		n := min(1+rng.IntN(max), len(b))
-		out = append(out, b[:n])
-		b = b[n:]
-	}
-	return out
 }
 
 // checkSameResult fails unless got and want are the same events, error and

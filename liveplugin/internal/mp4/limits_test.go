@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"unsafe"
+
+	"github.com/amlive/amlive/liveplugin/internal/media/mediatest"
 )
 
 // readerFootprint returns the bytes r holds: its init segment and moof
@@ -246,7 +248,7 @@ func TestConstantMemory(t *testing.T) {
 	first := readerFootprint(r)
 	var pieces [][]byte
 	for _, f := range frags {
-		pieces = append(pieces, splitEvery(f, 100)...)
+		pieces = append(pieces, mediatest.SplitEvery(f, 100)...)
 	}
 	allocs := testing.AllocsPerRun(200, func() {
 		for range 33 {

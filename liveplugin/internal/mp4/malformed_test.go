@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/amlive/amlive/liveplugin/internal/media/mediatest"
 )
 
 func TestMalformed(t *testing.T) {
@@ -131,7 +133,7 @@ func TestMalformed(t *testing.T) {
 				t.Errorf("Feed error at %d: %q; want at %d: %q", se.Offset, se.Reason, tc.wantOffset, tc.wantReason)
 			}
 			// Byte by byte, the same error.
-			one, _ := feedPieces(t, Limits{}, splitEvery(tc.give, 1))
+			one, _ := feedPieces(t, Limits{}, mediatest.SplitEvery(tc.give, 1))
 			checkSameResult(t, "byte by byte", one, got)
 		})
 	}
@@ -175,7 +177,7 @@ func TestAccepted(t *testing.T) {
 			if frags != tc.wantFrags {
 				t.Errorf("%d fragments; want %d", frags, tc.wantFrags)
 			}
-			checkSameResult(t, "byte by byte", func() feedResult { r, _ := feedPieces(t, Limits{}, splitEvery(tc.give, 1)); return r }(), got)
+			checkSameResult(t, "byte by byte", func() feedResult { r, _ := feedPieces(t, Limits{}, mediatest.SplitEvery(tc.give, 1)); return r }(), got)
 		})
 	}
 }

@@ -125,6 +125,118 @@ const (
 	trunCTO              = 0x000800
 )
 
+// tfhdBox is what a tfhd says: its flags, its track_ID and the optional
+// fields its flags announce (zero when absent).
+type tfhdBox struct {
+	flags       uint32
+	id          uint32
+	base        uint64 // base_data_offset, with tfhdBaseDataOffset
+	duration    uint32 // default_sample_duration, with tfhdDefaultDuration
+	size        uint32 // default_sample_size, with tfhdDefaultSize
+	sampleFlags uint32 // default_sample_flags, with tfhdDefaultFlags
+}
+
+// parseTfhd reads the payload of a tfhd box. ok is false when it is too
+// short for its track_ID and the fields its flags announce.
+func parseTfhd(b []byte) (h tfhdBox, ok bool) {
+	_, flags, p, ok := fullBox(b)
+	need := 4
+	for _, fl := range [...]struct {
+		bit uint32
+		n   int
+	}{{tfhdBaseDataOffset, 8}, {tfhdSampleDescIndex, 4}, {tfhdDefaultDuration, 4}, {tfhdDefaultSize, 4}, {tfhdDefaultFlags, 4}} {
+		if flags&fl.bit != 0 {
+			need += fl.n
+		}
+	}
+	if !ok || len(p) < need {
+		return tfhdBox{}, false
+	}
+	h.flags, h.id = flags, be32(p)
+	p = p[4:]
+	if flags&tfhdBaseDataOffset != 0 {
+		h.base, p = be64(p), p[8:]
+	}
+	if flags&tfhdSampleDescIndex != 0 {
+		p = p[4:]
+	}
+	if flags&tfhdDefaultDuration != 0 {
+		h.duration, p = be32(p), p[4:]
+	}
+	if flags&tfhdDefaultSize != 0 {
+		h.size, p = be32(p), p[4:]
+	}
+	if flags&tfhdDefaultFlags != 0 {
+		h.sampleFlags = be32(p)
+	}
+	return h, true
+}
+
+// trunBox is what a trun says: its header, the optional fields its flags
+// announce (zero when absent) and its per-sample fields.
+type trunBox struct {
+	version    uint8
+	flags      uint32
+	count      uint32 // sample_count
+	dataOffset int32  // data_offset, with trunDataOffset
+	firstFlags uint32 // first_sample_flags, with trunFirstSampleFlags
+	per        int    // bytes of each sample's fields
+	samples    []byte // the per-sample fields, not checked against count
+}
+
+// trunHeader reads the version, flags and sample_count at the start of
+// the payload of a trun box and returns what follows them, for
+// trunBox.fields. ok is false when b is too short for them.
+func trunHeader(b []byte) (h trunBox, rest []byte, ok bool) {
+	v, flags, p, ok := fullBox(b)
+	if !ok || len(p) < 4 {
+		return trunBox{}, nil, false
+	}
+	return trunBox{version: v, flags: flags, count: be32(p)}, p[4:], true
+}
+
+// fields reads the optional fields of the trun from p, what trunHeader
+// left, and sets per and samples. It returns false when p is too short
+// for the optional fields; whether samples holds count samples is for the
+// caller to check.
+func (h *trunBox) fields(p []byte) bool {
+	if h.flags&trunDataOffset != 0 {
+		if len(p) < 4 {
+			return false
+		}
+		h.dataOffset, p = int32(be32(p)), p[4:]
+	}
+	if h.flags&trunFirstSampleFlags != 0 {
+		if len(p) < 4 {
+			return false
+		}
+		h.firstFlags, p = be32(p), p[4:]
+	}
+	h.per = 0
+	for _, bit := range [...]uint32{trunDuration, trunSize, trunFlags, trunCTO} {
+		if h.flags&bit != 0 {
+			h.per += 4
+		}
+	}
+	h.samples = p
+	return true
+}
+
+// offset returns the offset of the per-sample field bit (trunDuration,
+// trunSize, trunFlags or trunCTO) in each sample's fields.
+func (h *trunBox) offset(bit uint32) int {
+	at := 0
+	for _, f := range [...]uint32{trunDuration, trunSize, trunFlags} {
+		if f == bit {
+			break
+		}
+		if h.flags&f != 0 {
+			at += 4
+		}
+	}
+	return at
+}
+
 // Reader parses a fragmented MP4 stream fed to it piece by piece; see
 // [Reader.Feed]. The zero Reader is ready to use with default [Limits]. A
 // Reader is not safe for concurrent use.
@@ -686,53 +798,37 @@ func (r *Reader) trafTime(f *fragment, tf *traf) {
 
 // tfhd reads a track fragment header.
 func (r *Reader) tfhd(tf *traf, f *fragment, first bool, c child) error {
-	_, flags, p, ok := fullBox(c.payload)
-	need := 4
-	for _, fl := range [...]struct {
-		bit uint32
-		n   int
-	}{{tfhdBaseDataOffset, 8}, {tfhdSampleDescIndex, 4}, {tfhdDefaultDuration, 4}, {tfhdDefaultSize, 4}, {tfhdDefaultFlags, 4}} {
-		if flags&fl.bit != 0 {
-			need += fl.n
-		}
-	}
-	if !ok || len(p) < need {
+	h, ok := parseTfhd(c.payload)
+	if !ok {
 		return truncated(c.off, c.typ)
 	}
-	id := be32(p)
-	i := r.trackIndex(id)
+	i := r.trackIndex(h.id)
 	if i < 0 {
-		return fail(c.off, ErrMalformed, "traf for unknown track %d", id)
+		return fail(c.off, ErrMalformed, "traf for unknown track %d", h.id)
 	}
 	t := &r.tracks[i]
 	tf.t, tf.haveTfhd = t, true
 	tf.dt = t.next
 	tf.defDuration, tf.defSize, tf.defFlags = t.trexDuration, t.trexSize, t.trexFlags
-	p = p[4:]
 	switch {
-	case flags&tfhdBaseDataOffset != 0:
-		v := be64(p)
-		if v > math.MaxInt64 {
-			return fail(c.off, ErrMalformed, "base data offset %d", v)
+	case h.flags&tfhdBaseDataOffset != 0:
+		if h.base > math.MaxInt64 {
+			return fail(c.off, ErrMalformed, "base data offset %d", h.base)
 		}
-		tf.base = int64(v)
-		p = p[8:]
-	case flags&tfhdDefaultBaseIsMoof != 0 || first:
+		tf.base = int64(h.base)
+	case h.flags&tfhdDefaultBaseIsMoof != 0 || first:
 		tf.base = f.start
 	default:
 		tf.base = f.dataEnd
 	}
-	if flags&tfhdSampleDescIndex != 0 {
-		p = p[4:]
+	if h.flags&tfhdDefaultDuration != 0 {
+		tf.defDuration = h.duration
 	}
-	if flags&tfhdDefaultDuration != 0 {
-		tf.defDuration, p = be32(p), p[4:]
+	if h.flags&tfhdDefaultSize != 0 {
+		tf.defSize = h.size
 	}
-	if flags&tfhdDefaultSize != 0 {
-		tf.defSize, p = be32(p), p[4:]
-	}
-	if flags&tfhdDefaultFlags != 0 {
-		tf.defFlags = be32(p)
+	if h.flags&tfhdDefaultFlags != 0 {
+		tf.defFlags = h.sampleFlags
 	}
 	tf.dataEnd = tf.base
 	return nil
@@ -746,72 +842,49 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 		r.trafTime(f, tf)
 	}
 	tf.runs++
-	_, flags, p, ok := fullBox(c.payload)
-	if !ok || len(p) < 4 {
+	h, p, ok := trunHeader(c.payload)
+	if !ok {
 		return dst, truncated(c.off, c.typ)
 	}
-	count := be32(p)
-	p = p[4:]
+	count, flags := h.count, h.flags
 	if count > r.maxSamples() {
 		return dst, fail(c.off, ErrLimit, "trun of %d samples exceeds %d", count, r.maxSamples())
 	}
-	start := tf.dataEnd
-	if flags&trunDataOffset != 0 {
-		if len(p) < 4 {
-			return dst, truncated(c.off, c.typ)
-		}
-		start = tf.base + int64(int32(be32(p)))
-		p = p[4:]
+	if !h.fields(p) {
+		return dst, truncated(c.off, c.typ)
 	}
-	firstFlags, haveFirst := uint32(0), false
-	if flags&trunFirstSampleFlags != 0 {
-		if len(p) < 4 {
-			return dst, truncated(c.off, c.typ)
-		}
-		firstFlags, haveFirst = be32(p), true
-		p = p[4:]
-	}
-	per := 0
-	for _, bit := range [...]uint32{trunDuration, trunSize, trunFlags, trunCTO} {
-		if flags&bit != 0 {
-			per += 4
-		}
-	}
+	p, per := h.samples, h.per
 	if int64(len(p)) < int64(count)*int64(per) {
 		return dst, fail(c.off, ErrMalformed, "trun of %d samples is truncated", count)
 	}
 	if count == 0 {
 		return dst, nil
 	}
+	start := tf.dataEnd
+	if flags&trunDataOffset != 0 {
+		start = tf.base + int64(h.dataOffset)
+	}
 	// Durations and sizes the run does not declare are the defaults, and so
 	// is the first sample's flags: the work is bounded by the moof's bytes,
 	// however many samples a run without per-sample fields declares.
 	sumDur := uint64(count) * uint64(tf.defDuration)
 	size := int64(count) * int64(tf.defSize)
-	if !haveFirst {
+	firstFlags := h.firstFlags
+	if flags&trunFirstSampleFlags == 0 {
 		firstFlags = tf.defFlags // tfhd's default, else trex's
 		if flags&trunFlags != 0 {
-			at := 0
-			if flags&trunDuration != 0 {
-				at += 4
-			}
-			if flags&trunSize != 0 {
-				at += 4
-			}
-			firstFlags = be32(p[at:])
+			firstFlags = be32(p[h.offset(trunFlags):])
 		}
 	}
 	if flags&trunDuration != 0 {
 		sumDur = 0
+		at := h.offset(trunDuration)
 		for i := range int(count) {
-			sumDur += uint64(be32(p[i*per:]))
+			sumDur += uint64(be32(p[i*per+at:]))
 		}
 	}
 	if flags&trunSize != 0 {
-		at := 0
-		if flags&trunDuration != 0 {
-			at = 4
-		}
+		at := h.offset(trunSize)
 		size = 0
 		for i := range int(count) {
 			size += int64(be32(p[i*per+at:]))

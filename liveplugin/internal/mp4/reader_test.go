@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/amlive/amlive/liveplugin/internal/media/mediatest"
 )
 
 func TestStreamEvents(t *testing.T) {
@@ -107,10 +109,10 @@ func TestSplitPoints(t *testing.T) {
 		check(fmt.Sprintf("split at %d", i), [][]byte{s[:i], s[i:]})
 	}
 	for n := 1; n <= 7; n++ {
-		check(fmt.Sprintf("split every %d", n), splitEvery(s, n))
+		check(fmt.Sprintf("split every %d", n), mediatest.SplitEvery(s, n))
 	}
 	for seed := range uint64(20) {
-		check(fmt.Sprintf("random split %d", seed), splitRandom(s, seed, 200))
+		check(fmt.Sprintf("random split %d", seed), mediatest.SplitRandom(s, seed, 200))
 	}
 }
 

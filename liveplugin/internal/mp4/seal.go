@@ -1,7 +1,6 @@
 package mp4
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -151,22 +150,6 @@ type sealHard struct{ error }
 // errSealShort reports that the file ends inside a box.
 var errSealShort = errors.New("mp4: file ends inside a box")
 
-// sealErr returns a *SyntaxError.
-func sealErr(off int64, err error, format string, args ...any) error {
-	return &SyntaxError{Offset: off, Reason: fmt.Sprintf(format, args...), Err: err}
-}
-
-// sealPrintable reports whether t looks like a box type: four printable
-// ASCII characters.
-func sealPrintable(t []byte) bool {
-	for _, c := range t {
-		if c < 0x20 || c > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // sealReadAt reads len(p) bytes at off, which the caller has checked are
 // within the file.
 func sealReadAt(src io.ReaderAt, p []byte, off int64) error {
@@ -196,10 +179,10 @@ func (sc *sealScan) readHeader(off int64) (sealBox, error) {
 	if err != nil {
 		return sealBox{}, err
 	}
-	if binary.BigEndian.Uint32(p[:]) == 0 {
+	if be32(p[:]) == 0 {
 		// "To the end of the file": no longer true once the seal has
 		// appended its mfra. MediaRecorder never writes it.
-		return sealBox{}, sealErr(off, ErrMalformed, "%s box of size 0 (to the end of the file) at the top level", b.typ)
+		return sealBox{}, fail(off, ErrMalformed, "%s box of size 0 (to the end of the file) at the top level", b.typ)
 	}
 	if b.size > sc.size-off {
 		return sealBox{}, errSealShort
@@ -213,29 +196,26 @@ func (sc *sealScan) readHeader(off int64) (sealBox, error) {
 // the header (top level: the caller decides), else refused.
 func sealParseHeader(p []byte, off, room int64) (sealBox, error) {
 	if len(p) < 8 {
-		return sealBox{}, sealErr(off, ErrMalformed, "box header cut short")
+		return sealBox{}, fail(off, ErrMalformed, "box header cut short")
 	}
-	b := sealBox{typ: string(p[4:8]), off: off, hdr: 8}
-	if !sealPrintable(p[4:8]) {
-		return sealBox{}, sealErr(off, ErrMalformed, "box type %q is not printable", p[4:8])
+	if !printable(p[4:8]) {
+		return sealBox{}, fail(off, ErrMalformed, "box type %q is not printable", p[4:8])
 	}
-	switch sz := binary.BigEndian.Uint32(p); sz {
-	case 0:
+	_, hdr, size, ok := boxHeader(p)
+	if !ok {
+		return sealBox{}, errSealShort // a largesize cut short
+	}
+	b := sealBox{typ: string(p[4:8]), off: off, hdr: int64(hdr)}
+	switch {
+	case size == 0 && hdr == 8: // not a largesize of 0
 		b.size = room // extends to the end of its parent
-	case 1:
-		if len(p) < 16 {
-			return sealBox{}, errSealShort
-		}
-		large := binary.BigEndian.Uint64(p[8:])
-		if large > math.MaxInt64 {
-			return sealBox{}, sealErr(off, ErrMalformed, "%s box size %d too large", b.typ, large)
-		}
-		b.hdr, b.size = 16, int64(large)
+	case size > math.MaxInt64:
+		return sealBox{}, fail(off, ErrMalformed, "%s box size %d too large", b.typ, size)
 	default:
-		b.size = int64(sz)
+		b.size = int64(size)
 	}
 	if b.size < b.hdr {
-		return sealBox{}, sealErr(off, ErrMalformed, "%s box size %d smaller than its header", b.typ, b.size)
+		return sealBox{}, fail(off, ErrMalformed, "%s box size %d smaller than its header", b.typ, b.size)
 	}
 	return b, nil
 }
@@ -248,7 +228,7 @@ func sealChildren(p []byte, off int64, fn func(b sealBox, body []byte) error) er
 		room := int64(len(p)) - pos
 		b, err := sealParseHeader(p[pos:], off+pos, room)
 		if errors.Is(err, errSealShort) || (err == nil && b.size > room) {
-			return sealErr(off+pos, ErrMalformed, "box larger than its parent")
+			return fail(off+pos, ErrMalformed, "box larger than its parent")
 		}
 		if err != nil {
 			return err
@@ -329,7 +309,7 @@ func (sc *sealScan) run() error {
 		break
 	}
 	if len(sc.frags) == 0 {
-		return sealErr(off, ErrMalformed, "no complete fragment")
+		return fail(off, ErrMalformed, "no complete fragment")
 	}
 	sc.info.Fragments = len(sc.frags)
 	for _, t := range sc.tracks {
@@ -355,13 +335,13 @@ func (sc *sealScan) topBox(b sealBox) (int64, error) {
 	case "free", "skip", "sidx", "mfra", "styp", "prft", "uuid", "emsg":
 		return b.end(), nil // dropped: the seal writes its own index
 	}
-	return 0, sealErr(b.off, ErrMalformed, "unexpected %s box at the top level", b.typ)
+	return 0, fail(b.off, ErrMalformed, "unexpected %s box at the top level", b.typ)
 }
 
 // readInit reads the ftyp and the moov.
 func (sc *sealScan) readInit() error {
 	notMP4 := func(off int64, why string) error {
-		return sealErr(off, ErrNotMP4, "%s", why)
+		return fail(off, ErrNotMP4, "%s", why)
 	}
 	b, err := sc.readHeader(0)
 	if err != nil && !errors.Is(err, errSealShort) && !errors.Is(err, ErrMalformed) {
@@ -371,7 +351,7 @@ func (sc *sealScan) readInit() error {
 		return notMP4(0, "no ftyp box at the start")
 	}
 	if b.size > sc.o.MaxInitBytes {
-		return sealErr(0, ErrLimit, "ftyp of %d bytes, more than %d", b.size, sc.o.MaxInitBytes)
+		return fail(0, ErrLimit, "ftyp of %d bytes, more than %d", b.size, sc.o.MaxInitBytes)
 	}
 	sc.ftyp = make([]byte, b.size)
 	if err := sealReadAt(sc.src, sc.ftyp, 0); err != nil {
@@ -394,7 +374,7 @@ func (sc *sealScan) readInit() error {
 			return notMP4(off, fmt.Sprintf("%s box where the moov should be", b.typ))
 		}
 		if b.size > sc.o.MaxInitBytes {
-			return sealErr(off, ErrLimit, "moov of %d bytes, more than %d", b.size, sc.o.MaxInitBytes)
+			return fail(off, ErrLimit, "moov of %d bytes, more than %d", b.size, sc.o.MaxInitBytes)
 		}
 		sc.moov = make([]byte, b.size)
 		sc.moovOff = off - int64(len(sc.ftyp))

@@ -1,32 +1,9 @@
 package mp4
 
 import (
-	"encoding/binary"
 	"math"
 	"math/bits"
 	"time"
-)
-
-// Sample flags (ISO/IEC 14496-12, 8.8.3.1).
-const sealNonSync = 0x00010000 // sample_is_non_sync_sample
-
-// tfhd flags.
-const (
-	sealTfhdBaseOffset  = 0x000001
-	sealTfhdDescription = 0x000002
-	sealTfhdDuration    = 0x000008
-	sealTfhdSize        = 0x000010
-	sealTfhdFlags       = 0x000020
-)
-
-// trun flags.
-const (
-	sealTrunDataOffset = 0x000001
-	sealTrunFirstFlags = 0x000004
-	sealTrunDuration   = 0x000100
-	sealTrunSize       = 0x000200
-	sealTrunFlags      = 0x000400
-	sealTrunCTO        = 0x000800
 )
 
 // parseMoov reads the tracks of the moov b (in sc.moov): mvhd's
@@ -44,7 +21,7 @@ func (sc *sealScan) parseMoov(b sealBox) error {
 			mvhd, sc.movieScale = true, ts
 		case "trak":
 			if len(sc.tracks) == sealMaxTracks {
-				return sealErr(c.off, ErrLimit, "more than %d tracks", sealMaxTracks)
+				return fail(c.off, ErrLimit, "more than %d tracks", sealMaxTracks)
 			}
 			t, err := sealParseTrak(c, p)
 			if err != nil {
@@ -52,7 +29,7 @@ func (sc *sealScan) parseMoov(b sealBox) error {
 			}
 			for _, u := range sc.tracks {
 				if u.id == t.id {
-					return sealErr(c.off, ErrMalformed, "two tracks with track_ID %d", t.id)
+					return fail(c.off, ErrMalformed, "two tracks with track_ID %d", t.id)
 				}
 			}
 			sc.tracks = append(sc.tracks, t)
@@ -65,11 +42,11 @@ func (sc *sealScan) parseMoov(b sealBox) error {
 	case err != nil:
 		return err
 	case !mvex:
-		return sealErr(b.off, ErrNotMP4, "moov without mvex: not a fragmented file")
+		return fail(b.off, ErrNotMP4, "moov without mvex: not a fragmented file")
 	case !mvhd || sc.movieScale == 0:
-		return sealErr(b.off, ErrMalformed, "moov without mvhd timescale")
+		return fail(b.off, ErrMalformed, "moov without mvhd timescale")
 	case len(sc.tracks) == 0:
-		return sealErr(b.off, ErrMalformed, "moov without trak")
+		return fail(b.off, ErrMalformed, "moov without trak")
 	}
 	// The trex defaults, now that every track is known.
 	_ = sealChildren(sc.moov[b.hdr:], b.body(), func(c sealBox, p []byte) error {
@@ -77,13 +54,15 @@ func (sc *sealScan) parseMoov(b sealBox) error {
 			return nil
 		}
 		return sealChildren(p, c.body(), func(c sealBox, p []byte) error {
-			if c.typ != "trex" || len(p) < 24 {
+			if c.typ != "trex" {
 				return nil
 			}
-			id := binary.BigEndian.Uint32(p[4:])
-			if t := sc.track(id); t != nil {
-				t.defDur = binary.BigEndian.Uint32(p[12:])
-				t.defFlags = binary.BigEndian.Uint32(p[20:])
+			x, ok := parseTrex(p)
+			if !ok {
+				return nil
+			}
+			if t := sc.track(x.id); t != nil {
+				t.defDur, t.defFlags = x.duration, x.flags
 			}
 			return nil
 		})
@@ -119,16 +98,11 @@ func sealParseTrak(b sealBox, p []byte) (sealTrack, error) {
 	err := sealChildren(p, b.body(), func(c sealBox, p []byte) error {
 		switch c.typ {
 		case "tkhd":
-			// version/flags, then creation and modification times (32
-			// or 64 bits each), then track_ID.
-			at := 12
-			if len(p) > 0 && p[0] == 1 {
-				at = 20
+			id, ok := fieldAfterTimes(p) // track_ID
+			if !ok {
+				return fail(c.off, ErrMalformed, "tkhd cut short")
 			}
-			if len(p) < at+4 {
-				return sealErr(c.off, ErrMalformed, "tkhd cut short")
-			}
-			tkhd, t.id = true, binary.BigEndian.Uint32(p[at:])
+			tkhd, t.id = true, id
 		case "mdia":
 			return sealChildren(p, c.body(), func(c sealBox, p []byte) error {
 				switch c.typ {
@@ -138,7 +112,7 @@ func sealParseTrak(b sealBox, p []byte) (sealTrack, error) {
 					return err
 				case "hdlr":
 					if len(p) < 12 {
-						return sealErr(c.off, ErrMalformed, "hdlr cut short")
+						return fail(c.off, ErrMalformed, "hdlr cut short")
 					}
 					t.video = string(p[8:12]) == "vide"
 				}
@@ -151,9 +125,9 @@ func sealParseTrak(b sealBox, p []byte) (sealTrack, error) {
 	case err != nil:
 		return t, err
 	case !tkhd:
-		return t, sealErr(b.off, ErrMalformed, "trak without tkhd")
+		return t, fail(b.off, ErrMalformed, "trak without tkhd")
 	case t.timescale == 0:
-		return t, sealErr(b.off, ErrMalformed, "track %d without mdhd timescale", t.id)
+		return t, fail(b.off, ErrMalformed, "track %d without mdhd timescale", t.id)
 	}
 	return t, nil
 }
@@ -161,32 +135,32 @@ func sealParseTrak(b sealBox, p []byte) (sealTrack, error) {
 // sealTimescale returns the timescale of an mvhd or mdhd box and the
 // offset in p of its duration.
 func sealTimescale(b sealBox, p []byte) (ts uint32, durAt int, err error) {
-	at := 12 // version/flags, 32-bit creation and modification times
+	at := afterTimes(p) // timescale, then duration
 	durLen := 4
 	if len(p) > 0 && p[0] == 1 {
-		at, durLen = 20, 8
+		durLen = 8
 	}
 	if len(p) < at+4+durLen {
-		return 0, 0, sealErr(b.off, ErrMalformed, "%s cut short", b.typ)
+		return 0, 0, fail(b.off, ErrMalformed, "%s cut short", b.typ)
 	}
-	return binary.BigEndian.Uint32(p[at:]), at + 4, nil
+	return be32(p[at:]), at + 4, nil
 }
 
 // fragment reads the moof b and its mdat, records the fragment and
 // returns the offset after it.
 func (sc *sealScan) fragment(b sealBox) (int64, error) {
 	if b.size > sc.o.MaxMoofBytes {
-		return 0, sealErr(b.off, ErrLimit, "moof of %d bytes, more than %d", b.size, sc.o.MaxMoofBytes)
+		return 0, fail(b.off, ErrLimit, "moof of %d bytes, more than %d", b.size, sc.o.MaxMoofBytes)
 	}
 	mdat, err := sc.readHeader(b.end())
 	if err != nil {
 		return 0, err
 	}
 	if mdat.typ != "mdat" {
-		return 0, sealErr(mdat.off, ErrMalformed, "%s box after a moof; want mdat", mdat.typ)
+		return 0, fail(mdat.off, ErrMalformed, "%s box after a moof; want mdat", mdat.typ)
 	}
 	if len(sc.frags) == sc.o.MaxFragments {
-		return 0, sealHard{sealErr(b.off, ErrLimit, "more than %d fragments", sc.o.MaxFragments)}
+		return 0, sealHard{fail(b.off, ErrLimit, "more than %d fragments", sc.o.MaxFragments)}
 	}
 	moof := make([]byte, b.size)
 	if err := sealReadAt(sc.src, moof, b.off); err != nil {
@@ -229,19 +203,19 @@ func (sc *sealScan) parseMoof(b sealBox, p []byte, f *sealFrag) (int, error) {
 		}
 		if tf.baseOffset {
 			if tf.base < uint64(f.off) || tf.base >= uint64(f.off+f.size) {
-				return sealErr(c.off, ErrMalformed, "base_data_offset %d outside its fragment", tf.base)
+				return fail(c.off, ErrMalformed, "base_data_offset %d outside its fragment", tf.base)
 			}
 			f.patch = true
 		}
 		samples += tf.count
 		if samples > sc.o.MaxSamples {
-			return sealErr(c.off, ErrLimit, "more than %d samples in a fragment", sc.o.MaxSamples)
+			return fail(c.off, ErrLimit, "more than %d samples in a fragment", sc.o.MaxSamples)
 		}
 		if tf.t == &sc.tracks[sc.ref] && !seenRef {
 			seenRef = true
 			f.traf = uint8(min(trafs, math.MaxUint8))
 			f.ept = tf.ept
-			f.sync = tf.count > 0 && tf.firstFlags&sealNonSync == 0
+			f.sync = tf.count > 0 && tf.firstFlags&flagNonSync == 0
 		}
 		return nil
 	})
@@ -275,49 +249,38 @@ func sealParseTraf(b sealBox, p []byte, sc *sealScan) (sealTraf, error) {
 		switch c.typ {
 		case "tfhd":
 			if tf.t != nil {
-				return sealErr(c.off, ErrMalformed, "two tfhd in a traf")
+				return fail(c.off, ErrMalformed, "two tfhd in a traf")
 			}
-			if len(p) < 8 {
-				return sealErr(c.off, ErrMalformed, "tfhd cut short")
+			h, ok := parseTfhd(p)
+			if !ok {
+				return fail(c.off, ErrMalformed, "tfhd cut short")
 			}
-			flags := binary.BigEndian.Uint32(p) & 0xffffff
-			id := binary.BigEndian.Uint32(p[4:])
-			if tf.t = sc.track(id); tf.t == nil {
-				return sealErr(c.off, ErrMalformed, "traf of unknown track %d", id)
+			if tf.t = sc.track(h.id); tf.t == nil {
+				return fail(c.off, ErrMalformed, "traf of unknown track %d", h.id)
 			}
 			defDur, defFlags = tf.t.defDur, tf.t.defFlags
-			r := sealFields{p: p, at: 8}
-			if flags&sealTfhdBaseOffset != 0 {
-				tf.baseOffset, tf.base = true, r.u64()
+			if h.flags&tfhdBaseDataOffset != 0 {
+				tf.baseOffset, tf.base = true, h.base
 			}
-			if flags&sealTfhdDescription != 0 {
-				r.u32()
+			if h.flags&tfhdDefaultDuration != 0 {
+				defDur = h.duration
 			}
-			if flags&sealTfhdDuration != 0 {
-				defDur = r.u32()
-			}
-			if flags&sealTfhdSize != 0 {
-				r.u32()
-			}
-			if flags&sealTfhdFlags != 0 {
-				defFlags = r.u32()
-			}
-			if r.bad {
-				return sealErr(c.off, ErrMalformed, "tfhd cut short")
+			if h.flags&tfhdDefaultFlags != 0 {
+				defFlags = h.sampleFlags
 			}
 		case "tfdt":
 			if len(p) < 8 || (p[0] == 1 && len(p) < 12) {
-				return sealErr(c.off, ErrMalformed, "tfdt cut short")
+				return fail(c.off, ErrMalformed, "tfdt cut short")
 			}
 			haveTfdt = true
 			if p[0] == 1 {
-				start = binary.BigEndian.Uint64(p[4:])
+				start = be64(p[4:])
 			} else {
-				start = uint64(binary.BigEndian.Uint32(p[4:]))
+				start = uint64(be32(p[4:]))
 			}
 		case "trun":
 			if tf.t == nil {
-				return sealErr(c.off, ErrMalformed, "trun before tfhd")
+				return fail(c.off, ErrMalformed, "trun before tfhd")
 			}
 			if !haveStart {
 				haveStart = true
@@ -331,7 +294,7 @@ func sealParseTraf(b sealBox, p []byte, sc *sealScan) (sealTraf, error) {
 		return nil
 	})
 	if err == nil && tf.t == nil {
-		err = sealErr(b.off, ErrMalformed, "traf without tfhd")
+		err = fail(b.off, ErrMalformed, "traf without tfhd")
 	}
 	if err == nil && !haveStart && haveTfdt {
 		tf.t.next = start // a traf without samples still says where its track is
@@ -343,50 +306,36 @@ func sealParseTraf(b sealBox, p []byte, sc *sealScan) (sealTraf, error) {
 // parseTrun reads a trun of traf tf, whose track's samples continue at
 // its next decode time (start, for the traf's first trun).
 func (sc *sealScan) parseTrun(b sealBox, p []byte, tf *sealTraf, start uint64, defDur, defFlags uint32, first *bool) error {
-	if len(p) < 8 {
-		return sealErr(b.off, ErrMalformed, "trun cut short")
+	h, rest, ok := trunHeader(p)
+	if !ok {
+		return fail(b.off, ErrMalformed, "trun cut short")
 	}
 	t := tf.t
-	flags := binary.BigEndian.Uint32(p) & 0xffffff
-	signed := p[0] >= 1
-	count := int64(binary.BigEndian.Uint32(p[4:]))
+	flags, signed, count := h.flags, h.version >= 1, int64(h.count)
 	if count > sc.o.MaxSamples {
-		return sealErr(b.off, ErrLimit, "trun of %d samples, more than %d", count, sc.o.MaxSamples)
+		return fail(b.off, ErrLimit, "trun of %d samples, more than %d", count, sc.o.MaxSamples)
 	}
-	r := sealFields{p: p, at: 8}
-	if flags&sealTrunDataOffset != 0 {
-		r.u32()
+	if !h.fields(rest) || int64(len(h.samples)) < count*int64(h.per) {
+		return fail(b.off, ErrMalformed, "trun cut short")
 	}
-	firstFlags, haveFirst := uint32(0), flags&sealTrunFirstFlags != 0
-	if haveFirst {
-		firstFlags = r.u32()
-	}
-	per := 0
-	for _, f := range []uint32{sealTrunDuration, sealTrunSize, sealTrunFlags, sealTrunCTO} {
-		if flags&f != 0 {
-			per += 4
-		}
-	}
-	if r.bad || int64(len(p)-r.at) < count*int64(per) {
-		return sealErr(b.off, ErrMalformed, "trun cut short")
-	}
+	firstFlags, haveFirst := h.firstFlags, flags&trunFirstSampleFlags != 0
+	per, p := h.per, h.samples
+	atDur, atFlags, atCTO := h.offset(trunDuration), h.offset(trunFlags), h.offset(trunCTO)
 	if !*first {
 		start = t.next
 	}
 	dt := start
 	for i := range count {
 		dur, sflags, cto := defDur, defFlags, int64(0)
-		if flags&sealTrunDuration != 0 {
-			dur = r.u32()
+		at := int(i) * per
+		if flags&trunDuration != 0 {
+			dur = be32(p[at+atDur:])
 		}
-		if flags&sealTrunSize != 0 {
-			r.u32()
+		if flags&trunFlags != 0 {
+			sflags = be32(p[at+atFlags:])
 		}
-		if flags&sealTrunFlags != 0 {
-			sflags = r.u32()
-		}
-		if flags&sealTrunCTO != 0 {
-			v := r.u32()
+		if flags&trunCTO != 0 {
+			v := be32(p[at+atCTO:])
 			if signed {
 				cto = int64(int32(v))
 			} else {
@@ -417,33 +366,6 @@ func (sc *sealScan) parseTrun(b sealBox, p []byte, tf *sealTraf, start uint64, d
 	tf.count += count
 	t.next = dt
 	return nil
-}
-
-// sealFields reads big-endian fields off p, setting bad past its end.
-type sealFields struct {
-	p   []byte
-	at  int
-	bad bool
-}
-
-func (r *sealFields) u32() uint32 {
-	if r.at+4 > len(r.p) {
-		r.bad = true
-		return 0
-	}
-	v := binary.BigEndian.Uint32(r.p[r.at:])
-	r.at += 4
-	return v
-}
-
-func (r *sealFields) u64() uint64 {
-	if r.at+8 > len(r.p) {
-		r.bad = true
-		return 0
-	}
-	v := binary.BigEndian.Uint64(r.p[r.at:])
-	r.at += 8
-	return v
 }
 
 // sealAddSigned returns v+d, clamped at 0 and saturating.

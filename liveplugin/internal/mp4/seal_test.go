@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/amlive/amlive/internal/fixture"
+	"github.com/amlive/amlive/liveplugin/internal/media/mediatest"
 )
 
 // sealSets returns the names of the MP4 fixture sets.
@@ -319,20 +320,6 @@ func sealBytes(tb testing.TB, b []byte) ([]byte, SealInfo) {
 	return out.Bytes(), info
 }
 
-// sealTool returns the path of an external program, skipping the test
-// when it is missing, except in CI, where that is a failure.
-func sealTool(tb testing.TB, name string) string {
-	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s not installed: %v", name, err)
-		}
-		tb.Skipf("%s not installed", name)
-	}
-	return p
-}
-
 // sealTestPacket is a packet as ffprobe reports it.
 type sealTestPacket struct {
 	Stream int    `json:"stream_index"`
@@ -348,7 +335,7 @@ func sealFFprobe(tb testing.TB, path string, video bool) (time.Duration, []sealT
 	if video {
 		args = append(args, "-select_streams", "v")
 	}
-	b, err := exec.Command(sealTool(tb, "ffprobe"), append(args, path)...).Output()
+	b, err := exec.Command(mediatest.Tool(tb, "ffprobe"), append(args, path)...).Output()
 	if err != nil {
 		tb.Fatalf("ffprobe %s: %v", path, err)
 	}
@@ -378,7 +365,7 @@ func sealSeconds(tb testing.TB, s string) time.Duration {
 // fragments.
 func sealTestLastEnd(tb testing.TB, path string) time.Duration {
 	tb.Helper()
-	b, err := exec.Command(sealTool(tb, "ffprobe"), "-v", "error", "-show_entries", "stream=start_time,duration", "-of", "json", path).Output()
+	b, err := exec.Command(mediatest.Tool(tb, "ffprobe"), "-v", "error", "-show_entries", "stream=start_time,duration", "-of", "json", path).Output()
 	if err != nil {
 		tb.Fatalf("ffprobe %s: %v", path, err)
 	}

@@ -146,18 +146,17 @@ func (sc *sealScan) buildTrak(b sealBox, p []byte) ([]byte, error) {
 // fields, duration) with duration d; a version 0 box becomes version 1
 // when d does not fit in 32 bits.
 func sealPatchDuration(b sealBox, p []byte, k int, d uint64) ([]byte, error) {
+	at := afterTimes(p) + 4*k
 	if len(p) > 0 && p[0] == 1 {
-		at := 4 + 16 + 4*k
 		if len(p) < at+8 {
-			return nil, sealErr(b.off, ErrMalformed, "%s cut short", b.typ)
+			return nil, fail(b.off, ErrMalformed, "%s cut short", b.typ)
 		}
 		out := append([]byte(nil), p...)
 		binary.BigEndian.PutUint64(out[at:], d)
 		return out, nil
 	}
-	at := 4 + 8 + 4*k
 	if len(p) < at+4 {
-		return nil, sealErr(b.off, ErrMalformed, "%s cut short", b.typ)
+		return nil, fail(b.off, ErrMalformed, "%s cut short", b.typ)
 	}
 	if d <= math.MaxUint32 {
 		out := append([]byte(nil), p...)
@@ -207,7 +206,7 @@ func (sc *sealScan) buildSidx() ([]byte, error) {
 			size += f.size
 		}
 		if size >= 1<<31 {
-			return nil, sealErr(sc.frags[i].off, ErrLimit, "fragments of %d bytes, more than a sidx reference holds", size)
+			return nil, fail(sc.frags[i].off, ErrLimit, "fragments of %d bytes, more than a sidx reference holds", size)
 		}
 		end := t.end
 		if j < len(sc.frags) {
@@ -218,7 +217,7 @@ func (sc *sealScan) buildSidx() ([]byte, error) {
 			dur = end - sc.frags[i].ept
 		}
 		if dur > math.MaxUint32 {
-			return nil, sealErr(sc.frags[i].off, ErrLimit, "fragments of %d ticks, more than a sidx reference holds", dur)
+			return nil, fail(sc.frags[i].off, ErrLimit, "fragments of %d ticks, more than a sidx reference holds", dur)
 		}
 		sap := uint32(0)
 		if sc.frags[i].sync {
@@ -315,7 +314,7 @@ func sealShiftMoof(src io.ReaderAt, f sealFrag, shift int64) ([]byte, error) {
 			return nil
 		}
 		return sealChildren(p, c.body(), func(c sealBox, p []byte) error {
-			if c.typ == "tfhd" && len(p) >= 16 && binary.BigEndian.Uint32(p)&sealTfhdBaseOffset != 0 {
+			if c.typ == "tfhd" && len(p) >= 16 && binary.BigEndian.Uint32(p)&tfhdBaseDataOffset != 0 {
 				v := int64(binary.BigEndian.Uint64(p[8:]))
 				binary.BigEndian.PutUint64(p[8:], uint64(v+shift))
 			}

@@ -5,33 +5,24 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+
+	"github.com/amlive/amlive/liveplugin/internal/media"
 )
 
-// TrackType says what a [Track] carries.
-type TrackType uint8
+// TrackType says what a [Track] carries: the container-neutral
+// [media.TrackType].
+type TrackType = media.TrackType
 
 // Track types, from the track's handler (hdlr).
 const (
 	// Other is a track that is neither video nor audio (hint, text,
 	// metadata, ...).
-	Other TrackType = iota
+	Other = media.Other
 	// Video is a track with handler "vide".
-	Video
+	Video = media.Video
 	// Audio is a track with handler "soun".
-	Audio
+	Audio = media.Audio
 )
-
-// String returns "video", "audio" or "other".
-func (t TrackType) String() string {
-	switch t {
-	case Video:
-		return "video"
-	case Audio:
-		return "audio"
-	default:
-		return "other"
-	}
-}
 
 // Track describes one trak of the stream's moov.
 type Track struct {
@@ -119,25 +110,41 @@ func parseMoov(start int64, b []byte, off int64, maxTracks int) ([]trackState, e
 			if c.typ != typTrex {
 				return nil
 			}
-			_, _, p, ok := fullBox(c.payload)
-			if !ok || len(p) < 20 {
+			x, ok := parseTrex(c.payload)
+			if !ok {
 				return truncated(c.off, c.typ)
 			}
-			id := be32(p)
 			for i := range tracks {
-				if t := &tracks[i]; t.ID == id {
+				if t := &tracks[i]; t.ID == x.id {
 					if t.haveTrex {
-						return fail(c.off, ErrMalformed, "second trex for track %d", id)
+						return fail(c.off, ErrMalformed, "second trex for track %d", x.id)
 					}
 					t.haveTrex = true
-					t.trexDuration, t.trexSize, t.trexFlags = be32(p[8:]), be32(p[12:]), be32(p[16:])
+					t.trexDuration, t.trexSize, t.trexFlags = x.duration, x.size, x.flags
 					return nil
 				}
 			}
-			return fail(c.off, ErrMalformed, "trex for unknown track %d", id)
+			return fail(c.off, ErrMalformed, "trex for unknown track %d", x.id)
 		})
 	})
 	return tracks, err
+}
+
+// trexBox is what a trex box says: its track_ID and the defaults of its
+// track's samples.
+type trexBox struct {
+	id, duration, size, flags uint32
+}
+
+// parseTrex reads the payload of a trex box (track_ID,
+// default_sample_description_index, then the default duration, size and
+// flags). ok is false when it is too short for them.
+func parseTrex(b []byte) (trexBox, bool) {
+	_, _, p, ok := fullBox(b)
+	if !ok || len(p) < 20 {
+		return trexBox{}, false
+	}
+	return trexBox{id: be32(p), duration: be32(p[8:]), size: be32(p[12:]), flags: be32(p[16:])}, true
 }
 
 // parseTrak reads a trak box.
@@ -148,28 +155,20 @@ func parseTrak(trak child) (Track, error) {
 	err := children(trak.payload, trak.off+int64(trak.hdr), func(c child) error {
 		switch c.typ {
 		case typTkhd:
-			v, _, p, ok := fullBox(c.payload)
-			n := 12 // creation, modification, track_ID
-			if v == 1 {
-				n = 20
-			}
-			if !ok || len(p) < n {
+			id, ok := fieldAfterTimes(c.payload) // track_ID
+			if !ok {
 				return truncated(c.off, c.typ)
 			}
-			t.ID, haveTkhd = be32(p[n-4:]), true
+			t.ID, haveTkhd = id, true
 		case typMdia:
 			return children(c.payload, c.off+int64(c.hdr), func(c child) error {
 				switch c.typ {
 				case typMdhd:
-					v, _, p, ok := fullBox(c.payload)
-					n := 12 // creation, modification, timescale
-					if v == 1 {
-						n = 20
-					}
-					if !ok || len(p) < n {
+					ts, ok := fieldAfterTimes(c.payload) // timescale
+					if !ok {
 						return truncated(c.off, c.typ)
 					}
-					t.Timescale, haveMdhd = be32(p[n-4:]), true
+					t.Timescale, haveMdhd = ts, true
 				case typHdlr:
 					_, _, p, ok := fullBox(c.payload)
 					if !ok || len(p) < 8 {

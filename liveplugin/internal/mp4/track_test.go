@@ -149,20 +149,6 @@ func TestTrackFields(t *testing.T) {
 	}
 }
 
-func TestTrackTypeString(t *testing.T) {
-	tests := []struct {
-		give TrackType
-		want string
-	}{{Video, "video"}, {Audio, "audio"}, {Other, "other"}, {TrackType(9), "other"}}
-	for _, tc := range tests {
-		t.Run(tc.want, func(t *testing.T) {
-			if got := tc.give.String(); got != tc.want {
-				t.Errorf("String() = %q; want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestCodecErrorDetail(t *testing.T) {
 	tests := []struct {
 		name string

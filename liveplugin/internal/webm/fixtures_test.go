@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/amlive/amlive/liveplugin/internal/media/mediatest"
 )
 
 func TestFixtures(t *testing.T) {
@@ -166,11 +168,11 @@ func TestFixtureSplits(t *testing.T) {
 				got, _ := feedPieces(t, Limits{}, blocks, fx.Chunks)
 				checkSameResult(t, fmt.Sprintf("blocks=%v chunks", blocks), got, want)
 				for n := 1; n <= 7; n++ {
-					got, _ := feedPieces(t, Limits{}, blocks, splitEvery(fx.Full, n))
+					got, _ := feedPieces(t, Limits{}, blocks, mediatest.SplitEvery(fx.Full, n))
 					checkSameResult(t, fmt.Sprintf("blocks=%v split %d", blocks, n), got, want)
 				}
 				for seed := range uint64(5) {
-					got, _ := feedPieces(t, Limits{}, blocks, splitRandom(fx.Full, seed, 5000))
+					got, _ := feedPieces(t, Limits{}, blocks, mediatest.SplitRandom(fx.Full, seed, 5000))
 					checkSameResult(t, fmt.Sprintf("blocks=%v random split %d", blocks, seed), got, want)
 				}
 			}
@@ -219,7 +221,7 @@ func TestFeedZeroAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pieces := splitEvery(cl, 1000)
+		pieces := mediatest.SplitEvery(cl, 1000)
 		allocs := testing.AllocsPerRun(100, func() {
 			for _, p := range pieces {
 				if evs, err = r.Feed(evs[:0], p); err != nil {

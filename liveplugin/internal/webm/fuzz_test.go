@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/amlive/amlive/internal/fixture"
+	"github.com/amlive/amlive/liveplugin/internal/media/mediatest"
 )
 
 // handBuiltStreams are the small streams of the unit tests, as fuzz seeds.
@@ -58,7 +59,7 @@ func FuzzReader(f *testing.F) {
 		want, r := feedPieces(t, lim, true, [][]byte{data})
 		checkOrder(t, want.events)
 		checkFootprint(t, r)
-		got, r2 := feedPieces(t, lim, true, splitRandom(data, seed, 1+int(seed%300)))
+		got, r2 := feedPieces(t, lim, true, mediatest.SplitRandom(data, seed, 1+int(seed%300)))
 		checkSameResult(t, fmt.Sprintf("split with seed %d", seed), got, want)
 		checkFootprint(t, r2)
 		checkSettle(t, data, r, r2)

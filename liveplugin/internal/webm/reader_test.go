@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/amlive/amlive/liveplugin/internal/media/mediatest"
 )
 
 // feedAll feeds b whole, then one byte at a time and in 3-byte pieces, and
@@ -15,7 +17,7 @@ func feedAll(t *testing.T, lim Limits, blocks bool, b []byte) (feedResult, *Read
 	t.Helper()
 	want, r := feedPieces(t, lim, blocks, [][]byte{b})
 	for _, n := range []int{1, 3} {
-		got, _ := feedPieces(t, lim, blocks, splitEvery(b, n))
+		got, _ := feedPieces(t, lim, blocks, mediatest.SplitEvery(b, n))
 		checkSameResult(t, fmt.Sprintf("split %d", n), got, want)
 	}
 	return want, r

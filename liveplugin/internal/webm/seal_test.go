@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/amlive/amlive/internal/ebml"
+	"github.com/amlive/amlive/liveplugin/internal/media/mediatest"
 )
 
 func TestEncode(t *testing.T) {
@@ -292,20 +293,6 @@ func seal(tb testing.TB, b []byte) ([]byte, SealInfo) {
 	return out.Bytes(), info
 }
 
-// tool returns the path of an external program, skipping the test when it
-// is missing, except in CI, where that is a failure.
-func tool(tb testing.TB, name string) string {
-	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s not installed: %v", name, err)
-		}
-		tb.Skipf("%s not installed", name)
-	}
-	return p
-}
-
 // maxFrameGap is the longest frame of the fixtures: Opus frames of 60 ms,
 // plus a little for the last video frame.
 const maxFrameGap = 70 * time.Millisecond
@@ -383,7 +370,7 @@ func TestSealFixtures(t *testing.T) {
 // frame after the last block.
 func checkFFprobe(t *testing.T, path string, last time.Duration) {
 	t.Helper()
-	cmd := exec.Command(tool(t, "ffprobe"), "-v", "error", "-show_entries", "format=duration", "-of", "json", path)
+	cmd := exec.Command(mediatest.Tool(t, "ffprobe"), "-v", "error", "-show_entries", "format=duration", "-of", "json", path)
 	b, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("ffprobe: %v", err)
@@ -416,7 +403,7 @@ var (
 // that mkvinfo finds the cues s holds, one per keyframe Cluster.
 func checkMkvinfo(t *testing.T, path string, s sealed, keys int) {
 	t.Helper()
-	b, err := exec.Command(tool(t, "mkvmerge"), "-J", path).Output()
+	b, err := exec.Command(mediatest.Tool(t, "mkvmerge"), "-J", path).Output()
 	if err != nil {
 		t.Fatalf("mkvmerge -J: %v", err)
 	}
@@ -437,7 +424,7 @@ func checkMkvinfo(t *testing.T, path string, s sealed, keys int) {
 	if len(id.Errors)+len(id.Warnings) > 0 || !id.Container.Supported || id.Container.Properties.Duration <= 0 {
 		t.Errorf("mkvmerge -J = %+v; want a supported file with a duration, no errors or warnings", id)
 	}
-	b, err = exec.Command(tool(t, "mkvinfo"), "--all", path).Output()
+	b, err = exec.Command(mediatest.Tool(t, "mkvinfo"), "--all", path).Output()
 	if err != nil {
 		t.Fatalf("mkvinfo: %v", err)
 	}

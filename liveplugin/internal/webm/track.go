@@ -3,33 +3,24 @@ package webm
 import (
 	"fmt"
 	"strings"
+
+	"github.com/amlive/amlive/liveplugin/internal/media"
 )
 
-// TrackType says what a [Track] carries.
-type TrackType uint8
+// TrackType says what a [Track] carries: the container-neutral
+// [media.TrackType].
+type TrackType = media.TrackType
 
 // Track types. Matroska types other than video and audio (subtitles,
 // buttons, metadata, ...) are all Other.
 const (
 	// Other is a track that is neither video nor audio.
-	Other TrackType = iota
+	Other = media.Other
 	// Video is a video track (Matroska TrackType 1).
-	Video
+	Video = media.Video
 	// Audio is an audio track (Matroska TrackType 2).
-	Audio
+	Audio = media.Audio
 )
-
-// String returns "video", "audio" or "other".
-func (t TrackType) String() string {
-	switch t {
-	case Video:
-		return "video"
-	case Audio:
-		return "audio"
-	default:
-		return "other"
-	}
-}
 
 // Track describes one TrackEntry of the stream's Tracks element.
 type Track struct {
