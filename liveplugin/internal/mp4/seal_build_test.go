@@ -68,10 +68,12 @@ type sealTestTraf struct {
 	base bool
 }
 
-// sealSync and sealNotSync are sample flags.
+// sealSync, sealNotSync and sealDepends are sample flags; sealDepends
+// says the sample depends on others but leaves the non-sync bit clear.
 var (
 	sealSync    = uint32(0x02000000)
 	sealNotSync = uint32(0x01010000)
+	sealDepends = uint32(0x01000000)
 )
 
 // sealTestSample returns the 4 bytes of sample i of traf j of fragment

@@ -90,6 +90,22 @@ func TestSealHandBuilt(t *testing.T) {
 			mdhd: []uint64{192000, 270000}, tkhd: []uint64{4000, 3000}, vers: []byte{1, 1, 1, 1}, mvhd: 4000,
 		},
 		{
+			// A first sample that depends on others is no sync sample,
+			// even without the non-sync bit: the sealer indexes the
+			// fragments the live reader calls join points, no others.
+			name: "depends on others without the non-sync bit",
+			give: sealTestFile(sealTestInit(false, video), 2, func(i int, at int64) []byte {
+				v := sealTestTraf{id: 2, tfdt: uint64(i) * 90000, count: 30, durs: sealRepeat(3000, 30), first: &sealSync}
+				if i == 1 {
+					v.first = &sealDepends
+				}
+				return sealTestFragment(at, uint32(i+1), v)
+			}),
+			duration: 2 * time.Second, last: 2*time.Second - time.Second/30,
+			keyframes: 1, refs: 2, refDurs: []uint32{90000, 90000}, sap: []bool{true, false},
+			mdhd: []uint64{180000}, tkhd: []uint64{2000}, vers: []byte{1, 1}, mvhd: 2000,
+		},
+		{
 			// mdhd's duration no longer fits in 32 bits: the version 0
 			// box becomes version 1 (tkhd's, in ms, still fits).
 			name: "duration past 32 bits",

@@ -215,7 +215,7 @@ func (sc *sealScan) parseMoof(b sealBox, p []byte, f *sealFrag) (int, error) {
 			seenRef = true
 			f.traf = uint8(min(trafs, math.MaxUint8))
 			f.ept = tf.ept
-			f.sync = tf.count > 0 && tf.firstFlags&flagNonSync == 0
+			f.sync = tf.count > 0 && isSync(tf.firstFlags)
 		}
 		return nil
 	})
