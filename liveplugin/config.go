@@ -135,6 +135,12 @@ type Config struct {
 	// inline <script> and <style> elements only with nonce="{{.Nonce}}"
 	// (see SECURITY.md). Optional.
 	Views fs.FS
+	// ViewData returns the app's own data for the plugin's pages, which
+	// their templates find in .App: an override of "amlive-layout" or
+	// "amlive-header" in Views shows the site's header and the signed-in
+	// user with it. It runs synchronously on every page request and must
+	// not block. Optional. Defaults to none: .App is nil.
+	ViewData func(c echo.Context) any
 
 	// Logger receives the plugin's logs. Optional. Defaults to slog.Default().
 	Logger *slog.Logger

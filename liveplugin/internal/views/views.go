@@ -42,6 +42,10 @@ type Page struct {
 	Rooms      []RoomSummary // rooms page
 	EmbedURL   string        // absolute or root-relative URL of {base}/{room}/embed
 	CanPublish bool          // show a "Go live" link to {base}/{room}/broadcast
+	// App is the application's data for this request (Config.ViewData),
+	// for the app's overrides, such as a header with the signed-in user;
+	// nil without it. The default templates do not use it.
+	App any
 	// Nonce is this response's Content-Security-Policy nonce: the only
 	// inline <script> and <style> elements the page may run are those
 	// with nonce="{{.Nonce}}". The default templates have none.
