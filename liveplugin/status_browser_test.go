@@ -3,6 +3,7 @@ package liveplugin_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,6 +65,8 @@ func TestBrowserStatusFollowsBroadcast(t *testing.T) {
 	rooms.Navigate(srv.url + "/live/")
 	rooms.WaitFor(jsSees("Nobody is live right now."), browserLiveTimeout)
 	chrometest.Eval[bool](rooms, jsWatchText)
+	// What an app's script would see through the status API.
+	chrometest.Eval[bool](rooms, `(window.__events = [], amlive.status.subscribe('`+browserRoom+`', (info, ev) => window.__events.push(ev.type + ':' + (info ? info.viewers : 'offline'))), true)`)
 
 	pub, _ := publish(t, ctx, ts, browserRoom)
 	for _, c := range fx.Chunks[:len(fx.Chunks)/2] {
@@ -101,6 +104,12 @@ func TestBrowserStatusFollowsBroadcast(t *testing.T) {
 	}
 	if !listed {
 		t.Errorf("rooms page showed %q; want one with %s and \"1 watching\"", texts, browserRoom)
+	}
+
+	// amlive.status.subscribe: the snapshot (offline), live, the viewer, ended.
+	events := chrometest.Eval[[]string](rooms, `window.__events`)
+	if len(events) < 4 || events[0] != "snapshot:offline" || !strings.HasPrefix(events[1], "live:") || !slices.Contains(events, "viewers:1") || events[len(events)-1] != "ended:offline" {
+		t.Errorf("amlive.status.subscribe(%q) saw %q; want snapshot:offline, live:…, … viewers:1 …, ended:offline", browserRoom, events)
 	}
 
 	faviconMu.Lock()
