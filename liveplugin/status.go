@@ -99,15 +99,20 @@ type roomState struct {
 	reconnecting bool
 }
 
-// statusFeed computes the rooms' changes and fans them out.
+// statusFeed computes the rooms' changes and fans them out. refreshMu
+// serialises the refreshes, which list the rooms and read the recordings
+// of those that ended (disk); mu guards the subscribers only, so that no
+// lock a stream's handler takes is held across that I/O.
 type statusFeed struct {
 	p        *Plugin
 	interval time.Duration
 	max      int
 
+	refreshMu sync.Mutex
+	last      map[string]roomState // nil while nobody subscribes
+
 	mu     sync.Mutex
 	subs   map[*statusSub]struct{}
-	last   map[string]roomState // nil while nobody subscribes
 	closed bool
 
 	kickc chan struct{} // in: refresh now; capacity 1
@@ -150,48 +155,64 @@ func (f *statusFeed) run() {
 		case <-f.done:
 			return
 		}
-		f.mu.Lock()
-		f.refreshLocked()
-		f.mu.Unlock()
+		f.refresh()
 	}
 }
 
 // close refreshes one last time (the broadcasts Close ended), ends every
 // stream and waits for their handlers and the feed's goroutine.
 func (f *statusFeed) close() {
+	f.refreshMu.Lock()
 	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
+	closed := f.closed
+	f.mu.Unlock()
+	if closed {
+		f.refreshMu.Unlock()
 		return
 	}
-	f.refreshLocked()
+	f.refreshHeld()
+	f.mu.Lock()
 	f.closed = true
 	close(f.done)
 	f.mu.Unlock()
+	f.refreshMu.Unlock() // the goroutine may wait for it to refresh
 	f.wg.Wait()
 	f.handlers.Wait()
 }
 
-// refreshLocked compares the live rooms with the last listing and sends
-// the changes. With no subscriber it only forgets the listing.
-func (f *statusFeed) refreshLocked() {
-	if len(f.subs) == 0 {
+// refresh compares the live rooms with the last listing and sends the
+// changes. With no subscriber it only forgets the listing.
+func (f *statusFeed) refresh() {
+	f.refreshMu.Lock()
+	defer f.refreshMu.Unlock()
+	f.refreshHeld()
+}
+
+// refreshHeld is refresh with refreshMu held.
+func (f *statusFeed) refreshHeld() {
+	f.mu.Lock()
+	none := len(f.subs) == 0
+	f.mu.Unlock()
+	if none {
 		f.last = nil
 		return
 	}
-	f.applyLocked(f.p.Live())
+	msgs := f.changes(f.p.Live())
+	f.mu.Lock()
+	f.sendLocked(msgs)
+	f.mu.Unlock()
 }
 
-// applyLocked sends the subscribers the changes from the last listing to
-// live, which becomes the last listing.
-func (f *statusFeed) applyLocked(live []BroadcastInfo) {
+// changes returns the events from the last listing to live, which becomes
+// the last listing. refreshMu must be held.
+func (f *statusFeed) changes(live []BroadcastInfo) []statusMsg {
 	now := make(map[string]roomState, len(live))
 	var msgs []statusMsg
 	for _, b := range live {
 		st := roomState{id: b.ID, viewers: b.Viewers, reconnecting: b.Reconnecting}
 		now[b.Room] = st
-		if len(f.subs) == 0 {
-			continue
+		if f.last == nil {
+			continue // nobody to tell: the listing starts here
 		}
 		old, ok := f.last[b.Room]
 		switch {
@@ -204,12 +225,12 @@ func (f *statusFeed) applyLocked(live []BroadcastInfo) {
 		}
 	}
 	for room, old := range f.last {
-		if _, ok := now[room]; !ok && len(f.subs) > 0 {
+		if _, ok := now[room]; !ok {
 			msgs = append(msgs, f.endedMsg(room, old.id))
 		}
 	}
 	f.last = now
-	f.sendLocked(msgs)
+	return msgs
 }
 
 // sendLocked gives msgs to every subscriber without waiting: one whose
@@ -265,19 +286,28 @@ func sseFrame(room, event string, v any) statusMsg {
 // fails past MaxStatusSubscribers and once the feed is closed. The caller
 // serves the stream, then calls unsubscribe and handlers.Done.
 func (f *statusFeed) subscribe() (*statusSub, []BroadcastInfo, error) {
+	f.refreshMu.Lock()
+	defer f.refreshMu.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
+	closed, full := f.closed, len(f.subs) >= f.max
+	f.mu.Unlock()
+	if closed {
 		return nil, nil, ErrClosed
 	}
-	if len(f.subs) >= f.max {
+	if full {
 		return nil, nil, &limitError{Name: "MaxStatusSubscribers", Max: int64(f.max)}
 	}
 	// One listing: the others' changes up to it, the newcomer's
 	// snapshot, and what the next changes are computed against.
 	live := f.p.Live()
-	f.applyLocked(live)
+	msgs := f.changes(live)
 	s := &statusSub{ch: make(chan statusMsg, statusBuffer), dropped: make(chan struct{})}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, nil, ErrClosed
+	}
+	f.sendLocked(msgs)
 	f.subs[s] = struct{}{}
 	f.handlers.Add(1)
 	return s, live, nil
