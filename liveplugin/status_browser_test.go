@@ -112,6 +112,11 @@ func TestBrowserStatusFollowsBroadcast(t *testing.T) {
 		t.Errorf("amlive.status.subscribe(%q) saw %q; want snapshot:offline, live:…, … viewers:1 …, ended:offline", browserRoom, events)
 	}
 
+	for _, tab := range []*chrometest.Tab{rooms, watch} {
+		if !chrometest.Eval[bool](tab, `Boolean(document.querySelector('link[rel~="icon"]'))`) {
+			t.Errorf("%s names no icon: the browser asks for /favicon.ico", tab.Name())
+		}
+	}
 	faviconMu.Lock()
 	defer faviconMu.Unlock()
 	if favicons != 0 {
