@@ -3,7 +3,8 @@
 // (the helpers the widgets share: endpoints, the close-code sentences, the
 // widget registry with amlive.init and amlive.destroy), broadcaster.js
 // (camera to WebSocket upload), player.js (WebSocket to Media Source
-// Extensions playback) and live.css. The plugin serves them under
+// Extensions playback), status.js (the rooms' live state, one stream per
+// page that the widgets and the page's elements share) and live.css. The plugin serves them under
 // {base}/assets/; pages load the scripts in that order (the head partial
 // does).
 //
@@ -16,7 +17,8 @@ package assets
 
 import "embed"
 
-// FS holds protocol.js, core.js, broadcaster.js, player.js and live.css at
+// FS holds protocol.js, core.js, broadcaster.js, player.js, status.js and
+// live.css at
 // its root. It is read-only and safe for concurrent use.
 //
 //go:embed *.js *.css

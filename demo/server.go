@@ -35,6 +35,20 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
+// viewsFS is the plugin's Config.Views: views/layout.html replaces the
+// plugin's "amlive-layout" with the site's, and templates/header.html
+// brings the header and footer the site's own pages share.
+//
+//go:embed views/*.html templates/header.html
+var viewsFS embed.FS
+
+// siteData is the plugin's Config.ViewData: what the site's header needs
+// in the plugin's pages, as pageData gives it to the site's own.
+type siteData struct {
+	User string // the signed-in user, or ""
+	CSRF string // the token of the sign-out form
+}
+
 // options configures a server. The zero value of each field but DataDir
 // means its default.
 type options struct {
@@ -247,7 +261,9 @@ func newServer(opts options) (*server, error) {
 			// protected by their Origin check and Authorize, its DELETE
 			// API by the SameSite=Lax session cookie and CORS (a
 			// cross-site DELETE needs a preflight nobody answers).
-			Skipper:        func(c echo.Context) bool { return isPluginPath(c.Request().URL.Path) },
+			// The plugin's HTML pages get a token, for the sign-out form
+			// of the site's header they carry (see viewsFS).
+			Skipper:        func(c echo.Context) bool { return isPluginPath(c.Request().URL.Path) && !isPluginPage(c.Request()) },
 			TokenLookup:    "form:_csrf",
 			CookieName:     "_csrf",
 			CookiePath:     "/",
@@ -260,9 +276,17 @@ func newServer(opts options) (*server, error) {
 	)
 
 	cfg := liveplugin.Config{
-		Dir:         opts.RecordingsDir,
-		Authorize:   s.authorize,
-		SignInURL:   "/login", // the plugin's pages send visitors who must sign in here
+		Dir:       opts.RecordingsDir,
+		Authorize: s.authorize,
+		SignInURL: "/login", // the plugin's pages send visitors who must sign in here
+		// The plugin's pages in the site's layout, with its header and
+		// sign-in: the templates override the plugin's "amlive-layout",
+		// and ViewData gives them the signed-in user.
+		Views: viewsFS,
+		ViewData: func(c echo.Context) any {
+			token, _ := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+			return siteData{User: s.currentUser(c), CSRF: token}
+		},
 		Logger:      opts.Logger,
 		IdleTimeout: opts.IdleTimeout,
 		Metrics:     reg,
@@ -308,6 +332,12 @@ func newServer(opts options) (*server, error) {
 	e.StaticFS("/static", echo.MustSubFS(staticFS, "static"))
 	s.echo = e
 	return s, nil
+}
+
+// isPluginPage reports whether r asks for one of the plugin's HTML pages:
+// a GET for HTML, as a browser navigating there sends.
+func isPluginPage(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 // isPluginPath reports whether path is one of the plugin's routes.
@@ -410,7 +440,7 @@ func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 	}
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(fm).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(fm).ParseFS(templateFS, "templates/layout.html", "templates/header.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("templates: %w", err)
 		}

@@ -465,7 +465,7 @@ func TestPages(t *testing.T) {
 		wantLocation string
 		want         []string
 	}{
-		{name: "home", givePath: "/", wantStatus: 200, want: []string{`id="live-list"`, `data-rooms-url="/live/rooms"`, `/live/assets/player.js?v=`}},
+		{name: "home", givePath: "/", wantStatus: 200, want: []string{`id="live-list"`, `data-amlive-live-list`, `/live/assets/player.js?v=`, `/live/assets/status.js?v=`}},
 		{name: "sign-up form", givePath: "/signup", wantStatus: 200, want: []string{`data-testid="signup-username"`, `data-testid="signup-password"`, `data-testid="signup-submit"`}},
 		{name: "sign-in form", givePath: "/login?next=/u/alice", wantStatus: 200, want: []string{`data-testid="login-form"`, `name="next" value="/u/alice"`}},
 		{name: "sign-in form, foreign next", givePath: "/login?next=//evil.example", wantStatus: 200},
@@ -473,6 +473,11 @@ func TestPages(t *testing.T) {
 		{name: "embed test, default room", givePath: "/embed-test", wantStatus: 200, want: []string{`src="/live/alice/embed"`}},
 		{name: "embed test, bad room", givePath: "/embed-test?room=..%2Fx", wantStatus: 400},
 		{name: "plugin's embed page", givePath: "/live/alice/embed", wantStatus: 200, want: []string{`data-amlive-player`}},
+		// Config.Views: the plugin's pages in the site's layout, signed in.
+		{name: "plugin's rooms page in the site's layout", givePath: "/live/", wantStatus: 200,
+			want: []string{`<header class="site-header">`, `data-testid="account" data-user="alice"`, `data-testid="logout-form"`, `href="/static/style.css"`, "Nobody is live right now.", `<footer class="site-footer">`}},
+		{name: "plugin's watch page in the site's layout", givePath: "/live/alice", wantStatus: 200,
+			want: []string{`<header class="site-header">`, `data-user="alice"`, `data-amlive-player`, `<title>alice · amlive demo</title>`}},
 		{name: "plugin's broadcaster page, signed in", givePath: "/live/alice/broadcast", wantStatus: 200, want: []string{`data-amlive-broadcaster`}},
 		{name: "plugin's JSON keeps JSON errors", givePath: "/live/rooms/status", giveAccept: "application/json", wantStatus: 404},
 		{name: "unknown page", givePath: "/nope", wantStatus: 404, want: []string{`data-status="404"`}},
@@ -517,5 +522,23 @@ func TestBroadcasterPageSignIn(t *testing.T) {
 	form := url.Values{"username": {"alice"}, "password": {"password-alice"}, "next": {"/live/alice/broadcast"}}
 	if r := c.submit(r.Location, "/login", form); r.Location != "/live/alice/broadcast" {
 		t.Errorf("sign in from the redirect goes to %q; want /live/alice/broadcast", r.Location)
+	}
+}
+
+// TestSignOutFromPluginPage signs out with the form of the site's header
+// on one of the plugin's pages, which the demo's Config.Views puts there.
+func TestSignOutFromPluginPage(t *testing.T) {
+	s := newSite(t, t.TempDir(), options{})
+	c := newClient(t, s.ts.URL)
+	c.mustSignUp("alice")
+	if r := c.submit("/live/", "/logout", url.Values{}); r.Status != http.StatusSeeOther {
+		t.Fatalf("POST /logout with the token of /live/ = %d; want 303: %s", r.Status, r.Body)
+	}
+	if got := c.user(); got != "" {
+		t.Errorf("signed in as %q after signing out from /live/; want nobody", got)
+	}
+	r := c.get("/live/")
+	if !strings.Contains(r.Body, `data-testid="account-login"`) {
+		t.Errorf("GET /live/ signed out: no sign-in link in the header")
 	}
 }

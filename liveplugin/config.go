@@ -135,6 +135,12 @@ type Config struct {
 	// inline <script> and <style> elements only with nonce="{{.Nonce}}"
 	// (see SECURITY.md). Optional.
 	Views fs.FS
+	// ViewData returns the app's own data for the plugin's pages, which
+	// their templates find in .App: an override of "amlive-layout" or
+	// "amlive-header" in Views shows the site's header and the signed-in
+	// user with it. It runs synchronously on every page request and must
+	// not block. Optional. Defaults to none: .App is nil.
+	ViewData func(c echo.Context) any
 
 	// Logger receives the plugin's logs. Optional. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -234,6 +240,17 @@ type Config struct {
 	// the next keyframe. Optional. Defaults to 8 MiB.
 	ViewerQueueBytes int64
 
+	// MaxStatusSubscribers bounds the status streams (GET /rooms/events,
+	// one per open page that uses status.js) served at once; one more
+	// gets 429. Each also takes a token of ViewerUpgrades from its IP.
+	// Optional. Defaults to 10000.
+	MaxStatusSubscribers int
+	// StatusInterval is how often the status streams look for changes
+	// that no event of this node announces: viewer counts, and the rooms
+	// of other nodes of a Cluster. A broadcast going live or ending on
+	// this node is sent at once. Optional. Defaults to 2 seconds.
+	StatusInterval time.Duration
+
 	// OnLive is called when a broadcast goes live (its stream header was
 	// read). It runs synchronously in the publisher's request and must not
 	// block. Optional.
@@ -295,6 +312,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.PingInterval, defaultPingInterval)
 	setDefault(&c.SyncInterval, defaultSyncInterval)
 	setDefault(&c.Events.QueueSize, defaultEventQueue)
+	setDefault(&c.MaxStatusSubscribers, defaultMaxStatusSubscribers)
+	setDefault(&c.StatusInterval, defaultStatusInterval)
 	return c
 }
 
@@ -345,6 +364,8 @@ func (c Config) validate() error {
 	positive("PingInterval", int64(c.PingInterval))
 	positive("SyncInterval", int64(c.SyncInterval))
 	positive("Events.QueueSize", int64(c.Events.QueueSize))
+	positive("MaxStatusSubscribers", int64(c.MaxStatusSubscribers))
+	positive("StatusInterval", int64(c.StatusInterval))
 	nonNegative := func(name string, v int64) {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("liveplugin: %s must be >= 0, got %d", name, v))

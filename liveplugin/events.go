@@ -149,12 +149,14 @@ func (q *eventQueue) close() {
 func (p *Plugin) DroppedEvents() int64 { return p.events.dropped.Load() }
 
 func (p *Plugin) emitLive(b BroadcastInfo) {
+	p.feed.kick()
 	if f := p.cfg.Events.Live; f != nil {
 		p.events.push(func() { f(b) })
 	}
 }
 
 func (p *Plugin) emitEnded(b BroadcastInfo, err error) {
+	p.feed.kick()
 	if f := p.cfg.Events.Ended; f != nil {
 		e := EndedEvent{Broadcast: b, Why: endedWhy(err)}
 		if es, ok := errors.AsType[*endedBySiteError](err); ok {

@@ -61,6 +61,9 @@ func setPageHeaders(h http.Header, framable bool, policy string) {
 
 func (p *Plugin) render(c echo.Context, page string, data views.Page, framable bool) error {
 	data.Nonce = newNonce()
+	if f := p.cfg.ViewData; f != nil {
+		data.App = f(c)
+	}
 	var buf bytes.Buffer
 	if err := p.views.Render(&buf, page, data); err != nil {
 		return echo.NewHTTPError(http.StatusInternalServerError, "internal error").SetInternal(err)

@@ -69,6 +69,7 @@ type Plugin struct {
 	subs    sync.WaitGroup
 
 	events *eventQueue // Config.Events' delivery
+	feed   *statusFeed // GET /rooms/events
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed when Close has ended everything
@@ -79,6 +80,7 @@ type Plugin struct {
 //
 //	GET    /                  rooms live now (HTML)
 //	GET    /rooms             rooms live now (JSON)
+//	GET    /rooms/events      rooms live now and their changes (Server-Sent Events)
 //	GET    /assets/*          embedded JavaScript and CSS
 //	GET    /:id               watch page: live player, or the latest recording
 //	GET    /:id/embed         chromeless player for an <iframe>
@@ -91,6 +93,25 @@ type Plugin struct {
 //	GET    /:id/recordings    JSON list of the room's recordings
 //	DELETE /:id/recordings/:b delete a recording (Manage)
 //	POST   /:id/end           end the live broadcast (Manage; see Plugin.End)
+//
+// GET /rooms/events is a text/event-stream that status.js shares between
+// the widgets of a page. It starts with "retry: 2000" and a "snapshot"
+// event, then sends each change as it happens, every data line one JSON
+// object; lines starting with ":" are heartbeats, every PingInterval:
+//
+//	event: snapshot   {"rooms":[live…], "recordings":{"alice":[recording…]}}
+//	event: live       a live room, new or changed (publisher reconnecting)
+//	event: viewers    {"room","broadcast","viewers"}
+//	event: ended      {"room","broadcast","recording":recording|null}
+//
+// A live room is a BroadcastInfo (as GET /rooms lists them) plus
+// "sinceText"; a recording is a Recording (as GET /:id/recordings lists
+// them) plus "startText", "durationText" and "sizeText", formatted as the
+// pages format them. The snapshot holds the recordings of the rooms named
+// by ?room= (up to 8, each its 20 newest). A stream sees only the rooms
+// Authorize lets it View. Streams count against ViewerUpgrades per IP and
+// MaxStatusSubscribers (429 beyond); one that falls behind is closed and
+// its browser reconnects to a new snapshot.
 //
 // It fills cfg's defaults, validates it, parses the views and opens the
 // recordings directory; it returns an error and mounts nothing if any of
@@ -140,6 +161,7 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 		return nil, errors.Join(err, p.rooms.Close())
 	}
 	p.events = newEventQueue(cfg.Events.QueueSize)
+	p.feed = newStatusFeed(p, cfg.StatusInterval, cfg.MaxStatusSubscribers)
 	p.pubCtx, p.pubCancel = context.WithCancel(context.Background())
 	p.subCtx, p.subCancel = context.WithCancel(context.Background())
 	p.recoverRecordings()
@@ -150,6 +172,7 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 	r.Add(http.MethodGet, "", p.roomsPage)
 	r.Add(http.MethodGet, "/", p.roomsPage)
 	r.Add(http.MethodGet, "/rooms", p.roomsJSON)
+	r.Add(http.MethodGet, "/rooms/events", p.statusEvents)
 	r.Add(http.MethodGet, "/assets/*", p.asset)
 	r.Add(http.MethodGet, "/:id", p.watchPage)
 	r.Add(http.MethodGet, "/:id/embed", p.embedPage)
@@ -203,6 +226,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 func (p *Plugin) shutdown() {
 	p.pubCancel()
 	p.pubs.Wait()
+	p.feed.close() // after the broadcasts' ended events
 	drained := make(chan struct{})
 	go func() { // exits when the last viewer handler returns
 		p.subs.Wait()

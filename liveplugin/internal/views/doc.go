@@ -12,11 +12,14 @@
 //
 //	amlive-layout        the full HTML page around a page's content
 //	amlive-head          <link> and <script> tags for the assets
+//	amlive-icon          the page's icon <link> (an empty data: URL: no /favicon.ico request)
 //	amlive-header        the page header inside amlive-layout
 //	amlive-content       a page's main content (defined by each page file)
 //	amlive-player        the live player widget ([PartialData])
 //	amlive-broadcaster   the "Go live" widget ([PartialData])
 //	amlive-recordings    a table of recordings ([]Recording)
+//	amlive-recording-row one row of that table ([Recording])
+//	amlive-room          one entry of the rooms page's list ([RoomSummary])
 //
 // and the page files watch.html, embed.html, broadcast.html and rooms.html,
 // each of which defines the template named by its page constant.

@@ -42,6 +42,10 @@ type Page struct {
 	Rooms      []RoomSummary // rooms page
 	EmbedURL   string        // absolute or root-relative URL of {base}/{room}/embed
 	CanPublish bool          // show a "Go live" link to {base}/{room}/broadcast
+	// App is the application's data for this request (Config.ViewData),
+	// for the app's overrides, such as a header with the signed-in user;
+	// nil without it. The default templates do not use it.
+	App any
 	// Nonce is this response's Content-Security-Policy nonce: the only
 	// inline <script> and <style> elements the page may run are those
 	// with nonce="{{.Nonce}}". The default templates have none.
@@ -51,13 +55,17 @@ type Page struct {
 // Assets holds the URLs of the plugin's JavaScript and CSS files, usually
 // versioned (e.g. "/live/assets/player.js?v=abc123"). An empty URL leaves its
 // tag out. The widgets need ProtocolJS and CoreJS: the head partial loads
-// them first, then PlayerJS and BroadcasterJS, in that order.
+// them first, then PlayerJS, BroadcasterJS and StatusJS, in that order.
 type Assets struct {
 	ProtocolJS    string // the wire protocol's close codes and events
 	CoreJS        string // the helpers the widgets share
 	PlayerJS      string
 	BroadcasterJS string
-	CSS           string
+	// StatusJS keeps the pages' live badges, lists and recordings
+	// current (data-amlive-* attributes, see assets/status.js); its tag
+	// carries data-base.
+	StatusJS string
+	CSS      string
 }
 
 // Status describes a room's live broadcast, if any.
@@ -243,8 +251,10 @@ func pageOf(base string) (string, bool) {
 
 // Funcs returns a new map of the template functions the embedded templates
 // use: formatDuration ("1:02:03"), formatBytes ("1.2 MB"), formatTime
-// ("2 Jan 2006 15:04 UTC"), isoTime (RFC 3339, for datetime attributes) and
-// iframeSnippet (the copy-paste <iframe> markup for an embed URL).
+// ("2 Jan 2006 15:04 UTC"), isoTime (RFC 3339, for datetime attributes),
+// iframeSnippet (the copy-paste <iframe> markup for an embed URL), and
+// recordingTemplate and roomTemplate (the placeholder data of the
+// <template> elements status.js clones).
 func Funcs() template.FuncMap {
 	return template.FuncMap{
 		"formatDuration": FormatDuration,
@@ -252,7 +262,24 @@ func Funcs() template.FuncMap {
 		"formatTime":     FormatTime,
 		"isoTime":        isoTime,
 		"iframeSnippet":  iframeSnippet,
+
+		"recordingTemplate": recordingTemplate,
+		"roomTemplate":      roomTemplate,
 	}
+}
+
+// recordingTemplate is the Recording of the <template> row that status.js
+// fills for a broadcast that ends while the page is open: its id and URL
+// hold the placeholder "__broadcast__".
+func recordingTemplate(base, room string) Recording {
+	return Recording{ID: "__broadcast__", URL: base + "/" + room + "/playback?b=__broadcast__"}
+}
+
+// roomTemplate is the RoomSummary of the <template> entry that status.js
+// fills for a room that goes live while the rooms page is open: its URL
+// holds the placeholder "__room__".
+func roomTemplate(base string) RoomSummary {
+	return RoomSummary{URL: base + "/__room__"}
 }
 
 // FormatDuration formats d as "m:ss", or "h:mm:ss" from one hour, rounded

@@ -17,6 +17,7 @@ var testAssets = Assets{
 	CoreJS:        "/live/assets/core.js?v=abc123",
 	PlayerJS:      "/live/assets/player.js?v=abc123",
 	BroadcasterJS: "/live/assets/broadcaster.js?v=abc123",
+	StatusJS:      "/live/assets/status.js?v=abc123",
 	CSS:           "/live/assets/live.css?v=abc123",
 }
 
@@ -76,6 +77,8 @@ func TestRenderPages(t *testing.T) {
 		`<script src="/live/assets/core.js?v=abc123" defer></script>`,
 		`<script src="/live/assets/player.js?v=abc123" defer></script>`,
 		`<script src="/live/assets/broadcaster.js?v=abc123" defer></script>`,
+		`<script src="/live/assets/status.js?v=abc123" data-base="/live" defer></script>`,
+		`<link rel="icon" href="data:,">`,
 		`<link rel="stylesheet" href="/live/assets/live.css?v=abc123">`,
 	}
 	tests := []struct {
@@ -104,11 +107,14 @@ func TestRenderPages(t *testing.T) {
 			}, scripts...),
 		},
 		{
-			name:     "watch offline without recordings",
-			page:     PageWatch,
-			give:     offline,
-			want:     []string{`data-room="alice" data-live="false"`, "No recordings yet."},
-			dontWant: []string{"/alice/broadcast", "iframe", "Live since"},
+			name: "watch offline without recordings",
+			page: PageWatch,
+			give: offline,
+			want: []string{`data-room="alice" data-live="false"`, "No recordings yet.",
+				// Hidden until status.js hears that the room is live, or has a recording.
+				`<p class="amlive-meta" data-amlive-show="live" data-room="alice" hidden>Live since`,
+				`<table class="amlive-recordings" data-amlive-if-rows hidden>`},
+			dontWant: []string{"/alice/broadcast", "iframe"},
 		},
 		{
 			name:     "embed",
@@ -129,11 +135,11 @@ func TestRenderPages(t *testing.T) {
 			dontWant: []string{"data-amlive-player"},
 		},
 		{
-			name:     "rooms",
-			page:     PageRooms,
-			give:     samplePage(),
-			want:     append([]string{"Live now", `<a href="/live/alice">`, "3 watching"}, scripts...),
-			dontWant: []string{"Nobody is live"},
+			name: "rooms",
+			page: PageRooms,
+			give: samplePage(),
+			want: append([]string{"Live now", `<a href="/live/alice">`, `<span data-amlive-field="viewers">3</span> watching`,
+				`<p class="amlive-empty" data-amlive-live-empty hidden>Nobody is live`, `<a href="/live/__room__">`}, scripts...),
 		},
 		{
 			name: "rooms empty",
@@ -206,10 +212,13 @@ func TestHeadScriptOrder(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Partial(amlive-head) error = %v", err)
 	}
-	want := []string{testAssets.ProtocolJS, testAssets.CoreJS, testAssets.PlayerJS, testAssets.BroadcasterJS}
+	want := []string{testAssets.ProtocolJS, testAssets.CoreJS, testAssets.PlayerJS, testAssets.BroadcasterJS, testAssets.StatusJS}
 	at := -1
 	for _, src := range want {
 		tag := `<script src="` + src + `" defer></script>`
+		if src == testAssets.StatusJS {
+			tag = `<script src="` + src + `" data-base="" defer></script>`
+		}
 		i := strings.Index(string(got), tag)
 		if i < 0 {
 			t.Fatalf("amlive-head = %s; want it to contain %s", got, tag)
@@ -321,7 +330,7 @@ func TestRenderErrorWritesNothing(t *testing.T) {
 func TestCallerFuncsWin(t *testing.T) {
 	s := mustNew(t, nil, template.FuncMap{"formatBytes": func(int64) string { return "lots" }})
 	got := render(t, s, PageWatch, samplePage())
-	if !strings.Contains(got, "<td>lots</td>") {
+	if !strings.Contains(got, `<span data-amlive-field="size">lots</span>`) {
 		t.Errorf("Render(watch) does not use the caller's formatBytes; got:\n%s", got)
 	}
 }
