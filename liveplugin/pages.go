@@ -272,6 +272,6 @@ func (p *Plugin) playback(c echo.Context) error {
 	if m.Live() {
 		modtime = time.Time{} // growing: no Last-Modified, no 304
 	}
-	http.ServeContent(c.Response(), c.Request(), id+".webm", modtime, f)
+	http.ServeContent(c.Response(), c.Request(), id+m.Ext(), modtime, f)
 	return nil
 }
