@@ -702,3 +702,83 @@ func TestMP4PublisherResumes(t *testing.T) {
 	}
 	checkMP4Recording(t, srv, id, s, s.stream)
 }
+
+// TestMP4RepairAcrossPieces: the publisher feeds its reader a message in
+// pieces; a moof across a piece boundary must still be repaired (the
+// reader rewrites a moof in the call that completes it), so that what
+// viewers get is the stream repaired whole. A free box in the message
+// puts the second fragment's moof across the first boundary.
+func TestMP4RepairAcrossPieces(t *testing.T) {
+	s := loadMP4(t, fixture.MP4)
+	frag := s.frags[1] - s.frags[0] // the first fragment's moof and mdat
+	first := s.chunks[1][:frag]
+	second := s.chunks[1][frag:]
+	moofSize := int(binary.BigEndian.Uint32(second))
+	if string(second[4:8]) != "moof" || moofSize <= 100 {
+		t.Fatalf("the second fragment starts with %q of %d bytes; want a moof of over 100 bytes", second[4:8], moofSize)
+	}
+	// The last byte the repair rewrites in that moof.
+	moofAt := s.frags[1]
+	orig := slices.Concat(s.chunks...)
+	last := -1
+	for i := range moofSize {
+		if s.stream[moofAt+int64(i)] != orig[moofAt+int64(i)] {
+			last = i
+		}
+	}
+	if last < 0 || last+8 >= moofSize {
+		t.Fatalf("the repair rewrites up to byte %d of the %d-byte moof; want a rewrite before its end", last, moofSize)
+	}
+	// A free box puts a piece boundary 4 bytes after that rewrite, inside
+	// the moof (the first fragment's moof, at 0, moves no boundary).
+	at := (len(first)/liveplugin.FeedPiece + 2) * liveplugin.FeedPiece
+	pad := at - (last + 5) - len(first)
+	free := make([]byte, pad)
+	binary.BigEndian.PutUint32(free, uint32(pad))
+	copy(free[4:], "free")
+	msg := slices.Concat(first, free, second)
+	chunks := slices.Concat([][]byte{s.chunks[0], msg}, s.chunks[2:])
+	upload := slices.Concat(chunks...)
+	// The reference: the same stream repaired by a reader fed whole
+	// messages.
+	r := mp4.NewReader(mp4.Limits{})
+	var want []byte
+	for _, c := range chunks {
+		c = slices.Clone(c)
+		if _, err := r.Feed(nil, c); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, c...)
+	}
+	moof := int64(len(s.chunks[0]) + len(first) + pad)
+	if bytes.Equal(want[moof:moof+int64(moofSize)], upload[moof:moof+int64(moofSize)]) {
+		t.Fatal("the reference left the moof across the boundary as it was: nothing to repair")
+	}
+
+	ctx := testContext(t, 30*time.Second)
+	srv := newServer(t, liveplugin.Config{Authorize: allowAll})
+	pub, _ := publishMP4(t, ctx, srv, "alice", s)
+	viewer := mustDial(t, ctx, srv.ws("/live/alice/subscribe"))
+	pub.viewers(t, ctx, 1)
+	for _, c := range chunks {
+		pub.send(t, ctx, websocket.MessageBinary, c)
+	}
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
+	pub.closed(t, ctx)
+	viewer.closed(t, ctx)
+	_, binary, _ := viewer.snapshot()
+	got := slices.Concat(binary...)
+	if len(got) != len(want) {
+		t.Fatalf("viewer got %d bytes; want %d", len(got), len(want))
+	}
+	if !bytes.Equal(got[moof:moof+int64(moofSize)], want[moof:moof+int64(moofSize)]) {
+		t.Error("the moof across a piece boundary reached the viewer unrepaired")
+	}
+	if !bytes.Equal(got, want) {
+		i := 0
+		for i < len(got) && got[i] == want[i] {
+			i++
+		}
+		t.Errorf("viewer's stream differs from the stream repaired whole from byte %d on (the moof across the boundary: %d)", i, moof)
+	}
+}

@@ -44,6 +44,9 @@ type publisher struct {
 	// reader reads the stream, in the container its first bytes (and
 	// the upload's ?mime=) chose; nil until they arrived (see media).
 	reader media.Reader
+	// cuts keeps the pieces media feeds an MP4 reader from splitting a
+	// moof; nil for WebM.
+	cuts *moofCuts
 	// delta turns the reader's offsets into the stream's: non-zero when
 	// the reader was primed from a takeover's State (see takeOver).
 	delta   int64
