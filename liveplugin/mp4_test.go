@@ -782,3 +782,81 @@ func TestMP4RepairAcrossPieces(t *testing.T) {
 		t.Errorf("viewer's stream differs from the stream repaired whole from byte %d on (the moof across the boundary: %d)", i, moof)
 	}
 }
+
+// TestClusterMP4 publishes an MP4 broadcast on node A of a cluster, with
+// viewers on A and B (through a relay), one joining late on B; the
+// publisher's connection is cut mid-message and it resumes through B,
+// which takes the broadcast over and primes an MP4 reader from A's state.
+// Every viewer gets every byte once from a join point on, B's status says
+// mp4 and the codecs, and the shared recording is a sealed MP4.
+func TestClusterMP4(t *testing.T) {
+	s := loadMP4(t, fixture.MP4)
+	ctx := testContext(t, 60*time.Second)
+	ns := startNATS(t)
+	nodes := newCluster(t, ns.ClientURL(), 2, "", liveplugin.Config{ResumeGrace: 10 * time.Second})
+	a, b := nodes[0], nodes[1]
+	proxyA := newNetProxy(t, a.URL)
+	pub, id := newResumerMIME(t, ctx, proxyA.URL("/live/alice/upload"), s.claimed)
+	pub.send(ctx, s.chunks[0]) // ftyp and moov: live once a moof follows
+	pub.send(ctx, s.chunks[1])
+	eventually(t, ctx, "live on B", func() bool { _, ok := b.p.Status("alice"); return ok })
+	viewers := []*client{mustDial(t, ctx, a.ws("/live/alice/subscribe")), mustDial(t, ctx, b.ws("/live/alice/subscribe"))}
+	names := []string{"viewer on A", "viewer on B", "late viewer on B"}
+	pub.c.viewers(t, ctx, 2)
+
+	sent := int64(len(s.chunks[0]) + len(s.chunks[1]))
+	for i := 2; i < len(s.chunks); i++ {
+		c := s.chunks[i]
+		switch {
+		case i == 3:
+			// Cut in the middle of this message, once A holds the ones
+			// before it; resume through B.
+			a.waitBytes(t, ctx, "alice", sent)
+			proxyA.cutAfter(int64(len(c) / 2))
+			pub.send(ctx, c)
+			for _, v := range viewers {
+				v.eventCount(t, ctx, "reconnecting", 1)
+			}
+			pub.url = b.ws("/live/alice/upload") // the load balancer picks B
+			pub.resume(ctx)
+		case i == 4:
+			b.waitBytes(t, ctx, "alice", sent)
+			viewers = append(viewers, mustDial(t, ctx, b.ws("/live/alice/subscribe")))
+			pub.c.viewers(t, ctx, 3)
+			pub.send(ctx, c)
+		default:
+			pub.send(ctx, c)
+		}
+		sent += int64(len(c))
+	}
+	b.waitBytes(t, ctx, "alice", sent)
+	resp, body := get(t, http.MethodGet, b.URL+"/live/alice/status", nil)
+	var st struct {
+		Container string
+		Codecs    []string
+	}
+	if err := json.Unmarshal(body, &st); err != nil || resp.StatusCode != http.StatusOK || st.Container != "mp4" || !slices.Equal(st.Codecs, codecs(t, s.mime)) {
+		t.Errorf("status on B = %d %s; want container mp4 and the codecs of %s", resp.StatusCode, body, s.mime)
+	}
+	pub.c.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
+	if code, reason := pub.c.closed(t, ctx); code != websocket.StatusNormalClosure {
+		t.Errorf("publisher closed with %d %q; want 1000", code, reason)
+	}
+	for i, v := range viewers {
+		v.closed(t, ctx)
+		events, binary, _ := v.snapshot()
+		if events[0].Mime != s.mime {
+			t.Errorf("%s: hello %+v; want %s", names[i], events[0], s.mime)
+		}
+		if len(binary) < 2 || !bytes.Equal(binary[0], s.stream[:s.init]) {
+			t.Fatalf("%s: %d binary messages; want the init segment and media", names[i], len(binary))
+		}
+		tail := slices.Concat(binary[1:]...)
+		join := int64(len(s.stream) - len(tail))
+		if !slices.Contains(s.syncs, join) || !bytes.Equal(tail, s.stream[join:]) {
+			t.Errorf("%s: %d media bytes; want the stream from a join point %v on, each byte once", names[i], len(tail), s.syncs)
+		}
+		checkJoinable(t, binary[0], tail)
+	}
+	checkMP4Recording(t, b.testServer, id, s, s.stream)
+}
