@@ -228,10 +228,11 @@ const maxMoofBytes = 64 << 10
 
 // moofCuts follows the top-level boxes of an MP4 stream, so that media
 // never ends a piece it feeds the reader inside a moof: the reader
-// repairs a moof's sample durations in the bytes of the Feed call that
-// completes it (see mp4.Reader.Feed), and a moof split between two pieces
-// of one message would keep its earlier bytes unrepaired. It holds no
-// more than a box header.
+// repairs a sample duration in the Feed call that brings its field (see
+// mp4.Reader.Feed), which must hold the whole field, and a piece boundary
+// inside a moof could cut one in two; also, a moof's events come in the
+// piece that ends it, so pieces that hold whole moofs bound them. It
+// holds no more than a box header.
 type moofCuts struct {
 	next    int64    // stream offset of the next top-level box
 	hdr     [16]byte // the header bytes of that box read so far

@@ -15,7 +15,8 @@ import (
 const feedPiece = 16 << 10
 
 // media parses one chunk and hands it to the hub and the recording. It
-// sets pub.carried when the chunk held a media block.
+// sets pub.carried when the chunk held media (a WebM block, an MP4 track
+// run).
 func (pub *publisher) media(data []byte) (err error) {
 	p := pub.p
 	now := time.Now()

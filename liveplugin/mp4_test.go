@@ -704,10 +704,10 @@ func TestMP4PublisherResumes(t *testing.T) {
 }
 
 // TestMP4RepairAcrossPieces: the publisher feeds its reader a message in
-// pieces; a moof across a piece boundary must still be repaired (the
-// reader rewrites a moof in the call that completes it), so that what
-// viewers get is the stream repaired whole. A free box in the message
-// puts the second fragment's moof across the first boundary.
+// pieces; a moof across a piece boundary must still be repaired, so that
+// what viewers get is the stream repaired whole. A free box in the
+// message puts a piece boundary in the middle of a duration field the
+// repair rewrites.
 func TestMP4RepairAcrossPieces(t *testing.T) {
 	s := loadMP4(t, fixture.MP4)
 	frag := s.frags[1] - s.frags[0] // the first fragment's moof and mdat
@@ -729,10 +729,12 @@ func TestMP4RepairAcrossPieces(t *testing.T) {
 	if last < 0 || last+8 >= moofSize {
 		t.Fatalf("the repair rewrites up to byte %d of the %d-byte moof; want a rewrite before its end", last, moofSize)
 	}
-	// A free box puts a piece boundary 4 bytes after that rewrite, inside
-	// the moof (the first fragment's moof, at 0, moves no boundary).
+	// A free box puts a piece boundary inside the moof, in the middle of
+	// the duration field that the repair rewrites (the reader repairs a
+	// field in the call that brings it, which must hold it whole; the
+	// first fragment's moof, at 0, moves no boundary).
 	at := (len(first)/liveplugin.FeedPiece + 2) * liveplugin.FeedPiece
-	pad := at - (last + 5) - len(first)
+	pad := at - (last - 1) - len(first)
 	free := make([]byte, pad)
 	binary.BigEndian.PutUint32(free, uint32(pad))
 	copy(free[4:], "free")

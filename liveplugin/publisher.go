@@ -54,7 +54,7 @@ type publisher struct {
 	syncs   []int64
 	pending [][]byte // chunks before the header was read (before the reader was chosen: not yet fed)
 	live    bool     // header read, OnLive called
-	carried bool     // the last chunk held a media block: activity for IdleTimeout
+	carried bool     // the last chunk held media (a block, a track run): activity for IdleTimeout
 	last    time.Duration
 
 	rec    *record.Writer
