@@ -192,6 +192,29 @@ func topBoxes(t *testing.T, b []byte) (types []string, boxes [][]byte) {
 	return types, boxes
 }
 
+// completeMdats returns the mdat boxes of an MP4 stream up to the first
+// top-level box that does not fit (a stream cut short, or not MP4).
+func completeMdats(b []byte) [][]byte {
+	var out [][]byte
+	for off := 0; len(b)-off >= 8; {
+		size, hdr := uint64(binary.BigEndian.Uint32(b[off:])), uint64(8)
+		if size == 1 {
+			if len(b)-off < 16 {
+				break
+			}
+			size, hdr = binary.BigEndian.Uint64(b[off+8:]), 16
+		}
+		if size < hdr || size > uint64(len(b)-off) {
+			break
+		}
+		if string(b[off+4:off+8]) == "mdat" {
+			out = append(out, b[off:off+int(size)])
+		}
+		off += int(size)
+	}
+	return out
+}
+
 // mdats returns the mdat boxes of an MP4 file, in order: the media,
 // which sealing leaves as it is.
 func mdats(t *testing.T, b []byte) [][]byte {
