@@ -131,12 +131,7 @@ func codecs(t *testing.T, m string) []string {
 // its ready event.
 func publishMP4(t *testing.T, ctx context.Context, srv *testServer, room string, s *mp4Stream) (*client, string) {
 	t.Helper()
-	c := mustDial(t, ctx, srv.ws("/live/"+room+"/upload?mime="+url.QueryEscape(s.claimed)))
-	ready := c.event(t, ctx, "ready")
-	if ready.Broadcast == "" {
-		t.Fatal("ready event without a broadcast id")
-	}
-	return c, ready.Broadcast
+	return publishMIME(t, ctx, srv, room, s.claimed)
 }
 
 // checkJoinable reads what a viewer received, init then media, as a
