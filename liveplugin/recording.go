@@ -9,16 +9,20 @@ import (
 
 // Recording describes one recorded broadcast.
 type Recording struct {
-	ID         string        `json:"id"`
-	Room       string        `json:"room"`
-	MIMEType   string        `json:"mimeType"`
+	ID       string `json:"id"`
+	Room     string `json:"room"`
+	MIMEType string `json:"mimeType"`
+	// Container and Codecs are MIMEType's container ("webm" or "mp4")
+	// and codecs, as in BroadcastInfo.
+	Container  string        `json:"container,omitempty"`
+	Codecs     []string      `json:"codecs,omitempty"`
 	Start      time.Time     `json:"start"`
 	End        time.Time     `json:"end,omitzero"`
 	Duration   time.Duration `json:"-"`
 	DurationMs int64         `json:"durationMs"`
 	Bytes      int64         `json:"bytes"`
 	Live       bool          `json:"live"`             // still being recorded
-	Seekable   bool          `json:"seekable"`         // sealed with Cues and a duration
+	Seekable   bool          `json:"seekable"`         // sealed with an index (WebM Cues, MP4 sidx and mfra) and a duration
 	Failed     bool          `json:"failed,omitempty"` // recording stopped early; the file holds what was written
 	// CutShort is a recording a crash or a failing disk ended inside an
 	// element: recovery kept what was complete.
@@ -47,7 +51,10 @@ func (p *Plugin) Recordings(room string) ([]Recording, error) {
 }
 
 func (p *Plugin) recording(m record.Meta) Recording {
+	container, codecs := describeMIME(m.MIMEType)
 	return Recording{
+		Container:  container,
+		Codecs:     codecs,
 		ID:         m.Broadcast,
 		Room:       m.Room,
 		MIMEType:   m.MIMEType,
