@@ -108,6 +108,16 @@
     return `video/${c};codecs="${list.join(',')}"`;
   }
 
+  // decidable: type names its codecs fully enough for isTypeSupported to
+  // judge it (MSE refuses video/mp4;codecs=avc1,opus, the recorder's own
+  // type, and wants avc1.42C01F).
+  function decidable(type) {
+    const c = containerOf(type);
+    const list = codecsOf(type);
+    if (c === 'webm') return true;
+    return c === 'mp4' && list.length > 0 && list.every((x) => !/^(avc1|avc3|hvc1|hev1|mp4a|av01|vp09)$/i.test(x));
+  }
+
   const CODEC_NAMES = [
     [/^vp0?8/i, 'VP8'],
     [/^(vp9|vp09)/i, 'VP9'],
@@ -1245,12 +1255,14 @@
         return;
       }
       if (this._busy()) return; // connected meanwhile
-      if (st.live && !this._noLive && st.mime) {
+      const stMime = st.mimeType || st.mime || '';
+      if (st.live && !this._noLive && stMime) {
         // Decided before subscribing: can this browser play the room?
-        this.mime = st.mime;
-        this.container = st.container || containerOf(st.mime);
+        this.mime = stMime;
+        this.container = st.container || containerOf(stMime);
         this.codecs = Array.isArray(st.codecs) ? st.codecs.slice() : [];
-        if (!mediaSourceClass(this._conf.mediaSource === 'managed', mseType(this.mime, this.container, this.codecs))) {
+        const type = mseType(this.mime, this.container, this.codecs);
+        if (decidable(type) && !mediaSourceClass(this._conf.mediaSource === 'managed', mseType(this.mime, this.container, this.codecs))) {
           this._noLive = true;
           this._setError(unplayableMessage(this.mime, this.container, this.codecs));
         }
