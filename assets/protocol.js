@@ -16,7 +16,7 @@
       4409: Object.freeze({ name: "RoomLive", reason: "this room is already live", viewer: "The room is busy.", publisher: "This room is already live — perhaps in another tab or on another device.", retry: true }),
       4410: Object.freeze({ name: "EndedBySite", reason: "ended by the site", viewer: "The site ended this broadcast.", publisher: "The site ended your broadcast.", retry: false }),
       4413: Object.freeze({ name: "TooLarge", reason: "message too large", viewer: "A message was too large.", publisher: "A piece of your stream was too large for the server.", retry: false }),
-      4415: Object.freeze({ name: "UnsupportedData", reason: "not a WebM stream", viewer: "This stream’s format is not supported.", publisher: "The server cannot accept this stream: it needs WebM video.", retry: false }),
+      4415: Object.freeze({ name: "UnsupportedData", reason: "not a WebM or MP4 stream", viewer: "This stream’s format is not supported.", publisher: "The server cannot accept this stream: it needs WebM or MP4 video.", retry: false }),
       4429: Object.freeze({ name: "Limit", reason: "limit reached", viewer: "This room has reached a limit (for example its number of viewers).", publisher: "A limit was reached (for example the longest allowed broadcast or the number of live rooms).", retry: true }),
     }),
     codes: Object.freeze({ Normal: 1000, GoingAway: 1001, UnsupportedMessage: 1003, Abnormal: 1006, PolicyViolation: 1008, MessageTooBig: 1009, InternalError: 1011, SignInRequired: 4401, Forbidden: 4403, NotLive: 4404, RoomLive: 4409, EndedBySite: 4410, TooLarge: 4413, UnsupportedData: 4415, Limit: 4429 }),

@@ -43,13 +43,18 @@ func (a Action) String() string {
 
 // BroadcastInfo describes a broadcast, live or ended.
 type BroadcastInfo struct {
-	Room     string    `json:"room"`
-	ID       string    `json:"broadcast"`
-	MIMEType string    `json:"mimeType,omitempty"`
-	Started  time.Time `json:"startedAt"`
-	Ended    time.Time `json:"endedAt,omitzero"`
-	Viewers  int       `json:"viewers"`
-	Bytes    int64     `json:"bytes"`
+	Room     string `json:"room"`
+	ID       string `json:"broadcast"`
+	MIMEType string `json:"mimeType,omitempty"`
+	// Container is the stream's container, "webm" or "mp4", and Codecs
+	// the codecs of MIMEType, e.g. ["avc1.42C01F", "opus"], so that a page
+	// can tell whether its browser plays them before it starts a player.
+	Container string    `json:"container,omitempty"`
+	Codecs    []string  `json:"codecs,omitempty"`
+	Started   time.Time `json:"startedAt"`
+	Ended     time.Time `json:"endedAt,omitzero"`
+	Viewers   int       `json:"viewers"`
+	Bytes     int64     `json:"bytes"`
 	// Reconnecting is true while the publisher's connection is down and the
 	// broadcast waits up to Config.ResumeGrace for it to resume.
 	Reconnecting bool   `json:"reconnecting,omitempty"`
@@ -163,11 +168,17 @@ type Config struct {
 	// metrics.
 	MetricsPerRoom int
 
+	// Containers lists the containers uploads may use: "webm" (what
+	// Chromium and Firefox record) and "mp4" (fragmented MP4, what Safari
+	// and iPhones record, and Chromium with H.264). An upload in another is
+	// closed with 4415 before it goes live. Optional. Defaults to both.
+	Containers []string
+
 	// MaxMessageBytes bounds one WebSocket message from a publisher; a
 	// larger one closes the upload with 4413. Optional. Defaults to 4 MiB.
 	MaxMessageBytes int64
 	// MaxInitBytes bounds the stream header (everything before the first
-	// Cluster); a larger one closes the upload with 4415. Optional.
+	// WebM Cluster or MP4 moof); a larger one closes the upload with 4415. Optional.
 	// Defaults to 1 MiB.
 	MaxInitBytes int
 	// MaxRooms bounds the rooms live at once; one more publisher gets 4429.
@@ -353,6 +364,9 @@ func (c Config) validate() error {
 	nonNegative("KeepRecordings", int64(c.KeepRecordings))
 	nonNegative("MaxRecordingBytes", c.MaxRecordingBytes)
 	nonNegative("MaxRecordingAge", int64(c.MaxRecordingAge))
+	if _, err := parseContainers(c.Containers); err != nil {
+		errs = append(errs, err)
+	}
 	if c.MaxViewers > c.MaxTotalViewers && c.MaxTotalViewers > 0 {
 		errs = append(errs, fmt.Errorf("liveplugin: MaxViewers (%d) must not exceed MaxTotalViewers (%d)", c.MaxViewers, c.MaxTotalViewers))
 	}

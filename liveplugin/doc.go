@@ -19,7 +19,8 @@
 //
 // A user who may publish in a room opens /live/<room>/broadcast and presses
 // "Go live": the browser records camera and microphone with MediaRecorder
-// (WebM) and uploads the chunks over a WebSocket. The plugin parses the
+// (WebM, or fragmented MP4 where the browser records only that, as Safari
+// does) and uploads the chunks over a WebSocket. The plugin parses the
 // stream as it arrives, fans it out from memory to every viewer of
 // /live/<room> (each joins at a keyframe, so late joiners decode from their
 // first frame) and records it to Config.Dir. When the broadcast ends,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/amlive/amlive/liveplugin/internal/cluster"
 	"github.com/amlive/amlive/liveplugin/internal/hub"
+	"github.com/amlive/amlive/liveplugin/internal/mp4"
 	"github.com/amlive/amlive/liveplugin/internal/record"
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
@@ -56,8 +57,9 @@ var (
 var (
 	// errRoomLive is a second publisher in a room that is live.
 	errRoomLive = errors.New("liveplugin: room is already live")
-	// errNotWebM is an upload that is not a WebM stream browsers can play.
-	errNotWebM = errors.New("liveplugin: not a playable WebM stream")
+	// errNotMedia is an upload that is not a WebM or MP4 stream browsers
+	// can play, or in a container Config.Containers leaves out.
+	errNotMedia = errors.New("liveplugin: not a playable WebM or MP4 stream")
 	// errMessageTooLarge is an upload message over Config.MaxMessageBytes.
 	errMessageTooLarge = errors.New("liveplugin: message too large")
 	// errNoResume is an upload that asks to resume a broadcast that has
@@ -136,8 +138,9 @@ func translate(err error) error {
 		return errNoResume
 	case errors.Is(err, record.ErrNotFound), errors.Is(err, record.ErrInvalidName):
 		return ErrRecordingNotFound
-	case errors.Is(err, webm.ErrNotWebM), errors.Is(err, webm.ErrUnsupportedCodec):
-		return fmt.Errorf("%w: %w", errNotWebM, err)
+	case errors.Is(err, webm.ErrNotWebM), errors.Is(err, webm.ErrUnsupportedCodec),
+		errors.Is(err, mp4.ErrNotMP4), errors.Is(err, mp4.ErrUnsupportedCodec):
+		return fmt.Errorf("%w: %w", errNotMedia, err)
 	}
 	return err
 }
@@ -270,6 +273,13 @@ var errorClasses = []errorClass{
 			return truncate("codec not playable in browsers: " + ce.Detail())
 		},
 		level: slog.LevelWarn, logMsg: "upload rejected"},
+	{name: "MP4 codec", match: as[*mp4.CodecError](), code: StatusUnsupportedData,
+		reason: func(err error) string {
+			var ce *mp4.CodecError
+			errors.As(err, &ce)
+			return truncate("codec not playable in browsers: " + ce.Detail())
+		},
+		level: slog.LevelWarn, logMsg: "upload rejected"},
 	{name: "invalid WebM", match: as[*webm.SyntaxError](), code: StatusUnsupportedData,
 		reason: func(err error) string {
 			var se *webm.SyntaxError
@@ -277,7 +287,29 @@ var errorClasses = []errorClass{
 			return truncate("not a valid WebM stream: " + se.Reason)
 		},
 		level: slog.LevelWarn, logMsg: "upload rejected"},
-	{name: "not WebM", match: is(errNotWebM, webm.ErrNotWebM, webm.ErrMalformed, webm.ErrLimit, webm.ErrUnsupportedCodec), code: StatusUnsupportedData,
+	{name: "invalid MP4", match: as[*mp4.SyntaxError](), code: StatusUnsupportedData,
+		reason: func(err error) string {
+			var se *mp4.SyntaxError
+			errors.As(err, &se)
+			return truncate(fmt.Sprintf("not a valid MP4 stream: %s (at byte %d)", se.Reason, se.Offset))
+		},
+		level: slog.LevelWarn, logMsg: "upload rejected"},
+	{name: "wrong container", match: as[*containerMismatchError](), code: StatusUnsupportedData,
+		reason: func(err error) string {
+			var ce *containerMismatchError
+			errors.As(err, &ce)
+			return truncate(fmt.Sprintf("the upload says %s but the stream is %s", ce.claimed, ce.found.label()))
+		},
+		level: slog.LevelWarn, logMsg: "upload rejected"},
+	{name: "container refused", match: as[*containerRefusedError](), code: StatusUnsupportedData,
+		reason: func(err error) string {
+			var ce *containerRefusedError
+			errors.As(err, &ce)
+			return truncate(fmt.Sprintf("this site accepts %s streams, not %s", labels(ce.allowed), ce.found.label()))
+		},
+		level: slog.LevelWarn, logMsg: "upload rejected"},
+	{name: "not WebM or MP4", match: is(errNotMedia, webm.ErrNotWebM, webm.ErrMalformed, webm.ErrLimit, webm.ErrUnsupportedCodec,
+		mp4.ErrNotMP4, mp4.ErrMalformed, mp4.ErrLimit, mp4.ErrUnsupportedCodec), code: StatusUnsupportedData,
 		level: slog.LevelWarn, logMsg: "upload rejected"},
 	{name: "unsupported message", match: is(errBadMessage), code: websocket.StatusUnsupportedData,
 		level: slog.LevelWarn, logMsg: "upload rejected"},

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/amlive/amlive/liveplugin/internal/hub"
+	"github.com/amlive/amlive/liveplugin/internal/mp4"
 	"github.com/amlive/amlive/liveplugin/internal/record"
 	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
@@ -93,7 +94,27 @@ func TestErrorClasses(t *testing.T) {
 		{name: "syntax, long reason", give: &webm.SyntaxError{Reason: strings.Repeat("é", 100), Err: webm.ErrLimit},
 			want: want{code: StatusUnsupportedData, reason: truncate("not a valid WebM stream: " + strings.Repeat("é", 100)), level: slog.LevelWarn, closes: true}},
 		{name: "not WebM", give: webm.ErrNotWebM,
-			want: want{code: StatusUnsupportedData, reason: "not a WebM stream", level: slog.LevelWarn, closes: true}},
+			want: want{code: StatusUnsupportedData, reason: "not a WebM or MP4 stream", level: slog.LevelWarn, closes: true}},
+		{name: "MP4 codec", give: &mp4.CodecError{Codec: "mp4v", Track: 1, Kind: "video"},
+			want: want{code: StatusUnsupportedData, reason: "codec not playable in browsers: mp4v (video track 1)", level: slog.LevelWarn, closes: true}},
+		{name: "MP4 codec the client made up", give: &mp4.CodecError{Codec: "\x00\xffv1", Track: 2, Kind: "video"},
+			want: want{code: StatusUnsupportedData, reason: "codec not playable in browsers: ??v1 (video track 2)", level: slog.LevelWarn, closes: true}},
+		{name: "MP4 without media", give: fmt.Errorf("playable: %w", &mp4.CodecError{}),
+			want: want{code: StatusUnsupportedData, reason: "codec not playable in browsers: no audio or video track", level: slog.LevelWarn, closes: true}},
+		{name: "MP4 syntax", give: &mp4.SyntaxError{Offset: 1222, Reason: "moof before moov", Err: mp4.ErrMalformed},
+			want: want{code: StatusUnsupportedData, reason: "not a valid MP4 stream: moof before moov (at byte 1222)", level: slog.LevelWarn, closes: true}},
+		{name: "MP4 syntax, long reason", give: &mp4.SyntaxError{Offset: 8, Reason: strings.Repeat("é", 100), Err: mp4.ErrLimit},
+			want: want{code: StatusUnsupportedData, reason: truncate("not a valid MP4 stream: " + strings.Repeat("é", 100)), level: slog.LevelWarn, closes: true}},
+		{name: "not MP4", give: mp4.ErrNotMP4,
+			want: want{code: StatusUnsupportedData, reason: "not a WebM or MP4 stream", level: slog.LevelWarn, closes: true}},
+		{name: "neither container", give: errNotMedia,
+			want: want{code: StatusUnsupportedData, reason: "not a WebM or MP4 stream", level: slog.LevelWarn, closes: true}},
+		{name: "claim the bytes contradict", give: &containerMismatchError{claimed: "video/webm", found: containerMP4},
+			want: want{code: StatusUnsupportedData, reason: "the upload says video/webm but the stream is MP4", level: slog.LevelWarn, closes: true}},
+		{name: "claim with control bytes", give: &containerMismatchError{claimed: "video/\x00mp4", found: containerWebM},
+			want: want{code: StatusUnsupportedData, reason: "the upload says video/?mp4 but the stream is WebM", level: slog.LevelWarn, closes: true}},
+		{name: "container the site refuses", give: &containerRefusedError{found: containerMP4, allowed: []container{containerWebM}},
+			want: want{code: StatusUnsupportedData, reason: "this site accepts WebM streams, not MP4", level: slog.LevelWarn, closes: true}},
 		{name: "unsupported message", give: errBadMessage,
 			want: want{code: websocket.StatusUnsupportedData, reason: "unsupported message", level: slog.LevelWarn, closes: true}},
 		{name: "limit", give: &limitError{Name: "MaxBitrate", Max: 100000},

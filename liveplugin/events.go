@@ -52,7 +52,7 @@ const (
 	EndedLost        = "lost"      // the publisher's connection dropped and did not resume
 	EndedIdle        = "idle"      // no media within IdleTimeout
 	EndedLimit       = "limit"     // a limit such as MaxBroadcast or MaxBitrate
-	EndedInvalid     = "invalid"   // the stream was not playable WebM
+	EndedInvalid     = "invalid"   // the stream was not playable WebM or MP4
 	EndedShutdown    = "shutdown"  // Plugin.Close
 	EndedFenced      = "fenced"    // the cluster gave the room to another node
 	EndedError       = "error"     // anything else

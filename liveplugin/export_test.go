@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/amlive/amlive/liveplugin/internal/webm"
+	"github.com/amlive/amlive/liveplugin/internal/media"
 )
 
 // EndMessage is the text message a publisher sends to end its broadcast,
@@ -24,7 +24,7 @@ func (p *Plugin) HeldMax() int64 { return p.heldMax.Load() }
 // that completes it).
 func MaxHeld(cfg Config) int64 {
 	cfg = cfg.withDefaults()
-	return (feedPiece/4+16)*int64(unsafe.Sizeof(webm.Event{})) + 2*8 + int64(cfg.MaxInitBytes) + cfg.MaxMessageBytes
+	return (feedPiece/4+16)*int64(unsafe.Sizeof(media.Event{})) + 2*8 + int64(cfg.MaxInitBytes) + cfg.MaxMessageBytes
 }
 
 // ReportCounts returns the viewers' reports accepted since Register and

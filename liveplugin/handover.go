@@ -12,7 +12,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/amlive/amlive/liveplugin/internal/cluster"
-	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
 // Handing a broadcast over between the nodes of a Cluster: a publisher
@@ -127,17 +126,22 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 		ended:    make(chan struct{}),
 		stop:     make(chan string, 1),
 		ackCh:    make(chan struct{}, 1),
-		reader:   webm.NewReader(webm.Limits{MaxInitBytes: p.cfg.MaxInitBytes}),
 		claimed:  st.Claimed,
 		bitrate:  rate.NewLimiter(rate.Limit(p.cfg.MaxBitrate/8), int(p.cfg.MaxBitrate*bitrateWindow/8)),
 		total:    st.Offset,
 		last:     st.Last,
 	}
 	pub.acked.Store(st.Offset)
-	// Prime the parser: the header, then the stream from its newest join
-	// point, so that it stands where the old node's stood.
+	// Prime the parser, of the stream's container: the header, then the
+	// stream from its newest join point, so that it stands where the old
+	// node's stood.
 	var err error
 	if len(st.Init) > 0 {
+		c := containerOfMIME(st.MIMEType)
+		if c == "" {
+			return nil, fmt.Errorf("liveplugin: takeover: no container in the MIME type %q", st.MIMEType)
+		}
+		pub.reader = newReader(c, p.cfg)
 		if pub.events, err = pub.reader.Feed(pub.events[:0], st.Init); err == nil {
 			pub.events, err = pub.reader.Feed(pub.events[:0], st.Head)
 		}
@@ -146,17 +150,19 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 		}
 		pub.delta = st.Offset - pub.reader.Offset()
 		pub.live = true
-	} else {
-		pub.events, err = pub.reader.Feed(pub.events[:0], st.Head)
-		if len(st.Head) > 0 {
-			pub.pending = [][]byte{st.Head}
+	} else if len(st.Head) > 0 {
+		// Not live yet: the head is all the stream so far.
+		var c container
+		if c, err = pickContainer(st.Head, st.Claimed, p.containers); err == nil && c != "" {
+			pub.reader = newReader(c, p.cfg)
+			pub.events, err = pub.reader.Feed(pub.events[:0], st.Head)
 		}
+		pub.pending = [][]byte{st.Head}
 	}
 	pub.events = pub.events[:0]
 	if err != nil {
 		return nil, fmt.Errorf("liveplugin: takeover: the state does not parse: %w", err)
 	}
-	pub.reader.Blocks = true
 	pub.takeRecording(st)
 	return pub, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -37,9 +38,13 @@ func TestMetaAndStatus(t *testing.T) {
 		Live       bool
 		Broadcast  string
 		MIMEType   string
+		Container  string
+		Codecs     []string
 		Viewers    int
 		Recordings []struct {
 			ID, URL    string
+			Container  string
+			Codecs     []string
 			Live       bool
 			Seekable   bool
 			Bytes      int64
@@ -76,6 +81,9 @@ func TestMetaAndStatus(t *testing.T) {
 	if !st.Live || st.Broadcast != id || st.MIMEType != want || st.Viewers != 1 || len(st.Recordings) != 1 || !st.Recordings[0].Live {
 		t.Errorf("status live = %+v; want live %s with 1 viewer and a recording in progress", st, id)
 	}
+	if st.Container != "webm" || !slices.Equal(st.Codecs, []string{"vp9", "opus"}) {
+		t.Errorf("status live says container %q, codecs %q; want webm, [vp9 opus]", st.Container, st.Codecs)
+	}
 
 	for _, c := range fx.Chunks[1:] {
 		pub.send(t, ctx, websocket.MessageBinary, c)
@@ -93,6 +101,9 @@ func TestMetaAndStatus(t *testing.T) {
 	}
 	if r.ID != id || r.Live || !r.Seekable || r.Bytes != fi.Size() || r.URL != "/live/alice/playback?b="+id {
 		t.Errorf("recording = %+v; want %s, finished, sealed, %d bytes", r, id, fi.Size())
+	}
+	if r.Container != "webm" || !slices.Equal(r.Codecs, []string{"vp9", "opus"}) {
+		t.Errorf("recording says container %q, codecs %q; want webm, [vp9 opus]", r.Container, r.Codecs)
 	}
 	// The last block is at about 12 s.
 	if r.DurationMs < 11000 || r.DurationMs > 13000 {

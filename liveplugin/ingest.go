@@ -1,11 +1,11 @@
 package liveplugin
 
 import (
-	"errors"
+	"slices"
 	"time"
 	"unsafe"
 
-	"github.com/amlive/amlive/liveplugin/internal/webm"
+	"github.com/amlive/amlive/liveplugin/internal/media"
 )
 
 // Ingest: a publisher's chunks, parsed, go to the hub (the viewers) and to
@@ -16,7 +16,7 @@ const feedPiece = 16 << 10
 
 // media parses one chunk and hands it to the hub and the recording. It
 // sets pub.carried when the chunk held a media block.
-func (pub *publisher) media(data []byte) error {
+func (pub *publisher) media(data []byte) (err error) {
 	p := pub.p
 	now := time.Now()
 	pub.unacked.CompareAndSwap(0, now.UnixNano())
@@ -27,8 +27,15 @@ func (pub *publisher) media(data []byte) error {
 	if pub.total += int64(len(data)); pub.total > p.cfg.MaxBroadcastBytes {
 		return &limitError{Name: "MaxBroadcastBytes", Max: p.cfg.MaxBroadcastBytes}
 	}
+	if pub.reader == nil {
+		var ok bool
+		if data, ok, err = pub.choose(data); err != nil || !ok {
+			pub.ack()
+			pub.noteHeld()
+			return err
+		}
+	}
 	start := pub.reader.Offset()
-	var err error
 	pub.syncs = pub.syncs[:0]
 	pub.carried = false
 	header := false // the header was completed by this message
@@ -40,18 +47,18 @@ func (pub *publisher) media(data []byte) error {
 		pub.events, err = pub.reader.Feed(pub.events[:0], p[:min(len(p), feedPiece)])
 		for _, e := range pub.events {
 			switch e.Kind {
-			case webm.KindBlock:
+			case media.KindSample:
 				pub.carried = true
-			case webm.KindInit:
+			case media.KindInit:
 				header = true
-			case webm.KindSync:
+			case media.KindSync:
 				x := e.Offset + pub.delta // the stream's offset
 				if len(pub.syncs) == 2 {
 					pub.syncs[1] = x
 				} else {
 					pub.syncs = append(pub.syncs, x)
 				}
-			case webm.KindCluster:
+			case media.KindFragment:
 				// A rough duration, should sealing fail: sealing reads every
 				// block and sets the exact one.
 				pub.last = max(pub.last, e.Timecode)
@@ -91,7 +98,7 @@ func (pub *publisher) media(data []byte) error {
 // reader's header: the events of one piece, the join points, and the
 // chunks that came before the header.
 func (pub *publisher) held() int64 {
-	n := int64(cap(pub.events))*int64(unsafe.Sizeof(webm.Event{})) + int64(cap(pub.syncs))*8
+	n := int64(cap(pub.events))*int64(unsafe.Sizeof(media.Event{})) + int64(cap(pub.syncs))*8
 	for _, d := range pub.pending {
 		n += int64(cap(d))
 	}
@@ -110,21 +117,42 @@ func (pub *publisher) noteHeld() {
 }
 
 // validLen returns how many bytes of a chunk of n bytes, which began at
-// stream offset start, are valid WebM, given the error the reader's Feed
-// returned for it: those before the element at fault, which a viewer's
-// parser and the recording's sealing can take as they are. It is 0 when
-// the fault lies at or before start, or err is not a syntax error.
+// stream offset start, are valid WebM or MP4, given the error the reader's
+// Feed returned for it: those before the element or box at fault, which a
+// viewer's parser and the recording's sealing can take as they are. It is
+// 0 when the fault lies at or before start, or err is not a syntax error.
 func validLen(err error, start int64, n int) int {
-	var se *webm.SyntaxError
-	if !errors.As(err, &se) || se.Offset <= start {
+	off, ok := faultOffset(err)
+	if !ok || off <= start {
 		return 0
 	}
-	return int(min(se.Offset-start, int64(n)))
+	return int(min(off-start, int64(n)))
+}
+
+// choose picks the reader of the stream once its first bytes are in:
+// those of the chunks held so far (not yet fed, see pending) and data.
+// It returns them as one chunk to feed with ok true, or ok false while
+// they are too few to tell (data is then held in pending).
+func (pub *publisher) choose(data []byte) (head []byte, ok bool, err error) {
+	head = data
+	if len(pub.pending) > 0 {
+		head = slices.Concat(slices.Concat(pub.pending...), data)
+	}
+	c, err := pickContainer(head, pub.claimed, pub.p.containers)
+	if err != nil || c == "" {
+		if err == nil && len(data) > 0 {
+			pub.pending = append(pub.pending, data)
+		}
+		return nil, false, err
+	}
+	pub.reader = newReader(c, pub.p.cfg)
+	pub.pending = nil
+	return head, true, nil
 }
 
 // goLive runs once the stream header is read, at the end of the message
 // data, which began at stream offset start: it checks the codecs, settles
-// the header (see webm.Reader.Settle), starts the recording and publishes
+// the header (see media.Reader.Settle), starts the recording and publishes
 // the header to viewers. The pending chunks and data, which hold the
 // header, are rewritten to match, so viewers, the recording and every
 // offset see the same bytes.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -183,6 +184,7 @@ func TestUploadRefused(t *testing.T) {
 		name       string
 		authorize  func(c echo.Context, room string, a liveplugin.Action) error // for room alice; nil: the default
 		cfg        liveplugin.Config
+		mime       string   // the upload's ?mime=
 		give       [][]byte // binary messages
 		text       string   // a text message instead
 		wantCode   websocket.StatusCode
@@ -198,8 +200,17 @@ func TestUploadRefused(t *testing.T) {
 			}
 			return nil
 		}, give: vp8.Chunks[:1], wantCode: liveplugin.StatusForbidden, wantReason: "not allowed in this room"},
-		{name: "mp4", authorize: allowAll, give: mp4.Chunks[:2], wantCode: liveplugin.StatusUnsupportedData, wantReason: "not a valid WebM stream: no ebml header"},
-		{name: "garbage", authorize: allowAll, give: [][]byte{[]byte("hello, world")}, wantCode: liveplugin.StatusUnsupportedData, wantReason: "not a valid WebM stream: no ebml header"},
+		{name: "mp4 where only webm is accepted", authorize: allowAll, cfg: liveplugin.Config{Containers: []string{"webm"}}, give: mp4.Chunks[:2],
+			wantCode: liveplugin.StatusUnsupportedData, wantReason: "this site accepts WebM streams, not MP4"},
+		{name: "mp4 claimed as webm", authorize: allowAll, mime: "video/webm;codecs=h264", give: mp4.Chunks[:2],
+			wantCode: liveplugin.StatusUnsupportedData, wantReason: "the upload says video/webm but the stream is MP4"},
+		{name: "webm claimed as mp4", authorize: allowAll, mime: "video/mp4", give: vp8.Chunks[:1],
+			wantCode: liveplugin.StatusUnsupportedData, wantReason: "the upload says video/mp4 but the stream is WebM"},
+		{name: "garbage", authorize: allowAll, give: [][]byte{[]byte("hello, world")}, wantCode: liveplugin.StatusUnsupportedData, wantReason: "not a WebM or MP4 stream"},
+		{name: "garbage in bytes", authorize: allowAll, give: [][]byte{[]byte("h"), []byte("ello, "), []byte("world")}, wantCode: liveplugin.StatusUnsupportedData,
+			wantReason: "not a WebM or MP4 stream"},
+		{name: "garbage claimed as webm", authorize: allowAll, mime: "video/webm", give: [][]byte{[]byte("hello, world")}, wantCode: liveplugin.StatusUnsupportedData,
+			wantReason: "not a valid WebM stream: no ebml header"},
 		{name: "codec browsers cannot play", authorize: allowAll, give: [][]byte{unknownCodec}, wantCode: liveplugin.StatusUnsupportedData,
 			wantReason: "codec not playable in browsers: V_AVC (video track 2)"},
 		{name: "codec id with control and invalid bytes", authorize: allowAll, give: [][]byte{hostileCodec}, wantCode: liveplugin.StatusUnsupportedData,
@@ -230,7 +241,7 @@ func TestUploadRefused(t *testing.T) {
 			if tc.authorize != nil { // nobody may publish with the default
 				bob = startBystander(t, ctx, s, "bob")
 			}
-			c := mustDial(t, ctx, s.ws("/live/alice/upload"))
+			c := mustDial(t, ctx, s.ws("/live/alice/upload?mime="+url.QueryEscape(tc.mime)))
 			// A refused publisher is closed before ready; writes may fail then.
 			for _, m := range tc.give {
 				if c.conn.Write(ctx, websocket.MessageBinary, m) != nil {

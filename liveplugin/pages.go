@@ -159,6 +159,8 @@ type statusJSON struct {
 	Live       bool        `json:"live"`
 	Broadcast  string      `json:"broadcast,omitempty"`
 	MIMEType   string      `json:"mimeType,omitempty"`
+	Container  string      `json:"container,omitempty"` // see BroadcastInfo.Container
+	Codecs     []string    `json:"codecs,omitempty"`
 	StartedAt  time.Time   `json:"startedAt,omitzero"`
 	Viewers    int         `json:"viewers"`
 	Audience   *Audience   `json:"audience,omitempty"` // see BroadcastInfo.Audience
@@ -173,6 +175,7 @@ func (p *Plugin) status(c echo.Context) error {
 	s := statusJSON{Room: room}
 	if in, ok := p.rooms.Lookup(room); ok {
 		s.Live, s.Broadcast, s.MIMEType, s.StartedAt, s.Viewers = true, in.ID, in.MIMEType, in.Started, in.Viewers
+		s.Container, s.Codecs = describeMIME(in.MIMEType)
 		s.Audience = p.reports.summary(room)
 	}
 	if s.Recordings, err = p.Recordings(room); err != nil {
@@ -269,6 +272,6 @@ func (p *Plugin) playback(c echo.Context) error {
 	if m.Live() {
 		modtime = time.Time{} // growing: no Last-Modified, no 304
 	}
-	http.ServeContent(c.Response(), c.Request(), id+".webm", modtime, f)
+	http.ServeContent(c.Response(), c.Request(), id+m.Ext(), modtime, f)
 	return nil
 }

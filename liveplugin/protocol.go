@@ -190,8 +190,8 @@ const (
 	StatusRoomLive websocket.StatusCode = 4409
 	// StatusTooLarge is an upload message over Config.MaxMessageBytes.
 	StatusTooLarge websocket.StatusCode = 4413
-	// StatusUnsupportedData is an upload that is not WebM browsers can
-	// play.
+	// StatusUnsupportedData is an upload that is not WebM or MP4 browsers
+	// can play.
 	StatusUnsupportedData websocket.StatusCode = 4415
 	// StatusLimit is a configured limit reached.
 	StatusLimit websocket.StatusCode = 4429
@@ -255,9 +255,9 @@ var closeCodes = []closeCode{
 	{code: StatusTooLarge, name: "TooLarge", reason: "message too large", sent: true,
 		viewer:    "A message was too large.",
 		publisher: "A piece of your stream was too large for the server."},
-	{code: StatusUnsupportedData, name: "UnsupportedData", reason: "not a WebM stream", sent: true,
+	{code: StatusUnsupportedData, name: "UnsupportedData", reason: "not a WebM or MP4 stream", sent: true,
 		viewer:    "This stream’s format is not supported.",
-		publisher: "The server cannot accept this stream: it needs WebM video."},
+		publisher: "The server cannot accept this stream: it needs WebM or MP4 video."},
 	{code: StatusLimit, name: "Limit", reason: "limit reached", sent: true, retry: true,
 		viewer:    "This room has reached a limit (for example its number of viewers).",
 		publisher: "A limit was reached (for example the longest allowed broadcast or the number of live rooms)."},

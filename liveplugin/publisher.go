@@ -16,8 +16,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/amlive/amlive/liveplugin/internal/cluster"
+	"github.com/amlive/amlive/liveplugin/internal/media"
 	"github.com/amlive/amlive/liveplugin/internal/record"
-	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
 // publisher is the state of one broadcast's upload, which may span several
@@ -41,13 +41,15 @@ type publisher struct {
 	// broadcast.
 	stop chan string
 
-	reader *webm.Reader
+	// reader reads the stream, in the container its first bytes (and
+	// the upload's ?mime=) chose; nil until they arrived (see media).
+	reader media.Reader
 	// delta turns the reader's offsets into the stream's: non-zero when
 	// the reader was primed from a takeover's State (see takeOver).
 	delta   int64
-	events  []webm.Event
+	events  []media.Event
 	syncs   []int64
-	pending [][]byte // chunks before the header was read
+	pending [][]byte // chunks before the header was read (before the reader was chosen: not yet fed)
 	live    bool     // header read, OnLive called
 	carried bool     // the last chunk held a media block: activity for IdleTimeout
 	last    time.Duration

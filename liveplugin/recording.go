@@ -9,9 +9,13 @@ import (
 
 // Recording describes one recorded broadcast.
 type Recording struct {
-	ID         string        `json:"id"`
-	Room       string        `json:"room"`
-	MIMEType   string        `json:"mimeType"`
+	ID       string `json:"id"`
+	Room     string `json:"room"`
+	MIMEType string `json:"mimeType"`
+	// Container and Codecs are MIMEType's container ("webm" or "mp4")
+	// and codecs, as in BroadcastInfo.
+	Container  string        `json:"container,omitempty"`
+	Codecs     []string      `json:"codecs,omitempty"`
 	Start      time.Time     `json:"start"`
 	End        time.Time     `json:"end,omitzero"`
 	Duration   time.Duration `json:"-"`
@@ -47,7 +51,10 @@ func (p *Plugin) Recordings(room string) ([]Recording, error) {
 }
 
 func (p *Plugin) recording(m record.Meta) Recording {
+	container, codecs := describeMIME(m.MIMEType)
 	return Recording{
+		Container:  container,
+		Codecs:     codecs,
 		ID:         m.Broadcast,
 		Room:       m.Room,
 		MIMEType:   m.MIMEType,

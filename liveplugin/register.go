@@ -38,6 +38,8 @@ type Plugin struct {
 	views  *views.Set
 	base   string // route prefix, e.g. "/live"
 	assets map[string]asset
+	// containers are the upload containers Config.Containers accepts.
+	containers []container
 
 	// metrics counts what happens for Config.Metrics; nil counts nothing.
 	metrics *metrics
@@ -125,6 +127,7 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 		upgrades: newUpgradeLimiter(cfg.ViewerUpgrades, cfg.PublisherUpgrades),
 		reports:  newReports(),
 	}
+	p.containers, _ = parseContainers(cfg.Containers) // validate checked it
 	if p.assets, err = loadAssets(assets.FS); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -29,8 +30,13 @@ type resumer struct {
 }
 
 func newResumer(t *testing.T, ctx context.Context, url string) (*resumer, string) {
+	return newResumerMIME(t, ctx, url, "video/webm")
+}
+
+// newResumerMIME is newResumer for a stream of MIME type mimeType.
+func newResumerMIME(t *testing.T, ctx context.Context, url, mimeType string) (*resumer, string) {
 	r := &resumer{t: t, url: url}
-	r.c = mustDial(t, ctx, url+"?mime=video/webm")
+	r.c = mustDial(t, ctx, url+"?mime="+neturl.QueryEscape(mimeType))
 	ready := r.c.event(t, ctx, "ready")
 	if ready.Resume == "" || ready.Offset != 0 {
 		t.Fatalf("ready = %+v; want a resume token and offset 0", ready)

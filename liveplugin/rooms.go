@@ -41,14 +41,17 @@ func (p *Plugin) Live() []BroadcastInfo {
 }
 
 func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
+	container, codecs := describeMIME(in.MIMEType)
 	return BroadcastInfo{
-		Room:     in.Room,
-		ID:       in.ID,
-		MIMEType: in.MIMEType,
-		Started:  in.Started,
-		Viewers:  in.Viewers,
-		Bytes:    in.Bytes,
-		URL:      p.WatchURL(in.Room),
+		Container: container,
+		Codecs:    codecs,
+		Room:      in.Room,
+		ID:        in.ID,
+		MIMEType:  in.MIMEType,
+		Started:   in.Started,
+		Viewers:   in.Viewers,
+		Bytes:     in.Bytes,
+		URL:       p.WatchURL(in.Room),
 
 		Reconnecting: in.PublisherLost,
 		Audience:     p.reports.summary(in.Room),

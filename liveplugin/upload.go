@@ -6,8 +6,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
-
-	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
 // upload receives a publisher's stream: GET /:id/upload?mime=… (WebSocket),
@@ -15,9 +13,11 @@ import (
 // dropped.
 //
 // The connection is authorised before any byte is read. The stream is
-// parsed as it arrives; nothing is stored until its header has been read
-// and its codecs are ones browsers can play, so an upload that is not WebM
-// leaves no recording. Each chunk then goes to the hub (the viewers) and to
+// WebM or fragmented MP4: its first bytes say which (see container.go),
+// and ?mime=, when it names a container, must agree. It is parsed as it
+// arrives; nothing is stored until its header has been read and its
+// codecs are ones browsers can play, so an upload that is neither leaves
+// no recording. Each chunk then goes to the hub (the viewers) and to
 // the recording, in that order (see ingest.go).
 //
 // The first upload handler of a broadcast owns it until it ends, across
@@ -89,15 +89,11 @@ func (p *Plugin) upload(c echo.Context) error {
 		ended:    make(chan struct{}),
 		stop:     make(chan string, 1),
 		ackCh:    make(chan struct{}, 1),
-		reader:   webm.NewReader(webm.Limits{MaxInitBytes: p.cfg.MaxInitBytes}),
 		claimed:  c.QueryParam("mime"),
 		// A token bucket in bytes: MaxBitrate/8 per second, bursts of
 		// bitrateWindow seconds' worth.
 		bitrate: rate.NewLimiter(rate.Limit(p.cfg.MaxBitrate/8), int(p.cfg.MaxBitrate*bitrateWindow/8)),
 	}
-	// Idle time is measured in media (see media): the reader reports
-	// every block.
-	pub.reader.Blocks = true
 	p.sessions.add(room, pub)
 	pub.run(conn)
 	return nil

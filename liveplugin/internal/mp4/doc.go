@@ -7,4 +7,48 @@
 // and mvex), then fragments: a moof (mfhd, one traf per track with tfhd,
 // tfdt and trun) followed by its mdat. A fragment is a join point when the
 // first sample of its video track is a sync sample.
+//
+// A [Reader] is fed arbitrary pieces of the stream with [Reader.Feed]; the
+// pieces may begin or end anywhere, even inside a box header, and the
+// events are the same however the stream is split. The reader keeps a copy
+// of the init segment (bounded by [Limits.MaxInitBytes]), its tracks (at
+// most [Limits.MaxTracks]) and the moof being read (at most
+// [Limits.MaxFragmentHeaderBytes], in a buffer it reuses); it never buffers
+// an mdat, only counts its bytes, and keeps nothing per fragment once it
+// has reported it, so its memory stays constant however long the stream
+// runs.
+//
+//	r := mp4.NewReader(mp4.Limits{})
+//	var events []mp4.Event
+//	for chunk := range chunks {
+//		var err error
+//		if events, err = r.Feed(events[:0], chunk); err != nil {
+//			return err // errors.Is(err, mp4.ErrNotMP4), ErrMalformed or ErrLimit
+//		}
+//		for _, ev := range events {
+//			switch ev.Kind {
+//			case mp4.KindInit: // r.Init(), r.MIMEType(), r.Playable()
+//			case mp4.KindSync: // ev.Offset is a moof that starts with a video sync sample
+//			}
+//		}
+//	}
+//
+// # Repairs
+//
+// Chromium's MP4 recorder writes, at the end of every fragment, an Opus
+// sample whose duration is too short (1008 ticks at 48 kHz for a 60 ms
+// packet of 2880): each fragment's audio then ends 39 ms before the next
+// one's tfdt, and Media Source playback freezes at the gap. Feed repairs it
+// in place, in the bytes it is given, keeping every length: in a trun of
+// an audio track that declares per-sample durations and holds at least two
+// samples, all but the last of duration D and the last shorter than D, the
+// last duration becomes D, or for Opus the duration its packet's TOC byte
+// gives (RFC 6716) when that byte is in the same Feed call and gives more
+// than the declared duration. A field whose bytes were passed to an
+// earlier Feed call is left as it is: [Reader.MissedRepairs] counts those,
+// [Reader.Repairs] the fields rewritten. MediaRecorder hands over whole
+// fragments, so a relay that feeds each chunk as it comes repairs them all.
+//
+// The package was written by hand: the Go module proxy here serves neither
+// mp4ff nor go-mp4. It knows nothing of HTTP or files: it sees bytes.
 package mp4

@@ -43,7 +43,7 @@ func (e *SyntaxError) Unwrap() error { return e.Err }
 // cannot play in MP4, or for a stream with no audio or video track (Kind
 // empty). It matches ErrUnsupportedCodec with errors.Is.
 type CodecError struct {
-	Codec string // the sample entry's four-character code, e.g. "mp4v"; "" when the track has none
+	Codec string // the track's codec string when known (e.g. "mp4a.40.1"), else its sample entry's four-character code (e.g. "mp4v"); "" when the track has none
 	Track uint32 // the track_ID
 	Kind  string // "video" or "audio"; "" when the stream has no such track
 }

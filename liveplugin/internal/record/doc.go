@@ -1,12 +1,13 @@
 // Package record stores live broadcasts on disk.
 //
 // A [Store] keeps one directory per room under its root; each broadcast is
-// two files in that directory: the media bytes in <id>.webm and a JSON
-// sidecar with its [Meta] in <id>.json. Sidecars are replaced atomically
+// two files in that directory: the media bytes in <id>.webm, or <id>.mp4
+// for a fragmented MP4 broadcast (MIME type video/mp4 or audio/mp4), and a
+// JSON sidecar with its [Meta] in <id>.json. Sidecars are replaced atomically
 // (temporary file, fsync, rename), so a reader sees either the old or the
 // new version, never a torn one.
 //
-//	<dir>/<room>/<id>.webm
+//	<dir>/<room>/<id>.webm   (or <id>.mp4)
 //	<dir>/<room>/<id>.json
 //
 // A publisher records with the [Writer] that [Store.Create] returns:
@@ -16,7 +17,7 @@
 //
 // A finished recording is made seekable by [Store.Seal], which rewrites it
 // in place, atomically, as a muxer finishing the file would have written
-// it (known sizes, Duration, Cues). [Store.Recover] seals the recordings a
+// it (WebM: known sizes, Duration, Cues; MP4: durations, sidx, mfra). [Store.Recover] seals the recordings a
 // crash left unfinished; [Store.BeginRecover] finds and reserves them
 // quickly, so that the caller can seal them in the background with
 // [Recovery.Run] while the Store serves the others. [Store.Prune] deletes

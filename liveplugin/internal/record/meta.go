@@ -24,14 +24,16 @@ var (
 	ErrRecovering = errors.New("record: recording being recovered")
 )
 
-// Meta is a recording's JSON sidecar (<id>.json next to <id>.webm). It is a
+// Meta is a recording's JSON sidecar (<id>.json next to <id>.webm or
+// <id>.mp4). It is a
 // plain value: copies are independent and safe to share.
 type Meta struct {
 	// Room is the room the recording belongs to.
 	Room string `json:"room"`
 	// Broadcast is the broadcast id, which names the recording's files.
 	Broadcast string `json:"broadcast"`
-	// MIMEType is the media type the publisher declared, with codecs.
+	// MIMEType is the media type the publisher declared, with codecs. It
+	// names the container of the media file: see [Meta.Ext].
 	MIMEType string `json:"mimeType"`
 	// Start is when the broadcast started.
 	Start time.Time `json:"start"`
@@ -45,20 +47,23 @@ type Meta struct {
 	// if any, until the recording is sealed, then the sealed file's
 	// (nanoseconds in JSON).
 	Duration time.Duration `json:"duration,omitzero"`
-	// Sealed reports that the file was made seekable (known sizes,
-	// Duration, Cues) by Store.Seal or Store.Recover; Duration and Bytes
-	// are then those of the sealed file.
+	// Sealed reports that the file was made seekable (WebM: known sizes,
+	// Duration, Cues; MP4: durations in the moov, sidx, mfra) by
+	// Store.Seal or Store.Recover; Duration and Bytes are then those of
+	// the sealed file.
 	Sealed bool `json:"sealed"`
-	// Keyframes is the number of Clusters that begin with a video
-	// keyframe, where playback can start, of a sealed recording. Its Cues
-	// hold a seek point for those at least webm.DefaultCueInterval apart.
+	// Keyframes is the number of Clusters (WebM) or fragments (MP4) that
+	// begin with a video keyframe, where playback can start, of a sealed
+	// recording. A WebM file's Cues hold a seek point for those at least
+	// webm.DefaultCueInterval apart; an MP4 file's sidx indexes every
+	// fragment and its mfra every keyframe fragment.
 	Keyframes int `json:"keyframes,omitempty"`
 	// Failed says why recording stopped early (a disk error), if it did.
 	// The media file then holds the bytes written before the failure.
 	Failed string `json:"failed,omitempty"`
 	// CutShort reports that recovery (Store.Recover, Recovery.Run) found
-	// the media file ending inside an element, or holding garbage after
-	// its last good element: the recording stopped in the middle of a
+	// the media file ending inside an element or box, or holding garbage
+	// after its last good one: the recording stopped in the middle of a
 	// write, because the process died or a disk error stopped it. It is
 	// derived from the file, so it survives a failure whose own Meta
 	// (Failed) never reached the sidecar.
@@ -68,6 +73,12 @@ type Meta struct {
 	// until it is sealed. It is never written to the sidecar.
 	Recovering bool `json:"-"`
 }
+
+// Ext returns the extension of the recording's media file, from its
+// MIMEType: ".mp4" for video/mp4 and audio/mp4, ".webm" for any other
+// (WebM, and the recordings made before MP4 was recorded). Ext is safe for
+// concurrent use.
+func (m Meta) Ext() string { return mediaExt(m.MIMEType) }
 
 // Live reports whether the recording has no End: it is still being written,
 // or its Writer never finished because the process stopped. Live is safe for

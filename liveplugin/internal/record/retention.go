@@ -183,7 +183,7 @@ func (s *Store) strays() ([]stray, error) {
 				add(e, id, false)
 				continue
 			}
-			if id, ok := strings.CutSuffix(name, mediaExt); ok && ValidName(id) {
+			if id, ok := mediaName(name); ok {
 				if _, ok := files[id+metaExt]; !ok {
 					add(e, id, false)
 				}
@@ -193,14 +193,21 @@ func (s *Store) strays() ([]stray, error) {
 			if !ok || !ValidName(id) {
 				continue // not the Store's
 			}
-			media, ok := files[id+mediaExt]
-			if !ok {
+			var media []fs.DirEntry
+			for _, ext := range mediaExts() {
+				if m, ok := files[id+ext]; ok {
+					media = append(media, m)
+				}
+			}
+			if len(media) == 0 {
 				add(e, id, false)
 				continue
 			}
 			if _, err := s.readMeta(room, id); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				add(e, id, true) // a sidecar that does not parse: List skips the recording
-				add(media, id, true)
+				for _, m := range media {
+					add(m, id, true)
+				}
 			}
 		}
 	}

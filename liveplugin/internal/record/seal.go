@@ -11,27 +11,29 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
 // Seal makes recording id in room seekable and returns its new Meta. It
-// rewrites the media file with known sizes, a Duration and Cues (see
-// webm.Seal; the media bytes are unchanged) into a temporary file in the
-// same directory, fsyncs it, renames it over the original and fsyncs the
+// rewrites the media file into a temporary file in the same directory (the
+// media bytes are unchanged): a WebM file with known sizes, a Duration and
+// Cues (see webm.Seal), an MP4 file with its duration in the moov, a sidx
+// and an mfra (see mp4.Seal), as its first bytes say. It fsyncs it, renames it over the original and fsyncs the
 // directory, so that a crash leaves either the old or the new file, whole.
 // The sidecar then gets Sealed, the sealed file's Duration and Bytes, and
-// Keyframes. A partial element at the end of the file (the process died
-// while writing it) is left out. An already sealed recording is returned
+// Keyframes. A partial element or box at the end of the file (the process
+// died while writing it) is left out. An already sealed recording is returned
 // unchanged.
 //
 // Seal returns ErrBusy while the recording's Writer is open (or another
 // Seal or Delete of it runs, or it is being recovered: then the error
 // wraps ErrRecovering too), ErrNotFound, ErrInvalidName, or an error
-// wrapping webm.ErrNotWebM or webm.ErrMalformed when the file holds no
-// complete WebM header and first Cluster; the recording is then left as
-// it was. Seal reads the file three times; its memory is bounded whatever
-// the file (at most about 8.5 MiB, see webm.SealWith), and it needs free
+// wrapping webm.ErrNotWebM or webm.ErrMalformed when a WebM file holds no
+// complete header and first Cluster, mp4.ErrNotMP4 or mp4.ErrMalformed
+// when an MP4 file holds no complete ftyp, moov and first fragment, or
+// webm.ErrLimit or mp4.ErrLimit; the recording is then left as it was.
+// Seal reads the file two or three times; its memory is bounded whatever
+// the file (at most about 8.5 MiB for WebM, see webm.SealWith, and about
+// 20 MiB for MP4, see mp4.SealWith), and it needs free
 // disk space for the sealed copy, about the file's size, until the rename.
 // It is safe for concurrent use.
 func (s *Store) Seal(room, id string) (Meta, error) {
@@ -53,7 +55,7 @@ func (s *Store) Seal(room, id string) (Meta, error) {
 // stopping early with ctx.Err() when ctx is done; fix, if set, may change
 // the Meta that is written, given the media file's modification time
 // before sealing and what the seal found.
-func (s *Store) seal(ctx context.Context, op, room, id string, fix func(m *Meta, mtime time.Time, info webm.SealInfo)) (Meta, error) {
+func (s *Store) seal(ctx context.Context, op, room, id string, fix func(m *Meta, mtime time.Time, info sealInfo)) (Meta, error) {
 	k := key(room, id)
 	m, err := s.Stat(room, id)
 	if err != nil {
@@ -101,11 +103,11 @@ func (s *Store) reserve(k string) error {
 	return nil
 }
 
-// sealFile seals the WebM file at path in place: it seals into a temporary
-// file in the same directory, fsyncs it, renames it over path and fsyncs
-// the directory. When ctx is done it stops, removes the temporary file and
+// sealFile seals the media file at path in place, WebM or MP4 (see
+// sealMedia): it seals into a temporary file in the same directory,
+// fsyncs it, renames it over path and fsyncs the directory. When ctx is done it stops, removes the temporary file and
 // returns ctx.Err().
-func sealFile(ctx context.Context, path string) (info webm.SealInfo, err error) {
+func sealFile(ctx context.Context, path string) (info sealInfo, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return info, err
@@ -128,7 +130,7 @@ func sealFile(ctx context.Context, path string) (info webm.SealInfo, err error) 
 			_ = os.Remove(tmp.Name()) // best effort; List ignores strays
 		}
 	}()
-	if info, err = webm.Seal(tmp, src, fi.Size()); err != nil {
+	if info, err = sealMedia(tmp, src, fi.Size(), path); err != nil {
 		return info, err
 	}
 	if err := tmp.Chmod(filePerm); err != nil {
@@ -255,13 +257,14 @@ func (s *Store) BeginRecoverWith(o RecoverOptions) (*Recovery, error) {
 func (r *Recovery) Pending() []Meta { return slices.Clone(r.pending) }
 
 // Run seals the recordings BeginRecover reserved, one after the other, as
-// Seal would: a partial element at the end of a file is cut off, so
+// Seal would: a partial element or box at the end of a file is cut off, so
 // nothing that reached the disk whole is lost, and one without End gets
 // the media file's modification time as End. A recording whose file ended
-// inside an element or held garbage after its last good element was cut
+// inside an element or box, or held garbage after its last good one, was cut
 // short (the process died, or a disk error stopped it and its sidecar may
 // never have said so): it gets CutShort. A recording that cannot be sealed
-// (it holds no WebM header and first Cluster) is marked ended and Failed,
+// (it holds no WebM header and first Cluster, no MP4 ftyp, moov and first
+// fragment, or exceeds a sealer's bound) is marked ended and Failed,
 // and kept as it is; it is not tried again. Each is released, and served,
 // as soon as it is done.
 //
@@ -304,7 +307,7 @@ func (r *Recovery) Run(ctx context.Context) ([]Meta, error) {
 // Failed. It returns the Meta it wrote, if any, and the error that left
 // the recording unchanged, if any.
 func (s *Store) recoverOne(ctx context.Context, m Meta) (*Meta, error) {
-	fix := func(m *Meta, mtime time.Time, info webm.SealInfo) {
+	fix := func(m *Meta, mtime time.Time, info sealInfo) {
 		if m.End.IsZero() {
 			m.End = mtime.UTC().Round(0)
 		}
@@ -318,7 +321,7 @@ func (s *Store) recoverOne(ctx context.Context, m Meta) (*Meta, error) {
 		return nil, nil // deleted meanwhile
 	case ctx.Err() != nil:
 		return nil, nil // Run reports ctx.Err()
-	case errors.Is(err, webm.ErrNotWebM), errors.Is(err, webm.ErrMalformed), errors.Is(err, webm.ErrLimit):
+	case unsealable(err):
 		failed, ferr := s.markFailed(m.Room, m.Broadcast, err)
 		if ferr != nil {
 			return nil, ferr
@@ -381,8 +384,8 @@ func (s *Store) all() ([]Meta, error) {
 }
 
 // tempOwner returns the broadcast id whose temporary file name is, and
-// whether name is one of the Store's temporary files: "."+id+".webm" or
-// "."+id+".json", then "." and os.CreateTemp's random digits, then ".tmp".
+// whether name is one of the Store's temporary files: "."+id+".webm",
+// "."+id+".mp4" or "."+id+".json", then "." and os.CreateTemp's random digits, then ".tmp".
 func tempOwner(name string) (string, bool) {
 	rest, ok := strings.CutPrefix(name, ".")
 	if !ok {
@@ -396,7 +399,7 @@ func tempOwner(name string) (string, bool) {
 		return "", false
 	}
 	rest = rest[:i]
-	for _, ext := range []string{mediaExt, metaExt} {
+	for _, ext := range append(mediaExts(), metaExt) {
 		if id, ok := strings.CutSuffix(rest, ext); ok && ValidName(id) {
 			return id, true
 		}

@@ -17,7 +17,6 @@ const (
 	// DefaultFlushBytes is the default for [Options.FlushBytes].
 	DefaultFlushBytes = 64 << 10
 
-	mediaExt = ".webm"
 	metaExt  = ".json"
 	dirPerm  = 0o755
 	filePerm = 0o644
@@ -104,7 +103,9 @@ func New(dir string, o Options) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 // Path returns the media file path of recording id in room, whether or not
-// it exists, or ErrInvalidName. It is safe for concurrent use.
+// it exists, or ErrInvalidName: <id>.webm or <id>.mp4, whichever is on
+// disk, else the one its sidecar's MIME type names. It is safe for
+// concurrent use.
 func (s *Store) Path(room, id string) (string, error) {
 	if err := checkNames(room, id); err != nil {
 		return "", err
@@ -112,8 +113,10 @@ func (s *Store) Path(room, id string) (string, error) {
 	return s.mediaPath(room, id), nil
 }
 
-// Create starts recording broadcast id in room: it creates <room>/<id>.webm
-// and writes the sidecar <room>/<id>.json with Bytes 0 and no End. It returns
+// Create starts recording broadcast id in room: it creates the media file,
+// <room>/<id>.mp4 for an MP4 mimeType (video/mp4, audio/mp4) and
+// <room>/<id>.webm for any other (see [Meta.Ext]), and writes the sidecar
+// <room>/<id>.json with Bytes 0 and no End. It returns
 // ErrInvalidName unless room and id pass ValidName, ErrExists if the
 // recording exists, and ErrBusy while a Delete of that id is under way.
 // Create is safe for concurrent use; the returned Writer belongs to the
@@ -159,7 +162,14 @@ func (s *Store) create(room, id, mimeType string, start time.Time) (*Writer, err
 	if _, err := os.Lstat(s.metaPath(room, id)); err == nil {
 		return nil, fmt.Errorf("record: create %s: %w", k, ErrExists)
 	}
-	path := s.mediaPath(room, id)
+	base := filepath.Join(s.dir, room, id)
+	// A media file of the other container claims the name too.
+	for _, ext := range mediaExts() {
+		if _, err := os.Lstat(base + ext); err == nil {
+			return nil, fmt.Errorf("record: create %s: %w", k, ErrExists)
+		}
+	}
+	path := base + mediaExt(mimeType)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("record: create %s: %w", k, ErrExists)
@@ -206,7 +216,7 @@ func (s *Store) List(room string) ([]Meta, error) {
 	}
 	media := make(map[string]bool, len(entries)/2)
 	for _, e := range entries {
-		if id, ok := strings.CutSuffix(e.Name(), mediaExt); ok && e.Type().IsRegular() {
+		if id, ok := mediaName(e.Name()); ok && e.Type().IsRegular() {
 			media[id] = true
 		}
 	}
@@ -481,8 +491,20 @@ func statErr(op, room, id string, err error) error {
 	return fmt.Errorf("record: %s %s: %w", op, key(room, id), err)
 }
 
+// mediaPath returns the path of room/id's media file: the one on disk,
+// <id>.webm or <id>.mp4; without one, the one its sidecar's MIME type
+// names; without sidecar, <id>.webm.
 func (s *Store) mediaPath(room, id string) string {
-	return filepath.Join(s.dir, room, id+mediaExt)
+	base := filepath.Join(s.dir, room, id)
+	for _, ext := range mediaExts() {
+		if _, err := os.Lstat(base + ext); err == nil {
+			return base + ext
+		}
+	}
+	if m, err := s.readMeta(room, id); err == nil {
+		return base + m.Ext()
+	}
+	return base + webmExt
 }
 
 func (s *Store) metaPath(room, id string) string {

@@ -1,0 +1,426 @@
+package mp4
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amlive/amlive/internal/fixture"
+)
+
+// ffprobe-keyframes.json, beside each MP4 fixture, is ffprobe's list of
+// the set's video packets (position, timestamps, flags: "K" for a
+// keyframe) and the video stream's time base: an independent parse of
+// the sync samples. It is made once with the command below (go generate in
+// this folder); the tests read the file, and compare it with ffprobe's
+// output when ffprobe is installed.
+//
+//go:generate sh -c "for d in ../../../internal/fixture/testdata/mp4-*/; do cat $d/chunk-*.bin | ffprobe -v error -select_streams v -show_entries stream=index,codec_name,time_base:packet=pts,dts,flags,pos -of json -i pipe:0 > $d/ffprobe-keyframes.json || exit 1; done"
+
+// ffprobeArgs are the arguments of the command above, for the comparison.
+var ffprobeArgs = []string{"-v", "error", "-select_streams", "v", "-show_entries",
+	"stream=index,codec_name,time_base:packet=pts,dts,flags,pos", "-of", "json", "-i", "pipe:0"}
+
+// probe is what ffprobe-keyframes.json holds.
+type probe struct {
+	Packets []struct {
+		PTS   int64  `json:"pts"`
+		DTS   int64  `json:"dts"`
+		Pos   string `json:"pos"`
+		Flags string `json:"flags"`
+	} `json:"packets"`
+	Streams []struct {
+		Index     int    `json:"index"`
+		CodecName string `json:"codec_name"`
+		TimeBase  string `json:"time_base"`
+	} `json:"streams"`
+}
+
+// keyframes returns the positions of the keyframe packets and of all
+// packets.
+func (p probe) keyframes(tb testing.TB) (key, all map[int64]bool) {
+	key, all = map[int64]bool{}, map[int64]bool{}
+	for _, pk := range p.Packets {
+		pos, err := strconv.ParseInt(pk.Pos, 10, 64)
+		if err != nil {
+			tb.Fatalf("ffprobe packet pos %q: %v", pk.Pos, err)
+		}
+		all[pos] = true
+		if strings.Contains(pk.Flags, "K") {
+			key[pos] = true
+		}
+	}
+	return key, all
+}
+
+// timescale returns the video stream's time base denominator.
+func (p probe) timescale(tb testing.TB) uint32 {
+	if len(p.Streams) != 1 {
+		tb.Fatalf("ffprobe found %d video streams; want 1", len(p.Streams))
+	}
+	num, den, ok := strings.Cut(p.Streams[0].TimeBase, "/")
+	ts, err := strconv.ParseUint(den, 10, 32)
+	if !ok || num != "1" || err != nil {
+		tb.Fatalf("ffprobe time base %q", p.Streams[0].TimeBase)
+	}
+	return uint32(ts)
+}
+
+// mp4Structure is the part of an MP4 set's structure.json the tests use.
+type mp4Structure struct {
+	InitSegmentEnd int64  `json:"init_segment_end"`
+	MSECodecs      string `json:"mse_codecs"`
+	Boxes          []struct {
+		Type   string `json:"type"`
+		Offset int64  `json:"offset"`
+		Size   int64  `json:"size"`
+		Traf   []struct {
+			TrackID             uint32 `json:"track_id"`
+			BaseMediaDecodeTime uint64 `json:"baseMediaDecodeTime"`
+		} `json:"traf"`
+	} `json:"boxes"`
+}
+
+// mp4Fixture is a set with its independent parses.
+type mp4Fixture struct {
+	fixture.Set
+	st    mp4Structure
+	probe probe
+}
+
+func loadMP4(tb testing.TB, name string) mp4Fixture {
+	tb.Helper()
+	fx := mp4Fixture{Set: fixture.Load(tb, name)}
+	dir := filepath.Join(fixture.Dir(tb), name)
+	for file, v := range map[string]any{"structure.json": &fx.st, "ffprobe-keyframes.json": &fx.probe} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			tb.Fatalf("%s/%s: %v", name, file, err)
+		}
+	}
+	return fx
+}
+
+func TestFixtures(t *testing.T) {
+	for _, name := range mp4Sets(t) {
+		t.Run(name, func(t *testing.T) {
+			fx := loadMP4(t, name)
+			res, r := feedPieces(t, Limits{}, fx.Chunks)
+			if res.err != nil {
+				t.Fatalf("Feed: %v", res.err)
+			}
+			if res.offset != int64(len(fx.Full)) {
+				t.Errorf("Offset() = %d; want %d", res.offset, len(fx.Full))
+			}
+			end := fx.st.InitSegmentEnd
+			if len(res.events) == 0 || res.events[0] != (Event{Kind: KindInit, Offset: end}) {
+				t.Fatalf("first event = %v; want init at %d", sliceAt(res.events, 0), end)
+			}
+			if got := r.Init(); !bytes.Equal(got, fx.Full[:end]) {
+				t.Errorf("Init() = %d bytes, not the stream's first %d", len(got), end)
+			}
+			if got, want := strings.ReplaceAll(r.MIMEType(), "; ", ";"), fx.st.MSECodecs; got != want {
+				t.Errorf("MIMEType() = %s; want %s", got, want)
+			}
+			if err := r.Playable(); err != nil {
+				t.Errorf("Playable() = %v; want nil", err)
+			}
+			video, ok := r.VideoTrack()
+			if !ok {
+				t.Fatal("no video track")
+			}
+			if ts := fx.probe.timescale(t); video.Timescale != ts {
+				t.Errorf("video timescale %d; ffprobe says %d", video.Timescale, ts)
+			}
+			timescale := map[uint32]uint32{}
+			for _, tr := range r.Tracks() {
+				timescale[tr.ID] = tr.Timescale
+			}
+
+			// Fragments and runs against structure.json.
+			var wantFrags, wantRuns []string
+			for _, b := range fx.st.Boxes {
+				if b.Type != "moof" {
+					continue
+				}
+				tc := time.Duration(-1)
+				for _, tf := range b.Traf {
+					d := time.Duration(tf.BaseMediaDecodeTime) * time.Second / time.Duration(timescale[tf.TrackID])
+					if tf.TrackID == video.ID || (tc < 0 && !ok) {
+						tc = d
+					}
+					wantRuns = append(wantRuns, fmt.Sprint(b.Offset, " track ", tf.TrackID, " @", d))
+				}
+				wantFrags = append(wantFrags, fmt.Sprint(b.Offset, "@", tc))
+			}
+			// Sync samples against ffprobe.
+			key, all := fx.probe.keyframes(t)
+			var gotFrags, gotRuns, gotSync, wantSync []string
+			frag := int64(-1)
+			for _, ev := range res.events[1:] {
+				switch ev.Kind {
+				case KindInit:
+					t.Errorf("second init event %v", ev)
+				case KindFragment:
+					frag = ev.Offset
+					gotFrags = append(gotFrags, fmt.Sprint(ev.Offset, "@", ev.Timecode))
+				case KindSync:
+					gotSync = append(gotSync, fmt.Sprint(ev.Offset))
+				case KindSample:
+					gotRuns = append(gotRuns, fmt.Sprint(frag, " track ", ev.Track, " @", ev.Timecode))
+					if ev.Offset+ev.Size > int64(len(fx.Full)) {
+						t.Errorf("run %v ends past the stream", ev)
+					}
+					if ev.Track != uint64(video.ID) {
+						continue
+					}
+					if !all[ev.Offset] {
+						t.Errorf("video run %v: ffprobe has no packet at its offset", ev)
+					}
+					if ev.Keyframe != key[ev.Offset] {
+						t.Errorf("video run %v: Keyframe %v; ffprobe says %v", ev, ev.Keyframe, key[ev.Offset])
+					}
+					if key[ev.Offset] && !slices.Contains(wantSync, fmt.Sprint(frag)) {
+						wantSync = append(wantSync, fmt.Sprint(frag))
+					}
+				}
+			}
+			if !slices.Equal(gotFrags, wantFrags) {
+				t.Errorf("fragments = %v; want %v", gotFrags, wantFrags)
+			}
+			if !slices.Equal(gotRuns, wantRuns) {
+				t.Errorf("runs = %v; want %v", gotRuns, wantRuns)
+			}
+			if !slices.Equal(gotSync, wantSync) || len(gotSync) == 0 {
+				t.Errorf("sync fragments = %v; want %v", gotSync, wantSync)
+			}
+		})
+	}
+}
+
+// TestFixtureProbe checks ffprobe-keyframes.json against ffprobe itself,
+// when it is installed.
+func TestFixtureProbe(t *testing.T) {
+	path, err := exec.LookPath("ffprobe")
+	if err != nil {
+		t.Skip("ffprobe not installed; the tests use the stored ffprobe-keyframes.json")
+	}
+	for _, name := range mp4Sets(t) {
+		t.Run(name, func(t *testing.T) {
+			fx := loadMP4(t, name)
+			cmd := exec.Command(path, ffprobeArgs...)
+			cmd.Stdin = bytes.NewReader(fx.Full)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("ffprobe: %v", err)
+			}
+			var got probe
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			gotKey, gotAll := got.keyframes(t)
+			wantKey, wantAll := fx.probe.keyframes(t)
+			if !mapsEqual(gotKey, wantKey) || !mapsEqual(gotAll, wantAll) {
+				t.Errorf("ffprobe finds %d packets, %d keyframes; ffprobe-keyframes.json has %d, %d", len(gotAll), len(gotKey), len(wantAll), len(wantKey))
+			}
+		})
+	}
+}
+
+func mapsEqual(a, b map[int64]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestFixtureSplits(t *testing.T) {
+	for _, name := range mp4Sets(t) {
+		t.Run(name, func(t *testing.T) {
+			fx := loadMP4(t, name)
+			want, _ := feedPieces(t, Limits{}, fx.Chunks)
+			if want.err != nil {
+				t.Fatal(want.err)
+			}
+			whole, _ := feedPieces(t, Limits{}, [][]byte{fx.Full})
+			checkSameResult(t, "whole", whole, want)
+			if !bytes.Equal(whole.out, want.out) {
+				t.Error("whole: repaired bytes differ from those fed chunk by chunk")
+			}
+			for _, n := range []int{1, 7, 1000} {
+				got, _ := feedPieces(t, Limits{}, splitEvery(fx.Full, n))
+				checkSameResult(t, fmt.Sprintf("split %d", n), got, want)
+			}
+			for seed := range uint64(5) {
+				got, _ := feedPieces(t, Limits{}, splitRandom(fx.Full, seed, 5000))
+				checkSameResult(t, fmt.Sprintf("random split %d", seed), got, want)
+			}
+		})
+	}
+}
+
+// opusRun is an audio run of a fragment, read by opusRuns.
+type opusRun struct {
+	moof      int64
+	tfdt      uint64
+	durations []uint32
+	fields    []int64 // offsets of the duration fields
+}
+
+// opusRuns walks the fragments of a stream of the fixtures' shape
+// (default-base-is-moof, tfdt, one trun per traf) and returns the runs of
+// track, independently of the reader.
+func opusRuns(tb testing.TB, b []byte, track uint32) []opusRun {
+	tb.Helper()
+	var out []opusRun
+	be := binary.BigEndian
+	for off := 0; off+8 <= len(b); {
+		size := int(be.Uint32(b[off:]))
+		if size < 8 || off+size > len(b) {
+			tb.Fatalf("box at %d: size %d", off, size)
+		}
+		if string(b[off+4:off+8]) == "moof" {
+			for p := off + 8; p < off+size; p += int(be.Uint32(b[p:])) {
+				if string(b[p+4:p+8]) != "traf" {
+					continue
+				}
+				run := opusRun{moof: int64(off)}
+				id := uint32(0)
+				end := p + int(be.Uint32(b[p:]))
+				for q := p + 8; q < end; q += int(be.Uint32(b[q:])) {
+					switch string(b[q+4 : q+8]) {
+					case "tfhd":
+						id = be.Uint32(b[q+12:])
+					case "tfdt":
+						if b[q+8] == 1 {
+							run.tfdt = be.Uint64(b[q+12:])
+						} else {
+							run.tfdt = uint64(be.Uint32(b[q+12:]))
+						}
+					case "trun":
+						flags := be.Uint32(b[q+8:]) & 0xffffff
+						n := int(be.Uint32(b[q+12:]))
+						s := q + 16
+						if flags&1 != 0 {
+							s += 4
+						}
+						if flags&4 != 0 {
+							s += 4
+						}
+						per := 4 * bitsSet(flags&0xf00)
+						if flags&0x100 == 0 {
+							tb.Fatalf("trun at %d without durations", q)
+						}
+						for i := range n {
+							at := s + i*per
+							run.durations = append(run.durations, be.Uint32(b[at:]))
+							run.fields = append(run.fields, int64(at))
+						}
+					}
+				}
+				if id == track {
+					out = append(out, run)
+				}
+			}
+		}
+		off += size
+	}
+	return out
+}
+
+func bitsSet(v uint32) int {
+	n := 0
+	for ; v != 0; v &= v - 1 {
+		n++
+	}
+	return n
+}
+
+func sum(d []uint32) uint64 {
+	var s uint64
+	for _, v := range d {
+		s += uint64(v)
+	}
+	return s
+}
+
+// TestFixtureOpusRepair shows Chromium's Opus durations before and after
+// Feed: before, each fragment's durations fall 1872 ticks (39 ms) short of
+// the next fragment's tfdt; after, they reach it (within the one tick by
+// which the recorder's tfdt rounds, once), and Feed changed nothing but
+// those duration fields.
+func TestFixtureOpusRepair(t *testing.T) {
+	for _, name := range mp4Sets(t) {
+		t.Run(name, func(t *testing.T) {
+			fx := loadMP4(t, name)
+			var opus Track
+			_, r := feedPieces(t, Limits{}, fx.Chunks[:1])
+			for _, tr := range r.Tracks() {
+				if tr.Entry == "Opus" {
+					opus = tr
+				}
+			}
+			if opus.ID == 0 {
+				t.Skip("no Opus track")
+			}
+			before := opusRuns(t, fx.Full, opus.ID)
+			res, r := feedPieces(t, Limits{}, fx.Chunks)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			after := opusRuns(t, res.out, opus.ID)
+			if len(after) != len(before) || len(before) < 2 {
+				t.Fatalf("%d Opus runs after Feed, %d before; want the same, at least 2", len(after), len(before))
+			}
+			short := 0
+			changed := map[int64]bool{}
+			for i := range before {
+				t.Logf("fragment at %d: tfdt %d, %d samples, last %d before, %d after", before[i].moof,
+					before[i].tfdt, len(before[i].durations), before[i].durations[len(before[i].durations)-1],
+					after[i].durations[len(after[i].durations)-1])
+				if i+1 < len(before) {
+					gap := int64(before[i+1].tfdt) - int64(before[i].tfdt)
+					if g := gap - int64(sum(before[i].durations)); g > 1 {
+						short++
+					}
+					if g := gap - int64(sum(after[i].durations)); g < -1 || g > 1 {
+						t.Errorf("fragment at %d: durations sum to %d after Feed; the next tfdt is %d later", after[i].moof, sum(after[i].durations), gap)
+					}
+				}
+				for k, d := range after[i].durations {
+					if d != before[i].durations[k] {
+						changed[after[i].fields[k]] = true
+					}
+				}
+			}
+			if short == 0 {
+				t.Error("no fragment falls short before Feed: the fixture does not show the fault")
+			}
+			if r.Repairs() != len(changed) || r.Repairs() < short || r.MissedRepairs() != 0 {
+				t.Errorf("Repairs() = %d, MissedRepairs() = %d; want %d fields changed, at least %d, none missed", r.Repairs(), r.MissedRepairs(), len(changed), short)
+			}
+			for i := range fx.Full {
+				if fx.Full[i] != res.out[i] && !changed[int64(i)] && !changed[int64(i-1)] && !changed[int64(i-2)] && !changed[int64(i-3)] {
+					t.Fatalf("Feed changed byte %d, outside the duration fields", i)
+				}
+			}
+		})
+	}
+}
