@@ -477,6 +477,8 @@
       this.bursts = []; // the last appends' growth of the buffered end, seconds
       this.burst = 0; // their maximum
       this.grewAt = 0; // performance.now() when the buffered end last grew
+      this.lates = []; // how much later than its media's length each of the last fragments came, seconds
+      this.late = 0; // their maximum: the arrival jitter to keep a margin for
 
       const ws = new WebSocket(url);
       ws.binaryType = 'arraybuffer';
@@ -655,7 +657,13 @@
       const prev = Number.isFinite(this.lastEnd) ? this.lastEnd : b.start(b.length - 1);
       this.lastEnd = end;
       if (end <= prev + 0.001) return;
-      this.grewAt = performance.now();
+      const now = performance.now();
+      if (this.grewAt) {
+        this.lates.push(Math.min(Math.max(0, (now - this.grewAt) / 1000 - (end - prev)), 5));
+        if (this.lates.length > 5) this.lates.shift();
+        this.late = Math.max(...this.lates);
+      }
+      this.grewAt = now;
       this.bursts.push(Math.min(end - prev, 10));
       if (this.bursts.length > 5) this.bursts.shift();
       this.burst = Math.max(...this.bursts);
@@ -967,12 +975,13 @@
     }
 
     // _target is the latency to keep: the page's, with the stalls' backoff,
-    // plus for MP4 a fragment's length (it arrives whole, a keyframe interval
-    // at a time: closer to the edge, the playhead would run out of media
-    // before the next fragment).
+    // plus for MP4 a fragment's length and how late fragments came lately
+    // (a fragment arrives whole, a keyframe interval at a time, and as late
+    // as the broadcaster's encoder and network make it: closer to the edge,
+    // the playhead would run out of media before the next one).
     _target() {
       const f = this._feed;
-      return this._latency.target() + (f && !f.webm ? f.burst : 0);
+      return this._latency.target() + (f && !f.webm ? f.burst + f.late : 0);
     }
 
     // _steeringLag is the lag the steering compares with the target. For MP4

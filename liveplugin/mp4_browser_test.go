@@ -104,22 +104,34 @@ func getStatus(t *testing.T, srv *testServer, room string) roomStatus {
 const smoothWatchMs = 10000
 
 // Bounds of a picture that does not freeze: at least smoothMinFPS frames
-// painted a second on average (the fake camera gives 20; Chromium's MP4 as
-// recorded, with its Opus gaps, painted 4.8 in
-// internal/browser.TestMP4OpusGapFreezes), and no two painted frames
-// further apart than smoothMaxGapMs (it froze for 2 s at a time).
+// painted a second on average (the fake camera gives 20), and no two
+// painted frames further apart than smoothMaxGapMs. Chromium's MP4 as
+// recorded, with its Opus gaps, froze for 1.9-2.1 s at a time between
+// keyframes (7.9 and 9.2 frames a second here with the server's repair
+// turned off, 4.8 in internal/browser.TestMP4OpusGapFreezes); repaired,
+// the longest gap was 167-617 ms on a loaded machine, at 12-20 frames a
+// second.
 const (
-	smoothMinFPS   = 10
-	smoothMaxGapMs = 1000
+	smoothMinFPS   = 8
+	smoothMaxGapMs = 1500
 )
 
 // jsSmoothStart starts counting the frames the player's video paints
 // (requestVideoFrameCallback), with the page's clock.
 const jsSmoothStart = `(() => {
   const v = ` + chrometest.PlayerJS + `.querySelector('video');
-  const m = v.__smooth = {frames: [], t0: performance.now(), ct0: v.currentTime};
+  const m = v.__smooth = {frames: [], t0: performance.now(), ct0: v.currentTime, timeline: []};
   const f = (now) => { m.frames.push(now); v.requestVideoFrameCallback(f); };
   v.requestVideoFrameCallback(f);
+  // What the failure message shows: every 250 ms, the clock, currentTime,
+  // the buffered ranges, readyState and playbackRate.
+  const sample = () => {
+    const b = [];
+    for (let i = 0; i < v.buffered.length; i++) b.push(v.buffered.start(i).toFixed(2) + '-' + v.buffered.end(i).toFixed(2));
+    m.timeline.push(Math.round(performance.now() - m.t0) + 'ms t=' + v.currentTime.toFixed(2) + ' [' + b.join(' ') + '] rs=' + v.readyState + ' x' + v.playbackRate);
+    if (m.timeline.length < 80) setTimeout(sample, 250);
+  };
+  sample();
   return true;
 })()`
 
@@ -133,19 +145,21 @@ const jsSmoothResult = `(() => {
   gap = Math.max(gap, performance.now() - (fs.length ? fs[fs.length - 1] : m.t0));
   return {frames: fs.length, maxGapMs: Math.round(gap), elapsedMs: Math.round(performance.now() - m.t0),
     advanced: v.currentTime - m.ct0, error: v.error ? v.error.code + ' ' + v.error.message : '',
-    state: el.dataset.state, stalls: el.amlivePlayer.stats.stalls, reconnects: el.amlivePlayer.stats.reconnects};
+    state: el.dataset.state, stalls: el.amlivePlayer.stats.stalls, reconnects: el.amlivePlayer.stats.reconnects,
+    timeline: m.timeline};
 })()`
 
 // smoothness is jsSmoothResult's value.
 type smoothness struct {
-	Frames     int     `json:"frames"`
-	MaxGapMs   int     `json:"maxGapMs"`
-	ElapsedMs  int     `json:"elapsedMs"`
-	Advanced   float64 `json:"advanced"`
-	Error      string  `json:"error"`
-	State      string  `json:"state"`
-	Stalls     int     `json:"stalls"`
-	Reconnects int     `json:"reconnects"`
+	Frames     int      `json:"frames"`
+	MaxGapMs   int      `json:"maxGapMs"`
+	ElapsedMs  int      `json:"elapsedMs"`
+	Advanced   float64  `json:"advanced"`
+	Error      string   `json:"error"`
+	State      string   `json:"state"`
+	Stalls     int      `json:"stalls"`
+	Reconnects int      `json:"reconnects"`
+	Timeline   []string `json:"timeline"`
 }
 
 // fps is the average of frames painted a second.
@@ -181,8 +195,8 @@ func assertSmooth(t *testing.T, who string, s smoothness) {
 		t.Errorf("%s: %+v; want live with no error and no reconnect", who, s)
 	}
 	if s.fps() < smoothMinFPS || s.MaxGapMs > smoothMaxGapMs {
-		t.Errorf("%s: %.1f frames a second, longest gap %d ms; want at least %d a second and no gap over %d ms (a picture that does not freeze between keyframes)",
-			who, s.fps(), s.MaxGapMs, smoothMinFPS, smoothMaxGapMs)
+		t.Errorf("%s: %.1f frames a second, longest gap %d ms; want at least %d a second and no gap over %d ms (a picture that does not freeze between keyframes); the video every 250 ms:\n%s",
+			who, s.fps(), s.MaxGapMs, smoothMinFPS, smoothMaxGapMs, strings.Join(s.Timeline, "\n"))
 	}
 	if s.Advanced < float64(s.ElapsedMs)/1000/2 {
 		t.Errorf("%s: currentTime advanced %.2fs in %d ms; want it to play on", who, s.Advanced, s.ElapsedMs)
@@ -204,6 +218,12 @@ func goLiveMP4(t *testing.T, env *engineEnv) browser.Page {
 	t.Helper()
 	bc := env.open("broadcaster", "/app/wide/"+browserRoom)
 	waitPage(t, bc, "the broadcaster", chrometest.BroadcasterJS+` && `+chrometest.BroadcasterJS+`.amliveBroadcaster`)
+	// 640x360, as the fixtures: the page asks 1280x720 of the camera, and
+	// Chromium's software H.264 encoder at 720p, beside the viewers'
+	// decoders, starves a two-core machine.
+	if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.source = () => navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: true})`, nil); err != nil {
+		t.Fatal(err)
+	}
 	click(t, bc, "[data-amlive-start]")
 	waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
 	var w broadcasterWidget
@@ -232,8 +252,9 @@ func goLiveMP4(t *testing.T, env *engineEnv) browser.Page {
 // on the embed page both play it live, and neither picture freezes between
 // keyframes for 10 s (the test that fails when the server does not repair
 // Chromium's Opus durations: see TestMP4OpusGapFreezes in
-// internal/browser); WebKit watches it through ManagedMediaSource. The
-// broadcast ends and its recording seeks in Chromium, Firefox and WebKit.
+// internal/browser); the late joiner rewinds to the start and comes back
+// to live; WebKit watches it through ManagedMediaSource. The broadcast
+// ends and its recording seeks in Chromium, Firefox and WebKit.
 func TestBrowserMP4(t *testing.T) {
 	srv := newMP4Server(t)
 	cb := browser.Start(t, browser.Chromium)
@@ -253,6 +274,20 @@ func TestBrowserMP4(t *testing.T) {
 	if lb := snapshot(t, late).Buffered; len(lb) == 0 || lb[0][0] < 2 {
 		t.Errorf("late joiner's buffer %v; want it to start at a keyframe after the first (>= 2s)", lb)
 	}
+
+	// The late joiner rewinds to the start (the growing MP4 recording,
+	// served with Range) and comes back to live.
+	livePos := snapshot(t, late).Time
+	click(t, late, `[data-amlive-rewind="start"]`)
+	waitPage(t, late, "the time shift", chrometest.PlayerIn("document", "timeshift"))
+	waitPage(t, late, "the growing recording playing", jsShiftPlaying)
+	if sh := assertPlaying(t, late, engineAdvance, "timeshift"); sh.Time > livePos-3 || !strings.Contains(sh.Src, "/playback?b=") {
+		t.Errorf("rewound: currentTime %.2f, src %q; want the growing recording near its start (live was at %.2fs)", sh.Time, sh.Src, livePos)
+	}
+	click(t, late, `[data-amlive-tolive]`)
+	waitPage(t, late, "back to live", chrometest.PlayerIn("document", "live"))
+	waitPage(t, late, "live video again", jsLivePlaying)
+	assertPlaying(t, late, engineAdvance, "live")
 
 	wb := browser.Start(t, browser.WebKit)
 	wenv := &engineEnv{t: t, b: wb, e: browser.WebKit, can: engineCans[browser.WebKit], srv: srv}
