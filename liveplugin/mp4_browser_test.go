@@ -44,21 +44,28 @@ const iphoneJS = `'use strict';
 })();
 `
 
+// norecorderJS makes the page's MediaRecorder record no type at all.
+const norecorderJS = `'use strict';
+if (window.MediaRecorder) MediaRecorder.isTypeSupported = () => false;
+`
+
 // mp4Pages adds an app's own pages to the server, each with the plugin's
 // head: /app/wide/:id (the broadcaster inside data-reach="wide"),
-// /app/managed/:id (the player inside data-media-source="managed") and
-// /app/iphone/:id (the player after iphoneJS).
+// /app/managed/:id (the player inside data-media-source="managed"),
+// /app/iphone/:id (the player after iphoneJS) and /app/norecorder/:id
+// (the broadcaster after norecorderJS).
 func mp4Pages(t *testing.T, srv *testServer) {
 	t.Helper()
 	pages := map[string]string{
-		"wide":    `<div data-reach="wide">{{amliveBroadcaster .}}</div>`,
-		"managed": `<div data-media-source="managed">{{amlivePlayer .}}</div>`,
-		"iphone":  `{{amlivePlayer .}}`,
+		"wide":       `<div data-reach="wide">{{amliveBroadcaster .}}</div>`,
+		"managed":    `<div data-media-source="managed">{{amlivePlayer .}}</div>`,
+		"iphone":     `{{amlivePlayer .}}`,
+		"norecorder": `{{amliveBroadcaster .}}`,
 	}
 	for kind, body := range pages {
 		head := `{{amliveHead}}`
-		if kind == "iphone" {
-			head = `<script src="/app/iphone.js"></script>` + head
+		if kind == "iphone" || kind == "norecorder" {
+			head = `<script src="/app/` + kind + `.js"></script>` + head
 		}
 		page := template.Must(template.New(kind).Funcs(srv.p.FuncMap()).Parse(
 			`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>` + kind + `</title>` + head +
@@ -71,9 +78,11 @@ func mp4Pages(t *testing.T, srv *testServer) {
 			return c.HTML(http.StatusOK, buf.String())
 		})
 	}
-	srv.e.GET("/app/iphone.js", func(c echo.Context) error {
-		return c.Blob(http.StatusOK, "text/javascript", []byte(iphoneJS))
-	})
+	for name, js := range map[string]string{"iphone": iphoneJS, "norecorder": norecorderJS} {
+		srv.e.GET("/app/"+name+".js", func(c echo.Context) error {
+			return c.Blob(http.StatusOK, "text/javascript", []byte(js))
+		})
+	}
 }
 
 // roomStatus is the part of GET /live/:id/status the MP4 tests read.
@@ -390,5 +399,23 @@ func assertUnplayable(t *testing.T, name string, p browser.Page, subscribes int)
 	}
 	if n != subscribes {
 		t.Errorf("%s: the page subscribed %d times; want %d", name, n, subscribes)
+	}
+}
+
+// TestBrowserCannotRecord: a browser whose MediaRecorder records neither
+// WebM nor MP4 is told so before "Go live", which stays disabled.
+func TestBrowserCannotRecord(t *testing.T) {
+	srv := newMP4Server(t)
+	b := browser.Start(t, browser.Chromium)
+	env := &engineEnv{t: t, b: b, e: browser.Chromium, can: engineCans[browser.Chromium], srv: srv}
+	bc := env.open("broadcaster", "/app/norecorder/"+browserRoom)
+	waitPage(t, bc, "the broadcaster", chrometest.BroadcasterJS+` && `+chrometest.BroadcasterJS+`.dataset.state`)
+	var w broadcasterWidget
+	if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
+		t.Fatal(err)
+	}
+	const want = "This browser cannot record video in a format this site accepts (WebM or MP4 with H.264)"
+	if w.State != "unsupported" || w.StartEnabled || !strings.Contains(w.Status, want) {
+		t.Errorf("broadcaster: %+v; want state unsupported, Go live disabled and %q", w, want)
 	}
 }
