@@ -218,10 +218,12 @@ type Config struct {
 	// reached. Optional. Defaults to 12 hours.
 	MaxBroadcast time.Duration
 	// IdleTimeout ends a broadcast whose publisher sent no media for this
-	// long: silence is measured in media blocks, not in messages, so
-	// empty messages or elements that carry no frame (Void, empty
-	// Clusters) do not keep a broadcast alive, and the stream's header
-	// and first block must arrive within it. Closed with 1008. Optional.
+	// long: silence is measured in media (WebM blocks, MP4 track runs),
+	// not in messages, so empty messages or elements that carry no frame
+	// (Void, empty Clusters, free boxes) do not keep a broadcast alive,
+	// and the stream's header and first media must arrive within it. A
+	// MediaRecorder writing MP4 sends a fragment per keyframe, so its
+	// keyframe interval must be shorter. Closed with 1008. Optional.
 	// Defaults to 15 seconds.
 	IdleTimeout time.Duration
 	// ResumeGrace is how long a broadcast whose upload connection dropped

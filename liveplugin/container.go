@@ -2,8 +2,10 @@ package liveplugin
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"slices"
 	"strings"
@@ -178,7 +180,7 @@ func pickContainer(head []byte, claimed string, allowed []container) (container,
 // counts media, not messages.
 func newReader(c container, cfg Config) media.Reader {
 	if c == containerMP4 {
-		return mp4.NewReader(mp4.Limits{MaxInitBytes: cfg.MaxInitBytes})
+		return mp4.NewReader(mp4.Limits{MaxInitBytes: cfg.MaxInitBytes, MaxFragmentHeaderBytes: maxMoofBytes})
 	}
 	r := webm.NewReader(webm.Limits{MaxInitBytes: cfg.MaxInitBytes})
 	r.Blocks = true
@@ -216,4 +218,77 @@ func parseContainers(names []string) ([]container, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// maxMoofBytes bounds an uploaded MP4's moof boxes (mp4's
+// Limits.MaxFragmentHeaderBytes), which the reader holds whole and whose
+// events come at once: a MediaRecorder's are a few KiB (16 bytes a video
+// sample at most: 4096 samples, a minute of 60 fps video per fragment).
+const maxMoofBytes = 64 << 10
+
+// moofCuts follows the top-level boxes of an MP4 stream, so that media
+// never ends a piece it feeds the reader inside a moof: the reader
+// repairs a sample duration in the Feed call that brings its field (see
+// mp4.Reader.Feed), which must hold the whole field, and a piece boundary
+// inside a moof could cut one in two; also, a moof's events come in the
+// piece that ends it, so pieces that hold whole moofs bound them. It
+// holds no more than a box header.
+type moofCuts struct {
+	next    int64    // stream offset of the next top-level box
+	hdr     [16]byte // the header bytes of that box read so far
+	hn      int
+	moofEnd int64 // end of the latest moof whose header was read
+	lost    bool  // a header no reader accepts: the reader fails there
+}
+
+// cut returns where a piece of data, the stream's bytes from offset base,
+// that would end at end should end: end, or the end of the moof it would
+// split (within data). Calls follow the stream: data begins where the
+// previous call's ended, end grows within data.
+func (m *moofCuts) cut(data []byte, base int64, end int) int {
+	abs := base + int64(end)
+	m.scan(data, base, abs)
+	if abs < m.moofEnd {
+		return int(min(m.moofEnd-base, int64(len(data))))
+	}
+	return end
+}
+
+// scan reads, in data (the stream's bytes from offset base), the headers
+// of the boxes that start before offset upTo.
+func (m *moofCuts) scan(data []byte, base, upTo int64) {
+	for !m.lost && m.next < upTo {
+		i := m.next + int64(m.hn) - base // index in data of the header's next byte
+		if i < 0 || i >= int64(len(data)) {
+			return // the rest of the header comes later
+		}
+		need := 8
+		for {
+			if m.hn >= 8 && binary.BigEndian.Uint32(m.hdr[:4]) == 1 {
+				need = 16 // a 64-bit size follows the type
+			}
+			if m.hn >= need {
+				break
+			}
+			n := copy(m.hdr[m.hn:need], data[i:])
+			m.hn += n
+			i += int64(n)
+			if m.hn < need {
+				return
+			}
+		}
+		size := uint64(binary.BigEndian.Uint32(m.hdr[:4]))
+		if need == 16 {
+			size = binary.BigEndian.Uint64(m.hdr[8:16])
+		}
+		if size < uint64(need) || size > math.MaxInt64-uint64(m.next) {
+			m.lost = true // size 0 (to the end) or malformed: nothing follows
+			return
+		}
+		if string(m.hdr[4:8]) == "moof" {
+			m.moofEnd = m.next + int64(size)
+		}
+		m.next += int64(size)
+		m.hn = 0
+	}
 }

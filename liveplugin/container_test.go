@@ -1,7 +1,9 @@
 package liveplugin
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -111,5 +113,72 @@ func TestParseContainers(t *testing.T) {
 	}
 	if err := (Config{Containers: []string{"flv"}}).withDefaults().validate(); err == nil {
 		t.Error("validate accepted Containers [flv]")
+	}
+}
+
+// TestMoofCuts feeds moofCuts a stream of boxes split into messages at
+// every kind of place (inside headers, a 64-bit size among them) and cut
+// into small pieces: no piece may end inside a moof, and the pieces must
+// cover the stream.
+func TestMoofCuts(t *testing.T) {
+	box := func(typ string, size int) []byte {
+		b := make([]byte, size)
+		binary.BigEndian.PutUint32(b, uint32(size))
+		copy(b[4:], typ)
+		return b
+	}
+	large := func(typ string, size int) []byte {
+		b := make([]byte, size)
+		binary.BigEndian.PutUint32(b, 1)
+		copy(b[4:], typ)
+		binary.BigEndian.PutUint64(b[8:], uint64(size))
+		return b
+	}
+	var moofs [][2]int64
+	var stream []byte
+	for _, b := range [][]byte{box("ftyp", 24), box("moov", 700), box("moof", 300), box("mdat", 5000),
+		large("moof", 900), box("mdat", 40), box("free", 9), box("moof", 1200), large("mdat", 3000), box("moof", 64), box("mdat", 8)} {
+		if string(b[4:8]) == "moof" {
+			moofs = append(moofs, [2]int64{int64(len(stream)), int64(len(stream) + len(b))})
+		}
+		stream = append(stream, b...)
+	}
+	inside := func(off int64) bool {
+		for _, m := range moofs {
+			if off > m[0] && off < m[1] {
+				return true
+			}
+		}
+		return false
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		piece := 1 + rng.IntN(400)
+		var m moofCuts
+		var base int64
+		for rest := stream; len(rest) > 0; {
+			msg := rest[:min(len(rest), 1+rng.IntN(3000))]
+			rest = rest[len(msg):]
+			for p := msg; len(p) > 0; {
+				n := m.cut(p, base, min(len(p), piece))
+				if n <= 0 || n > len(p) {
+					t.Fatalf("round %d: cut(%d bytes at %d) = %d", round, len(p), base, n)
+				}
+				base += int64(n)
+				p = p[n:]
+				if len(p) > 0 && inside(base) {
+					t.Fatalf("round %d (pieces of %d): a piece ends at %d, inside a moof %v", round, piece, base, moofs)
+				}
+			}
+		}
+		if base != int64(len(stream)) {
+			t.Fatalf("round %d: pieces cover %d bytes; want %d", round, base, len(stream))
+		}
+	}
+	// A malformed size stops the tracking, and cuts stay where asked.
+	var m moofCuts
+	bad := slices.Concat(box("ftyp", 24), []byte{0, 0, 0, 3, 'm', 'o', 'o', 'f'}, make([]byte, 100))
+	if n := m.cut(bad, 0, 40); n != 40 || !m.lost {
+		t.Errorf("cut over a 3-byte box = %d, lost %v; want 40, true", n, m.lost)
 	}
 }

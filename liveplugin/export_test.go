@@ -18,13 +18,17 @@ var EndMessage = encodeEvent(newEndRequest())
 func (p *Plugin) HeldMax() int64 { return p.heldMax.Load() }
 
 // MaxHeld is the bound on HeldMax for a plugin with cfg: the events of one
-// piece of a message (an element takes at least 4 bytes; 16 more for
-// elements begun in the piece before), two join points,
-// and the chunks before the header (at most MaxInitBytes, plus the message
-// that completes it).
+// piece of a message, two join points, and the chunks before the header
+// (at most MaxInitBytes, plus the message that completes it). In WebM an
+// element takes at least 4 bytes, and 16 more events come for elements
+// begun in the piece before. In MP4 the events come from the moofs that
+// end in the piece, at least 8 bytes an event: an MP4 piece holds at most
+// feedPiece bytes and the rest of a moof, and a moof begun before may end
+// in it.
 func MaxHeld(cfg Config) int64 {
 	cfg = cfg.withDefaults()
-	return (feedPiece/4+16)*int64(unsafe.Sizeof(media.Event{})) + 2*8 + int64(cfg.MaxInitBytes) + cfg.MaxMessageBytes
+	events := max(feedPiece/4+16, (feedPiece+2*maxMoofBytes)/8)
+	return int64(events)*int64(unsafe.Sizeof(media.Event{})) + 2*8 + int64(cfg.MaxInitBytes) + cfg.MaxMessageBytes
 }
 
 // ReportCounts returns the viewers' reports accepted since Register and
@@ -51,3 +55,7 @@ func (p *Plugin) ReportCollector() prometheus.Collector { return p.reportCollect
 // FloodBurst is how many messages a viewer may send at once before it is
 // closed for flooding.
 const FloodBurst = floodBurst
+
+// FeedPiece is how much of a message the publisher feeds its reader at a
+// time.
+const FeedPiece = feedPiece

@@ -141,9 +141,13 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 		if c == "" {
 			return nil, fmt.Errorf("liveplugin: takeover: no container in the MIME type %q", st.MIMEType)
 		}
-		pub.reader = newReader(c, p.cfg)
+		pub.setReader(c)
 		if pub.events, err = pub.reader.Feed(pub.events[:0], st.Init); err == nil {
 			pub.events, err = pub.reader.Feed(pub.events[:0], st.Head)
+		}
+		if pub.cuts != nil {
+			pub.cuts.scan(st.Init, 0, int64(len(st.Init)))
+			pub.cuts.scan(st.Head, int64(len(st.Init)), pub.reader.Offset())
 		}
 		if err == nil {
 			err = pub.reader.Playable()
@@ -154,8 +158,11 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 		// Not live yet: the head is all the stream so far.
 		var c container
 		if c, err = pickContainer(st.Head, st.Claimed, p.containers); err == nil && c != "" {
-			pub.reader = newReader(c, p.cfg)
+			pub.setReader(c)
 			pub.events, err = pub.reader.Feed(pub.events[:0], st.Head)
+			if pub.cuts != nil {
+				pub.cuts.scan(st.Head, 0, int64(len(st.Head)))
+			}
 		}
 		pub.pending = [][]byte{st.Head}
 	}

@@ -15,7 +15,8 @@ import (
 const feedPiece = 16 << 10
 
 // media parses one chunk and hands it to the hub and the recording. It
-// sets pub.carried when the chunk held a media block.
+// sets pub.carried when the chunk held media (a WebM block, an MP4 track
+// run).
 func (pub *publisher) media(data []byte) (err error) {
 	p := pub.p
 	now := time.Now()
@@ -42,9 +43,15 @@ func (pub *publisher) media(data []byte) (err error) {
 	// Fed in pieces, keeping the first and last join points only (the hub
 	// joins waiting viewers at the first and caches from the last), so that
 	// a message of many tiny Clusters or blocks costs no memory per element:
-	// the events of one piece are all the publisher holds.
-	for p := data; len(p) > 0 && err == nil; p = p[min(len(p), feedPiece):] {
-		pub.events, err = pub.reader.Feed(pub.events[:0], p[:min(len(p), feedPiece)])
+	// the events of one piece are all the publisher holds. An MP4 piece
+	// ends outside a moof (see moofCuts), which is at most maxMoofBytes.
+	for p := data; len(p) > 0 && err == nil; {
+		n := min(len(p), feedPiece)
+		if pub.cuts != nil {
+			n = pub.cuts.cut(p, pub.reader.Offset(), n)
+		}
+		pub.events, err = pub.reader.Feed(pub.events[:0], p[:n])
+		p = p[n:]
 		for _, e := range pub.events {
 			switch e.Kind {
 			case media.KindSample:
@@ -129,6 +136,14 @@ func validLen(err error, start int64, n int) int {
 	return int(min(off-start, int64(n)))
 }
 
+// setReader gives the publisher a reader of container c.
+func (pub *publisher) setReader(c container) {
+	pub.reader = newReader(c, pub.p.cfg)
+	if c == containerMP4 {
+		pub.cuts = &moofCuts{}
+	}
+}
+
 // choose picks the reader of the stream once its first bytes are in:
 // those of the chunks held so far (not yet fed, see pending) and data.
 // It returns them as one chunk to feed with ok true, or ok false while
@@ -145,7 +160,7 @@ func (pub *publisher) choose(data []byte) (head []byte, ok bool, err error) {
 		}
 		return nil, false, err
 	}
-	pub.reader = newReader(c, pub.p.cfg)
+	pub.setReader(c)
 	pub.pending = nil
 	return head, true, nil
 }

@@ -44,6 +44,9 @@ type publisher struct {
 	// reader reads the stream, in the container its first bytes (and
 	// the upload's ?mime=) chose; nil until they arrived (see media).
 	reader media.Reader
+	// cuts keeps the pieces media feeds an MP4 reader from splitting a
+	// moof; nil for WebM.
+	cuts *moofCuts
 	// delta turns the reader's offsets into the stream's: non-zero when
 	// the reader was primed from a takeover's State (see takeOver).
 	delta   int64
@@ -51,7 +54,7 @@ type publisher struct {
 	syncs   []int64
 	pending [][]byte // chunks before the header was read (before the reader was chosen: not yet fed)
 	live    bool     // header read, OnLive called
-	carried bool     // the last chunk held a media block: activity for IdleTimeout
+	carried bool     // the last chunk held media (a block, a track run): activity for IdleTimeout
 	last    time.Duration
 
 	rec    *record.Writer

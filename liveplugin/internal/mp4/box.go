@@ -85,31 +85,52 @@ type child struct {
 	payload []byte
 }
 
+// boxes iterates over the boxes that tile a buffer; see children.
+type boxes struct {
+	b   []byte
+	off int64 // absolute offset of b
+	pos int
+}
+
+// next returns the next box, or ok false at the end of the buffer or on
+// error. A box whose header or declared size does not fit in the buffer,
+// a size smaller than the header, or a size 0, is malformed: inside a
+// parent every child has a size.
+func (it *boxes) next() (c child, ok bool, err error) {
+	if it.pos >= len(it.b) {
+		return child{}, false, nil
+	}
+	typ, hdr, size, ok := boxHeader(it.b[it.pos:])
+	at := it.off + int64(it.pos)
+	switch {
+	case !ok:
+		return child{}, false, fail(at, ErrMalformed, "box header crosses the end of its parent")
+	case size == 0:
+		return child{}, false, fail(at, ErrMalformed, "box %s of size 0 inside a parent", fourCC(typ))
+	case size < uint64(hdr):
+		return child{}, false, fail(at, ErrMalformed, "box %s of size %d, smaller than its header", fourCC(typ), size)
+	case size > uint64(len(it.b)-it.pos):
+		return child{}, false, fail(at, ErrMalformed, "box %s of %d bytes is larger than its parent", fourCC(typ), size)
+	}
+	c = child{typ: typ, off: at, hdr: hdr, payload: it.b[it.pos+hdr : it.pos+int(size)]}
+	it.pos += int(size)
+	return c, true, nil
+}
+
 // children calls fn for each box that tiles b, whose first byte is at
-// absolute offset off, in order, and stops at fn's first error. A box
-// whose header or declared size does not fit in b, a size smaller than
-// the header, or a size 0, is malformed: inside a parent every child has
-// a size.
+// absolute offset off, in order, and stops at fn's first error; see
+// boxes.next for what is malformed.
 func children(b []byte, off int64, fn func(c child) error) error {
-	for pos := 0; pos < len(b); {
-		typ, hdr, size, ok := boxHeader(b[pos:])
-		at := off + int64(pos)
-		switch {
-		case !ok:
-			return fail(at, ErrMalformed, "box header crosses the end of its parent")
-		case size == 0:
-			return fail(at, ErrMalformed, "box %s of size 0 inside a parent", fourCC(typ))
-		case size < uint64(hdr):
-			return fail(at, ErrMalformed, "box %s of size %d, smaller than its header", fourCC(typ), size)
-		case size > uint64(len(b)-pos):
-			return fail(at, ErrMalformed, "box %s of %d bytes is larger than its parent", fourCC(typ), size)
-		}
-		if err := fn(child{typ: typ, off: at, hdr: hdr, payload: b[pos+hdr : pos+int(size)]}); err != nil {
+	it := boxes{b: b, off: off}
+	for {
+		c, ok, err := it.next()
+		if !ok {
 			return err
 		}
-		pos += int(size)
+		if err := fn(c); err != nil {
+			return err
+		}
 	}
-	return nil
 }
 
 // fullBox splits a FullBox payload into its version, flags and the rest.

@@ -44,10 +44,11 @@
 // samples, all but the last of duration D and the last shorter than D, the
 // last duration becomes D, or for Opus the duration its packet's TOC byte
 // gives (RFC 6716) when that byte is in the same Feed call and gives more
-// than the declared duration. A field whose bytes were passed to an
-// earlier Feed call is left as it is: [Reader.MissedRepairs] counts those,
-// [Reader.Repairs] the fields rewritten. MediaRecorder hands over whole
-// fragments, so a relay that feeds each chunk as it comes repairs them all.
+// than the declared duration. Feed decides as soon as the field's four
+// bytes have arrived, before the moof is complete; a field that a call
+// boundary cuts in two cannot be rewritten (its first bytes belong to an
+// earlier call) and is left as it is. [Reader.MissedRepairs] counts those,
+// [Reader.Repairs] the fields rewritten.
 //
 // The package was written by hand: the Go module proxy here serves neither
 // mp4ff nor go-mp4. It knows nothing of HTTP or files: it sees bytes.

@@ -1,7 +1,7 @@
 package mp4
 
 import (
-	"encoding/binary"
+	"cmp"
 	"math"
 	"slices"
 	"strings"
@@ -76,8 +76,8 @@ type Limits struct {
 	// parses in memory (its mdat is only counted). Optional. Defaults to
 	// 1 MiB.
 	MaxFragmentHeaderBytes int
-	// MaxSamples bounds the sample_count of a trun. Optional. Defaults to
-	// 65536.
+	// MaxSamples bounds the sample_count of a trun, up to 2^30. Optional.
+	// Defaults to 65536.
 	MaxSamples int
 }
 
@@ -148,9 +148,11 @@ type Reader struct {
 	init     []byte // the bytes before the first moof
 	frag     []byte // the moof being read, header included
 	tracks   []trackState
-	video    int // index in tracks of the first video track, plus 1; 0 if none
+	trackIdx map[uint32]int // track_ID to index in tracks, with many tracks
+	video    int            // index in tracks of the first video track, plus 1; 0 if none
 
 	repairs, missed int
+	sc              scanner // the repairs of the moof being read
 
 	// The current Feed call: the offset of its first byte and its bytes.
 	call int64
@@ -192,11 +194,18 @@ func (r *Reader) maxFragment() int64 {
 }
 
 func (r *Reader) maxSamples() uint32 {
-	if r.lim.MaxSamples > 0 && r.lim.MaxSamples < math.MaxUint32 {
+	switch {
+	case r.lim.MaxSamples > maxSamples:
+		return maxSamples
+	case r.lim.MaxSamples > 0:
 		return uint32(r.lim.MaxSamples)
 	}
 	return DefaultMaxSamples
 }
+
+// maxSamples caps Limits.MaxSamples, so that a run's sizes and durations
+// add up without overflow.
+const maxSamples = 1 << 30
 
 // Feed consumes p, which may begin or end anywhere (inside a box header or
 // payload), and appends to dst the events completed by the bytes so far,
@@ -212,12 +221,15 @@ func (r *Reader) maxSamples() uint32 {
 // shorter, the last one's duration becomes D (Chromium's MP4 recorder
 // writes 1008 instead of 2880 at the end of every Opus fragment, which
 // leaves a gap in the audio that freezes Media Source playback). For an
-// Opus track whose last sample's first bytes are in p, the duration comes
-// from the packet's TOC byte instead (RFC 6716), when that is longer than
-// the declared one. A duration field whose bytes came in an earlier call
-// cannot be rewritten: it is left as it is and counted by
-// [Reader.MissedRepairs]. Lengths never change. Events describe the
-// durations as the stream declared them.
+// Opus track whose last sample's first bytes are in p too, the duration
+// comes from the packet's TOC byte instead (RFC 6716), when that is longer
+// than the declared one. Feed decides as soon as the field has arrived,
+// while the moof is still incomplete, so a field is missed only when a
+// call boundary cuts its four bytes in two (its first bytes came in an
+// earlier call, which Feed must not rewrite): it is left as it is and
+// counted by [Reader.MissedRepairs]. Lengths never change. Events describe
+// the durations as the stream declared them, so they do not depend on the
+// repairs either.
 //
 // On error Feed returns dst with the events found before the fault and a
 // [*SyntaxError] wrapping ErrNotMP4, ErrMalformed or ErrLimit. The Reader
@@ -271,7 +283,7 @@ func (r *Reader) Patch(off int64, p []byte) {}
 func (r *Reader) Repairs() int { return r.repairs }
 
 // MissedRepairs returns the number of sample durations Feed would have
-// rewritten had their bytes come in the call that completed their moof.
+// rewritten had a call boundary not cut their field in two.
 func (r *Reader) MissedRepairs() int { return r.missed }
 
 // Tracks returns the tracks of the moov, in stream order; complete from
@@ -344,20 +356,13 @@ func (r *Reader) Playable() error {
 			return &CodecError{Track: t.ID, Kind: t.Type.String()}
 		}
 		if !playableCodec(t.Track) {
-			return &CodecError{Codec: cmpOr(t.Codec, t.Entry), Track: t.ID, Kind: t.Type.String()}
+			return &CodecError{Codec: cmp.Or(t.Codec, t.Entry), Track: t.ID, Kind: t.Type.String()}
 		}
 	}
 	if !media {
 		return &CodecError{}
 	}
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // take records consumed bytes: they count, and they belong to the init
@@ -399,18 +404,17 @@ func (r *Reader) startBox(dst []Event) ([]Event, error) {
 	typ, hdr, size, _ := boxHeader(r.hdr[:r.hn])
 	r.hn = 0
 	start := r.hstart
-	name := fourCC(typ)
 	r.typ = typ
 	switch {
 	case size == 0 && typ == typMdat && r.initDone:
 		r.end, r.state = toEnd, stateSkip
 		return dst, nil
 	case size == 0:
-		return dst, fail(start, ErrMalformed, "box %s of size 0 (to the end of the stream)", name)
+		return dst, fail(start, ErrMalformed, "box %s of size 0 (to the end of the stream)", fourCC(typ))
 	case size < uint64(hdr):
-		return dst, fail(start, ErrMalformed, "box %s of size %d, smaller than its header", name, size)
+		return dst, fail(start, ErrMalformed, "box %s of size %d, smaller than its header", fourCC(typ), size)
 	case size > uint64(r.maxBox()) || size > uint64(math.MaxInt64-start):
-		return dst, fail(start, ErrLimit, "box %s of %d bytes exceeds %d", name, size, r.maxBox())
+		return dst, fail(start, ErrLimit, "box %s of %d bytes exceeds %d", fourCC(typ), size, r.maxBox())
 	}
 	r.end = start + int64(size)
 	state := stateSkip
@@ -426,14 +430,14 @@ func (r *Reader) startBox(dst []Event) ([]Event, error) {
 		case typMoov, typFree, typSkip, typUUID:
 			state = stateKeep
 		case typMoof, typMdat:
-			return dst, fail(start, ErrMalformed, "%s before moov", name)
+			return dst, fail(start, ErrMalformed, "%s before moov", fourCC(typ))
 		case typFtyp:
 			return dst, fail(start, ErrMalformed, "second ftyp box")
 		default:
-			return dst, fail(start, ErrMalformed, "box %s before moov", name)
+			return dst, fail(start, ErrMalformed, "box %s before moov", fourCC(typ))
 		}
 	case typ == typFtyp || typ == typMoov:
-		return dst, fail(start, ErrMalformed, "second %s box", name)
+		return dst, fail(start, ErrMalformed, "second %s box", fourCC(typ))
 	case typ == typMoof:
 		state = stateMoof
 	case !r.initDone && typ == typMdat:
@@ -460,6 +464,7 @@ func (r *Reader) startBox(dst []Event) ([]Event, error) {
 			r.frag = make([]byte, 0, size)
 		}
 		r.frag = append(r.frag[:0], r.hdr[:hdr]...)
+		r.sc = scanner{pos: hdr, trafs: 0}
 	}
 	r.state = state
 	if r.off == r.end {
@@ -481,6 +486,7 @@ func (r *Reader) readPayload(dst []Event, p []byte) ([]Event, int, error) {
 	case stateMoof:
 		r.frag = append(r.frag, p[:n]...)
 		r.off += int64(n)
+		r.scanRepairs()
 	default:
 		r.off += int64(n)
 	}
@@ -504,10 +510,15 @@ func (r *Reader) endBox(dst []Event) ([]Event, error) {
 			return dst, err
 		}
 		r.tracks, r.sawMoov = tracks, true
-		for i, t := range tracks {
+		if len(tracks) > 8 {
+			r.trackIdx = make(map[uint32]int, len(tracks))
+		}
+		for i, t := range slices.Backward(tracks) {
 			if t.Type == Video {
-				r.video = i + 1
-				break
+				r.video = i + 1 // the first
+			}
+			if r.trackIdx != nil {
+				r.trackIdx[t.ID] = i
 			}
 		}
 	case state == stateMoof:
@@ -516,8 +527,15 @@ func (r *Reader) endBox(dst []Event) ([]Event, error) {
 	return dst, nil
 }
 
-// trackIndex returns the index in r.tracks of track id, or -1.
+// trackIndex returns the index in r.tracks of track id, or -1. Its cost
+// does not grow with the number of tracks past a few.
 func (r *Reader) trackIndex(id uint32) int {
+	if r.trackIdx != nil {
+		if i, ok := r.trackIdx[id]; ok {
+			return i
+		}
+		return -1
+	}
 	for i := range r.tracks {
 		if r.tracks[i].ID == id {
 			return i
@@ -532,7 +550,6 @@ type traf struct {
 	haveTfhd    bool
 	haveTfdt    bool
 	runs        int
-	tfhdFlags   uint32
 	base        int64 // base data offset
 	defDuration uint32
 	defSize     uint32
@@ -561,16 +578,18 @@ func (r *Reader) moof(dst []Event) ([]Event, error) {
 	f.dataEnd = f.start
 	n0 := len(dst)
 	dst = append(dst, Event{Kind: KindFragment, Offset: f.start})
-	err := children(b[hdr:], f.start+int64(hdr), func(c child) error {
-		if c.typ != typTraf {
-			return nil
+	it := boxes{b: b[hdr:], off: f.start + int64(hdr)}
+	for {
+		c, ok, err := it.next()
+		if err == nil && ok && c.typ == typTraf {
+			dst, err = r.traf(dst, &f, c)
 		}
-		var err error
-		dst, err = r.traf(dst, &f, c)
-		return err
-	})
-	if err != nil {
-		return dst[:n0], err
+		if err != nil {
+			return dst[:n0], err
+		}
+		if !ok {
+			break
+		}
 	}
 	if !f.haveTime && len(r.tracks) > 0 {
 		// No traf of the video track (or none at all): its next decode time.
@@ -592,45 +611,18 @@ func (r *Reader) traf(dst []Event, f *fragment, c child) ([]Event, error) {
 	tf := traf{}
 	first := f.trafs == 0
 	f.trafs++
-	err := children(c.payload, c.off+int64(c.hdr), func(c child) error {
-		switch c.typ {
-		case typTfhd:
-			if tf.haveTfhd {
-				return fail(c.off, ErrMalformed, "second tfhd in a traf")
-			}
-			return r.tfhd(&tf, f, first, c)
-		case typTfdt:
-			switch {
-			case !tf.haveTfhd:
-				return fail(c.off, ErrMalformed, "tfdt before tfhd")
-			case tf.haveTfdt:
-				return fail(c.off, ErrMalformed, "second tfdt in a traf")
-			case tf.runs > 0:
-				return fail(c.off, ErrMalformed, "tfdt after trun")
-			}
-			v, _, p, ok := fullBox(c.payload)
-			switch {
-			case ok && v == 1 && len(p) >= 8:
-				tf.dt = be64(p)
-			case ok && v == 0 && len(p) >= 4:
-				tf.dt = uint64(be32(p))
-			default:
-				return truncated(c.off, c.typ)
-			}
-			tf.haveTfdt = true
-			r.trafTime(f, &tf)
-		case typTrun:
-			if !tf.haveTfhd {
-				return fail(c.off, ErrMalformed, "trun before tfhd")
-			}
-			var err error
-			dst, err = r.trun(dst, f, &tf, c)
-			return err
+	it := boxes{b: c.payload, off: c.off + int64(c.hdr)}
+	for {
+		c, ok, err := it.next()
+		if err == nil && ok {
+			dst, err = r.trafChild(dst, f, &tf, first, c)
 		}
-		return nil
-	})
-	if err != nil {
-		return dst, err
+		if err != nil {
+			return dst, err
+		}
+		if !ok {
+			break
+		}
 	}
 	if !tf.haveTfhd {
 		return dst, fail(c.off, ErrMalformed, "traf without tfhd")
@@ -638,6 +630,43 @@ func (r *Reader) traf(dst []Event, f *fragment, c child) ([]Event, error) {
 	tf.t.next = tf.dt
 	if tf.runs > 0 {
 		f.dataEnd = tf.dataEnd
+	}
+	return dst, nil
+}
+
+// trafChild reads a child box of a traf.
+func (r *Reader) trafChild(dst []Event, f *fragment, tf *traf, first bool, c child) ([]Event, error) {
+	switch c.typ {
+	case typTfhd:
+		if tf.haveTfhd {
+			return dst, fail(c.off, ErrMalformed, "second tfhd in a traf")
+		}
+		return dst, r.tfhd(tf, f, first, c)
+	case typTfdt:
+		switch {
+		case !tf.haveTfhd:
+			return dst, fail(c.off, ErrMalformed, "tfdt before tfhd")
+		case tf.haveTfdt:
+			return dst, fail(c.off, ErrMalformed, "second tfdt in a traf")
+		case tf.runs > 0:
+			return dst, fail(c.off, ErrMalformed, "tfdt after trun")
+		}
+		v, _, p, ok := fullBox(c.payload)
+		switch {
+		case ok && v == 1 && len(p) >= 8:
+			tf.dt = be64(p)
+		case ok && v == 0 && len(p) >= 4:
+			tf.dt = uint64(be32(p))
+		default:
+			return dst, truncated(c.off, c.typ)
+		}
+		tf.haveTfdt = true
+		r.trafTime(f, tf)
+	case typTrun:
+		if !tf.haveTfhd {
+			return dst, fail(c.off, ErrMalformed, "trun before tfhd")
+		}
+		return r.trun(dst, f, tf, c)
 	}
 	return dst, nil
 }
@@ -676,7 +705,7 @@ func (r *Reader) tfhd(tf *traf, f *fragment, first bool, c child) error {
 		return fail(c.off, ErrMalformed, "traf for unknown track %d", id)
 	}
 	t := &r.tracks[i]
-	tf.t, tf.haveTfhd, tf.tfhdFlags = t, true, flags
+	tf.t, tf.haveTfhd = t, true
 	tf.dt = t.next
 	tf.defDuration, tf.defSize, tf.defFlags = t.trexDuration, t.trexSize, t.trexFlags
 	p = p[4:]
@@ -709,20 +738,20 @@ func (r *Reader) tfhd(tf *traf, f *fragment, first bool, c child) error {
 	return nil
 }
 
-// trun reads a track run: it emits its KindSample event, and repairs its
-// last sample's duration when it should (see Feed).
+// trun reads a track run and emits its KindSample event. The repairs were
+// made as the moof's bytes came (see scanRepairs); r.frag holds the bytes
+// as the stream declared them.
 func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, error) {
 	if tf.runs == 0 {
 		r.trafTime(f, tf)
 	}
 	tf.runs++
 	_, flags, p, ok := fullBox(c.payload)
-	pos := c.off + int64(c.hdr) + 4 // absolute offset of p
 	if !ok || len(p) < 4 {
 		return dst, truncated(c.off, c.typ)
 	}
 	count := be32(p)
-	p, pos = p[4:], pos+4
+	p = p[4:]
 	if count > r.maxSamples() {
 		return dst, fail(c.off, ErrLimit, "trun of %d samples exceeds %d", count, r.maxSamples())
 	}
@@ -732,7 +761,7 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 			return dst, truncated(c.off, c.typ)
 		}
 		start = tf.base + int64(int32(be32(p)))
-		p, pos = p[4:], pos+4
+		p = p[4:]
 	}
 	firstFlags, haveFirst := uint32(0), false
 	if flags&trunFirstSampleFlags != 0 {
@@ -740,7 +769,7 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 			return dst, truncated(c.off, c.typ)
 		}
 		firstFlags, haveFirst = be32(p), true
-		p, pos = p[4:], pos+4
+		p = p[4:]
 	}
 	per := 0
 	for _, bit := range [...]uint32{trunDuration, trunSize, trunFlags, trunCTO} {
@@ -754,34 +783,39 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 	if count == 0 {
 		return dst, nil
 	}
-	var sumDur uint64
-	var size int64
-	var d0, last, lastSize uint32
-	same := true // every duration but the last equals the first
-	for i := range int(count) {
-		s := p[i*per:]
-		dur, sz := tf.defDuration, tf.defSize
-		if flags&trunDuration != 0 {
-			dur, s = be32(s), s[4:]
-		}
-		if flags&trunSize != 0 {
-			sz, s = be32(s), s[4:]
-		}
-		if i == 0 {
-			switch {
-			case haveFirst:
-			case flags&trunFlags != 0:
-				firstFlags = be32(s)
-			default: // tfhd's default, else trex's
-				firstFlags = tf.defFlags
+	// Durations and sizes the run does not declare are the defaults, and so
+	// is the first sample's flags: the work is bounded by the moof's bytes,
+	// however many samples a run without per-sample fields declares.
+	sumDur := uint64(count) * uint64(tf.defDuration)
+	size := int64(count) * int64(tf.defSize)
+	if !haveFirst {
+		firstFlags = tf.defFlags // tfhd's default, else trex's
+		if flags&trunFlags != 0 {
+			at := 0
+			if flags&trunDuration != 0 {
+				at += 4
 			}
-			d0 = dur
-		} else if i < int(count)-1 && dur != d0 {
-			same = false
+			if flags&trunSize != 0 {
+				at += 4
+			}
+			firstFlags = be32(p[at:])
 		}
-		sumDur += uint64(dur)
-		size += int64(sz)
-		last, lastSize = dur, sz
+	}
+	if flags&trunDuration != 0 {
+		sumDur = 0
+		for i := range int(count) {
+			sumDur += uint64(be32(p[i*per:]))
+		}
+	}
+	if flags&trunSize != 0 {
+		at := 0
+		if flags&trunDuration != 0 {
+			at = 4
+		}
+		size = 0
+		for i := range int(count) {
+			size += int64(be32(p[i*per+at:]))
+		}
 	}
 	if start < f.end || start > math.MaxInt64-size {
 		return dst, fail(c.off, ErrMalformed, "trun data at offset %d, not after its moof", start)
@@ -801,33 +835,7 @@ func (r *Reader) trun(dst []Event, f *fragment, tf *traf, c child) ([]Event, err
 	}
 	tf.dt += sumDur
 	tf.dataEnd = start + size
-	if t.Type == Audio && flags&trunDuration != 0 && count >= 2 && same && last < d0 {
-		field := pos + int64(count-1)*int64(per) // the last sample's duration
-		r.repair(t, field, d0, last, start+size-int64(lastSize), int64(lastSize))
-	}
 	return dst, nil
-}
-
-// repair rewrites the duration field at absolute offset field, of a last
-// sample that declares last ticks after samples of d ticks, whose data is
-// n bytes at absolute offset data; see Feed.
-func (r *Reader) repair(t *trackState, field int64, d, last uint32, data, n int64) {
-	if field < r.call {
-		r.missed++
-		return
-	}
-	v := d
-	if i := data - r.call; t.Entry == "Opus" && n > 0 && i < int64(len(r.p)) {
-		if s := opusSamples(r.p[i:min(i+2, i+n, int64(len(r.p)))]); s > 0 {
-			toc := uint64(s) * uint64(t.Timescale) / 48000
-			if toc <= uint64(last) {
-				return // the packet is as short as declared
-			}
-			v = uint32(min(toc, math.MaxUint32))
-		}
-	}
-	binary.BigEndian.PutUint32(r.p[field-r.call:], v)
-	r.repairs++
 }
 
 // A Reader is a [media.Reader].

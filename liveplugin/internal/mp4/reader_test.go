@@ -72,9 +72,9 @@ func TestStreamEvents(t *testing.T) {
 
 // TestSplitPoints feeds the test stream in two pieces, split at every
 // point, and in pieces of 1 to 7 bytes: the events, error and offset are
-// those of the whole stream, and every Opus run's last duration is either
-// repaired (2880) or, when its bytes came before the call that completed
-// the moof, left at 1008 and counted as missed.
+// those of the whole stream, and every Opus run's last duration is
+// repaired (2880) unless a call boundary cuts its field in two, which
+// leaves it at 1008 and counts it as missed.
 func TestSplitPoints(t *testing.T) {
 	s := testStream()
 	want, _ := feedPieces(t, Limits{}, [][]byte{s})
@@ -82,18 +82,25 @@ func TestSplitPoints(t *testing.T) {
 	check := func(name string, pieces [][]byte) {
 		got, r := feedPieces(t, Limits{}, pieces)
 		checkSameResult(t, name, got, want)
-		repaired := 0
+		cuts := map[int64]bool{} // the call boundaries
+		n := int64(0)
+		for _, p := range pieces {
+			n += int64(len(p))
+			cuts[n] = true
+		}
+		missed := 0
 		for _, f := range fields {
-			switch v := binary.BigEndian.Uint32(got.out[f:]); v {
-			case 2880:
-				repaired++
-			case 1008:
-			default:
-				t.Fatalf("%s: last duration at %d = %d; want 2880 or 1008", name, f, v)
+			wantV := uint32(2880)
+			if cuts[f+1] || cuts[f+2] || cuts[f+3] {
+				wantV = 1008
+				missed++
+			}
+			if v := binary.BigEndian.Uint32(got.out[f:]); v != wantV {
+				t.Fatalf("%s: last duration at %d = %d; want %d", name, f, v, wantV)
 			}
 		}
-		if r.Repairs() != repaired || r.Repairs()+r.MissedRepairs() != len(fields) {
-			t.Fatalf("%s: Repairs() = %d, MissedRepairs() = %d; want %d repaired of %d", name, r.Repairs(), r.MissedRepairs(), repaired, len(fields))
+		if r.MissedRepairs() != missed || r.Repairs() != len(fields)-missed {
+			t.Fatalf("%s: Repairs() = %d, MissedRepairs() = %d; want %d, %d", name, r.Repairs(), r.MissedRepairs(), len(fields)-missed, missed)
 		}
 	}
 	for i := range len(s) + 1 {
@@ -118,4 +125,56 @@ func lastDurationFields(tb testing.TB, s []byte) []int64 {
 		tb.Fatal("no Opus run")
 	}
 	return out
+}
+
+// TestZeroReader checks that the zero Reader reads like NewReader's with
+// default limits, and that the init segment Init returns stays as it was
+// while the stream goes on.
+func TestZeroReader(t *testing.T) {
+	parts := testParts()
+	want, _ := feedPieces(t, Limits{}, parts)
+	var r Reader
+	var got feedResult
+	var init []byte
+	for i, p := range parts {
+		var err error
+		if got.events, err = r.Feed(got.events, bytes.Clone(p)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			init = r.Init()
+		}
+	}
+	got.offset = r.Offset()
+	checkSameResult(t, "zero Reader", got, want)
+	if !bytes.Equal(init, parts[0]) || !bytes.Equal(r.Init(), parts[0]) {
+		t.Error("Init() changed as the stream went on")
+	}
+	if r.MIMEType() == "" || r.Playable() != nil {
+		t.Errorf("MIMEType() = %q, Playable() = %v", r.MIMEType(), r.Playable())
+	}
+}
+
+// TestBeforeInit checks what a reader reports before KindInit.
+func TestBeforeInit(t *testing.T) {
+	r := NewReader(Limits{})
+	evs, err := r.Feed(nil, testParts()[0])
+	if err != nil || len(evs) != 0 {
+		t.Fatalf("Feed(init segment) = %v, %v; want no event yet", evs, err)
+	}
+	if r.Init() != nil || r.MIMEType() != "" {
+		t.Errorf("before KindInit: Init() %d bytes, MIMEType() %q; want nil, empty", len(r.Init()), r.MIMEType())
+	}
+	// The tracks are known once the moov is read.
+	if _, ok := r.VideoTrack(); !ok || len(r.Tracks()) != 2 {
+		t.Errorf("after the moov: %d tracks, video %v; want 2, true", len(r.Tracks()), ok)
+	}
+	if r.Settle() {
+		t.Error("Settle() = true")
+	}
+	p := []byte{1, 2, 3}
+	r.Patch(0, p)
+	if !bytes.Equal(p, []byte{1, 2, 3}) {
+		t.Error("Patch changed bytes")
+	}
 }

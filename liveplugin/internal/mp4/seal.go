@@ -196,6 +196,11 @@ func (sc *sealScan) readHeader(off int64) (sealBox, error) {
 	if err != nil {
 		return sealBox{}, err
 	}
+	if binary.BigEndian.Uint32(p[:]) == 0 {
+		// "To the end of the file": no longer true once the seal has
+		// appended its mfra. MediaRecorder never writes it.
+		return sealBox{}, sealErr(off, ErrMalformed, "%s box of size 0 (to the end of the file) at the top level", b.typ)
+	}
 	if b.size > sc.size-off {
 		return sealBox{}, errSealShort
 	}

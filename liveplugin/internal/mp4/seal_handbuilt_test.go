@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -122,14 +123,14 @@ func TestSealHandBuilt(t *testing.T) {
 			for _, r := range s.sidx.refs {
 				durs, saps = append(durs, r.dur), append(saps, r.sap)
 			}
-			if !slicesEqual(durs, tc.refDurs) || !slicesEqual(saps, tc.sap) {
+			if !slices.Equal(durs, tc.refDurs) || !slices.Equal(saps, tc.sap) {
 				t.Errorf("sidx durations %v, SAPs %v; want %v, %v", durs, saps, tc.refDurs, tc.sap)
 			}
 			if len(s.tfra) != tc.keyframes {
 				t.Errorf("%d tfra entries; want %d", len(s.tfra), tc.keyframes)
 			}
 			vers, tkhd, mdhd := sealTestTrakDurations(out)
-			if !slicesEqual(vers, tc.vers) || !slicesEqual(tkhd, tc.tkhd) || !slicesEqual(mdhd, tc.mdhd) {
+			if !slices.Equal(vers, tc.vers) || !slices.Equal(tkhd, tc.tkhd) || !slices.Equal(mdhd, tc.mdhd) {
 				t.Errorf("tkhd and mdhd versions %v, tkhd durations %v, mdhd durations %v; want %v, %v, %v", vers, tkhd, mdhd, tc.vers, tc.tkhd, tc.mdhd)
 			}
 			if _, d := sealTestFullDuration(sealTestFind(out, "moov/mvhd"), 1); d != tc.mvhd {
@@ -141,18 +142,6 @@ func TestSealHandBuilt(t *testing.T) {
 			}
 		})
 	}
-}
-
-func slicesEqual[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSealBaseDataOffset: a tfhd with an explicit base_data_offset (an

@@ -407,7 +407,7 @@ func (sc *sealScan) parseTrun(b sealBox, p []byte, tf *sealTraf, start uint64, d
 			t.last = max(t.last, dt-uint64(dur))
 			break
 		}
-		dt += uint64(dur)
+		dt = sealAdd(dt, uint64(dur))
 	}
 	if count > 0 {
 		t.seen = true
@@ -446,7 +446,7 @@ func (r *sealFields) u64() uint64 {
 	return v
 }
 
-// sealAddSigned returns v+d, clamped at 0.
+// sealAddSigned returns v+d, clamped at 0 and saturating.
 func sealAddSigned(v uint64, d int64) uint64 {
 	if d < 0 {
 		if uint64(-d) > v {
@@ -454,7 +454,16 @@ func sealAddSigned(v uint64, d int64) uint64 {
 		}
 		return v - uint64(-d)
 	}
-	return v + uint64(d)
+	return sealAdd(v, uint64(d))
+}
+
+// sealAdd returns a+b, saturating.
+func sealAdd(a, b uint64) uint64 {
+	s, carry := bits.Add64(a, b, 0)
+	if carry != 0 {
+		return math.MaxUint64
+	}
+	return s
 }
 
 // sealAddMul returns v+a*n, saturating, and whether it did not overflow.

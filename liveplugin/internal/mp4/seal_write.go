@@ -173,7 +173,7 @@ func sealPatchDuration(b sealBox, p []byte, k int, d uint64) ([]byte, error) {
 	return append(out, p[at+4:]...), nil
 }
 
-// refs returns how many fragments each sidx reference covers.
+// perRef returns how many fragments each sidx reference covers.
 func (sc *sealScan) perRef() int {
 	return (len(sc.frags) + sealMaxRefs - 1) / sealMaxRefs
 }
@@ -259,18 +259,6 @@ func (sc *sealScan) buildMfra(outOff []int64) []byte {
 	tfra := sealAppendBox(nil, "tfra", body)
 	mfro := binary.BigEndian.AppendUint32([]byte{0, 0, 0, 0}, uint32(8+len(tfra)+16))
 	return sealAppendBox(nil, "mfra", tfra, sealAppendBox(nil, "mfro", mfro))
-}
-
-// sealCounter counts the bytes written to w.
-type sealCounter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *sealCounter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // write writes the sealed file to dst, copying the fragments from src.

@@ -17,8 +17,8 @@
 //
 // A finished recording is made seekable by [Store.Seal], which rewrites it
 // in place, atomically, as a muxer finishing the file would have written
-// it (WebM: known sizes, Duration, Cues; MP4: durations, sidx, mfra). [Store.Recover] seals the recordings a
-// crash left unfinished; [Store.BeginRecover] finds and reserves them
+// it (WebM: known sizes, Duration, Cues; MP4: durations, sidx, mfra).
+// [Store.Recover] seals the recordings a crash left unfinished; [Store.BeginRecover] finds and reserves them
 // quickly, so that the caller can seal them in the background with
 // [Recovery.Run] while the Store serves the others. [Store.Prune] deletes
 // the recordings a [Retention] does not keep and the stray files crashes

@@ -14,15 +14,16 @@ import (
 )
 
 // Seal makes recording id in room seekable and returns its new Meta. It
-// rewrites the media file into a temporary file in the same directory (the
-// media bytes are unchanged): a WebM file with known sizes, a Duration and
-// Cues (see webm.Seal), an MP4 file with its duration in the moov, a sidx
-// and an mfra (see mp4.Seal), as its first bytes say. It fsyncs it, renames it over the original and fsyncs the
-// directory, so that a crash leaves either the old or the new file, whole.
-// The sidecar then gets Sealed, the sealed file's Duration and Bytes, and
-// Keyframes. A partial element or box at the end of the file (the process
-// died while writing it) is left out. An already sealed recording is returned
-// unchanged.
+// rewrites the media file into a temporary file in the same directory
+// (the media bytes are unchanged): a WebM file with known sizes, a
+// Duration and Cues (see webm.Seal), an MP4 file with its duration in the
+// moov, a sidx and an mfra (see mp4.Seal), as its first bytes say, else
+// its extension. It fsyncs that file, renames it over the original and
+// fsyncs the directory, so that a crash leaves either the old or the new
+// file, whole. The sidecar then gets Sealed, the sealed file's Duration
+// and Bytes, and Keyframes. A partial element or box at the end of the
+// file (the process died while writing it) is left out. An already sealed
+// recording is returned unchanged.
 //
 // Seal returns ErrBusy while the recording's Writer is open (or another
 // Seal or Delete of it runs, or it is being recovered: then the error
@@ -33,9 +34,9 @@ import (
 // webm.ErrLimit or mp4.ErrLimit; the recording is then left as it was.
 // Seal reads the file two or three times; its memory is bounded whatever
 // the file (at most about 8.5 MiB for WebM, see webm.SealWith, and about
-// 20 MiB for MP4, see mp4.SealWith), and it needs free
-// disk space for the sealed copy, about the file's size, until the rename.
-// It is safe for concurrent use.
+// 20 MiB for MP4, see mp4.SealWith), and it needs free disk space for the
+// sealed copy, about the file's size, until the rename. It is safe for
+// concurrent use.
 func (s *Store) Seal(room, id string) (Meta, error) {
 	if err := checkNames(room, id); err != nil {
 		return Meta{}, err
@@ -105,8 +106,8 @@ func (s *Store) reserve(k string) error {
 
 // sealFile seals the media file at path in place, WebM or MP4 (see
 // sealMedia): it seals into a temporary file in the same directory,
-// fsyncs it, renames it over path and fsyncs the directory. When ctx is done it stops, removes the temporary file and
-// returns ctx.Err().
+// fsyncs it, renames it over path and fsyncs the directory. When ctx is
+// done it stops, removes the temporary file and returns ctx.Err().
 func sealFile(ctx context.Context, path string) (info sealInfo, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -257,12 +258,12 @@ func (s *Store) BeginRecoverWith(o RecoverOptions) (*Recovery, error) {
 func (r *Recovery) Pending() []Meta { return slices.Clone(r.pending) }
 
 // Run seals the recordings BeginRecover reserved, one after the other, as
-// Seal would: a partial element or box at the end of a file is cut off, so
-// nothing that reached the disk whole is lost, and one without End gets
-// the media file's modification time as End. A recording whose file ended
-// inside an element or box, or held garbage after its last good one, was cut
-// short (the process died, or a disk error stopped it and its sidecar may
-// never have said so): it gets CutShort. A recording that cannot be sealed
+// Seal would: a partial element or box at the end of a file is cut off,
+// so nothing that reached the disk whole is lost, and one without End
+// gets the media file's modification time as End. A recording whose file
+// ended inside an element or box, or held garbage after its last good
+// one, was cut short (the process died, or a disk error stopped it and
+// its sidecar may never have said so): it gets CutShort. A recording that cannot be sealed
 // (it holds no WebM header and first Cluster, no MP4 ftyp, moov and first
 // fragment, or exceeds a sealer's bound) is marked ended and Failed,
 // and kept as it is; it is not tried again. Each is released, and served,
@@ -385,7 +386,8 @@ func (s *Store) all() ([]Meta, error) {
 
 // tempOwner returns the broadcast id whose temporary file name is, and
 // whether name is one of the Store's temporary files: "."+id+".webm",
-// "."+id+".mp4" or "."+id+".json", then "." and os.CreateTemp's random digits, then ".tmp".
+// "."+id+".mp4" or "."+id+".json", then "." and os.CreateTemp's random
+// digits, then ".tmp".
 func tempOwner(name string) (string, bool) {
 	rest, ok := strings.CutPrefix(name, ".")
 	if !ok {
