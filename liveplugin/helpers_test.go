@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -257,7 +258,13 @@ func (c *client) snapshot() (events []event, binary [][]byte, order []string) {
 // publish connects a publisher to room and waits for its ready event.
 func publish(t testing.TB, ctx context.Context, s *testServer, room string) (*client, string) {
 	t.Helper()
-	c := mustDial(t, ctx, s.ws("/live/"+room+"/upload?mime=video/webm"))
+	return publishMIME(t, ctx, s, room, "video/webm")
+}
+
+// publishMIME is publish for a stream of MIME type mimeType.
+func publishMIME(t testing.TB, ctx context.Context, s *testServer, room, mimeType string) (*client, string) {
+	t.Helper()
+	c := mustDial(t, ctx, s.ws("/live/"+room+"/upload?mime="+url.QueryEscape(mimeType)))
 	ready := c.event(t, ctx, "ready")
 	if ready.Broadcast == "" {
 		t.Fatal("ready event without a broadcast id")

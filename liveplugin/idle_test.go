@@ -3,6 +3,7 @@ package liveplugin_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,8 +41,12 @@ func TestSilenceIsMeasuredInMedia(t *testing.T) {
 	const idle = 500 * time.Millisecond
 	set := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	header := set.Full[:set.St.Clusters[1].Offset] // init and the first Cluster
+	mp4 := loadMP4(t, fixture.MP4)
+	mp4Header := slices.Concat(mp4.chunks...)[:mp4.frags[1]] // ftyp, moov and the first fragment
+	free := []byte{0, 0, 0, 8, 'f', 'r', 'e', 'e'}           // a box that carries no sample
 	tests := []struct {
 		name     string
+		mime     string             // the upload's ?mime=; video/webm if empty
 		first    []byte             // sent once, first
 		next     func(i int) []byte // then every 50 ms
 		wantLive bool               // listed while it lasts
@@ -51,6 +56,8 @@ func TestSilenceIsMeasuredInMedia(t *testing.T) {
 		{name: "empty messages, no header", next: func(int) []byte { return nil }, wantEnd: true},
 		{name: "header, then empty Clusters", first: header, wantLive: true, wantEnd: true,
 			next: func(i int) []byte { return emptyCluster(uint16(1000 + 10*i)) }},
+		{name: "MP4 header, then free boxes", mime: "video/mp4", first: mp4Header, wantLive: true, wantEnd: true,
+			next: func(int) []byte { return free }},
 		{name: "real media at the same pace", first: set.Chunks[0], wantLive: true, rounds: 30,
 			next: func(i int) []byte { return set.Chunks[1+i] }},
 	}
@@ -58,7 +65,11 @@ func TestSilenceIsMeasuredInMedia(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testContext(t, 20*time.Second)
 			s := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: idle, ResumeGrace: -1})
-			pub, _ := publish(t, ctx, s, "alice")
+			mime := tc.mime
+			if mime == "" {
+				mime = "video/webm"
+			}
+			pub, _ := publishMIME(t, ctx, s, "alice", mime)
 			if tc.first != nil {
 				pub.send(t, ctx, websocket.MessageBinary, tc.first)
 			}

@@ -131,12 +131,7 @@ func codecs(t *testing.T, m string) []string {
 // its ready event.
 func publishMP4(t *testing.T, ctx context.Context, srv *testServer, room string, s *mp4Stream) (*client, string) {
 	t.Helper()
-	c := mustDial(t, ctx, srv.ws("/live/"+room+"/upload?mime="+url.QueryEscape(s.claimed)))
-	ready := c.event(t, ctx, "ready")
-	if ready.Broadcast == "" {
-		t.Fatal("ready event without a broadcast id")
-	}
-	return c, ready.Broadcast
+	return publishMIME(t, ctx, srv, room, s.claimed)
 }
 
 // checkJoinable reads what a viewer received, init then media, as a
@@ -884,4 +879,54 @@ func TestClusterMP4(t *testing.T) {
 		checkJoinable(t, binary[0], tail)
 	}
 	checkMP4Recording(t, b.testServer, id, s, s.stream)
+}
+
+// TestMP4WithoutMIME uploads MP4 with no ?mime=, its first bytes in
+// messages too short to tell the container (3 bytes, none, 4 bytes): the
+// server waits for the eighth byte, sniffs the ftyp box, and the
+// broadcast goes on as MP4, every byte acknowledged and passed on.
+func TestMP4WithoutMIME(t *testing.T) {
+	s := loadMP4(t, fixture.MP4)
+	ctx := testContext(t, 30*time.Second)
+	srv := newServer(t, liveplugin.Config{Authorize: allowAll})
+	pub := mustDial(t, ctx, srv.ws("/live/alice/upload"))
+	id := pub.event(t, ctx, "ready").Broadcast
+	viewer := mustDial(t, ctx, srv.ws("/live/alice/subscribe"))
+	pub.viewers(t, ctx, 1)
+	c0 := s.chunks[0]
+	msgs := slices.Concat([][]byte{c0[:3], nil, c0[3:7]}, [][]byte{c0[7:]}, s.chunks[1:])
+	var sent int64
+	for i, m := range msgs {
+		pub.send(t, ctx, websocket.MessageBinary, m)
+		sent += int64(len(m))
+		if i < 3 {
+			// Each short message is acknowledged though nothing is read yet.
+			err := pub.waitFor(ctx, "ack", func() bool {
+				for _, e := range pub.events {
+					if e.Type == "ack" && e.Offset == sent {
+						return true
+					}
+				}
+				return sent == 0
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	srv.waitBytes(t, ctx, "alice", sent)
+	checkMP4Status(t, srv, id, s)
+	pub.send(t, ctx, websocket.MessageText, liveplugin.EndMessage)
+	if code, reason := pub.closed(t, ctx); code != websocket.StatusNormalClosure {
+		t.Errorf("publisher closed with %d %q; want 1000", code, reason)
+	}
+	viewer.closed(t, ctx)
+	events, binary, _ := viewer.snapshot()
+	if events[0].Mime != s.mime {
+		t.Errorf("hello %+v; want %s", events[0], s.mime)
+	}
+	if got := slices.Concat(binary...); !bytes.Equal(got, s.stream) {
+		t.Errorf("viewer got %d bytes; want the %d of the stream", len(got), len(s.stream))
+	}
+	checkMP4Recording(t, srv, id, s, s.stream)
 }

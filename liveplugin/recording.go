@@ -22,7 +22,7 @@ type Recording struct {
 	DurationMs int64         `json:"durationMs"`
 	Bytes      int64         `json:"bytes"`
 	Live       bool          `json:"live"`             // still being recorded
-	Seekable   bool          `json:"seekable"`         // sealed with Cues and a duration
+	Seekable   bool          `json:"seekable"`         // sealed with an index (WebM Cues, MP4 sidx and mfra) and a duration
 	Failed     bool          `json:"failed,omitempty"` // recording stopped early; the file holds what was written
 	// CutShort is a recording a crash or a failing disk ended inside an
 	// element: recovery kept what was complete.

@@ -15,7 +15,8 @@ import (
 
 // subscribe sends a live broadcast to a viewer: GET /:id/subscribe
 // (WebSocket). The viewer receives hello, the init segment and media from a
-// keyframe Cluster on, viewer counts, and finally an end event naming the
+// fragment that starts with a keyframe on (a WebM Cluster, an MP4 moof),
+// viewer counts, and finally an end event naming the
 // recording and a normal close. It sends experience reports (see
 // readReports), which never hold up its stream.
 func (p *Plugin) subscribe(c echo.Context) error {
