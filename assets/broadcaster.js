@@ -1,5 +1,6 @@
-// amlive broadcaster: captures camera + microphone with MediaRecorder (WebM) and
-// uploads the chunks over a WebSocket to {base}/{room}/upload.
+// amlive broadcaster: captures camera + microphone with MediaRecorder (WebM, or
+// fragmented MP4 where the browser records no WebM: Safari) and uploads the
+// chunks over a WebSocket to {base}/{room}/upload?mime=<the recorder's type>.
 // Needs protocol.js and core.js first (the head partial loads them in order).
 //
 // Markup (the "amlive-broadcaster" partial):
@@ -13,9 +14,19 @@
 // median delay 0.6 s, 1 stalling"); the health line is the upload's own: bytes
 // handed to the socket per second, bytes sent but not yet acknowledged by the
 // server and the age of the oldest of them, and the reconnects so far.
-// Optional attributes: data-mime, data-video-bps, data-keyframe-ms, data-timeslice-ms
-// (100: a chunk this often; each waits half of it on average, so shorter
-// chunks mean less latency and more messages for the server).
+// Optional attributes: data-mime, data-reach, data-video-bps, data-keyframe-ms,
+// data-timeslice-ms (100: a chunk this often; each waits half of it on average,
+// so shorter chunks mean less latency and more messages for the server).
+// The recording format: VP9 or VP8 WebM where MediaRecorder records it, else
+// fragmented MP4 with H.264 (video/mp4;codecs=avc1,opus, then avc1,mp4a.40.2,
+// avc1, video/mp4: Safari). data-reach="wide" (on the widget or around it)
+// prefers MP4 with H.264 wherever the browser records it (Chrome 126+, Safari),
+// because H.264 plays in every browser, iPhones included, where VP8/VP9 WebM
+// does not. data-mime names a type to try first: VP8/VP9 WebM or H.264 MP4
+// (H.264 in WebM is refused: no browser plays it through Media Source
+// Extensions). MP4 recorders get a timeslice of at least 1000 ms (Safari
+// needs it), and deliver a chunk when a fragment completes, that is at each
+// keyframe (data-keyframe-ms, 2000 by default), whatever the timeslice.
 //
 // Each element gets el.amliveBroadcaster = {state, broadcast, mimeType, viewers,
 // audience ({viewers, medianDelay, p90Delay, stalling, droppedFrames} or null),
@@ -24,9 +35,11 @@
 // mirrored in el.dataset.state and announced with the DOM events amlive:state
 // and amlive:viewers. States: idle, starting, live, reconnecting, stopping,
 // ended, error, and unsupported: the browser's MediaRecorder records no type
-// the server takes (WebM), or there is none (Safari records only MP4); the
-// status line says so at once and "Go live" stays disabled. destroy() ends a
-// live broadcast the way leaving the page does.
+// the server takes (WebM, or MP4 with H.264), or there is none; the status
+// line says so at once and "Go live" stays disabled. A recorder that records
+// nothing (no bytes within NO_DATA_MS of the start: WebKitGTK without the
+// GStreamer muxer it needs) ends in error with a status that says so.
+// destroy() ends a live broadcast the way leaving the page does.
 //
 // Dropped connections: the server acknowledges the bytes it holds
 // ({"type":"ack","offset":N}); the broadcaster keeps what it sent until then.
@@ -53,13 +66,23 @@
   const codes = amlive.protocol.codes;
 
   const SELECTOR = '[data-amlive-broadcaster]';
-  const MIME_CANDIDATES = [
+  const WEBM_CANDIDATES = [
     'video/webm;codecs=vp9,opus',
     'video/webm;codecs=vp8,opus',
     'video/webm;codecs=vp9',
     'video/webm;codecs=vp8',
     'video/webm',
   ];
+  // MP4_CANDIDATES are fragmented MP4 with H.264: Chromium records avc1 with
+  // Opus, Safari avc1 with AAC (mp4a.40.2) or Opus.
+  const MP4_CANDIDATES = [
+    'video/mp4;codecs=avc1,opus',
+    'video/mp4;codecs=avc1,mp4a.40.2',
+    'video/mp4;codecs=avc1',
+    'video/mp4',
+  ];
+  const MP4_MIN_TIMESLICE_MS = 1000; // Safari's MP4 recorder wants at least this
+  const NO_DATA_MS = 10000; // a recorder with no bytes by then (or by 2 keyframe intervals and 2 s) records nothing
   const HIGH_WATER = 2 * 1024 * 1024; // don't send while ws.bufferedAmount is above this
   const MAX_QUEUE_BYTES = 64 * 1024 * 1024; // local queue limit…
   const MAX_QUEUE_MS = 30000; // …or this much recorded media waiting: give up
@@ -73,23 +96,47 @@
 
   const publisherMessage = (code, reason) => closeMessage('publisher', code, reason);
 
-  // UNSUPPORTED is the status line of a browser that cannot record WebM.
+  // UNSUPPORTED is the status line of a browser that can record neither WebM
+  // nor MP4 with H.264.
   const UNSUPPORTED =
-    'This browser cannot record video in a format this site accepts (WebM), so it cannot go live. Try Chrome, Edge or Firefox.';
+    'This browser cannot record video in a format this site accepts (WebM or MP4 with H.264), so it cannot go live. Try Chrome, Edge, Firefox or Safari.';
+
+  // NO_DATA is the status line when the recorder produced nothing.
+  const NO_DATA = (mime) =>
+    `This browser’s recorder produced no video (${mime || 'MediaRecorder'} gave no data), so it cannot go live here. Try another browser.`;
 
   // isPlayableWebM refuses H.264 in WebM/Matroska: MediaRecorder can produce it,
   // but Media Source Extensions cannot play it.
   function isPlayableWebM(mime) {
     const m = (mime || '').toLowerCase();
-    return m.startsWith('video/webm') && !/avc1|h264|hev1|hvc1/.test(m);
+    return m.startsWith('video/webm') && !/avc1|avc3|h264|hev1|hvc1/.test(m);
   }
 
-  function chooseMime(override) {
+  // isH264MP4: MP4 with H.264 video, or with codecs left to the recorder.
+  function isH264MP4(mime) {
+    const m = (mime || '').toLowerCase();
+    if (!m.startsWith('video/mp4')) return false;
+    return !/codecs/.test(m) || /avc1|avc3/.test(m);
+  }
+
+  // isMP4 reports whether mime is an MP4 type.
+  function isMP4(mime) {
+    return (mime || '').toLowerCase().startsWith('video/mp4');
+  }
+
+  // accepted: a type the server takes and viewers play.
+  function accepted(mime) {
+    return isPlayableWebM(mime) || isH264MP4(mime);
+  }
+
+  // chooseMime is the first type MediaRecorder records among override, then
+  // WebM and MP4 (MP4 first when reach is 'wide').
+  function chooseMime(override, reach) {
     if (typeof MediaRecorder === 'undefined' || !MediaRecorder.isTypeSupported) return '';
-    const list = MIME_CANDIDATES.slice();
+    const list = reach === 'wide' ? MP4_CANDIDATES.concat(WEBM_CANDIDATES) : WEBM_CANDIDATES.concat(MP4_CANDIDATES);
     if (override) {
-      if (isPlayableWebM(override)) list.unshift(override);
-      else console.warn(`amlive: ignoring data-mime=${override}: only VP8/VP9 WebM is supported`);
+      if (accepted(override)) list.unshift(override);
+      else console.warn(`amlive: ignoring data-mime=${override}: only VP8/VP9 WebM and H.264 MP4 are supported`);
     }
     return list.find((m) => MediaRecorder.isTypeSupported(m)) || '';
   }
@@ -130,6 +177,8 @@
       this.stream = null;
       this.recorder = null;
       this.recorderStopped = null; // resolves on the recorder's stop event
+      this.recorded = 0; // bytes the recorder produced
+      this.noDataTimer = 0; // fails the session when the recorder produces nothing
       this.readChain = Promise.resolve(); // reads the chunks in order
       this.queue = []; // {buf, t}
       this.queuedBytes = 0;
@@ -167,7 +216,7 @@
   // what source returns) to a room, resuming after drops. It touches no DOM
   // but the preview video it is given (may be null).
   //
-  // conf: {url(path, ws) → URL of {base}/{room}/{path}, mime, videoBps,
+  // conf: {url(path, ws) → URL of {base}/{room}/{path}, mime, reach, videoBps,
   // keyframeMs, timesliceMs (each read when a broadcast starts), and
   // callbacks (each optional) onState(state, previous, message),
   // onStatus(text) (a status line without a change of state),
@@ -184,11 +233,10 @@
       this.health = { bitrate: 0, unackedBytes: 0, unackedMs: 0, reconnects: 0 };
 
       this._session = null;
-      this._healthAt = 0; // when health was last measured…
-      this._healthHanded = 0; // …and the session's bytes handed then
+      this._healthSamples = []; // {at, handed}: the session's bytes handed at the last measures…
       this._healthSession = null; // …of this session
       this._scope.interval(() => this._measureHealth(), HEALTH_MS);
-      if (!chooseMime(null)) {
+      if (!chooseMime(null, '')) {
         this.state = 'unsupported';
         this.lastError = UNSUPPORTED;
       }
@@ -231,7 +279,7 @@
         if (!this.source && (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia)) {
           throw new UserError('Going live needs a secure page (https:// or localhost): this browser blocks the camera here.');
         }
-        const mime = chooseMime(this._conf.mime);
+        const mime = chooseMime(this._conf.mime, this._conf.reach);
         if (!mime) throw new UserError(UNSUPPORTED);
 
         try {
@@ -258,7 +306,7 @@
 
         s.recorder = this._makeRecorder(s.stream, mime);
         this.mimeType = s.recorder.mimeType || mime;
-        if (!isPlayableWebM(this.mimeType)) {
+        if (!accepted(this.mimeType)) {
           throw new UserError(`This browser records ${this.mimeType}, which viewers cannot play. Try another browser.`);
         }
 
@@ -267,7 +315,10 @@
         if (this._session !== s) return;
 
         this._startRecording(s);
-        this._setState('live', 'You are live.');
+        // MP4 recorders deliver their first bytes at the end of the first
+        // fragment: "live" waits for them.
+        if (!isMP4(this.mimeType) || s.recorded) this._setState('live', 'You are live.');
+        else this._status('Starting the recorder…');
       } catch (err) {
         if (this._session !== s) return;
         this._fail(s, err instanceof UserError ? err.message : `Could not go live: ${err.message || err}`);
@@ -375,7 +426,9 @@
             return;
           }
           if (s.onClosed) s.onClosed(ev);
-          if (this._session !== s || this.state !== 'live') return;
+          // An MP4 session is 'starting' from ready until its first fragment.
+          const waitingForData = this.state === 'starting' && s.recorder && s.recorder.state === 'recording';
+          if (this._session !== s || (this.state !== 'live' && !waitingForData)) return;
           if (this._canResume(s, ev)) this._reconnect(s);
           else this._fail(s, publisherMessage(ev.code, ev.reason));
         };
@@ -453,19 +506,24 @@
     }
 
     // _measureHealth measures the upload of the current session: the bytes
-    // handed to the socket per second since the last measure, what is sent
-    // and not yet acknowledged, and the reconnects.
+    // handed to the socket per second since the last measure (since the
+    // measure at least two keyframe intervals ago for MP4, whose recorder
+    // delivers a chunk per fragment, not per timeslice), what is sent and not
+    // yet acknowledged, and the reconnects.
     _measureHealth() {
       const s = this._session;
       if (!s) return;
       const now = Date.now();
-      let bitrate = 0;
-      if (this._healthSession === s && now > this._healthAt) {
-        bitrate = ((s.handed - this._healthHanded) * 1000) / (now - this._healthAt);
-      }
+      if (this._healthSession !== s) this._healthSamples = [];
       this._healthSession = s;
-      this._healthAt = now;
-      this._healthHanded = s.handed;
+      const span = isMP4(this.mimeType) ? Math.max(HEALTH_MS, 2 * (this._conf.keyframeMs || 2000)) : HEALTH_MS;
+      const samples = this._healthSamples;
+      while (samples.length > 1 && now - samples[1].at >= span) samples.shift();
+      let bitrate = 0;
+      if (samples.length && now > samples[0].at) {
+        bitrate = ((s.handed - samples[0].handed) * 1000) / (now - samples[0].at);
+      }
+      samples.push({ at: now, handed: s.handed });
       this.health = {
         bitrate: Math.round(bitrate),
         unackedBytes: s.unackedBytes,
@@ -505,10 +563,17 @@
     _startRecording(s) {
       const rec = s.recorder;
       // Blob.arrayBuffer() is asynchronous; chaining keeps the chunks in order.
+      const mp4 = isMP4(this.mimeType);
       rec.addEventListener('dataavailable', (ev) => {
         const blob = ev.data;
-        if (!blob || !blob.size) return;
+        if (!blob || !blob.size) return; // Safari's and Chromium's last MP4 blob can be empty
         const t = Date.now();
+        s.recorded += blob.size;
+        if (s.noDataTimer) {
+          this._scope.clearTimeout(s.noDataTimer);
+          s.noDataTimer = 0;
+        }
+        if (mp4 && this._session === s && this.state === 'starting') this._setState('live', 'You are live.');
         s.readChain = s.readChain
           .then(() => blob.arrayBuffer())
           .then((buf) => this._enqueue(s, buf, t))
@@ -519,7 +584,13 @@
         const err = ev.error || ev;
         this._fail(s, `Recording failed: ${err.message || err.name || 'unknown error'}`);
       });
-      rec.start(this._conf.timesliceMs || 100);
+      const slice = this._conf.timesliceMs || 100;
+      const keyframeMs = this._conf.keyframeMs || 2000;
+      s.noDataTimer = this._scope.timeout(() => {
+        s.noDataTimer = 0;
+        if (this._current(s) && !s.recorded) this._fail(s, NO_DATA(this.mimeType));
+      }, Math.max(NO_DATA_MS, 2 * keyframeMs + 2000, 2 * slice));
+      rec.start(mp4 ? Math.max(MP4_MIN_TIMESLICE_MS, slice) : slice);
     }
 
     _enqueue(s, buf, t) {
@@ -686,6 +757,8 @@
     _teardown(s) {
       this._scope.clearTimeout(s.pumpTimer);
       s.pumpTimer = 0;
+      this._scope.clearTimeout(s.noDataTimer);
+      s.noDataTimer = 0;
       try {
         if (s.recorder && s.recorder.state !== 'inactive') s.recorder.stop();
       } catch (e) {
@@ -729,6 +802,10 @@
         // Read when a broadcast starts, as the attributes may change before.
         get mime() {
           return el.getAttribute('data-mime');
+        },
+        get reach() {
+          const r = el.closest('[data-reach]');
+          return r ? r.getAttribute('data-reach') : '';
         },
         get videoBps() {
           return intAttr(el, 'data-video-bps', 2500000);

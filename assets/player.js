@@ -1,5 +1,11 @@
 // amlive player: plays a live room with Media Source Extensions, fed by the
 // WebSocket {base}/{room}/subscribe, and the room's recording when it is offline.
+// A room is WebM (VP8/VP9 and Opus) or fragmented MP4 (H.264 with Opus or AAC,
+// as Safari and Chrome's MP4 recorders make it); either plays through
+// MediaSource, or ManagedMediaSource where that is all there is (iPhone Safari
+// 17.1+). A browser that cannot play a room's codecs (an iPhone and a VP9 WebM
+// room) is told so, naming them, before it subscribes when the status names
+// them (its mime, container and codecs), else when the stream's hello does.
 // Needs protocol.js and core.js first (the head partial loads them in order).
 //
 // Markup (the "amlive-player" partial):
@@ -16,7 +22,8 @@
 // also sit on an ancestor of the player).
 // The buttons are optional; each shows only when it applies.
 //
-// Each element gets el.amlivePlayer = {state, mode, broadcast, mime, viewers,
+// Each element gets el.amlivePlayer = {state, mode, broadcast, mime, container
+// ('webm' or 'mp4'), codecs (the server's codec strings), viewers,
 // lastError, publisherLost, mediaSource ('mse' or 'managed' once live),
 // stats: {appended, bytes, skips, reconnects, stalls, evictions, mediaErrors,
 // reports (experience reports sent on the socket)},
@@ -70,10 +77,85 @@
 
   // mediaSourceClass prefers MediaSource; Safari on iPhone only has
   // ManagedMediaSource, and preferManaged (data-media-source="managed") asks
-  // for it wherever it exists.
-  function mediaSourceClass(preferManaged) {
-    if (preferManaged && window.ManagedMediaSource) return window.ManagedMediaSource;
-    return window.MediaSource || window.ManagedMediaSource || null;
+  // for it wherever it exists. With a type, the preferred class that plays it
+  // wins, then the other one; null when neither does.
+  function mediaSourceClass(preferManaged, type) {
+    const order = preferManaged ? [window.ManagedMediaSource, window.MediaSource] : [window.MediaSource, window.ManagedMediaSource];
+    const have = order.filter((MS) => typeof MS === 'function');
+    if (type === undefined) return have[0] || null;
+    return have.find((MS) => typeof MS.isTypeSupported === 'function' && MS.isTypeSupported(type)) || null;
+  }
+
+  // containerOf is 'webm' or 'mp4' for a type such as video/mp4;codecs=…, or ''.
+  function containerOf(mime) {
+    const m = /^\s*(?:video|audio)\/(webm|mp4)\b/i.exec(mime || '');
+    return m ? m[1].toLowerCase() : '';
+  }
+
+  // codecsOf lists the codecs a type names: video/webm;codecs="vp9,opus" → [vp9, opus].
+  function codecsOf(mime) {
+    const m = /codecs\s*=\s*"?([^";]*)"?/i.exec(mime || '');
+    return m ? m[1].split(',').map((c) => c.trim()).filter(Boolean) : [];
+  }
+
+  // mseType is the type to ask MSE about: the container with the server's
+  // full codec strings (avc1.42C01F, not the recorder's avc1) when it names
+  // them, else the mime as it is.
+  function mseType(mime, container, codecs) {
+    const c = container || containerOf(mime);
+    const list = Array.isArray(codecs) ? codecs.filter((x) => typeof x === 'string' && x) : [];
+    if (!c || !list.length) return mime || '';
+    return `video/${c};codecs="${list.join(',')}"`;
+  }
+
+  // decidable: type names its codecs fully enough for isTypeSupported to
+  // judge it (MSE refuses video/mp4;codecs=avc1,opus, the recorder's own
+  // type, and wants avc1.42C01F).
+  function decidable(type) {
+    const c = containerOf(type);
+    const list = codecsOf(type);
+    if (c === 'webm') return true;
+    return c === 'mp4' && list.length > 0 && list.every((x) => !/^(avc1|avc3|hvc1|hev1|mp4a|av01|vp09)$/i.test(x));
+  }
+
+  const CODEC_NAMES = [
+    [/^vp0?8/i, 'VP8'],
+    [/^(vp9|vp09)/i, 'VP9'],
+    [/^(av01|av1)/i, 'AV1'],
+    [/^(avc1|avc3|h264)/i, 'H.264'],
+    [/^(hvc1|hev1|h265)/i, 'H.265'],
+    [/^opus/i, 'Opus'],
+    [/^mp4a/i, 'AAC'],
+    [/^vorbis/i, 'Vorbis'],
+  ];
+  const VIDEO_CODECS = new Set(['VP8', 'VP9', 'AV1', 'H.264', 'H.265']);
+
+  function codecName(c) {
+    const hit = CODEC_NAMES.find(([re]) => re.test(c));
+    return hit ? hit[1] : c;
+  }
+
+  // unplayableMessage says why this browser cannot play a room of the given
+  // type, naming the codecs it refuses and the container ("VP9 in WebM"),
+  // with a hint of what would work.
+  function unplayableMessage(mime, container, codecs) {
+    const c = container || containerOf(mime);
+    const box = c === 'mp4' ? 'MP4' : c === 'webm' ? 'WebM' : '';
+    if (!mediaSourceClass(false)) {
+      return 'This browser cannot play live video (it has no Media Source Extensions). Try a recent Chrome, Edge, Firefox or Safari.';
+    }
+    const list = Array.isArray(codecs) && codecs.length ? codecs : codecsOf(mime);
+    const refused = list.filter((x) => !mediaSourceClass(false, `video/${c || 'webm'};codecs="${x}"`) && !mediaSourceClass(true, `video/${c || 'webm'};codecs="${x}"`));
+    const names = (refused.length ? refused : list).map(codecName);
+    const video = names.filter((n) => VIDEO_CODECS.has(n));
+    const what = [...new Set(video.length ? video : names)].join(' and ');
+    const kind = video.length || !names.length ? 'video' : 'sound';
+    const reason = what && box ? `${what} in ${box}` : what || box || mime || 'an unknown format';
+    const hint =
+      c === 'webm'
+        ? 'iPhones and iPads play only MP4 with H.264: watch in another browser (Chrome, Edge or Firefox on a computer), or ask the broadcaster to go live in MP4 (H.264), which plays everywhere.'
+        : 'Watch in another browser, such as a recent Chrome, Edge, Firefox or Safari.';
+    return `This browser cannot play this broadcast’s ${kind} (${reason}). ${hint}`;
   }
 
   // Latency is how far behind the newest buffered media the playhead should
@@ -375,18 +457,28 @@
       this.managed = false; // a ManagedMediaSource: it says when to append
       this.streaming = true; // a ManagedMediaSource wants media now
       this.pending = []; // media messages not yet appended
-      this.merger = MERGE_CLUSTERS ? new ClusterMerger() : null; // see ClusterMerger
+      this.merger = null; // a ClusterMerger for WebM in Firefox (see ClusterMerger); none for MP4
+      this.webm = false; // the stream is WebM
+      this.remoteWas = null; // video.disableRemotePlayback before a ManagedMediaSource set it
       this.started = false; // playback started at the first buffered media
       this.removing = false; // a remove() runs
       this.needAbort = false; // abort() the SourceBuffer before the next append
       this.retryTimer = 0; // retry an append the quota refused
       // Live-edge steering (the engine's _tick):
       this.lag = NaN; // smoothed lag behind the newest media, seconds
+      this.lastEnd = NaN; // the newest media's end at the last updateend
       this.lastT = NaN; // currentTime at the last tick
       this.moved = false; // played since the last seek
       this.waiting = false; // stalled after playing
       this.stallMs = 0; // stuck with data ahead this long
       this.seekMs = 0; // seeking this long
+      // MP4 arrives a fragment (a keyframe interval) at a time: the newest
+      // media's end moves by that much at once.
+      this.bursts = []; // the last appends' growth of the buffered end, seconds
+      this.burst = 0; // their maximum
+      this.grewAt = 0; // performance.now() when the buffered end last grew
+      this.lates = []; // how much later than its media's length each of the last fragments came, seconds
+      this.late = 0; // their maximum: the arrival jitter to keep a margin for
 
       const ws = new WebSocket(url);
       ws.binaryType = 'arraybuffer';
@@ -436,9 +528,11 @@
     // openMediaSource attaches a new MediaSource to the video; the SourceBuffer
     // is added on sourceopen. Media arriving before then waits in pending.
     openMediaSource(mime) {
-      const MS = mediaSourceClass(this.conf.preferManaged);
-      if (!MS || !mime || !MS.isTypeSupported(mime)) return false;
+      const MS = mime ? mediaSourceClass(this.conf.preferManaged, mime) : null;
+      if (!MS) return false;
       const v = this.video;
+      this.webm = containerOf(mime) !== 'mp4';
+      this.merger = MERGE_CLUSTERS && this.webm ? new ClusterMerger() : null;
       const ms = new MS();
       this.ms = ms;
       this.managed = Boolean(window.ManagedMediaSource) && MS === window.ManagedMediaSource;
@@ -451,9 +545,10 @@
           URL.revokeObjectURL(this.objectURL);
           this.objectURL = '';
           try {
-            // The mode stays 'segments': the Clusters' own timecodes place the
-            // media, so a late joiner's buffer starts at its first Cluster's
-            // time, not at 0 (see PlayerEngine._startPlayback).
+            // The mode stays 'segments': the Clusters' (or the fragments'
+            // tfdt) own timestamps place the media, so a late joiner's buffer
+            // starts at its first Cluster's time, not at 0 (see
+            // PlayerEngine._startPlayback).
             this.sb = ms.addSourceBuffer(mime);
           } catch (e) {
             this.conf.onUnsupported(mime);
@@ -476,6 +571,7 @@
     // (startstreaming) and when it has enough (endstreaming); until it wants
     // more, media waits in pending.
     _manage(ms) {
+      this.remoteWas = Boolean(this.video.disableRemotePlayback);
       this.video.disableRemotePlayback = true;
       this.streaming = Boolean(ms.streaming);
       ms.addEventListener('startstreaming', () => {
@@ -542,6 +638,7 @@
     _onUpdateEnd() {
       if (this.closed) return;
       this.removing = false;
+      this._measureBurst();
       // Start once the join burst (the GOP up to now) is in, so that the
       // first seek lands near the live edge rather than inside the burst.
       if (!this.started && this.video.buffered.length > 0 && !this.pending.length) {
@@ -549,6 +646,27 @@
         this.conf.onFirstMedia();
       }
       this._appendNext();
+    }
+
+    // _measureBurst follows how far each append moves the newest media's
+    // end: a fragment's length for MP4, a Cluster's for WebM.
+    _measureBurst() {
+      const b = this.video.buffered;
+      if (!b.length) return;
+      const end = b.end(b.length - 1);
+      const prev = Number.isFinite(this.lastEnd) ? this.lastEnd : b.start(b.length - 1);
+      this.lastEnd = end;
+      if (end <= prev + 0.001) return;
+      const now = performance.now();
+      if (this.grewAt) {
+        this.lates.push(Math.min(Math.max(0, (now - this.grewAt) / 1000 - (end - prev)), 5));
+        if (this.lates.length > 5) this.lates.shift();
+        this.late = Math.max(...this.lates);
+      }
+      this.grewAt = now;
+      this.bursts.push(Math.min(end - prev, 10));
+      if (this.bursts.length > 5) this.bursts.shift();
+      this.burst = Math.max(...this.bursts);
     }
 
     // skip: the server dropped data because this viewer fell behind; the next
@@ -560,7 +678,7 @@
     // a remove() runs: then it waits for that remove's updateend.
     skip() {
       this.pending = [];
-      this.merger = MERGE_CLUSTERS ? new ClusterMerger() : null;
+      this.merger = MERGE_CLUSTERS && this.webm ? new ClusterMerger() : null;
       if (!this.sb || this.ms.readyState !== 'open') return;
       if (this.removing) {
         this.needAbort = true;
@@ -616,6 +734,8 @@
       }
       if (this.objectURL) URL.revokeObjectURL(this.objectURL);
       this.objectURL = '';
+      // A recording (a plain src) may go to AirPlay again.
+      if (this.remoteWas !== null) this.video.disableRemotePlayback = this.remoteWas;
     }
   }
 
@@ -645,6 +765,8 @@
       this.mode = 'none';
       this.broadcast = '';
       this.mime = '';
+      this.container = ''; // 'webm' or 'mp4' once known
+      this.codecs = []; // the server's codec strings, once known
       this.startedAt = '';
       this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0, stalls: 0, evictions: 0, mediaErrors: 0, reports: 0 };
       this.mediaSource = ''; // 'managed' or 'mse' while live
@@ -800,8 +922,10 @@
         case 'hello':
           this.broadcast = msg.broadcast || '';
           this.mime = msg.mime || '';
+          this.container = msg.container || containerOf(this.mime) || this.container;
+          this.codecs = Array.isArray(msg.codecs) ? msg.codecs.slice() : [];
           this.startedAt = msg.startedAt || '';
-          if (!feed.hasMediaSource() && !feed.openMediaSource(this.mime)) this._unsupported(this.mime);
+          if (!feed.hasMediaSource() && !feed.openMediaSource(mseType(this.mime, this.container, this.codecs))) this._unsupported(this.mime);
           else this.mediaSource = feed.managed ? 'managed' : 'mse';
           break;
         case 'viewers':
@@ -845,9 +969,28 @@
       if (!b.length) return;
       const start = b.start(b.length - 1);
       const end = b.end(b.length - 1);
-      v.currentTime = Math.max(start, end - this._latency.target());
+      v.currentTime = Math.max(start, end - this._target());
       v.playbackRate = 1;
       if (this._feed) this._feed.resetEdge();
+    }
+
+    // _target is the latency to keep: the page's, with the stalls' backoff,
+    // plus for MP4 a fragment's length and how late fragments came lately
+    // (a fragment arrives whole, a keyframe interval at a time, and as late
+    // as the broadcaster's encoder and network make it: closer to the edge,
+    // the playhead would run out of media before the next one).
+    _target() {
+      const f = this._feed;
+      return this._latency.target() + (f && !f.webm ? f.burst + f.late : 0);
+    }
+
+    // _steeringLag is the lag the steering compares with the target. For MP4
+    // it is the lag as it was right after the last fragment came (the lag
+    // falls while the playhead plays towards the end, then jumps by a
+    // fragment): not a sawtooth the size of a fragment.
+    _steeringLag(c, lag) {
+      if (c.webm || !c.grewAt) return lag;
+      return lag + Math.min((performance.now() - c.grewAt) / 1000, c.burst);
     }
 
     // _playingLive: a live feed has started and steering applies.
@@ -902,10 +1045,10 @@
         c.stallMs = 0;
       } else {
         const lag = end - t;
-        if (lag > this._latency.target() + JUMP_LAG_S) {
+        if (this._steeringLag(c, lag) > this._target() + JUMP_LAG_S) {
           this._jumpToLive();
         } else {
-          this._followEdge(c, lag);
+          this._followEdge(c, this._steeringLag(c, lag));
         }
 
         // Waiting after playing: each stall raises the target latency a
@@ -927,7 +1070,7 @@
           this._stallStart = 0;
         }
         c.waiting = waiting;
-        if (waiting && lag >= this._latency.target() + 0.1) {
+        if (waiting && lag >= this._target() + 0.1) {
           this._jumpToLive();
           c.stallMs = 0;
         } else if (stuck && lag > 0.3) {
@@ -952,7 +1095,7 @@
     _followEdge(c, lag) {
       const v = this.video;
       c.lag = Number.isNaN(c.lag) ? lag : c.lag + LAG_SMOOTHING * (lag - c.lag);
-      const target = this._latency.target();
+      const target = this._target();
       const over = c.lag - target;
       const was = v.playbackRate;
       let rate = 1;
@@ -1055,7 +1198,7 @@
       this._closeFeed();
       this._detachVideo();
       this._noLive = true;
-      this._setError(`Your browser cannot play this stream (${mime || 'unknown format'}).`);
+      this._setError(unplayableMessage(mime, this.container, this.codecs));
       this.mode = 'none';
       this._setState('error', this.lastError);
       this._refresh();
@@ -1121,6 +1264,18 @@
         return;
       }
       if (this._busy()) return; // connected meanwhile
+      const stMime = st.mimeType || st.mime || '';
+      if (st.live && !this._noLive && stMime) {
+        // Decided before subscribing: can this browser play the room?
+        this.mime = stMime;
+        this.container = st.container || containerOf(stMime);
+        this.codecs = Array.isArray(st.codecs) ? st.codecs.slice() : [];
+        const type = mseType(this.mime, this.container, this.codecs);
+        if (decidable(type) && !mediaSourceClass(this._conf.mediaSource === 'managed', mseType(this.mime, this.container, this.codecs))) {
+          this._noLive = true;
+          this._setError(unplayableMessage(this.mime, this.container, this.codecs));
+        }
+      }
       if (st.live && !this._noLive) {
         this._setViewers(Number(st.viewers) || 0);
         this.connect();
@@ -1417,7 +1572,7 @@
     }
   }
 
-  expose(Player, ['state', 'mode', 'broadcast', 'mime', 'startedAt', 'viewers', 'lastError', 'stats', 'publisherLost', 'mediaSource']);
+  expose(Player, ['state', 'mode', 'broadcast', 'mime', 'container', 'codecs', 'startedAt', 'viewers', 'lastError', 'stats', 'publisherLost', 'mediaSource']);
 
   amlive.PlayerEngine = PlayerEngine;
   amlive.initPlayers = register({

@@ -106,6 +106,10 @@ type engineCan struct {
 	// as recordMime says.
 	record     bool
 	recordMime string
+	// mp4NoBytes: its MediaRecorder offers MP4, which the broadcaster
+	// picks, but records nothing (WebKitGTK with Debian 12's GStreamer
+	// 1.22, which lacks isofmp4mux).
+	mp4NoBytes bool
 	// managed: it has ManagedMediaSource.
 	managed bool
 }
@@ -113,7 +117,7 @@ type engineCan struct {
 var engineCans = map[browser.Engine]engineCan{
 	browser.Chromium: {record: true, recordMime: "video/webm;codecs=vp9,opus"},
 	browser.Firefox:  {record: true, recordMime: "video/webm;codecs=vp8,opus"},
-	browser.WebKit:   {managed: true},
+	browser.WebKit:   {managed: true, mp4NoBytes: true},
 }
 
 // engineSlots lets at most two engines run at once: the machine has two
@@ -504,13 +508,18 @@ const jsBroadcasterWidget = `(() => {
 
 // scenarioGoLive: the broadcast page with the engine's fake camera. An
 // engine that can record WebM goes live and a viewer in it watches; one
-// that cannot is told so before pressing "Go live", which stays disabled.
+// that cannot is told so before pressing "Go live", which stays disabled;
+// one whose MP4 recorder records nothing is told so after pressing it.
 func scenarioGoLive(t *testing.T, env *engineEnv) {
 	bc := env.open("broadcaster", "/live/"+browserRoom+"/broadcast")
 	waitPage(t, bc, "the broadcaster", chrometest.BroadcasterJS+` && `+chrometest.BroadcasterJS+`.dataset.state`)
 	var w broadcasterWidget
 	if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
 		t.Fatal(err)
+	}
+	if env.can.mp4NoBytes {
+		goLiveNoBytes(t, env, bc, w)
+		return
 	}
 	if !env.can.record {
 		if w.State != "unsupported" || w.StartEnabled || !strings.Contains(w.Status, "cannot record video in a format this site accepts") {
@@ -553,6 +562,26 @@ func scenarioGoLive(t *testing.T, env *engineEnv) {
 	waitPage(t, watch, "the recording", chrometest.PlayerIn("document", "recording"))
 	waitPage(t, watch, "the recording playing", jsRecordingPlaying)
 	assertPlaying(t, watch, engineAdvance, "recording")
+}
+
+// goLiveNoBytes: "Go live" is offered (the recorder takes MP4), but the
+// recorder produces nothing: the page says so instead of hanging on
+// "Starting", and the room does not stay live.
+func goLiveNoBytes(t *testing.T, env *engineEnv, bc browser.Page, w broadcasterWidget) {
+	t.Helper()
+	if w.State != "idle" || !w.StartEnabled {
+		t.Fatalf("broadcaster before Go live: %+v; want idle with Go live enabled (the recorder offers MP4)", w)
+	}
+	click(t, bc, "[data-amlive-start]")
+	waitPage(t, bc, "the broadcaster's verdict", chrometest.BroadcasterJS+`.dataset.state === 'error' || `+chrometest.BroadcasterJS+`.dataset.state === 'live'`)
+	if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("broadcaster: %+v", w)
+	if w.State != "error" || !strings.Contains(w.Status, "recorder produced no video") || !strings.HasPrefix(w.Mime, "video/mp4") {
+		t.Fatalf("broadcaster after Go live: %+v; want an error saying that its MP4 recorder produced no video", w)
+	}
+	chrometest.Until(t, engineTimeout, "the room offline", func() bool { return len(env.srv.p.Live()) == 0 })
 }
 
 // scenarioResume: the broadcast page, loaded through a proxy (the

@@ -85,6 +85,44 @@ window.smoke = {
     return Promise.race([played, new Promise((r) => setTimeout(() => r('play() pending'), 2000))]);
   },
 
+  // Appends the media at urls (fetched first) to a SourceBuffer of type
+  // mime on the page's video element as a live stream would come: the
+  // first two at once, then one every paceMs; plays, and resolves after
+  // watchMs of playback with what was painted: the frames
+  // requestVideoFrameCallback saw, the longest wall-clock gap between two
+  // of them, currentTime, the buffered ranges and any error.
+  async playChunks(urls, mime, paceMs, watchMs) {
+    const v = document.getElementById('v');
+    const bufs = await Promise.all(urls.map(async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer())));
+    const ms = new MediaSource();
+    v.src = URL.createObjectURL(ms);
+    await new Promise((resolve) => ms.addEventListener('sourceopen', resolve, {once: true}));
+    const sb = ms.addSourceBuffer(mime);
+    const queue = [];
+    const pump = () => { if (!sb.updating && queue.length) sb.appendBuffer(queue.shift()); };
+    sb.addEventListener('updateend', pump);
+    const push = (b) => { queue.push(b); pump(); };
+    push(bufs[0]);
+    if (bufs.length > 1) push(bufs[1]);
+    let next = 2;
+    const timer = setInterval(() => { if (next < bufs.length) push(bufs[next++]); }, paceMs);
+    await new Promise((resolve) => { const check = () => (v.buffered.length ? resolve() : setTimeout(check, 20)); check(); });
+    v.currentTime = v.buffered.start(0);
+    const frames = [];
+    const onFrame = (now) => { frames.push(now); v.requestVideoFrameCallback(onFrame); };
+    v.requestVideoFrameCallback(onFrame);
+    v.play().catch(() => {});
+    await new Promise((r) => setTimeout(r, watchMs));
+    clearInterval(timer);
+    let maxGap = 0;
+    for (let i = 1; i < frames.length; i++) maxGap = Math.max(maxGap, frames[i] - frames[i - 1]);
+    const b = v.buffered;
+    const ranges = [];
+    for (let i = 0; i < b.length; i++) ranges.push([b.start(i), b.end(i)]);
+    return {frames: frames.length, maxGapMs: Math.round(maxGap), currentTime: v.currentTime, buffered: ranges,
+      error: v.error ? v.error.code + ' ' + v.error.message : null};
+  },
+
   // What a person would see of the video element.
   video() {
     const v = document.getElementById('v');
