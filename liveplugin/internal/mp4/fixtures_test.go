@@ -26,7 +26,7 @@ import (
 // this folder); the tests read the file, and compare it with ffprobe's
 // output when ffprobe is installed.
 //
-//go:generate sh -c "for d in ../../../internal/fixture/testdata/mp4-*/; do cat $d/chunk-*.bin | ffprobe -v error -select_streams v -show_entries stream=index,codec_name,time_base:packet=pts,dts,flags,pos -of json -i pipe:0 > $d/ffprobe-keyframes.json || exit 1; done"
+//go:generate sh -c "for d in ../../../internal/fixture/testdata/mp4-*/; do cat $DOLLAR{d}/chunk-*.bin | ffprobe -v error -select_streams v -show_entries stream=index,codec_name,time_base:packet=pts,dts,flags,pos -of json -i pipe:0 > $DOLLAR{d}/ffprobe-keyframes.json || exit 1; done"
 
 // ffprobeArgs are the arguments of the command above, for the comparison.
 var ffprobeArgs = []string{"-v", "error", "-select_streams", "v", "-show_entries",
