@@ -73,6 +73,30 @@ func pending(e browser.Engine, scenario string) string {
 	return ""
 }
 
+// vp9LoopSeconds is the length of one pass of the looped VP9 fixture (see
+// pending), and vp9SeamMargin how far ahead of the seam a Firefox viewer's
+// check must end: Firefox decodes what it has buffered, up to a second
+// and more ahead of what it shows.
+const (
+	vp9LoopSeconds = 11.9
+	vp9SeamMargin  = 2.5
+)
+
+// nearVP9Seam reports whether p, a Firefox page playing the looped VP9
+// fixture, stands too close to the loop's first seam for a check of
+// engineAdvance to end before Firefox decodes the seam (where it fails:
+// see pending). Always false for other engines and fixtures.
+func (env *engineEnv) nearVP9Seam(p browser.Page) bool {
+	if env.e != browser.Firefox || env.scenario.fixture != fixtureVP9 {
+		return false
+	}
+	var now float64
+	if err := p.Eval(chrometest.PlayerJS+`.querySelector('video').currentTime`, &now); err != nil {
+		env.t.Fatal(err)
+	}
+	return now+engineAdvance+vp9SeamMargin > vp9LoopSeconds
+}
+
 // runPendingEnv, when set, runs the rows pending skips: to see whether
 // one is fixed.
 const runPendingEnv = "AMLIVE_RUN_PENDING"
@@ -348,6 +372,11 @@ func scenarioLive(t *testing.T, env *engineEnv) {
 	waitPage(t, watch, "4s of live video", fmt.Sprintf(`%s.querySelector('video').currentTime >= %f`, chrometest.PlayerJS, math.Max(4, a.Time)))
 	embed := env.open("embed", "/live/"+browserRoom+"/embed")
 	env.waitLive(embed)
+	if env.nearVP9Seam(embed) {
+		// See pending: on a slow run the late joiner would reach the
+		// loop's seam before its check ends.
+		t.Skipf("the late joiner started too close to the end of the looped VP9 fixture; %s", pending(browser.Firefox, "time-shift vp9"))
+	}
 	late := assertPlaying(t, embed, engineAdvance, "live")
 	early := snapshot(t, watch)
 	if len(late.Buffered) == 0 || late.Buffered[0][0] < 2 {
