@@ -106,7 +106,7 @@ type engineScenario struct {
 	name    string
 	fixture string // the fixture a Go publisher broadcasts; "" for none
 	mime    string // the type it claims
-	run     func(t *testing.T, env *engineEnv)
+	run     func(t testing.TB, env *engineEnv)
 	// config, if not nil, adjusts the server's Config.
 	config func(*liveplugin.Config)
 }
@@ -149,6 +149,10 @@ var engineCans = map[browser.Engine]engineCan{
 var engineSlots = make(chan struct{}, 2)
 
 // TestEngines runs every scenario on every engine, two engines at a time.
+// A scenario during which the browser wedged (Browser.Wedged: its driver
+// stopped answering, which WebKitGTK's MiniBrowser does now and then on a
+// loaded machine, whatever the page) runs once more on a new browser; any
+// other failure fails it at once.
 func TestEngines(t *testing.T) {
 	for _, e := range browser.Engines() {
 		t.Run(string(e), func(t *testing.T) {
@@ -156,22 +160,25 @@ func TestEngines(t *testing.T) {
 			engineSlots <- struct{}{}
 			defer func() { <-engineSlots }()
 			start := time.Now()
+			et := t
 			b := browser.Start(t, e)
 			for _, sc := range engineScenarios {
 				t.Run(sc.name, func(t *testing.T) {
 					if why := pending(e, sc.name); why != "" && os.Getenv(runPendingEnv) == "" {
 						t.Skip(why)
 					}
-					env := &engineEnv{t: t, b: b, e: e, can: engineCans[e], scenario: sc}
-					cfg := liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute}
-					if sc.config != nil {
-						sc.config(&cfg)
+					tr := browser.Try(t, func(tb testing.TB) { runScenario(tb, b, e, sc) })
+					wedged := b.Wedged()
+					if !tr.Failed || wedged == nil {
+						tr.Report(t)
+						return
 					}
-					env.srv = newServer(t, cfg)
-					if sc.fixture != "" {
-						env.pub = startLoopedPublisher(t, env.srv, browserRoom, sc.fixture, sc.mime)
+					t.Logf("%v; the first attempt failed with:\n%s\nrunning the scenario again on a new browser", wedged, tr)
+					if err := b.Close(); err != nil {
+						t.Logf("closing the wedged browser: %v", err)
 					}
-					sc.run(t, env)
+					b = browser.Start(cleanupOn{t, et}, e)
+					runScenario(t, b, e, sc)
 				})
 			}
 			t.Logf("%s %s: the scenarios took %v", e, b.Version(), time.Since(start).Round(time.Second))
@@ -179,9 +186,32 @@ func TestEngines(t *testing.T) {
 	}
 }
 
+// cleanupOn is a testing.TB whose cleanups run at the end of owner,
+// where a browser started by one scenario for the next ones must close.
+type cleanupOn struct {
+	testing.TB
+	owner testing.TB
+}
+
+func (c cleanupOn) Cleanup(f func()) { c.owner.Cleanup(f) }
+
+// runScenario runs sc on b, with a server (and a publisher) of its own.
+func runScenario(t testing.TB, b browser.Browser, e browser.Engine, sc engineScenario) {
+	env := &engineEnv{t: t, b: b, e: e, can: engineCans[e], scenario: sc}
+	cfg := liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute}
+	if sc.config != nil {
+		sc.config(&cfg)
+	}
+	env.srv = newServer(t, cfg)
+	if sc.fixture != "" {
+		env.pub = startLoopedPublisher(t, env.srv, browserRoom, sc.fixture, sc.mime)
+	}
+	sc.run(t, env)
+}
+
 // engineEnv is what a scenario runs with.
 type engineEnv struct {
-	t        *testing.T
+	t        testing.TB
 	b        browser.Browser
 	e        browser.Engine
 	can      engineCan
@@ -219,7 +249,7 @@ func (env *engineEnv) openURL(name, url string) browser.Page {
 }
 
 // snapshot returns what a person sees of p's first player.
-func snapshot(t *testing.T, p browser.Page) chrometest.Player {
+func snapshot(t testing.TB, p browser.Page) chrometest.Player {
 	t.Helper()
 	var s chrometest.Player
 	if err := p.Eval(chrometest.PlayerSnapshotJS, &s); err != nil {
@@ -229,7 +259,7 @@ func snapshot(t *testing.T, p browser.Page) chrometest.Player {
 }
 
 // waitPage waits for expr on p, failing t with the player's snapshot.
-func waitPage(t *testing.T, p browser.Page, what, expr string) {
+func waitPage(t testing.TB, p browser.Page, what, expr string) {
 	t.Helper()
 	if err := p.WaitFor(expr, engineTimeout); err != nil {
 		var s chrometest.Player
@@ -239,7 +269,7 @@ func waitPage(t *testing.T, p browser.Page, what, expr string) {
 }
 
 // click clicks the element selector matches in p.
-func click(t *testing.T, p browser.Page, selector string) {
+func click(t testing.TB, p browser.Page, selector string) {
 	t.Helper()
 	if err := p.Eval(fmt.Sprintf(`(() => { document.querySelector(%q).click(); return true; })()`, selector), nil); err != nil {
 		t.Fatal(err)
@@ -259,7 +289,7 @@ const playWindows = 3
 // least minFPS frames a second of video; a window that falls short is
 // logged and watched again, up to playWindows). It returns the snapshot at
 // the end of the good window.
-func assertPlaying(t *testing.T, p browser.Page, secs float64, states ...string) chrometest.Player {
+func assertPlaying(t testing.TB, p browser.Page, secs float64, states ...string) chrometest.Player {
 	t.Helper()
 	for window := 1; ; window++ {
 		s0 := snapshot(t, p)
@@ -319,7 +349,7 @@ const jsFramesShown = `(() => {
 })()`
 
 // framesShown evaluates jsFramesShown on p.
-func framesShown(t *testing.T, p browser.Page) int {
+func framesShown(t testing.TB, p browser.Page) int {
 	t.Helper()
 	var n int
 	if err := p.Eval(jsFramesShown, &n); err != nil {
@@ -361,7 +391,7 @@ func (env *engineEnv) screenshot(p browser.Page) {
 // scenarioLive: a viewer on the watch page from the start, and a late
 // joiner on the embed page, watch live; the broadcast ends and the watch
 // page plays the recording, with a finite duration; a seek lands.
-func scenarioLive(t *testing.T, env *engineEnv) {
+func scenarioLive(t testing.TB, env *engineEnv) {
 	watch := env.open("watch", "/live/"+browserRoom)
 	env.waitLive(watch)
 	a := assertPlaying(t, watch, engineAdvance, "live")
@@ -400,7 +430,7 @@ func scenarioLive(t *testing.T, env *engineEnv) {
 
 // scenarioRecording: a broadcast ends; a viewer who comes later gets its
 // recording, playing, with a finite duration, and a seek lands.
-func scenarioRecording(t *testing.T, env *engineEnv) {
+func scenarioRecording(t testing.TB, env *engineEnv) {
 	// Some broadcast to record.
 	ctx := testContext(t, engineTimeout)
 	env.srv.waitBytes(t, ctx, browserRoom, 300<<10)
@@ -418,7 +448,7 @@ func scenarioRecording(t *testing.T, env *engineEnv) {
 
 // assertSeek checks that the recording p plays (rec) has a finite
 // duration, and that a seek to half of it lands within 1s and plays on.
-func assertSeek(t *testing.T, watch browser.Page, rec chrometest.Player) {
+func assertSeek(t testing.TB, watch browser.Page, rec chrometest.Player) {
 	t.Helper()
 	var duration float64
 	if _, err := fmt.Sscan(rec.Duration, &duration); err != nil || math.IsInf(duration, 0) || duration < 5 {
@@ -442,7 +472,7 @@ func assertSeek(t *testing.T, watch browser.Page, rec chrometest.Player) {
 
 // scenarioTimeShift: a live viewer rewinds to the start of the broadcast,
 // watches the growing recording, and returns to live.
-func scenarioTimeShift(t *testing.T, env *engineEnv) {
+func scenarioTimeShift(t testing.TB, env *engineEnv) {
 	watch := env.open("watch", "/live/"+browserRoom)
 	env.waitLive(watch)
 	assertPlaying(t, watch, engineAdvance, "live")
@@ -471,7 +501,7 @@ func scenarioTimeShift(t *testing.T, env *engineEnv) {
 // broadcast page sends (its fake camera, live from a page of the same
 // browser) rather than a looped fixture: a stream that never starts over.
 // An engine that cannot record has no broadcast of its own.
-func scenarioTimeShiftOwn(t *testing.T, env *engineEnv) {
+func scenarioTimeShiftOwn(t testing.TB, env *engineEnv) {
 	if !env.can.record {
 		t.Skipf("%s's MediaRecorder records no WebM: no broadcast of its own (the go live row checks what the page says)", env.e)
 	}
@@ -490,7 +520,7 @@ func scenarioTimeShiftOwn(t *testing.T, env *engineEnv) {
 // scenarioManaged: an app's page asks for ManagedMediaSource
 // (data-media-source="managed" around the player): the engine that has it
 // plays live through it, the others fall back to MediaSource.
-func scenarioManaged(t *testing.T, env *engineEnv) {
+func scenarioManaged(t testing.TB, env *engineEnv) {
 	page := template.Must(template.New("managed").Funcs(env.srv.p.FuncMap()).Parse(
 		`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Managed</title>{{amliveHead}}</head>` +
 			`<body><div data-media-source="managed">{{amlivePlayer .}}</div></body></html>`))
@@ -539,7 +569,7 @@ const jsBroadcasterWidget = `(() => {
 // engine that can record WebM goes live and a viewer in it watches; one
 // that cannot is told so before pressing "Go live", which stays disabled;
 // one whose MP4 recorder records nothing is told so after pressing it.
-func scenarioGoLive(t *testing.T, env *engineEnv) {
+func scenarioGoLive(t testing.TB, env *engineEnv) {
 	bc := env.open("broadcaster", "/live/"+browserRoom+"/broadcast")
 	waitPage(t, bc, "the broadcaster", chrometest.BroadcasterJS+` && `+chrometest.BroadcasterJS+`.dataset.state`)
 	var w broadcasterWidget
@@ -596,7 +626,7 @@ func scenarioGoLive(t *testing.T, env *engineEnv) {
 // goLiveNoBytes: "Go live" is offered (the recorder takes MP4), but the
 // recorder produces nothing: the page says so instead of hanging on
 // "Starting", and the room does not stay live.
-func goLiveNoBytes(t *testing.T, env *engineEnv, bc browser.Page, w broadcasterWidget) {
+func goLiveNoBytes(t testing.TB, env *engineEnv, bc browser.Page, w broadcasterWidget) {
 	t.Helper()
 	if w.State != "idle" || !w.StartEnabled {
 		t.Fatalf("broadcaster before Go live: %+v; want idle with Go live enabled (the recorder offers MP4)", w)
@@ -620,7 +650,7 @@ func goLiveNoBytes(t *testing.T, env *engineEnv, bc browser.Page, w broadcasterW
 // reconnecting itself, and the recording holds every byte the engine's
 // MediaRecorder produced, once. An engine that cannot record has nothing
 // to resume (scenarioGoLive checks what it says).
-func scenarioResume(t *testing.T, env *engineEnv) {
+func scenarioResume(t testing.TB, env *engineEnv) {
 	if !env.can.record {
 		t.Skipf("%s's MediaRecorder records no WebM: nothing to resume (the go live row checks what the page says)", env.e)
 	}

@@ -195,7 +195,7 @@ type loopedPublisher struct {
 // startLoopedPublisher connects a publisher to room and broadcasts the
 // fixture name, looped, paced as it was recorded, until End. mime is the
 // type it claims.
-func startLoopedPublisher(t *testing.T, s *testServer, room, name, mime string) *loopedPublisher {
+func startLoopedPublisher(t testing.TB, s *testServer, room, name, mime string) *loopedPublisher {
 	t.Helper()
 	lf, err := newLoopedFixture(fixture.Load(t, name))
 	if err != nil {
@@ -273,7 +273,7 @@ func (p *loopedPublisher) End() {
 
 // ended ends the broadcast and waits until the server has closed the
 // publisher normally (the recording is saved).
-func (p *loopedPublisher) ended(t *testing.T) {
+func (p *loopedPublisher) ended(t testing.TB) {
 	t.Helper()
 	p.End()
 	<-p.done

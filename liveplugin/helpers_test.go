@@ -227,7 +227,7 @@ func (c *client) viewers(t testing.TB, ctx context.Context, n int) {
 
 // closed waits for the connection to close and returns its close status
 // and reason.
-func (c *client) closed(t *testing.T, ctx context.Context) (websocket.StatusCode, string) {
+func (c *client) closed(t testing.TB, ctx context.Context) (websocket.StatusCode, string) {
 	t.Helper()
 	select {
 	case <-c.done:
@@ -273,7 +273,7 @@ func publishMIME(t testing.TB, ctx context.Context, s *testServer, room, mimeTyp
 }
 
 // waitBytes waits until the server has taken n bytes of room's broadcast.
-func (s *testServer) waitBytes(t *testing.T, ctx context.Context, room string, n int64) {
+func (s *testServer) waitBytes(t testing.TB, ctx context.Context, room string, n int64) {
 	t.Helper()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
@@ -292,7 +292,7 @@ func (s *testServer) waitBytes(t *testing.T, ctx context.Context, room string, n
 }
 
 // get performs a request and returns the response with its body read.
-func get(t *testing.T, method, url string, hdr http.Header) (*http.Response, []byte) {
+func get(t testing.TB, method, url string, hdr http.Header) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 	if err != nil {

@@ -122,7 +122,7 @@ func value(typ dto.MetricType, m *dto.Metric) float64 {
 
 // get returns the value of name with labels ("" for none), failing the
 // test if the series is missing.
-func (g gathered) get(t *testing.T, name, labels string) float64 {
+func (g gathered) get(t testing.TB, name, labels string) float64 {
 	t.Helper()
 	v, ok := g[name][labels]
 	if !ok {

@@ -27,7 +27,7 @@ type netProxy struct {
 	wg    sync.WaitGroup
 }
 
-func newNetProxy(t *testing.T, target string) *netProxy {
+func newNetProxy(t testing.TB, target string) *netProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -38,7 +38,7 @@ func blockBytes(b []byte, evs []webm.Event) [][]byte {
 
 // mediaBlocks returns the bytes of every complete block of a WebM stream,
 // in order.
-func mediaBlocks(t *testing.T, b []byte) [][]byte {
+func mediaBlocks(t testing.TB, b []byte) [][]byte {
 	t.Helper()
 	evs, err := completeBlocks(b)
 	if err != nil {
@@ -49,7 +49,7 @@ func mediaBlocks(t *testing.T, b []byte) [][]byte {
 
 // checkRecording fails unless rec is a sealed recording of uploaded: it
 // holds the same media, every complete block of the upload in order.
-func checkRecording(t *testing.T, rec, uploaded []byte) {
+func checkRecording(t testing.TB, rec, uploaded []byte) {
 	t.Helper()
 	got, want := mediaBlocks(t, rec), mediaBlocks(t, uploaded)
 	if !slices.EqualFunc(got, want, bytes.Equal) {
@@ -60,7 +60,7 @@ func checkRecording(t *testing.T, rec, uploaded []byte) {
 
 // checkSealed fails unless rec is a sealed WebM file: sealing it again
 // changes nothing.
-func checkSealed(t *testing.T, rec []byte) {
+func checkSealed(t testing.TB, rec []byte) {
 	t.Helper()
 	var again bytes.Buffer
 	if _, err := webm.Seal(&again, bytes.NewReader(rec), int64(len(rec))); err != nil || !bytes.Equal(again.Bytes(), rec) {

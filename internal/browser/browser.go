@@ -121,6 +121,15 @@ type Browser interface {
 	Engine() Engine
 	// Version returns the version the browser reports, such as "153.8.0esr".
 	Version() string
+	// Wedged returns nil while the browser answers its driver, and
+	// otherwise why not: a command the driver left unanswered past its own
+	// timeout. A wedged browser stays so, and its later commands fail at
+	// once: Close it and start another. Only WebKit's is detected: its
+	// driver answers a script or page-load timeout of its own before the
+	// client's deadline, so a deadline means the driver is stuck, where
+	// Chromium's and Firefox's protocols have no timeout of their own to
+	// tell a stuck browser from a slow page.
+	Wedged() error
 }
 
 // Page is one tab of a Browser. Its methods return errors that name the

@@ -71,6 +71,7 @@ func startChromium(tb testing.TB) (*chromium, error) {
 
 func (c *chromium) Engine() Engine  { return Chromium }
 func (c *chromium) Version() string { return c.version }
+func (*chromium) Wedged() error     { return nil }
 
 func (c *chromium) Close() error {
 	c.closeOnce.Do(func() {

@@ -146,6 +146,7 @@ func startFirefox(tb testing.TB) (b *firefox, err error) {
 
 func (f *firefox) Engine() Engine  { return Firefox }
 func (f *firefox) Version() string { return f.version }
+func (*firefox) Wedged() error     { return nil }
 
 func (f *firefox) Close() error {
 	f.closeOnce.Do(func() {

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,6 +50,9 @@ type webkit struct {
 	http    *http.Client
 	version string
 	tmp     string // the driver's HOME and XDG dirs, where WebKit keeps its data
+	// wedged is set, for good, by the first command the driver leaves
+	// unanswered past its own timeout (see Browser.Wedged).
+	wedged atomic.Pointer[error]
 
 	// mu serialises commands: a WebDriver session has one current window,
 	// which each page's commands switch to first. It is held across the
@@ -233,8 +237,31 @@ type webDriverError struct {
 }
 
 // do sends one WebDriver command and decodes the reply's value into out
-// (when not nil).
+// (when not nil). A command that ctx's deadline ends, which is later than
+// the driver's own timeouts, wedges the browser; once it is wedged, do
+// fails at once.
 func (w *webkit) do(ctx context.Context, method, url string, body, out any) error {
+	if err := w.Wedged(); err != nil {
+		return err
+	}
+	err := w.send(ctx, method, url, body, out)
+	if errors.Is(err, context.DeadlineExceeded) {
+		wedged := fmt.Errorf("browser: webkit: wedged: %s %s went unanswered: %w", method, strings.TrimPrefix(url, w.base), err)
+		w.wedged.CompareAndSwap(nil, &wedged)
+	}
+	return err
+}
+
+// Wedged implements Browser.
+func (w *webkit) Wedged() error {
+	if err := w.wedged.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// send is do without the wedge.
+func (w *webkit) send(ctx context.Context, method, url string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -289,7 +316,7 @@ func (w *webkit) Close() error {
 		return w.closeErr
 	}
 	w.closed = true
-	if w.base != "" {
+	if w.base != "" && w.Wedged() == nil {
 		// Ending the session quits MiniBrowser, which stops its web,
 		// network and GPU processes.
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)

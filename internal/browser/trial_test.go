@@ -1,0 +1,111 @@
+package browser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestTryKeepsFailures(t *testing.T) {
+	var order []string
+	tr := Try(t, func(tb testing.TB) {
+		tb.Cleanup(func() { order = append(order, "first cleanup") })
+		tb.Cleanup(func() {
+			order = append(order, "second cleanup")
+			if tb.Context().Err() == nil {
+				tb.Error("the context is not canceled before the cleanups")
+			}
+			tb.FailNow() // ends this cleanup alone
+		})
+		tb.Errorf("error %d", 1)
+		if !tb.Failed() {
+			t.Error("Failed is false after Errorf")
+		}
+		tb.Fatal("fatal", 2)
+		order = append(order, "after Fatal")
+	})
+	if !tr.Failed || tr.Skipped {
+		t.Errorf("trial = %+v, want failed, not skipped", tr)
+	}
+	if want := []string{"error 1", "fatal 2"}; !slices.Equal(tr.Errors, want) {
+		t.Errorf("errors = %q, want %q", tr.Errors, want)
+	}
+	if want := []string{"second cleanup", "first cleanup"}; !slices.Equal(order, want) {
+		t.Errorf("ran %q, want %q", order, want)
+	}
+	if t.Failed() {
+		t.Fatal("Try reported the body's failures itself")
+	}
+
+	again := Try(t, tr.Report)
+	if !again.Failed || !slices.Equal(again.Errors, tr.Errors) {
+		t.Errorf("Report reported %+v, want the errors %q", again, tr.Errors)
+	}
+}
+
+func TestTrySkipsAndPasses(t *testing.T) {
+	tr := Try(t, func(tb testing.TB) {
+		tb.Skipf("not %s", "here")
+		tb.Error("after Skip")
+	})
+	if tr.Failed || !tr.Skipped || tr.SkipReason != "not here" {
+		t.Errorf("trial = %+v, want skipped with %q", tr, "not here")
+	}
+	again := Try(t, tr.Report)
+	if !again.Skipped || again.SkipReason != "not here" {
+		t.Errorf("Report reported %+v, want the skip", again)
+	}
+
+	ok := Try(t, func(tb testing.TB) { tb.Log("fine") })
+	if ok.Failed || ok.Skipped || len(ok.Errors) != 0 {
+		t.Errorf("trial = %+v, want a pass", ok)
+	}
+}
+
+// TestWebKitWedges checks that a WebDriver command left unanswered past
+// its deadline wedges the browser, and that the later ones then fail at
+// once without reaching the driver.
+func TestWebKitWedges(t *testing.T) {
+	release := make(chan struct{})
+	var (
+		calls atomic.Int32
+		hang  atomic.Bool
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if hang.Load() {
+			<-release
+		}
+		fmt.Fprint(w, `{"value":null}`)
+	}))
+	defer srv.Close()
+	defer close(release)
+	w := &webkit{base: srv.URL + "/session/s", http: srv.Client()}
+	if err := w.do(context.Background(), http.MethodGet, w.base+"/window", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Wedged(); err != nil {
+		t.Fatalf("wedged after an answered command: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	calls.Store(0)
+	hang.Store(true)
+	err := w.do(ctx, http.MethodPost, w.base+"/execute/async", map[string]any{}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("unanswered command: %v, want a deadline", err)
+	}
+	if err := w.Wedged(); err == nil || !strings.Contains(err.Error(), "/execute/async") {
+		t.Fatalf("Wedged() = %v, want the unanswered command", err)
+	}
+	if err := w.do(context.Background(), http.MethodGet, w.base+"/window", nil, nil); err == nil || calls.Load() != 1 {
+		t.Fatalf("a command after the wedge: %v after %d requests, want an error and no request", err, calls.Load())
+	}
+}
