@@ -40,6 +40,10 @@
 // nothing (no bytes within NO_DATA_MS of the start: WebKitGTK without the
 // GStreamer muxer it needs) ends in error with a status that says so.
 // destroy() ends a live broadcast the way leaving the page does.
+// While live, the broadcaster sends the server a JPEG still of its preview
+// (at most 640 px wide) soon after the first frames and every 15 s, for the
+// rooms list and the players' posters; never while the socket is backed up
+// or reconnecting.
 //
 // Dropped connections: the server acknowledges the bytes it holds
 // ({"type":"ack","offset":N}); the broadcaster keeps what it sent until then.
@@ -93,6 +97,13 @@
   const RETRY_MAX_MS = 2000; // …doubling up to this
   const CLOSE_TIMEOUT_MS = 10000;
   const DRAIN_MAX_MS = 60000; // the longest wait for the socket's buffer to drain
+  // Thumbnails: a JPEG still of the preview, {"type":"thumbnail","data":<base64>}.
+  const THUMB_FIRST_MS = 1500; // the first, once live and the preview shows frames…
+  const THUMB_RETRY_MS = 1000; // …checked again this often until then
+  const THUMB_EVERY_MS = 15000; // then one this often (the server takes one every 5 s at most)
+  const THUMB_MAX_WIDTH = 640; // px
+  const THUMB_QUALITY = 0.8;
+  const THUMB_MAX_BYTES = 256 * 1024; // the server's default Config.MaxThumbnailBytes
 
   const publisherMessage = (code, reason) => closeMessage('publisher', code, reason);
 
@@ -157,6 +168,35 @@
     }
   }
 
+  // captureThumbnail draws the video's current frame, at most
+  // THUMB_MAX_WIDTH wide, into a canvas and returns it as base64 JPEG of at
+  // most maxBytes (smaller and lower quality until it fits), or '' when it
+  // cannot.
+  async function captureThumbnail(video, maxBytes) {
+    const w0 = video.videoWidth;
+    const h0 = video.videoHeight;
+    if (!w0 || !h0) return '';
+    const canvas = document.createElement('canvas'); // never in the page
+    let scale = Math.min(1, THUMB_MAX_WIDTH / w0);
+    let quality = THUMB_QUALITY;
+    for (let i = 0; i < 4; i++, scale *= 0.7, quality -= 0.15) {
+      canvas.width = Math.max(16, Math.round(w0 * scale));
+      canvas.height = Math.max(16, Math.round(h0 * scale));
+      canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height);
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', quality));
+      if (!blob) return '';
+      if (blob.size > maxBytes) continue;
+      const url = await new Promise((resolve, reject) => {
+        const r = new FileReader();
+        r.onload = () => resolve(String(r.result));
+        r.onerror = () => reject(r.error);
+        r.readAsDataURL(blob);
+      });
+      return url.slice(url.indexOf(',') + 1);
+    }
+    return '';
+  }
+
   // UserError carries a message meant for the status line as is.
   class UserError extends Error {}
 
@@ -199,6 +239,8 @@
       this.slow = false; // the status line says the upload is slow
       this.flushing = false; // ignore backpressure: everything goes before end
       this.failed = false;
+      this.thumbTimer = 0; // the next thumbnail (see _thumbnail)
+      this.thumbs = 0; // thumbnails sent
     }
 
     // held is what the broadcaster holds for the server, in bytes.
@@ -591,6 +633,31 @@
         if (this._current(s) && !s.recorded) this._fail(s, NO_DATA(this.mimeType));
       }, Math.max(NO_DATA_MS, 2 * keyframeMs + 2000, 2 * slice));
       rec.start(mp4 ? Math.max(MP4_MIN_TIMESLICE_MS, slice) : slice);
+      s.thumbTimer = this._scope.timeout(() => this._thumbnail(s), THUMB_FIRST_MS);
+    }
+
+    // _thumbnail sends a still of the preview when the broadcast is live,
+    // the server holds some of it and the socket is not backed up, then
+    // schedules the next.
+    async _thumbnail(s) {
+      s.thumbTimer = 0;
+      if (!this._current(s)) return;
+      const v = this.video;
+      const ready =
+        this.state === 'live' && s.socketOpen() && s.wsReady && !s.reconnecting && s.sent - s.unackedBytes > 0 &&
+        s.ws.bufferedAmount <= HIGH_WATER / 2 && v && v.videoWidth > 0 && v.readyState >= 2;
+      if (ready) {
+        try {
+          const data = await captureThumbnail(v, THUMB_MAX_BYTES);
+          if (data && this._current(s) && s.socketOpen() && !s.reconnecting) {
+            s.ws.send(JSON.stringify({ type: 'thumbnail', data }));
+            s.thumbs++;
+          }
+        } catch (e) {
+          /* a still is optional: try again later */
+        }
+      }
+      if (this._current(s)) s.thumbTimer = this._scope.timeout(() => this._thumbnail(s), s.thumbs ? THUMB_EVERY_MS : THUMB_RETRY_MS);
     }
 
     _enqueue(s, buf, t) {
@@ -759,6 +826,8 @@
       s.pumpTimer = 0;
       this._scope.clearTimeout(s.noDataTimer);
       s.noDataTimer = 0;
+      this._scope.clearTimeout(s.thumbTimer);
+      s.thumbTimer = 0;
       try {
         if (s.recorder && s.recorder.state !== 'inactive') s.recorder.stop();
       } catch (e) {

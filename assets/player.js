@@ -1264,6 +1264,7 @@
         return;
       }
       if (this._busy()) return; // connected meanwhile
+      this._poster(st);
       const stMime = st.mimeType || st.mime || '';
       if (st.live && !this._noLive && stMime) {
         // Decided before subscribing: can this browser play the room?
@@ -1292,6 +1293,15 @@
         this._setState(this._noLive ? 'error' : 'offline', this._noLive ? this.lastError : 'This room is offline. The video starts when it goes live.');
       }
       if (!this._noLive) this._startPolling();
+    }
+
+    // _poster shows the live broadcast's thumbnail, else the latest
+    // recording's, before the video plays (the status names them).
+    _poster(st) {
+      const recs = Array.isArray(st.recordings) ? st.recordings : [];
+      const latest = recs.find((r) => !r.live);
+      const url = st.live ? st.thumbnail : latest && latest.thumbnail;
+      if (url) this.video.poster = new URL(url, document.baseURI).href;
     }
 
     _playRecording(url, message, state, autoplay) {

@@ -26,6 +26,10 @@
 // list gains) a clone of the template. [data-amlive-if-rows] and
 // [data-amlive-if-empty] inside it are shown when it has rows, or none.
 //
+// A [data-amlive-thumb] element in a live list's entry or a recording's row
+// shows its thumbnail (an <img alt=""> of the versioned URL the stream
+// names, replaced when a new one arrives), and stays empty without one.
+//
 // In a clone, [data-amlive-field] elements get a text: "room", "viewers"
 // and "since" for a live room, "start", "duration", "size" for a
 // recording (the server formats them, as the pages do); and every
@@ -92,6 +96,27 @@
     }
   }
 
+  // showThumb puts the image at url (versioned: a new image, a new URL) in
+  // el's [data-amlive-thumb] boxes; without url they stay empty.
+  function showThumb(el, url) {
+    for (const box of el.querySelectorAll('[data-amlive-thumb]')) {
+      const img = box.querySelector('img');
+      if (!url) {
+        if (img) img.remove();
+        continue;
+      }
+      const href = new URL(url, document.baseURI).href;
+      if (img && img.src === href) continue;
+      const next = document.createElement('img');
+      next.alt = '';
+      next.loading = 'lazy';
+      next.addEventListener('error', () => next.remove()); // gone meanwhile: the empty box stays
+      next.src = href;
+      if (img) img.replaceWith(next);
+      else box.append(next);
+    }
+  }
+
   function clone(tpl) {
     const frag = tpl.content.cloneNode(true);
     return frag.firstElementChild;
@@ -136,6 +161,7 @@
           fill(el, {}, { __room__: encodeURIComponent(b.room) });
         }
         fill(el, liveValues(b), {});
+        showThumb(el, b.thumbnail);
         return el;
       });
       list.replaceChildren(tpl, ...entries);
@@ -162,6 +188,7 @@
       const row = clone(tpl);
       row.dataset.amliveBroadcast = rec.id;
       fill(row, recValues(rec), { __room__: encodeURIComponent(room), __broadcast__: encodeURIComponent(rec.id) });
+      showThumb(row, rec.thumbnail);
       if (old) old.replaceWith(row);
       else placeRow(rows, row, rec.id);
       showRows(box);

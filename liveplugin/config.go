@@ -60,6 +60,11 @@ type BroadcastInfo struct {
 	Reconnecting bool   `json:"reconnecting,omitempty"`
 	Recording    string `json:"recording,omitempty"` // playback URL; empty if nothing was recorded
 	URL          string `json:"url"`                 // the room's watch page
+	// Thumbnail is the URL of the broadcast's latest thumbnail (a JPEG
+	// still of the broadcaster's preview, GET /:id/thumbnail.jpg),
+	// versioned so that it changes with the image; empty while there is
+	// none. An ended broadcast's is its recording's.
+	Thumbnail string `json:"thumbnail,omitempty"`
 	// Audience summarises the live broadcast's viewers' reports on this
 	// node (see Audience); nil while none has reported.
 	Audience *Audience `json:"audience,omitempty"`
@@ -183,6 +188,19 @@ type Config struct {
 	// MaxMessageBytes bounds one WebSocket message from a publisher; a
 	// larger one closes the upload with 4413. Optional. Defaults to 4 MiB.
 	MaxMessageBytes int64
+	// MaxThumbnailBytes bounds a thumbnail, the JPEG still of its preview
+	// that the broadcaster's page sends now and then on the upload socket
+	// (base64 in a text message: it must fit in MaxMessageBytes so
+	// encoded). A larger one, one that is not a JPEG of 16×16 to
+	// 1920×1920 pixels, or one sent within ThumbnailInterval of the last
+	// is refused with an error event; the broadcast goes on. Optional.
+	// Defaults to 256 KiB, or less when MaxMessageBytes is too small for
+	// that: as much as fits.
+	MaxThumbnailBytes int
+	// ThumbnailInterval is the shortest time between two thumbnails of a
+	// broadcast that the server takes in (each costs it a decode); the
+	// page sends one every 15 seconds. Optional. Defaults to 5 seconds.
+	ThumbnailInterval time.Duration
 	// MaxInitBytes bounds the stream header (everything before the first
 	// WebM Cluster or MP4 moof); a larger one closes the upload with 4415. Optional.
 	// Defaults to 1 MiB.
@@ -310,6 +328,10 @@ func (c Config) withDefaults() Config {
 	}
 	setDefault(&c.MaxMessageBytes, defaultMaxMessageBytes)
 	setDefault(&c.MaxInitBytes, defaultMaxInitBytes)
+	if c.MaxThumbnailBytes == 0 { // after MaxMessageBytes: it must fit in one
+		c.MaxThumbnailBytes = max(1, min(defaultMaxThumbnailBytes, maxThumbnailFitting(c.MaxMessageBytes)))
+	}
+	setDefault(&c.ThumbnailInterval, defaultThumbnailInterval)
 	setDefault(&c.MaxRooms, defaultMaxRooms)
 	setDefault(&c.MaxViewers, defaultMaxViewers)
 	setDefault(&c.MaxTotalViewers, defaultMaxTotalViewers)
@@ -350,6 +372,12 @@ func (c Config) validate() error {
 	}
 	positive("MaxMessageBytes", c.MaxMessageBytes)
 	positive("MaxInitBytes", int64(c.MaxInitBytes))
+	positive("MaxThumbnailBytes", int64(c.MaxThumbnailBytes))
+	positive("ThumbnailInterval", int64(c.ThumbnailInterval))
+	if c.MaxThumbnailBytes > 0 && c.MaxMessageBytes > 0 && maxThumbnailMessage(c.MaxThumbnailBytes) > c.MaxMessageBytes {
+		errs = append(errs, fmt.Errorf("liveplugin: MaxThumbnailBytes (%d) must fit in MaxMessageBytes (%d) once base64-encoded (%d bytes)",
+			c.MaxThumbnailBytes, c.MaxMessageBytes, maxThumbnailMessage(c.MaxThumbnailBytes)))
+	}
 	positive("MaxRooms", int64(c.MaxRooms))
 	positive("MaxViewers", int64(c.MaxViewers))
 	positive("MaxTotalViewers", int64(c.MaxTotalViewers))

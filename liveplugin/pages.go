@@ -84,6 +84,7 @@ func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
 	if in, ok := p.rooms.Lookup(room); ok {
 		d.Live = true
 		d.Status = views.Status{Live: true, Broadcast: in.ID, MIMEType: in.MIMEType, StartedAt: in.Started, Viewers: in.Viewers}
+		d.Poster = p.liveThumbnailURL(room, in.ID)
 	}
 	recs, err := p.Recordings(room)
 	if err != nil {
@@ -92,7 +93,11 @@ func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
 	for _, r := range recs {
 		d.Recordings = append(d.Recordings, views.Recording{
 			ID: r.ID, Start: r.Start, End: r.End, Duration: r.Duration, Bytes: r.Bytes, URL: r.URL, Live: r.Live,
+			Thumbnail: r.Thumbnail,
 		})
+		if !d.Live && d.Poster == "" && !r.Live {
+			d.Poster = r.Thumbnail // the recording the player plays
+		}
 	}
 	d.CanPublish = p.cfg.Authorize(c, room, Publish) == nil
 	return d, nil
@@ -131,7 +136,7 @@ func (p *Plugin) roomsPage(c echo.Context) error {
 	}
 	d := views.Page{Title: "Live now", Base: p.base, Assets: p.assetURLs()}
 	for _, b := range p.visibleLive(c) {
-		d.Rooms = append(d.Rooms, views.RoomSummary{Room: b.Room, URL: b.URL, Viewers: b.Viewers, StartedAt: b.Started})
+		d.Rooms = append(d.Rooms, views.RoomSummary{Room: b.Room, URL: b.URL, Viewers: b.Viewers, StartedAt: b.Started, Thumbnail: b.Thumbnail})
 	}
 	return p.render(c, views.PageRooms, d, false)
 }
@@ -166,7 +171,8 @@ type statusJSON struct {
 	Codecs     []string    `json:"codecs,omitempty"`
 	StartedAt  time.Time   `json:"startedAt,omitzero"`
 	Viewers    int         `json:"viewers"`
-	Audience   *Audience   `json:"audience,omitempty"` // see BroadcastInfo.Audience
+	Audience   *Audience   `json:"audience,omitempty"`  // see BroadcastInfo.Audience
+	Thumbnail  string      `json:"thumbnail,omitempty"` // see BroadcastInfo.Thumbnail
 	Recordings []Recording `json:"recordings"`
 }
 
@@ -180,6 +186,7 @@ func (p *Plugin) status(c echo.Context) error {
 		s.Live, s.Broadcast, s.MIMEType, s.StartedAt, s.Viewers = true, in.ID, in.MIMEType, in.Started, in.Viewers
 		s.Container, s.Codecs = describeMIME(in.MIMEType)
 		s.Audience = p.reports.summary(room)
+		s.Thumbnail = p.liveThumbnailURL(room, in.ID)
 	}
 	if s.Recordings, err = p.Recordings(room); err != nil {
 		return toHTTPError(err)

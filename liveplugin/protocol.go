@@ -15,14 +15,18 @@ import (
 //go:generate go test -count=1 -run TestProtocolJS . -args -update
 
 // Events of GET /:id/upload. The server sends ready once per connection,
-// then ack and viewers as they change, and error when the recording fails;
-// the publisher sends end to end the broadcast.
+// then ack and viewers as they change, and error when the recording fails
+// or a thumbnail is refused; the publisher sends thumbnail now and then,
+// and end to end the broadcast.
 const (
 	typeReady   = "ready"
 	typeAck     = "ack"
 	typeViewers = "viewers"
 	typeError   = "error"
 	typeEnd     = "end"
+	// typeThumbnail is the publisher's still of its preview (see
+	// thumbnailEvent), a text message because binary ones are media.
+	typeThumbnail = "thumbnail"
 	// typeAudience is the summary of the viewers' reports (see Audience),
 	// at most every few seconds while it changes.
 	typeAudience = "audience"
@@ -43,7 +47,7 @@ const (
 // direction, for protocol.js.
 var (
 	uploadServerEvents    = []string{typeReady, typeAck, typeViewers, typeAudience, typeError}
-	uploadClientEvents    = []string{typeEnd}
+	uploadClientEvents    = []string{typeEnd, typeThumbnail}
 	subscribeServerEvents = []string{typeHello, typeViewers, typeSkip, typeReconnecting, typeResumed, typeEnd}
 	subscribeClientEvents = []string{typeReport}
 )

@@ -66,6 +66,8 @@ type publisher struct {
 
 	conn *websocket.Conn // the connection being served, for recordFailed
 
+	thumbAt time.Time // when the last thumbnail was taken in (see thumbnail)
+
 	bitrate *rate.Limiter // bytes of media
 	total   int64         // bytes of media received
 	acked   atomic.Int64  // total, for notify
@@ -292,10 +294,16 @@ func (pub *publisher) readOne(ctx context.Context, conn *websocket.Conn) error {
 	}
 	if typ == websocket.MessageText {
 		var e clientEvent
-		if err := json.Unmarshal(data, &e); err != nil || e.Type != typeEnd {
+		if err := json.Unmarshal(data, &e); err != nil {
 			return errBadMessage
 		}
-		return errEnd
+		switch e.Type {
+		case typeEnd:
+			return errEnd
+		case typeThumbnail:
+			return pub.thumbnail(data)
+		}
+		return errBadMessage
 	}
 	return pub.media(data)
 }
@@ -387,6 +395,7 @@ func (pub *publisher) finish(err error, conn *websocket.Conn) {
 	info := pub.info()
 	info.Ended = time.Now()
 	info.Recording = recURL
+	info.Thumbnail = p.recordingThumbnailURL(pub.b.Room(), pub.b.ID())
 
 	c := classify(err)
 	attrs := []any{"err", err}

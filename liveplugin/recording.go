@@ -32,6 +32,9 @@ type Recording struct {
 	// until that is done.
 	Recovering bool   `json:"recovering,omitempty"`
 	URL        string `json:"url"` // playback URL
+	// Thumbnail is the URL of the recording's thumbnail, the broadcast's
+	// last (see BroadcastInfo.Thumbnail); empty when it has none.
+	Thumbnail string `json:"thumbnail,omitempty"`
 }
 
 // Recordings returns room's recordings, newest first.
@@ -69,6 +72,7 @@ func (p *Plugin) recording(m record.Meta) Recording {
 		CutShort:   m.CutShort,
 		Recovering: m.Recovering,
 		URL:        p.playbackURL(m.Room, m.Broadcast),
+		Thumbnail:  p.recordingThumbnailURL(m.Room, m.Broadcast),
 	}
 }
 

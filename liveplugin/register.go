@@ -92,6 +92,7 @@ type Plugin struct {
 //	GET    /:id/meta          init segment of the live broadcast
 //	GET    /:id/status        JSON status of the room
 //	GET    /:id/playback      latest recording, or ?b=<broadcast>; Range requests
+//	GET    /:id/thumbnail.jpg the live broadcast's latest thumbnail, or ?b=<broadcast>'s
 //	GET    /:id/recordings    JSON list of the room's recordings
 //	DELETE /:id/recordings/:b delete a recording (Manage)
 //	POST   /:id/end           end the live broadcast (Manage; see Plugin.End)
@@ -185,6 +186,8 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 	r.Add(http.MethodGet, "/:id/status", p.status)
 	r.Add(http.MethodGet, "/:id/playback", p.playback)
 	r.Add(http.MethodHead, "/:id/playback", p.playback)
+	r.Add(http.MethodGet, "/:id/thumbnail.jpg", p.serveThumbnail)
+	r.Add(http.MethodHead, "/:id/thumbnail.jpg", p.serveThumbnail)
 	r.Add(http.MethodGet, "/:id/recordings", p.recordings)
 	r.Add(http.MethodDelete, "/:id/recordings/:b", p.deleteRecording)
 	r.Add(http.MethodPost, "/:id/end", p.endRoute)

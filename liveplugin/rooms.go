@@ -52,6 +52,7 @@ func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
 		Viewers:   in.Viewers,
 		Bytes:     in.Bytes,
 		URL:       p.WatchURL(in.Room),
+		Thumbnail: p.liveThumbnailURL(in.Room, in.ID),
 
 		Reconnecting: in.PublisherLost,
 		Audience:     p.reports.summary(in.Room),

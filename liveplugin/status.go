@@ -16,9 +16,9 @@ import (
 // live rooms that every widget of a page shares (assets/status.js). Each
 // node computes the changes once for all its subscribers, from the same
 // listing as GET /rooms, when a broadcast goes live or ends on this node
-// and every StatusInterval (which catches other nodes' rooms and the
-// viewer counts). Subscribers get the changes through bounded buffers: one
-// that falls statusBuffer messages behind is dropped, and its browser
+// and every StatusInterval (which catches other nodes' rooms, the viewer
+// counts and new thumbnails). Subscribers get the changes through bounded
+// buffers: one that falls statusBuffer messages behind is dropped, and its browser
 // reconnects and starts again from a snapshot.
 
 // The defaults of the status feed's Config fields.
@@ -97,6 +97,7 @@ type roomState struct {
 	id           string
 	viewers      int
 	reconnecting bool
+	thumbnail    string // its URL, which changes with the image
 }
 
 // statusFeed computes the rooms' changes and fans them out. refreshMu
@@ -209,7 +210,7 @@ func (f *statusFeed) changes(live []BroadcastInfo) []statusMsg {
 	now := make(map[string]roomState, len(live))
 	var msgs []statusMsg
 	for _, b := range live {
-		st := roomState{id: b.ID, viewers: b.Viewers, reconnecting: b.Reconnecting}
+		st := roomState{id: b.ID, viewers: b.Viewers, reconnecting: b.Reconnecting, thumbnail: b.Thumbnail}
 		now[b.Room] = st
 		if f.last == nil {
 			continue // nobody to tell: the listing starts here
@@ -218,7 +219,7 @@ func (f *statusFeed) changes(live []BroadcastInfo) []statusMsg {
 		switch {
 		case ok && old.id != b.ID:
 			msgs = append(msgs, f.endedMsg(b.Room, old.id), liveMsg(b))
-		case !ok || old.reconnecting != st.reconnecting:
+		case !ok || old.reconnecting != st.reconnecting || old.thumbnail != st.thumbnail:
 			msgs = append(msgs, liveMsg(b))
 		case old.viewers != st.viewers:
 			msgs = append(msgs, sseFrame(b.Room, "viewers", statusViewers{Room: b.Room, Broadcast: b.ID, Viewers: b.Viewers}))

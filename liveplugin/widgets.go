@@ -58,6 +58,7 @@ func (p *Plugin) partialData(room string) views.PartialData {
 	d := views.PartialData{Base: p.base, Room: room, Assets: p.assetURLs()}
 	if room != "" {
 		_, d.Live = p.rooms.Lookup(room)
+		d.Poster = p.posterURL(room)
 	}
 	return d
 }

@@ -9,6 +9,7 @@
 //
 //	<dir>/<room>/<id>.webm   (or <id>.mp4)
 //	<dir>/<room>/<id>.json
+//	<dir>/<room>/<id>.jpg    (optional: its thumbnail, see [Store.WriteThumbnail])
 //
 // A publisher records with the [Writer] that [Store.Create] returns:
 // [Writer.Write] appends and [Writer.Finish] ends the recording. A failing disk stops the recording but is

@@ -267,6 +267,8 @@ func TestPruneStrays(t *testing.T) {
 		{name: ".x.webm.1.tmp", size: 1000, mtime: old},            // a seal cut by a crash
 		{name: "orphan.webm", size: 1000, mtime: old},              // Delete cut by a crash
 		{name: "lonely.json", size: 10, mtime: old},                // sidecar without media
+		{name: "gone.jpg", size: 100, mtime: old},                  // thumbnail without recording
+		{name: ".a.jpg.3.tmp", size: 100, mtime: old},              // a thumbnail write cut by a crash
 		{name: ".y.webm.2.tmp", size: 150, mtime: now, kept: true}, // maybe another Store's seal
 		{name: "bad.json", size: 5, mtime: old, kept: true},        // does not parse
 		{name: "bad.webm", size: 50, mtime: old, kept: true},

@@ -26,9 +26,10 @@ type Retention struct {
 	// every other file the Store put in its directory: temporary files
 	// (a seal's copy, a sidecar being replaced), media files without
 	// sidecar and sidecars without media file (left by a crash during
-	// Create or Delete), recordings whose sidecar does not parse. Only
-	// valid recordings' sidecars, a few hundred bytes each, are left
-	// out. Recordings being written or recovered count towards it but are
+	// Create or Delete), thumbnails without sidecar, recordings whose
+	// sidecar does not parse. Only valid recordings' sidecars and
+	// thumbnails, a few hundred bytes and some tens of kilobytes each,
+	// are left out. Recordings being written or recovered count towards it but are
 	// never deleted: the oldest finished recordings are deleted until the
 	// total fits, even the newest if need be.
 	MaxBytes int64
@@ -36,7 +37,8 @@ type Retention struct {
 	MaxAge time.Duration
 	// StrayAge is how old (by modification time, judged at Prune's now)
 	// a stray file must be before Prune removes it: a temporary file, a
-	// media file without sidecar or a sidecar without media file, none of
+	// media file or thumbnail without sidecar or a sidecar without media
+	// file, none of
 	// a recording this Store has in use. Younger ones may belong to
 	// another Store's Create, Seal or Delete under way; they count towards
 	// MaxBytes all the same. Strays are removed whatever the bounds, even
@@ -186,6 +188,12 @@ func (s *Store) strays() ([]stray, error) {
 			if id, ok := mediaName(name); ok {
 				if _, ok := files[id+metaExt]; !ok {
 					add(e, id, false)
+				}
+				continue
+			}
+			if id, ok := strings.CutSuffix(name, thumbExt); ok && ValidName(id) {
+				if _, ok := files[id+metaExt]; !ok {
+					add(e, id, false) // a thumbnail without recording
 				}
 				continue
 			}

@@ -386,8 +386,8 @@ func (s *Store) all() ([]Meta, error) {
 
 // tempOwner returns the broadcast id whose temporary file name is, and
 // whether name is one of the Store's temporary files: "."+id+".webm",
-// "."+id+".mp4" or "."+id+".json", then "." and os.CreateTemp's random
-// digits, then ".tmp".
+// "."+id+".mp4", "."+id+".json" or "."+id+".jpg", then "." and
+// os.CreateTemp's random digits, then ".tmp".
 func tempOwner(name string) (string, bool) {
 	rest, ok := strings.CutPrefix(name, ".")
 	if !ok {
@@ -401,7 +401,7 @@ func tempOwner(name string) (string, bool) {
 		return "", false
 	}
 	rest = rest[:i]
-	for _, ext := range append(mediaExts(), metaExt) {
+	for _, ext := range append(mediaExts(), metaExt, thumbExt) {
 		if id, ok := strings.CutSuffix(rest, ext); ok && ValidName(id) {
 			return id, true
 		}

@@ -300,7 +300,8 @@ func (s *Store) OpenFile(room, id string) (*os.File, Meta, error) {
 	return f, m, nil
 }
 
-// Delete removes both files of recording id in room. It returns ErrBusy
+// Delete removes the files of recording id in room: its sidecar, its
+// media file and its thumbnail, if any. It returns ErrBusy
 // while the recording's Writer is open (or another Delete of it runs),
 // ErrNotFound if neither file exists, and ErrInvalidName for invalid names.
 // It is safe for concurrent use.
@@ -338,7 +339,10 @@ func (s *Store) Delete(room, id string) error {
 	if errors.Is(errMedia, fs.ErrNotExist) {
 		errMedia = nil
 	}
-	if err := errors.Join(errMeta, errMedia); err != nil {
+	// The thumbnail last: without sidecar it is a stray, which Prune
+	// removes.
+	errThumb := s.removeThumbnail(room, id)
+	if err := errors.Join(errMeta, errMedia, errThumb); err != nil {
 		return fmt.Errorf("record: delete %s: %w", k, err)
 	}
 	return nil

@@ -42,6 +42,10 @@ type Page struct {
 	Rooms      []RoomSummary // rooms page
 	EmbedURL   string        // absolute or root-relative URL of {base}/{room}/embed
 	CanPublish bool          // show a "Go live" link to {base}/{room}/broadcast
+	// Poster is the URL of the image the player shows before it plays:
+	// the live broadcast's thumbnail, or the latest recording's; "" for
+	// none.
+	Poster string
 	// App is the application's data for this request (Config.ViewData),
 	// for the app's overrides, such as a header with the signed-in user;
 	// nil without it. The default templates do not use it.
@@ -84,7 +88,8 @@ type Recording struct {
 	Duration   time.Duration
 	Bytes      int64
 	URL        string
-	Live       bool // still being recorded
+	Live       bool   // still being recorded
+	Thumbnail  string // URL of its thumbnail; "" for none
 }
 
 // RoomSummary is one entry of the rooms page: a room that is live now.
@@ -92,6 +97,7 @@ type RoomSummary struct {
 	Room, URL string
 	Viewers   int
 	StartedAt time.Time
+	Thumbnail string // URL of the live broadcast's thumbnail; "" for none
 }
 
 // PartialData is the data the player and broadcaster partials take; an app
@@ -101,6 +107,7 @@ type PartialData struct {
 	Base, Room string
 	Assets     Assets
 	Live       bool
+	Poster     string // see Page.Poster
 }
 
 // Set is a parsed set of page templates: defaults overridden by an app's
