@@ -11,6 +11,8 @@
 //   [data-amlive-show="offline"]   the opposite
 //   [data-amlive-since]            text: when the live broadcast started; a <time> also gets datetime
 //   [data-amlive-count]            text: the live broadcast's viewer count
+//   [data-amlive-title]            text: the live broadcast's title, or the room's name without one
+//   [data-amlive-description]      text: the live broadcast's description; hidden while it has none
 //   [data-amlive-recordings]       a room's past broadcasts (below)
 //
 // and, without data-room:
@@ -26,9 +28,9 @@
 // list gains) a clone of the template. [data-amlive-if-rows] and
 // [data-amlive-if-empty] inside it are shown when it has rows, or none.
 //
-// In a clone, [data-amlive-field] elements get a text: "room", "viewers"
-// and "since" for a live room, "start", "duration", "size" for a
-// recording (the server formats them, as the pages do); and every
+// In a clone, [data-amlive-field] elements get a text: "room", "title",
+// "viewers" and "since" for a live room, "title", "start", "duration",
+// "size" for a recording (the server formats them, as the pages do); and every
 // attribute's "__room__" and "__broadcast__" are replaced by the room and
 // the broadcast id.
 //
@@ -109,12 +111,20 @@
         if (el.tagName === 'TIME') el.setAttribute('datetime', b.startedAt);
       }
       for (const el of byRoom('[data-amlive-count]', room)) el.textContent = String(b.viewers);
+      // A title set or changed during the broadcast; the page keeps the
+      // last one after it ends.
+      for (const el of byRoom('[data-amlive-title]', room)) el.textContent = b.title || room;
+      for (const el of byRoom('[data-amlive-description]', room)) {
+        el.textContent = b.description || '';
+        el.hidden = !b.description;
+      }
     }
   }
 
   function liveValues(b) {
     return {
       room: b.room,
+      title: b.title || '',
       viewers: b.viewers,
       since: { text: b.sinceText, datetime: b.startedAt },
     };
@@ -145,6 +155,7 @@
 
   function recValues(r) {
     return {
+      title: r.title || '',
       start: { text: r.startText, datetime: r.start },
       duration: r.durationText,
       size: r.sizeText,
@@ -268,7 +279,8 @@
     });
   }
 
-  const selectors = '[data-amlive-show], [data-amlive-since], [data-amlive-count], [data-amlive-recordings], [data-amlive-live-list], [data-amlive-live-empty]';
+  const selectors =
+    '[data-amlive-show], [data-amlive-since], [data-amlive-count], [data-amlive-title], [data-amlive-description], [data-amlive-recordings], [data-amlive-live-list], [data-amlive-live-empty]';
 
   function init() {
     if (document.querySelector(selectors)) connect();

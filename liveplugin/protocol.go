@@ -15,8 +15,10 @@ import (
 //go:generate go test -count=1 -run TestProtocolJS . -args -update
 
 // Events of GET /:id/upload. The server sends ready once per connection,
-// then ack and viewers as they change, and error when the recording fails;
-// the publisher sends end to end the broadcast.
+// then ack and viewers as they change, and error when the recording fails
+// or a meta message is refused; the publisher sends end to end the
+// broadcast, and meta to set its title and description, which the server
+// answers with meta as applied.
 const (
 	typeReady   = "ready"
 	typeAck     = "ack"
@@ -26,6 +28,8 @@ const (
 	// typeAudience is the summary of the viewers' reports (see Audience),
 	// at most every few seconds while it changes.
 	typeAudience = "audience"
+	// typeMeta is a broadcast's title and description (see metaEvent).
+	typeMeta = "meta"
 )
 
 // Events the server sends on GET /:id/subscribe, besides viewers and end.
@@ -42,8 +46,8 @@ const (
 // uploadEvents and subscribeEvents list the event types of each socket by
 // direction, for protocol.js.
 var (
-	uploadServerEvents    = []string{typeReady, typeAck, typeViewers, typeAudience, typeError}
-	uploadClientEvents    = []string{typeEnd}
+	uploadServerEvents    = []string{typeReady, typeAck, typeViewers, typeAudience, typeMeta, typeError}
+	uploadClientEvents    = []string{typeEnd, typeMeta}
 	subscribeServerEvents = []string{typeHello, typeViewers, typeSkip, typeReconnecting, typeResumed, typeEnd}
 	subscribeClientEvents = []string{typeReport}
 )
@@ -81,6 +85,20 @@ type errorEvent struct {
 // clientEvent is what a publisher sends in a text message: {"type":"end"}.
 type clientEvent struct {
 	Type string `json:"type"`
+}
+
+// metaEvent is a broadcast's title and description: from the publisher,
+// what it asks for (at most maxMetaBytes, no other fields; see
+// cleanDescription for the limits); from the server, what was applied,
+// after trimming and Config.Describe, which viewers see.
+type metaEvent struct {
+	Type        string `json:"type"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+}
+
+func newMeta(d Description) metaEvent {
+	return metaEvent{Type: typeMeta, Title: d.Title, Description: d.Description}
 }
 
 // audienceEvent tells the publisher how its viewers (on this node) watch.

@@ -32,6 +32,10 @@ type Recording struct {
 	// until that is done.
 	Recovering bool   `json:"recovering,omitempty"`
 	URL        string `json:"url"` // playback URL
+	// Title and Description are the broadcast's, as last set (see
+	// Description); empty when none was.
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // Recordings returns room's recordings, newest first.
@@ -69,6 +73,9 @@ func (p *Plugin) recording(m record.Meta) Recording {
 		CutShort:   m.CutShort,
 		Recovering: m.Recovering,
 		URL:        p.playbackURL(m.Room, m.Broadcast),
+
+		Title:       m.Title,
+		Description: m.Description,
 	}
 }
 
@@ -145,6 +152,7 @@ func (p *Plugin) clusterNode() cluster.Node {
 		Events:       viewerEvents{},
 		RecordingURL: p.playbackURL,
 		Stop:         p.stopLocal,
+		Describe:     p.describeLocal,
 		Orphaned:     p.sealOrphan,
 	}
 }

@@ -53,6 +53,9 @@ func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
 		Bytes:     in.Bytes,
 		URL:       p.WatchURL(in.Room),
 
+		Title:       in.Title,
+		Description: in.Description,
+
 		Reconnecting: in.PublisherLost,
 		Audience:     p.reports.summary(in.Room),
 	}

@@ -75,6 +75,8 @@ type Status struct {
 	MIMEType  string
 	StartedAt time.Time
 	Viewers   int
+	// Title and Description are the live broadcast's; empty when unset.
+	Title, Description string
 }
 
 // Recording describes one broadcast's recording; URL plays it.
@@ -84,7 +86,8 @@ type Recording struct {
 	Duration   time.Duration
 	Bytes      int64
 	URL        string
-	Live       bool // still being recorded
+	Live       bool   // still being recorded
+	Title      string // the broadcast's title, if it had one
 }
 
 // RoomSummary is one entry of the rooms page: a room that is live now.
@@ -92,6 +95,7 @@ type RoomSummary struct {
 	Room, URL string
 	Viewers   int
 	StartedAt time.Time
+	Title     string // the broadcast's title, if it has one
 }
 
 // PartialData is the data the player and broadcaster partials take; an app
