@@ -9,6 +9,8 @@
 //     <button data-amlive-start>  <button data-amlive-stop>
 //     <span data-amlive-viewers></span>  <p data-amlive-status role="status"></p>
 //     <p data-amlive-audience aria-live="polite"></p>  <p data-amlive-health aria-live="polite"></p>
+//     <input data-amlive-title-input>  <textarea data-amlive-description-input></textarea>
+//     <p data-amlive-meta-status aria-live="polite"></p>
 //   </div>
 // The audience line summarises the viewers' experience reports ("14 watching,
 // median delay 0.6 s, 1 stalling"); the health line is the upload's own: bytes
@@ -28,7 +30,16 @@
 // needs it), and deliver a chunk when a fragment completes, that is at each
 // keyframe (data-keyframe-ms, 2000 by default), whatever the timeslice.
 //
+// The title and description fields may be filled before "Go live" and edited
+// during the broadcast: the broadcaster sends them ({"type":"meta",...}) after
+// the server's ready (again after a resume), and edits 1 s after typing stops
+// (or when a field loses focus); the server answers with what it applied
+// (trimmed, perhaps rewritten by the site), which the fields and the meta
+// status line then show, and a refusal with an error event.
+//
 // Each element gets el.amliveBroadcaster = {state, broadcast, mimeType, viewers,
+// meta ({title, description} as the server applied them), setMeta({title,
+// description}),
 // audience ({viewers, medianDelay, p90Delay, stalling, droppedFrames} or null),
 // health ({bitrate (bytes/s), unackedBytes, unackedMs, reconnects}),
 // lastError, source, start(), stop(), on(event, fn), destroy()}; the state is
@@ -104,6 +115,7 @@
   const THUMB_MAX_WIDTH = 640; // px
   const THUMB_QUALITY = 0.8;
   const THUMB_MAX_BYTES = 256 * 1024; // the server's default Config.MaxThumbnailBytes
+  const META_DEBOUNCE_MS = 1000; // a title edit is sent once typing stopped this long
 
   const publisherMessage = (code, reason) => closeMessage('publisher', code, reason);
 
@@ -264,7 +276,8 @@
   // onStatus(text) (a status line without a change of state),
   // onError(message) (also in lastError), onViewers(count),
   // onAudience(audience) (the server's summary of the viewers' reports),
-  // onHealth(health) (every HEALTH_MS while a session runs)}.
+  // onHealth(health) (every HEALTH_MS while a session runs),
+  // onMeta(meta) (the title and description the server applied)}.
   class BroadcastEngine extends Engine {
     constructor(video, conf) {
       super(video, conf, 'idle');
@@ -273,6 +286,8 @@
       this.source = null;
       this.audience = null; // the latest audience event, while on air
       this.health = { bitrate: 0, unackedBytes: 0, unackedMs: 0, reconnects: 0 };
+      this.meta = { title: '', description: '' }; // as the server applied them
+      this._wantMeta = null; // what setMeta asked for, sent after each ready
 
       this._session = null;
       this._healthSamples = []; // {at, handed}: the session's bytes handed at the last measures…
@@ -315,6 +330,7 @@
       this._setAudience({ viewers: 0 });
       this.audience = null;
       this._setViewers(0);
+      this.meta = { title: '', description: '' };
       this._setState('starting', 'Starting your camera…');
 
       try {
@@ -442,7 +458,12 @@
                 reject(new UserError('The server lost part of your stream: the broadcast cannot continue.'));
                 return;
               }
+              this._sendMeta(s); // also after a resume: an edit made meanwhile is not lost
               resolve();
+              break;
+            case 'meta':
+              this.meta = { title: String(msg.title || ''), description: String(msg.description || '') };
+              this._call('onMeta', this.meta);
               break;
             case 'ack':
               this._acked(s, Number(msg.offset) || 0);
@@ -532,6 +553,20 @@
         return true;
       });
       return s.reconnecting;
+    }
+
+    // setMeta sets the broadcast's title and description: sent now when on
+    // air, else after the server's ready.
+    setMeta(m) {
+      this._wantMeta = { title: String((m && m.title) || ''), description: String((m && m.description) || '') };
+      this._sendMeta(this._session);
+    }
+
+    // _sendMeta sends what setMeta asked for, if anything, on s's socket once
+    // the server is ready.
+    _sendMeta(s) {
+      if (!s || !this._wantMeta || !s.socketOpen() || !s.wsReady) return;
+      s.ws.send(JSON.stringify({ type: 'meta', title: this._wantMeta.title, description: this._wantMeta.description }));
     }
 
     // _setAudience keeps the server's summary of the viewers' reports.
@@ -866,6 +901,11 @@
       this._viewersEl = el.querySelector('[data-amlive-viewers]');
       this._audienceEl = el.querySelector('[data-amlive-audience]');
       this._healthEl = el.querySelector('[data-amlive-health]');
+      this._titleEl = el.querySelector('[data-amlive-title-input]');
+      this._descEl = el.querySelector('[data-amlive-description-input]');
+      this._metaStatusEl = el.querySelector('[data-amlive-meta-status]');
+      this._metaTimer = 0; // sends an edit once typing stopped
+      this._metaEdited = false; // the fields were edited since the page loaded
       this.engine = new BroadcastEngine(el.querySelector('[data-amlive-preview]') || el.querySelector('video'), {
         url: (path, ws) => endpoint(el.getAttribute('data-base'), el.getAttribute('data-room'), path, ws),
         // Read when a broadcast starts, as the attributes may change before.
@@ -890,11 +930,21 @@
         onViewers: (n) => this._onViewers(n),
         onAudience: (a) => this._onAudience(a),
         onHealth: (h) => this._onHealth(h),
+        onMeta: (m) => this._onMeta(m),
       });
 
       this._onClick(this._startBtn, () => this.start());
       this._onClick(this._stopBtn, () => this.stop());
       this._scope.listen(window, 'pagehide', () => this.engine.stopNow());
+      for (const field of [this._titleEl, this._descEl]) {
+        if (!field) continue;
+        this._scope.listen(field, 'input', () => {
+          this._metaEdited = true;
+          this._scope.clearTimeout(this._metaTimer);
+          this._metaTimer = this._scope.timeout(() => this._pushMeta(), META_DEBOUNCE_MS);
+        });
+        this._scope.listen(field, 'change', () => this._pushMeta());
+      }
       const e = this.engine;
       if (e.state === 'unsupported') this._onState(e.state, '', e.lastError);
       else this._onState('idle', 'idle');
@@ -909,7 +959,42 @@
 
     // start captures, connects and, once the server is ready, records.
     start() {
+      if (this._metaEdited || this._fieldValue(this._titleEl) || this._fieldValue(this._descEl)) this._pushMeta();
       return this.engine.start();
+    }
+
+    // setMeta fills the title and description fields and sends them (now
+    // when on air, else after "Go live").
+    setMeta(m) {
+      if (this._titleEl) this._titleEl.value = String((m && m.title) || '');
+      if (this._descEl) this._descEl.value = String((m && m.description) || '');
+      this._metaEdited = true;
+      this._pushMeta();
+    }
+
+    _fieldValue(field) {
+      return field ? field.value : '';
+    }
+
+    // _pushMeta hands the fields to the engine.
+    _pushMeta() {
+      this._scope.clearTimeout(this._metaTimer);
+      this._metaTimer = 0;
+      this.engine.setMeta({ title: this._fieldValue(this._titleEl), description: this._fieldValue(this._descEl) });
+    }
+
+    // _onMeta shows what the server applied, in the fields too unless an
+    // edit is waiting to be sent or a field is being edited.
+    _onMeta(m) {
+      const editing = this._metaTimer || [this._titleEl, this._descEl].includes(document.activeElement);
+      if (!editing) {
+        if (this._titleEl) this._titleEl.value = m.title;
+        if (this._descEl) this._descEl.value = m.description;
+      }
+      if (this._metaStatusEl) {
+        this._metaStatusEl.textContent = m.title ? `Viewers see the title “${m.title}”.` : 'No title: viewers see the room’s name.';
+      }
+      this._emit('meta', { title: m.title, description: m.description });
     }
 
     // stop ends the broadcast once the server has saved it.
@@ -969,7 +1054,7 @@
     }
   }
 
-  expose(Broadcaster, ['state', 'broadcast', 'mimeType', 'viewers', 'audience', 'health', 'lastError']);
+  expose(Broadcaster, ['state', 'broadcast', 'mimeType', 'viewers', 'audience', 'health', 'meta', 'lastError']);
 
   amlive.BroadcastEngine = BroadcastEngine;
   amlive.initBroadcasters = register({

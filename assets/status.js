@@ -11,6 +11,8 @@
 //   [data-amlive-show="offline"]   the opposite
 //   [data-amlive-since]            text: when the live broadcast started; a <time> also gets datetime
 //   [data-amlive-count]            text: the live broadcast's viewer count
+//   [data-amlive-title]            text: the live broadcast's title, or the room's name without one
+//   [data-amlive-description]      text: the live broadcast's description; hidden while it has none
 //   [data-amlive-recordings]       a room's past broadcasts (below)
 //
 // and, without data-room:
@@ -30,9 +32,9 @@
 // shows its thumbnail (an <img alt=""> of the versioned URL the stream
 // names, replaced when a new one arrives), and stays empty without one.
 //
-// In a clone, [data-amlive-field] elements get a text: "room", "viewers"
-// and "since" for a live room, "start", "duration", "size" for a
-// recording (the server formats them, as the pages do); and every
+// In a clone, [data-amlive-field] elements get a text: "room", "title",
+// "viewers" and "since" for a live room, "title", "start", "duration",
+// "size" for a recording (the server formats them, as the pages do); and every
 // attribute's "__room__" and "__broadcast__" are replaced by the room and
 // the broadcast id.
 //
@@ -134,12 +136,20 @@
         if (el.tagName === 'TIME') el.setAttribute('datetime', b.startedAt);
       }
       for (const el of byRoom('[data-amlive-count]', room)) el.textContent = String(b.viewers);
+      // A title set or changed during the broadcast; the page keeps the
+      // last one after it ends.
+      for (const el of byRoom('[data-amlive-title]', room)) el.textContent = b.title || room;
+      for (const el of byRoom('[data-amlive-description]', room)) {
+        el.textContent = b.description || '';
+        el.hidden = !b.description;
+      }
     }
   }
 
   function liveValues(b) {
     return {
       room: b.room,
+      title: b.title || '',
       viewers: b.viewers,
       since: { text: b.sinceText, datetime: b.startedAt },
     };
@@ -171,6 +181,7 @@
 
   function recValues(r) {
     return {
+      title: r.title || '',
       start: { text: r.startText, datetime: r.start },
       duration: r.durationText,
       size: r.sizeText,
@@ -295,7 +306,8 @@
     });
   }
 
-  const selectors = '[data-amlive-show], [data-amlive-since], [data-amlive-count], [data-amlive-recordings], [data-amlive-live-list], [data-amlive-live-empty]';
+  const selectors =
+    '[data-amlive-show], [data-amlive-since], [data-amlive-count], [data-amlive-title], [data-amlive-description], [data-amlive-recordings], [data-amlive-live-list], [data-amlive-live-empty]';
 
   function init() {
     if (document.querySelector(selectors)) connect();

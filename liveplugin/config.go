@@ -65,6 +65,10 @@ type BroadcastInfo struct {
 	// versioned so that it changes with the image; empty while there is
 	// none. An ended broadcast's is its recording's.
 	Thumbnail string `json:"thumbnail,omitempty"`
+	// Title and Description are the broadcast's (see Description);
+	// empty when none was set.
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
 	// Audience summarises the live broadcast's viewers' reports on this
 	// node (see Audience); nil while none has reported.
 	Audience *Audience `json:"audience,omitempty"`
@@ -290,6 +294,17 @@ type Config struct {
 	// finished. It runs synchronously in the publisher's request and must
 	// not block. Optional.
 	OnEnd func(c echo.Context, b BroadcastInfo)
+	// Describe is called with every title and description a publisher
+	// sends (a meta message on its upload socket; see Description), once
+	// they passed the plugin's checks, with the upload request that
+	// started the broadcast. It returns them as the broadcast shows them,
+	// rewritten if the app wishes (moderation, say; the result is checked
+	// again), or an error to refuse them: the publisher's page shows the
+	// message of an *echo.HTTPError, and a fixed sentence for any other
+	// error; the broadcast goes on. Plugin.Describe does not call it. It
+	// runs synchronously in the publisher's request and must not block.
+	// Optional: without it, what passed the checks is applied.
+	Describe func(c echo.Context, room string, d Description) (Description, error)
 	// Events are the lifecycle callbacks (live, ended, recording sealed
 	// or failed, limit reached), delivered from a bounded queue on a
 	// goroutine of the plugin, never blocking a broadcast: see Events.

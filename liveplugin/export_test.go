@@ -59,3 +59,11 @@ const FloodBurst = floodBurst
 // FeedPiece is how much of a message the publisher feeds its reader at a
 // time.
 const FeedPiece = feedPiece
+
+// The sentences of the error events a refused meta message gets.
+const (
+	MetaMalformedText = metaMalformedText
+	MetaRateText      = metaRateText
+	MetaRefusedText   = metaRefusedText
+	MetaBurst         = metaBurst
+)

@@ -78,6 +78,8 @@ func (pub *publisher) state(shared bool) (*cluster.State, error) {
 		Claimed: pub.claimed,
 		Token:   pub.token,
 	}
+	d, _ := pub.meta.current()
+	st.Title, st.Description = d.Title, d.Description
 	if pub.live {
 		start, chunks, ok := pub.b.GOP()
 		if !ok {
@@ -125,6 +127,7 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 		takeover: make(chan *websocket.Conn),
 		ended:    make(chan struct{}),
 		stop:     make(chan string, 1),
+		meta:     newPubMeta(),
 		ackCh:    make(chan struct{}, 1),
 		claimed:  st.Claimed,
 		bitrate:  rate.NewLimiter(rate.Limit(p.cfg.MaxBitrate/8), int(p.cfg.MaxBitrate*bitrateWindow/8)),
@@ -170,6 +173,9 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 	if err != nil {
 		return nil, fmt.Errorf("liveplugin: takeover: the state does not parse: %w", err)
 	}
+	if st.Title != "" || st.Description != "" {
+		pub.setDescription(Description{Title: st.Title, Description: st.Description})
+	}
 	pub.takeRecording(st)
 	return pub, nil
 }
@@ -192,6 +198,9 @@ func (pub *publisher) takeRecording(st cluster.State) {
 		}
 	case pub.live:
 		err = errors.New("the recording had stopped before the takeover")
+	}
+	if err == nil && pub.rec != nil {
+		pub.newRecording()
 	}
 	if err != nil {
 		if pub.rec != nil {

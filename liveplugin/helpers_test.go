@@ -93,6 +93,9 @@ type event struct {
 	Offset    int64  `json:"offset"`
 	Resume    string `json:"resume"`
 	Reason    string `json:"reason"`
+	// Title and Description are a meta event's.
+	Title       string `json:"title"`
+	Description string `json:"description"`
 }
 
 // client is a WebSocket client whose messages are read by a goroutine that

@@ -195,6 +195,7 @@ func (pub *publisher) goLive(start int64, data []byte) error {
 		pub.recordFailed(err)
 	} else {
 		pub.rec = rec
+		pub.newRecording()
 	}
 	pub.log.Info("room live", "mime", mime)
 	if p.cfg.OnLive != nil {
@@ -241,6 +242,7 @@ func (pub *publisher) finishRecording() (url string) {
 		return ""
 	}
 	p := pub.p
+	pub.saveDescription()
 	sealStart := time.Now()
 	m, finishErr := pub.rec.Finish(sealStart, pub.last)
 	if finishErr != nil {

@@ -83,7 +83,11 @@ func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
 	}
 	if in, ok := p.rooms.Lookup(room); ok {
 		d.Live = true
-		d.Status = views.Status{Live: true, Broadcast: in.ID, MIMEType: in.MIMEType, StartedAt: in.Started, Viewers: in.Viewers}
+		if in.Title != "" && title == room {
+			d.Title = in.Title + " · " + room // the watch and embed pages
+		}
+		d.Status = views.Status{Live: true, Broadcast: in.ID, MIMEType: in.MIMEType, StartedAt: in.Started, Viewers: in.Viewers,
+			Title: in.Title, Description: in.Description}
 		d.Poster = p.liveThumbnailURL(room, in.ID)
 	}
 	recs, err := p.Recordings(room)
@@ -94,6 +98,7 @@ func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
 		d.Recordings = append(d.Recordings, views.Recording{
 			ID: r.ID, Start: r.Start, End: r.End, Duration: r.Duration, Bytes: r.Bytes, URL: r.URL, Live: r.Live,
 			Thumbnail: r.Thumbnail,
+			Title:     r.Title,
 		})
 		if !d.Live && d.Poster == "" && !r.Live {
 			d.Poster = r.Thumbnail // the recording the player plays
@@ -136,7 +141,7 @@ func (p *Plugin) roomsPage(c echo.Context) error {
 	}
 	d := views.Page{Title: "Live now", Base: p.base, Assets: p.assetURLs()}
 	for _, b := range p.visibleLive(c) {
-		d.Rooms = append(d.Rooms, views.RoomSummary{Room: b.Room, URL: b.URL, Viewers: b.Viewers, StartedAt: b.Started, Thumbnail: b.Thumbnail})
+		d.Rooms = append(d.Rooms, views.RoomSummary{Room: b.Room, URL: b.URL, Viewers: b.Viewers, StartedAt: b.Started, Thumbnail: b.Thumbnail, Title: b.Title})
 	}
 	return p.render(c, views.PageRooms, d, false)
 }
@@ -163,17 +168,20 @@ func (p *Plugin) visibleLive(c echo.Context) []BroadcastInfo {
 
 // statusJSON is the body of GET /:id/status.
 type statusJSON struct {
-	Room       string      `json:"room"`
-	Live       bool        `json:"live"`
-	Broadcast  string      `json:"broadcast,omitempty"`
-	MIMEType   string      `json:"mimeType,omitempty"`
-	Container  string      `json:"container,omitempty"` // see BroadcastInfo.Container
-	Codecs     []string    `json:"codecs,omitempty"`
-	StartedAt  time.Time   `json:"startedAt,omitzero"`
-	Viewers    int         `json:"viewers"`
-	Audience   *Audience   `json:"audience,omitempty"`  // see BroadcastInfo.Audience
-	Thumbnail  string      `json:"thumbnail,omitempty"` // see BroadcastInfo.Thumbnail
-	Recordings []Recording `json:"recordings"`
+	Room      string    `json:"room"`
+	Live      bool      `json:"live"`
+	Broadcast string    `json:"broadcast,omitempty"`
+	MIMEType  string    `json:"mimeType,omitempty"`
+	Container string    `json:"container,omitempty"` // see BroadcastInfo.Container
+	Codecs    []string  `json:"codecs,omitempty"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	Viewers   int       `json:"viewers"`
+	Audience  *Audience `json:"audience,omitempty"` // see BroadcastInfo.Audience
+	// Title and Description are the live broadcast's (see Description).
+	Title       string      `json:"title,omitempty"`
+	Description string      `json:"description,omitempty"`
+	Thumbnail   string      `json:"thumbnail,omitempty"` // see BroadcastInfo.Thumbnail
+	Recordings  []Recording `json:"recordings"`
 }
 
 func (p *Plugin) status(c echo.Context) error {
@@ -187,6 +195,7 @@ func (p *Plugin) status(c echo.Context) error {
 		s.Container, s.Codecs = describeMIME(in.MIMEType)
 		s.Audience = p.reports.summary(room)
 		s.Thumbnail = p.liveThumbnailURL(room, in.ID)
+		s.Title, s.Description = in.Title, in.Description
 	}
 	if s.Recordings, err = p.Recordings(room); err != nil {
 		return toHTTPError(err)

@@ -16,8 +16,9 @@ import (
 
 // Events of GET /:id/upload. The server sends ready once per connection,
 // then ack and viewers as they change, and error when the recording fails
-// or a thumbnail is refused; the publisher sends thumbnail now and then,
-// and end to end the broadcast.
+// or a thumbnail or a meta message is refused; the publisher sends end
+// to end the broadcast, thumbnail now and then, and meta to set its title
+// and description, which the server answers with meta as applied.
 const (
 	typeReady   = "ready"
 	typeAck     = "ack"
@@ -30,6 +31,8 @@ const (
 	// typeAudience is the summary of the viewers' reports (see Audience),
 	// at most every few seconds while it changes.
 	typeAudience = "audience"
+	// typeMeta is a broadcast's title and description (see metaEvent).
+	typeMeta = "meta"
 )
 
 // Events the server sends on GET /:id/subscribe, besides viewers and end.
@@ -46,8 +49,8 @@ const (
 // uploadEvents and subscribeEvents list the event types of each socket by
 // direction, for protocol.js.
 var (
-	uploadServerEvents    = []string{typeReady, typeAck, typeViewers, typeAudience, typeError}
-	uploadClientEvents    = []string{typeEnd, typeThumbnail}
+	uploadServerEvents    = []string{typeReady, typeAck, typeViewers, typeAudience, typeMeta, typeError}
+	uploadClientEvents    = []string{typeEnd, typeThumbnail, typeMeta}
 	subscribeServerEvents = []string{typeHello, typeViewers, typeSkip, typeReconnecting, typeResumed, typeEnd}
 	subscribeClientEvents = []string{typeReport}
 )
@@ -85,6 +88,20 @@ type errorEvent struct {
 // clientEvent is what a publisher sends in a text message: {"type":"end"}.
 type clientEvent struct {
 	Type string `json:"type"`
+}
+
+// metaEvent is a broadcast's title and description: from the publisher,
+// what it asks for (at most maxMetaBytes, no other fields; see
+// cleanDescription for the limits); from the server, what was applied,
+// after trimming and Config.Describe, which viewers see.
+type metaEvent struct {
+	Type        string `json:"type"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+}
+
+func newMeta(d Description) metaEvent {
+	return metaEvent{Type: typeMeta, Title: d.Title, Description: d.Description}
 }
 
 // audienceEvent tells the publisher how its viewers (on this node) watch.

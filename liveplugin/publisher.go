@@ -1,6 +1,7 @@
 package liveplugin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,8 @@ type publisher struct {
 	// stop receives the site's reason when Plugin.End stops the
 	// broadcast.
 	stop chan string
+	// meta is the broadcast's title and description.
+	meta *pubMeta
 
 	// reader reads the stream, in the container its first bytes (and
 	// the upload's ?mime=) chose; nil until they arrived (see media).
@@ -183,6 +186,9 @@ func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err err
 		return pub.stopReason(stop, err)
 	}
 	pub.log.Debug("publisher connected", "mime", pub.claimed, "offset", pub.total)
+	if _, ver := pub.meta.current(); ver > 0 {
+		pub.meta.poke() // the page learns a title set while it was away
+	}
 	wg.Go(func() { pub.notify(ctx, conn, done) }) // after ready; exits once done is closed
 	pub.conn = conn
 	if pub.recErr != nil {
@@ -293,19 +299,38 @@ func (pub *publisher) readOne(ctx context.Context, conn *websocket.Conn) error {
 		return &tooLargeError{max: p.cfg.MaxMessageBytes}
 	}
 	if typ == websocket.MessageText {
-		var e clientEvent
-		if err := json.Unmarshal(data, &e); err != nil {
-			return errBadMessage
-		}
-		switch e.Type {
-		case typeEnd:
-			return errEnd
-		case typeThumbnail:
-			return pub.thumbnail(data)
-		}
+		return pub.text(ctx, conn, data)
+	}
+	err = pub.media(data)
+	pub.saveDescription()
+	return err
+}
+
+// text handles a text message: its type first, then the message of that
+// type, with no unknown fields. A type that is not ours closes the upload
+// with 1003; a meta message that is refused gets an error event.
+func (pub *publisher) text(ctx context.Context, conn *websocket.Conn, data []byte) error {
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
 		return errBadMessage
 	}
-	return pub.media(data)
+	switch head.Type {
+	case typeEnd:
+		var e clientEvent
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			return errBadMessage
+		}
+		return errEnd
+	case typeMeta:
+		return pub.onMeta(ctx, conn, data)
+	case typeThumbnail:
+		return pub.thumbnail(data)
+	}
+	return errBadMessage
 }
 
 // ack lets notify tell the publisher that the server holds the stream's
@@ -362,6 +387,11 @@ func (pub *publisher) notify(ctx context.Context, conn *websocket.Conn, done <-c
 				}
 			}
 			viewersDue.Reset(250 * time.Millisecond)
+		case <-pub.meta.changed:
+			d, _ := pub.meta.current()
+			if err := send(ctx, conn, timeout, newMeta(d)); err != nil {
+				return
+			}
 		case <-pub.ackCh:
 			since := pub.unacked.Swap(0) // before acked: the ack covers it
 			if n := pub.acked.Load(); n != lastAck {

@@ -35,6 +35,10 @@ type Recording struct {
 	// Thumbnail is the URL of the recording's thumbnail, the broadcast's
 	// last (see BroadcastInfo.Thumbnail); empty when it has none.
 	Thumbnail string `json:"thumbnail,omitempty"`
+	// Title and Description are the broadcast's, as last set (see
+	// Description); empty when none was.
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // Recordings returns room's recordings, newest first.
@@ -56,23 +60,25 @@ func (p *Plugin) Recordings(room string) ([]Recording, error) {
 func (p *Plugin) recording(m record.Meta) Recording {
 	container, codecs := describeMIME(m.MIMEType)
 	return Recording{
-		Container:  container,
-		Codecs:     codecs,
-		ID:         m.Broadcast,
-		Room:       m.Room,
-		MIMEType:   m.MIMEType,
-		Start:      m.Start,
-		End:        m.End,
-		Duration:   m.Duration,
-		DurationMs: m.Duration.Milliseconds(),
-		Bytes:      m.Bytes,
-		Live:       m.Live() && !m.Recovering,
-		Seekable:   m.Sealed,
-		Failed:     m.Failed != "",
-		CutShort:   m.CutShort,
-		Recovering: m.Recovering,
-		URL:        p.playbackURL(m.Room, m.Broadcast),
-		Thumbnail:  p.recordingThumbnailURL(m.Room, m.Broadcast),
+		Container:   container,
+		Codecs:      codecs,
+		ID:          m.Broadcast,
+		Room:        m.Room,
+		MIMEType:    m.MIMEType,
+		Start:       m.Start,
+		End:         m.End,
+		Duration:    m.Duration,
+		DurationMs:  m.Duration.Milliseconds(),
+		Bytes:       m.Bytes,
+		Live:        m.Live() && !m.Recovering,
+		Seekable:    m.Sealed,
+		Failed:      m.Failed != "",
+		CutShort:    m.CutShort,
+		Recovering:  m.Recovering,
+		URL:         p.playbackURL(m.Room, m.Broadcast),
+		Thumbnail:   p.recordingThumbnailURL(m.Room, m.Broadcast),
+		Title:       m.Title,
+		Description: m.Description,
 	}
 }
 
@@ -149,6 +155,7 @@ func (p *Plugin) clusterNode() cluster.Node {
 		Events:       viewerEvents{},
 		RecordingURL: p.playbackURL,
 		Stop:         p.stopLocal,
+		Describe:     p.describeLocal,
 		Orphaned:     p.sealOrphan,
 	}
 }

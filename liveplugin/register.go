@@ -157,7 +157,7 @@ func Register(r Router, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("liveplugin: views: %w", err)
 	}
 	if cfg.Cluster == nil {
-		p.rooms = cluster.NewLocal(p.hub, p.stopLocal)
+		p.rooms = cluster.NewLocal(p.hub, p.stopLocal, p.describeLocal)
 	} else if p.rooms, err = cfg.Cluster.Rooms(p.clusterNode()); err != nil {
 		return nil, fmt.Errorf("liveplugin: cluster: %w", err)
 	}

@@ -54,6 +54,9 @@ func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
 		URL:       p.WatchURL(in.Room),
 		Thumbnail: p.liveThumbnailURL(in.Room, in.ID),
 
+		Title:       in.Title,
+		Description: in.Description,
+
 		Reconnecting: in.PublisherLost,
 		Audience:     p.reports.summary(in.Room),
 	}

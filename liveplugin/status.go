@@ -17,8 +17,10 @@ import (
 // node computes the changes once for all its subscribers, from the same
 // listing as GET /rooms, when a broadcast goes live or ends on this node
 // and every StatusInterval (which catches other nodes' rooms, the viewer
-// counts and new thumbnails). Subscribers get the changes through bounded
-// buffers: one that falls statusBuffer messages behind is dropped, and its browser
+// counts and new thumbnails). A live room whose publisher drops or returns,
+// or whose title or description changes, is sent again as a live event.
+// Subscribers get the changes through bounded buffers: one
+// that falls statusBuffer messages behind is dropped, and its browser
 // reconnects and starts again from a snapshot.
 
 // The defaults of the status feed's Config fields.
@@ -98,6 +100,7 @@ type roomState struct {
 	viewers      int
 	reconnecting bool
 	thumbnail    string // its URL, which changes with the image
+	title, desc  string
 }
 
 // statusFeed computes the rooms' changes and fans them out. refreshMu
@@ -210,7 +213,7 @@ func (f *statusFeed) changes(live []BroadcastInfo) []statusMsg {
 	now := make(map[string]roomState, len(live))
 	var msgs []statusMsg
 	for _, b := range live {
-		st := roomState{id: b.ID, viewers: b.Viewers, reconnecting: b.Reconnecting, thumbnail: b.Thumbnail}
+		st := roomState{id: b.ID, viewers: b.Viewers, reconnecting: b.Reconnecting, thumbnail: b.Thumbnail, title: b.Title, desc: b.Description}
 		now[b.Room] = st
 		if f.last == nil {
 			continue // nobody to tell: the listing starts here
@@ -219,7 +222,7 @@ func (f *statusFeed) changes(live []BroadcastInfo) []statusMsg {
 		switch {
 		case ok && old.id != b.ID:
 			msgs = append(msgs, f.endedMsg(b.Room, old.id), liveMsg(b))
-		case !ok || old.reconnecting != st.reconnecting || old.thumbnail != st.thumbnail:
+		case !ok || old.reconnecting != st.reconnecting || old.thumbnail != st.thumbnail || old.title != st.title || old.desc != st.desc:
 			msgs = append(msgs, liveMsg(b))
 		case old.viewers != st.viewers:
 			msgs = append(msgs, sseFrame(b.Room, "viewers", statusViewers{Room: b.Room, Broadcast: b.ID, Viewers: b.Viewers}))

@@ -88,6 +88,7 @@ func (p *Plugin) upload(c echo.Context) error {
 		takeover: make(chan *websocket.Conn),
 		ended:    make(chan struct{}),
 		stop:     make(chan string, 1),
+		meta:     newPubMeta(),
 		ackCh:    make(chan struct{}, 1),
 		claimed:  c.QueryParam("mime"),
 		// A token bucket in bytes: MaxBitrate/8 per second, bursts of

@@ -154,6 +154,7 @@ func (o *origin) handOver(st *cluster.State, req handoverRequest, reply string) 
 	e.Node, e.Epoch = req.Node, e.Epoch+1
 	in := o.b.Info()
 	e.MIME, e.Bytes, e.Lost, e.Viewers = in.MIMEType, in.Bytes, in.PublisherLost, in.Viewers
+	e.Title, e.Description = in.Title, in.Description
 	val, _ := json.Marshal(e)
 	ctx, cancel := context.WithTimeout(context.Background(), o.r.opts.RequestTimeout)
 	defer cancel()
@@ -273,6 +274,7 @@ func (r *rooms) Takeover(ctx context.Context, room, token string, shared func(ro
 	// As the old origin stood, whatever the relay had applied: the new
 	// publisher's SetPublisherLost(false) then tells every node resumed.
 	b.SetPublisherLost(m.Lost)
+	b.SetDescription(st.Title, st.Description)
 	e := v
 	e.Node, e.Epoch = r.opts.Name, m.Epoch
 	o := newOrigin(r, b, e, m.Rev, m.NextSeq-1)

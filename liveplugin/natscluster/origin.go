@@ -170,6 +170,18 @@ func (o *origin) SetPublisherLost(lost bool) {
 	o.kickRenew()
 }
 
+// SetDescription implements cluster.Origin: the registry entry, which
+// every node reads, carries it from the next renewal, at once.
+func (o *origin) SetDescription(title, description string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.stopped {
+		return
+	}
+	o.b.SetDescription(title, description)
+	o.kickRenew()
+}
+
 // Info implements cluster.Origin.
 func (o *origin) Info() hub.Info { return o.b.Info() }
 
@@ -442,6 +454,7 @@ func (o *origin) heartbeat() {
 func (o *origin) renew() {
 	in := o.b.Info()
 	o.e.MIME, o.e.Bytes, o.e.Lost, o.e.Viewers = in.MIMEType, in.Bytes, in.PublisherLost, in.Viewers
+	o.e.Title, o.e.Description = in.Title, in.Description
 	val, _ := json.Marshal(o.e)
 	// Not o.ctx: an update cancelled in flight may still be applied, and
 	// then o.rev would be stale for a handover or End.

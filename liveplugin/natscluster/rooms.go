@@ -33,6 +33,9 @@ type entry struct {
 	Bytes   int64     `json:"bytes"`
 	Lost    bool      `json:"lost,omitempty"`
 	Token   string    `json:"token"` // hex SHA-256 of the resume token
+	// Title and Description are the broadcast's (Origin.SetDescription).
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // cached is an entry as this node last saw it.
@@ -71,6 +74,7 @@ type rooms struct {
 	status chan nats.Status
 	hsub   *nats.Subscription // handover requests to this node
 	ssub   *nats.Subscription // stop requests to this node
+	dsub   *nats.Subscription // describe requests to this node
 
 	mu      sync.Mutex
 	reg     map[string]*cached
@@ -138,6 +142,15 @@ func newRooms(c *Cluster, n cluster.Node) (*rooms, error) {
 	}
 	r.ssub, err = c.nc.Subscribe(r.subject("node", o.Name, "stop"), r.onStop)
 	if err != nil {
+		_ = r.hsub.Unsubscribe()
+		_ = w.Stop()
+		c.nc.RemoveStatusListener(r.status)
+		r.cancel()
+		return nil, fmt.Errorf("natscluster: subscribe: %w", err)
+	}
+	r.dsub, err = c.nc.Subscribe(r.subject("node", o.Name, "describe"), r.onDescribe)
+	if err != nil {
+		_ = r.ssub.Unsubscribe()
 		_ = r.hsub.Unsubscribe()
 		_ = w.Stop()
 		c.nc.RemoveStatusListener(r.status)
@@ -466,6 +479,8 @@ func info(room string, c *cached) hub.Info {
 		Viewers:       c.Viewers,
 		Bytes:         c.Bytes,
 		PublisherLost: c.Lost,
+		Title:         c.Title,
+		Description:   c.Description,
 	}
 }
 
@@ -510,6 +525,7 @@ func (r *rooms) Close() error {
 		r.n.Hub.Close()
 		_ = r.hsub.Unsubscribe()
 		_ = r.ssub.Unsubscribe()
+		_ = r.dsub.Unsubscribe()
 		r.cancel()
 		r.wg.Wait()
 		r.nc.RemoveStatusListener(r.status)

@@ -81,6 +81,11 @@ type Rooms interface {
 	// and calls its Node.Stop. It returns hub.ErrNotLive when no node
 	// holds a broadcast of the room, once the publisher was told.
 	Stop(ctx context.Context, room, reason string) error
+	// Describe sets the title and description of room's live broadcast,
+	// wherever its publisher is: it reaches the node that holds the
+	// publisher and calls its Node.Describe. It returns hub.ErrNotLive
+	// when no node holds a broadcast of the room.
+	Describe(ctx context.Context, room, title, description string) error
 	// Stats returns the hub counters of this node.
 	Stats() hub.Stats
 	// Viewers returns the viewers on this node.
@@ -105,6 +110,9 @@ type Origin interface {
 	// Write appends the next bytes of the stream with the offsets of the
 	// join points they hold (see hub.Broadcast.Write).
 	Write(p []byte, syncs []int64)
+	// SetDescription sets the broadcast's title and description, which
+	// Info reports on every node.
+	SetDescription(title, description string)
 	// SetPublisherLost tells every viewer that the publisher dropped
 	// (reconnecting) or is back (resumed).
 	SetPublisherLost(lost bool)
@@ -163,6 +171,10 @@ type State struct {
 	Claimed string
 	// Token is the resume token, which the broadcast keeps.
 	Token string
+	// Title and Description are the broadcast's (see
+	// Origin.SetDescription).
+	Title       string
+	Description string
 }
 
 // RecordingState says what became of a recording at a handover.
@@ -228,6 +240,10 @@ type Node struct {
 	// reason; it returns hub.ErrNotLive when this node holds none. It
 	// must not block.
 	Stop func(room, reason string) error
+	// Describe sets the title and description of room's broadcast whose
+	// publisher this node holds; it returns hub.ErrNotLive when this node
+	// holds none. It must not block.
+	Describe func(room, title, description string) error
 	// Orphaned is called, on one node only, with a broadcast whose origin
 	// vanished (its node died or lost the registry) after its viewers were
 	// told it ended: the plugin seals what it recorded, if it sees the

@@ -11,14 +11,24 @@ import (
 // takeover never happens, since the node that holds a broadcast's
 // publisher is the only node.
 type Local struct {
-	h    *hub.Hub
-	stop func(room, reason string) error
+	h        *hub.Hub
+	stop     func(room, reason string) error
+	describe func(room, title, description string) error
 }
 
-// NewLocal returns the Rooms of one process, kept in h; stop is its
-// Node.Stop (nil: Stop always answers hub.ErrNotLive).
-func NewLocal(h *hub.Hub, stop func(room, reason string) error) *Local {
-	return &Local{h: h, stop: stop}
+// NewLocal returns the Rooms of one process, kept in h; stop and
+// describe are its Node.Stop and Node.Describe (nil: Stop or Describe
+// always answers hub.ErrNotLive).
+func NewLocal(h *hub.Hub, stop func(room, reason string) error, describe func(room, title, description string) error) *Local {
+	return &Local{h: h, stop: stop, describe: describe}
+}
+
+// Describe implements Rooms: the publisher is on this node, if anywhere.
+func (l *Local) Describe(_ context.Context, room, title, description string) error {
+	if l.describe == nil {
+		return hub.ErrNotLive
+	}
+	return l.describe(room, title, description)
 }
 
 // Stop implements Rooms: the publisher is on this node, if anywhere.

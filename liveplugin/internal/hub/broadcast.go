@@ -18,6 +18,10 @@ type Info struct {
 	// PublisherLost is true while the publisher's connection is down and
 	// the broadcast waits for it to resume.
 	PublisherLost bool
+	// Title and Description are the broadcast's, as last set with
+	// SetDescription; empty until then.
+	Title       string
+	Description string
 }
 
 // chunk is a piece of the stream at an absolute offset. Its data is shared
@@ -54,6 +58,8 @@ type Broadcast struct {
 	endMsg  Message
 	lost    bool // the publisher's connection is down
 	others  int  // viewers on other nodes (SetOtherViewers)
+	title   string
+	desc    string
 }
 
 // Room returns the room of the broadcast.
@@ -75,7 +81,17 @@ func (b *Broadcast) Info() Info {
 		Bytes:    b.end,
 
 		PublisherLost: b.lost,
+		Title:         b.title,
+		Description:   b.desc,
 	}
+}
+
+// SetDescription sets the broadcast's title and description, which Info
+// reports. The hub does not check them: the caller has.
+func (b *Broadcast) SetDescription(title, description string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.title, b.desc = title, description
 }
 
 // Init returns the MIME type and init segment, or ok false before SetInit.

@@ -35,6 +35,10 @@ type Meta struct {
 	// MIMEType is the media type the publisher declared, with codecs. It
 	// names the container of the media file: see [Meta.Ext].
 	MIMEType string `json:"mimeType"`
+	// Title and Description are the broadcast's title and description,
+	// as last set (see [Writer.SetDescription]); empty when none was.
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
 	// Start is when the broadcast started.
 	Start time.Time `json:"start"`
 	// End is when the broadcast ended; zero while recording, and for a

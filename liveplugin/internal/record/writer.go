@@ -102,6 +102,29 @@ func (w *Writer) sync() error {
 	return nil
 }
 
+// SetDescription sets the recording's Title and Description and, when
+// they changed, rewrites the sidecar at once, so that they survive a
+// crash. Like Write, it is for the owner only. A sidecar that cannot be
+// written is reported; Finish writes the description with the rest. After
+// Finish it returns ErrClosed.
+func (w *Writer) SetDescription(title, description string) error {
+	if w.finished {
+		return fmt.Errorf("record: describe %s: %w", w.key, ErrClosed)
+	}
+	w.metaMu.Lock()
+	same := w.meta.Title == title && w.meta.Description == description
+	w.meta.Title, w.meta.Description = title, description
+	m := w.meta
+	w.metaMu.Unlock()
+	if same {
+		return nil
+	}
+	if err := w.s.writeMeta(m); err != nil {
+		return fmt.Errorf("record: describe %s: %w", w.key, err)
+	}
+	return nil
+}
+
 // Meta returns a snapshot of the recording's Meta; Bytes counts the bytes
 // accepted so far. Meta is safe for concurrent use, also with the owner's
 // calls.

@@ -79,6 +79,8 @@ type Status struct {
 	MIMEType  string
 	StartedAt time.Time
 	Viewers   int
+	// Title and Description are the live broadcast's; empty when unset.
+	Title, Description string
 }
 
 // Recording describes one broadcast's recording; URL plays it.
@@ -90,6 +92,7 @@ type Recording struct {
 	URL        string
 	Live       bool   // still being recorded
 	Thumbnail  string // URL of its thumbnail; "" for none
+	Title      string // the broadcast's title, if it had one
 }
 
 // RoomSummary is one entry of the rooms page: a room that is live now.
@@ -98,6 +101,7 @@ type RoomSummary struct {
 	Viewers   int
 	StartedAt time.Time
 	Thumbnail string // URL of the live broadcast's thumbnail; "" for none
+	Title     string // the broadcast's title, if it has one
 }
 
 // PartialData is the data the player and broadcaster partials take; an app
