@@ -141,16 +141,9 @@ func (p *Plugin) Describe(ctx context.Context, room string, d Description) error
 // describeLocal sets the description of room's broadcast whose publisher
 // is on this node: the cluster's Node.Describe.
 func (p *Plugin) describeLocal(room, title, description string) error {
-	p.sessions.mu.Lock()
-	pub := p.sessions.m[room]
-	p.sessions.mu.Unlock()
+	pub := p.localPublisher(room)
 	if pub == nil {
 		return hub.ErrNotLive
-	}
-	select {
-	case <-pub.ended:
-		return hub.ErrNotLive
-	default:
 	}
 	pub.setDescription(Description{Title: title, Description: description})
 	return nil

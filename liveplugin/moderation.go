@@ -50,19 +50,29 @@ func cleanReason(reason string) string {
 	return reason[:cut]
 }
 
-// stopLocal tells room's publisher on this node, if any, to end the
-// broadcast for reason: the cluster's Node.Stop.
-func (p *Plugin) stopLocal(room, reason string) error {
+// localPublisher returns room's publisher on this node, or nil when there
+// is none or its broadcast has ended.
+func (p *Plugin) localPublisher(room string) *publisher {
 	p.sessions.mu.Lock()
 	pub := p.sessions.m[room]
 	p.sessions.mu.Unlock()
 	if pub == nil {
-		return hub.ErrNotLive
+		return nil
 	}
 	select {
 	case <-pub.ended:
-		return hub.ErrNotLive
+		return nil
 	default:
+		return pub
+	}
+}
+
+// stopLocal tells room's publisher on this node, if any, to end the
+// broadcast for reason: the cluster's Node.Stop.
+func (p *Plugin) stopLocal(room, reason string) error {
+	pub := p.localPublisher(room)
+	if pub == nil {
+		return hub.ErrNotLive
 	}
 	select {
 	case pub.stop <- reason:

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/amlive/amlive/liveplugin/internal/hub"
 )
@@ -29,38 +27,11 @@ type describeRequest struct {
 
 // Describe implements cluster.Rooms.
 func (r *rooms) Describe(ctx context.Context, room, title, description string) error {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.RequestTimeout)
-	defer cancel()
-	ent, err := r.kv.Get(ctx, room)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return hub.ErrNotLive
-	}
-	if err != nil {
-		return fmt.Errorf("natscluster: describe %s: %w", room, err)
-	}
-	var v entry
-	if err := json.Unmarshal(ent.Value(), &v); err != nil {
-		return fmt.Errorf("natscluster: describe %s: %w", room, err)
-	}
-	if v.Node == r.opts.Name {
-		return r.describeHere(room, v.ID, title, description)
-	}
-	data, _ := json.Marshal(describeRequest{Room: room, ID: v.ID, Title: title, Description: description})
-	m, err := r.nc.RequestWithContext(ctx, r.subject("node", v.Node, "describe"), data)
-	if err != nil {
-		return fmt.Errorf("natscluster: describe %s on node %s: %w", room, v.Node, err)
-	}
-	var rep stopReply
-	if err := json.Unmarshal(m.Data, &rep); err != nil {
-		return fmt.Errorf("natscluster: describe %s: %w", room, errBadFrame)
-	}
-	switch {
-	case rep.NotLive:
-		return hub.ErrNotLive
-	case rep.Err != "":
-		return fmt.Errorf("natscluster: describe %s on node %s: %s", room, v.Node, rep.Err)
-	}
-	return nil
+	return r.atOrigin(ctx, "describe", room,
+		func(id string) error { return r.describeHere(room, id, title, description) },
+		func(id string) any {
+			return describeRequest{Room: room, ID: id, Title: title, Description: description}
+		})
 }
 
 // describeHere hands the title of broadcast id of room to this node's

@@ -34,6 +34,17 @@ type stopReply struct {
 
 // Stop implements cluster.Rooms.
 func (r *rooms) Stop(ctx context.Context, room, reason string) error {
+	return r.atOrigin(ctx, "stop", room,
+		func(id string) error { return r.stopHere(room, id, reason) },
+		func(id string) any { return stopRequest{Room: room, ID: id, Reason: reason} })
+}
+
+// atOrigin runs the command verb ("stop", "describe") on the node that
+// holds room's publisher, found in the registry: here when this node
+// holds it, else as a request on <Prefix>.node.<origin>.<verb>, which
+// that node answers with a stopReply. It returns hub.ErrNotLive when no
+// node holds a broadcast of the room.
+func (r *rooms) atOrigin(ctx context.Context, verb, room string, here func(id string) error, request func(id string) any) error {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.RequestTimeout)
 	defer cancel()
 	ent, err := r.kv.Get(ctx, room)
@@ -41,29 +52,29 @@ func (r *rooms) Stop(ctx context.Context, room, reason string) error {
 		return hub.ErrNotLive
 	}
 	if err != nil {
-		return fmt.Errorf("natscluster: stop %s: %w", room, err)
+		return fmt.Errorf("natscluster: %s %s: %w", verb, room, err)
 	}
 	var v entry
 	if err := json.Unmarshal(ent.Value(), &v); err != nil {
-		return fmt.Errorf("natscluster: stop %s: %w", room, err)
+		return fmt.Errorf("natscluster: %s %s: %w", verb, room, err)
 	}
 	if v.Node == r.opts.Name {
-		return r.stopHere(room, v.ID, reason)
+		return here(v.ID)
 	}
-	data, _ := json.Marshal(stopRequest{Room: room, ID: v.ID, Reason: reason})
-	m, err := r.nc.RequestWithContext(ctx, r.subject("node", v.Node, "stop"), data)
+	data, _ := json.Marshal(request(v.ID))
+	m, err := r.nc.RequestWithContext(ctx, r.subject("node", v.Node, verb), data)
 	if err != nil {
-		return fmt.Errorf("natscluster: stop %s on node %s: %w", room, v.Node, err)
+		return fmt.Errorf("natscluster: %s %s on node %s: %w", verb, room, v.Node, err)
 	}
 	var rep stopReply
 	if err := json.Unmarshal(m.Data, &rep); err != nil {
-		return fmt.Errorf("natscluster: stop %s: %w", room, errBadFrame)
+		return fmt.Errorf("natscluster: %s %s: %w", verb, room, errBadFrame)
 	}
 	switch {
 	case rep.NotLive:
 		return hub.ErrNotLive
 	case rep.Err != "":
-		return fmt.Errorf("natscluster: stop %s on node %s: %s", room, v.Node, rep.Err)
+		return fmt.Errorf("natscluster: %s %s on node %s: %s", verb, room, v.Node, rep.Err)
 	}
 	return nil
 }

@@ -444,19 +444,26 @@ func (s *Store) writeMeta(m Meta) (err error) {
 		return err
 	}
 	b = append(b, '\n')
-	dir := filepath.Join(s.dir, m.Room)
 	// The leading dot keeps temporary names out of ValidName's space.
-	f, err := os.CreateTemp(dir, "."+m.Broadcast+metaExt+".*.tmp")
+	return replaceFile(filepath.Join(s.dir, m.Room), "."+m.Broadcast+metaExt+".*.tmp", s.metaPath(m.Room, m.Broadcast), b)
+}
+
+// replaceFile replaces the file final, in dir, with data atomically: a
+// temporary file named after pattern (os.CreateTemp) in dir, fsync,
+// rename, fsync of the directory. On failure the temporary file is
+// removed, best effort: a stray one is pruned later.
+func replaceFile(dir, pattern, final string, data []byte) (err error) {
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			_ = f.Close()           // already failing; the file is discarded
-			_ = os.Remove(f.Name()) // best effort; List ignores strays
+			_ = os.Remove(f.Name()) // best effort
 		}
 	}()
-	if _, err := f.Write(b); err != nil {
+	if _, err := f.Write(data); err != nil {
 		return err
 	}
 	if err := f.Chmod(filePerm); err != nil {
@@ -468,7 +475,7 @@ func (s *Store) writeMeta(m Meta) (err error) {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), s.metaPath(m.Room, m.Broadcast)); err != nil {
+	if err := os.Rename(f.Name(), final); err != nil {
 		return err
 	}
 	syncDir(dir)

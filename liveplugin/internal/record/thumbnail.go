@@ -44,33 +44,7 @@ func (s *Store) WriteThumbnail(room, id string, data []byte) (err error) {
 	}
 	// The leading dot keeps temporary names out of ValidName's space;
 	// tempOwner knows them, so recovery and Prune remove leftovers.
-	f, err := os.CreateTemp(dir, "."+id+thumbExt+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()           // already failing; the file is discarded
-			_ = os.Remove(f.Name()) // best effort; a stray temp is pruned later
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(filePerm); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), s.thumbPath(room, id)); err != nil {
-		return err
-	}
-	syncDir(dir)
-	return nil
+	return replaceFile(dir, "."+id+thumbExt+".*.tmp", s.thumbPath(room, id), data)
 }
 
 // OpenThumbnail opens the thumbnail of broadcast id in room for reading,
