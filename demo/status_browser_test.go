@@ -148,7 +148,7 @@ func TestBrowserPagesFollowTheBroadcast(t *testing.T) {
 	pv := chrometest.Eval[pluginView](bob, fmt.Sprintf(`({
   user: document.querySelector('header [data-testid="account"]')?.dataset.user ?? null,
   home: Boolean(document.querySelector('header a[href="/"]')?.checkVisibility()),
-  length: document.querySelector('[data-amlive-broadcast=%q]')?.children[1].innerText.trim() ?? '',
+  length: document.querySelector('[data-amlive-broadcast=%q]')?.querySelector('[data-amlive-field="duration"]')?.innerText.trim() ?? '',
   icon: %s,
 })`, rec.ID, jsHasIcon))
 	if pv.User != "bob" || !pv.Home {
