@@ -179,7 +179,7 @@ func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err err
 	var stop watchResult
 	wg.Go(func() { stop = pub.watch(conn, done, activity) }) // exits once done is closed or it stopped the upload
 
-	ready := newReady(pub.b.ID(), pub.token, max(p.cfg.ResumeGrace, 0), pub.total)
+	ready := newReady(pub.b.ID(), pub.token, max(p.cfg.ResumeGrace, 0), pub.total, p.cfg.MaxThumbnailBytes, p.cfg.ThumbnailInterval)
 	if err := send(ctx, conn, p.cfg.WriteTimeout, ready); err != nil {
 		stopHelpers()
 		wg.Wait()
