@@ -97,7 +97,7 @@ func TestBroadcast(t *testing.T) {
 	}
 	if r := bob.get("/"); !strings.Contains(r.Body, `data-testid="live-entry" data-room="alice"`) {
 		t.Errorf("home page while alice is live lacks her entry:\n%s", r.Body)
-	} else if !strings.Contains(r.Body, `data-amlive-field="title">Morning &lt;Q&amp;A&gt;</span>`) ||
+	} else if !strings.Contains(r.Body, `data-amlive-field="title" dir="auto">Morning &lt;Q&amp;A&gt;</span>`) ||
 		!strings.Contains(r.Body, `<img src="`+html.EscapeString(b.Thumbnail)+`"`) {
 		t.Errorf("home page's entry for alice lacks her title or thumbnail %s:\n%s", b.Thumbnail, r.Body)
 	}
@@ -128,7 +128,7 @@ func TestBroadcast(t *testing.T) {
 
 	if r := bob.get("/"); !strings.Contains(r.Body, `data-testid="recent-entry" data-room="alice" data-broadcast="`+rec.ID+`"`) {
 		t.Errorf("home page lacks alice's recording")
-	} else if !strings.Contains(r.Body, `data-testid="recent-title">Morning &lt;Q&amp;A&gt;</span>`) ||
+	} else if !strings.Contains(r.Body, `data-testid="recent-title" dir="auto">Morning &lt;Q&amp;A&gt;</span>`) ||
 		rec.Thumbnail == "" || !strings.Contains(r.Body, `<img src="`+html.EscapeString(rec.Thumbnail)+`"`) {
 		t.Errorf("home page's recording of alice lacks its title or thumbnail %q", rec.Thumbnail)
 	}
