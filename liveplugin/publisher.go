@@ -69,7 +69,8 @@ type publisher struct {
 
 	conn *websocket.Conn // the connection being served, for recordFailed
 
-	thumbAt time.Time // when the last thumbnail was taken in (see thumbnail)
+	thumbAt time.Time   // when the last thumbnail was taken in (see thumbnail)
+	thumbc  chan []byte // the connection's thumbnail worker's input (see thumbnails)
 
 	bitrate *rate.Limiter // bytes of media
 	total   int64         // bytes of media received
@@ -190,6 +191,8 @@ func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err err
 		pub.meta.poke() // the page learns a title set while it was away
 	}
 	wg.Go(func() { pub.notify(ctx, conn, done) }) // after ready; exits once done is closed
+	pub.thumbc = make(chan []byte, 1)
+	wg.Go(func() { pub.thumbnails(conn, pub.thumbc, done) }) // exits once done is closed
 	pub.conn = conn
 	if pub.recErr != nil {
 		pub.sendRecordFailed() // again: the publisher may have missed it
@@ -328,7 +331,7 @@ func (pub *publisher) text(ctx context.Context, conn *websocket.Conn, data []byt
 	case typeMeta:
 		return pub.onMeta(ctx, conn, data)
 	case typeThumbnail:
-		return pub.thumbnail(data)
+		return pub.thumbnail(conn, data)
 	}
 	return errBadMessage
 }
