@@ -172,6 +172,8 @@ type Tab struct {
 	name string
 	ctx  context.Context
 
+	phone bool // opened by NewPhoneTab: touch emulation is on
+
 	// Diagnose, when set, is a JavaScript expression whose value WaitFor
 	// adds to its failure message, such as the state of a widget.
 	Diagnose string
