@@ -46,7 +46,8 @@ func checkSound(t *testing.T, tab *chrometest.Tab, when string, muted bool) {
 
 // TestBrowserPhone uses the plugin's pages on a phone (390 px wide, touch):
 // the broadcaster page goes live with a tap; the rooms page, the watch page
-// (live, then with the recordings table) and the broadcaster page have no
+// (live, then with the recordings table), the embed page and the
+// broadcaster page have no
 // horizontal scroll and only controls a finger can hit. The watch page's
 // player starts muted and plays; a tap on Unmute turns the sound on, the
 // choice survives a reload (the player starts with sound), and a tap on
@@ -118,6 +119,13 @@ func TestBrowserPhone(t *testing.T) {
 	w.WaitFor(jsLivePlaying, browserLiveTimeout)
 	checkSound(t, w, "reloaded after Mute", true)
 
+	// The embed page, as a site's <iframe> shows it on a phone.
+	emb := b.NewPhoneTab(t, "embed page")
+	emb.Diagnose = chrometest.PlayerSnapshotJS
+	emb.Navigate(room + "/embed")
+	emb.WaitFor(chrometest.PlayerIn("document", "live"), browserLiveTimeout)
+	chrometest.CheckPhoneLayout(t, emb, "the embed page, live")
+
 	if keep {
 		for _, s := range []struct {
 			tab  *chrometest.Tab
@@ -143,5 +151,5 @@ func TestBrowserPhone(t *testing.T) {
 	checkSound(t, ph, "a recording", true)
 	chrometest.CheckPhoneLayout(t, ph, "the watch page, with a recording")
 	chrometest.CheckPhoneLayout(t, bc, "the broadcaster page, ended")
-	chrometest.CheckNoPageErrors(t, rooms, bc, w, ph)
+	chrometest.CheckNoPageErrors(t, rooms, bc, w, emb, ph)
 }

@@ -174,11 +174,13 @@ const jsPhoneLayout = `(() => {
 
 // CheckPhoneLayout reports on tb (t.Error, so the test goes on) what
 // makes the tab's current page hard to use on a phone: a page wider than
-// the viewport (document.documentElement.scrollWidth > innerWidth),
-// naming the elements that stick out, and each visible control (link,
-// button, input, select, textarea) narrower or shorter than MinTarget,
-// naming it. Links in running text are exempt (WCAG 2.5.8). what names
-// the page in the messages. It returns the problems found.
+// the viewport (document.documentElement.scrollWidth > innerWidth; on a tab
+// of NewPhoneTab, > PhoneWidth, since a mobile browser widens innerWidth to
+// fit a page that overflows), naming the elements that stick out, and each
+// visible control (link, button, input, select, textarea) narrower or
+// shorter than MinTarget, naming it. Links in running text are exempt
+// (WCAG 2.5.8). what names the page in the messages. It returns the
+// problems found.
 func CheckPhoneLayout(tb testing.TB, tab *Tab, what string) []PhoneProblem {
 	tb.Helper()
 	width := 0
