@@ -1,13 +1,16 @@
 package liveplugin_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 
 	"github.com/amlive/amlive/internal/chrometest"
+	"github.com/amlive/amlive/internal/fixture"
 	"github.com/amlive/amlive/liveplugin"
 )
 
@@ -152,4 +155,39 @@ func TestBrowserPhone(t *testing.T) {
 	chrometest.CheckPhoneLayout(t, ph, "the watch page, with a recording")
 	chrometest.CheckPhoneLayout(t, bc, "the broadcaster page, ended")
 	chrometest.CheckNoPageErrors(t, rooms, bc, w, emb, ph)
+}
+
+// TestBrowserPhoneAutoplayRefused watches a live room on a phone whose
+// browser refuses to autoplay with sound, as phones do, for a viewer who
+// chose sound last time: the player falls back to playing muted, with the
+// Unmute button, and keeps the choice; a tap on Unmute (a user gesture)
+// turns the sound on.
+func TestBrowserPhoneAutoplayRefused(t *testing.T) {
+	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
+	srv := newBrowserServerWith(t, liveplugin.Config{Authorize: browserAllowAll})
+	ts := &testServer{URL: srv.url, p: srv.p}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*browserLiveTimeout)
+	defer cancel()
+	pub, _ := publish(t, ctx, ts, browserRoom)
+	for _, c := range fx.Chunks {
+		pub.send(t, ctx, websocket.MessageBinary, c)
+	}
+	chrometest.Until(t, browserLiveTimeout, "room live", func() bool { _, ok := srv.p.Status(browserRoom); return ok })
+
+	b := chrometest.NewWith(t, chromedp.Flag("autoplay-policy", "document-user-activation-required"))
+	w := b.NewPhoneTab(t, "watch page")
+	w.Diagnose = chrometest.PlayerSnapshotJS
+	w.Navigate(srv.url + "/live/")
+	chrometest.Eval[bool](w, `(localStorage.setItem('amlive.sound', 'on'), true)`)
+	w.Navigate(srv.url + "/live/" + browserRoom)
+	w.WaitFor(chrometest.PlayerIn("document", "live"), browserLiveTimeout)
+	w.WaitFor(jsLivePlaying, browserLiveTimeout)
+	checkSound(t, w, "sound chosen, autoplay with sound refused", true)
+	if got := chrometest.Eval[sound](w, jsSound); got.Stored != "on" {
+		t.Errorf("after the refusal, localStorage amlive.sound = %q; want on (the viewer's choice kept)", got.Stored)
+	}
+	w.Tap("[data-amlive-unmute]")
+	w.WaitFor(`!`+chrometest.PlayerJS+`.querySelector('video').muted && !`+chrometest.PlayerJS+`.querySelector('video').paused`, browserLiveTimeout)
+	checkSound(t, w, "after a tap on Unmute", false)
+	chrometest.CheckNoPageErrors(t, w)
 }
