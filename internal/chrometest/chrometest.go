@@ -119,10 +119,19 @@ type Browser struct {
 // there is no Chromium.
 func New(tb testing.TB) *Browser {
 	tb.Helper()
+	return NewWith(tb)
+}
+
+// NewWith is New with extra options after Flags, which override them: for
+// example chromedp.Flag("autoplay-policy", "document-user-activation-required"),
+// a browser that refuses to autoplay with sound, as phones do.
+func NewWith(tb testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
+	tb.Helper()
 	execPath := ExecPath(tb)
 	out := &tailBuffer{max: 16 << 10}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(execPath), chromedp.CombinedOutput(out))
 	opts = append(opts, Flags(tb.TempDir())...)
+	opts = append(opts, extra...)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	b := &Browser{ctx: ctx, cancel: cancel, allocCancel: allocCancel, out: out}
@@ -171,6 +180,8 @@ type Tab struct {
 	tb   testing.TB
 	name string
 	ctx  context.Context
+
+	phone bool // opened by NewPhoneTab: touch emulation is on
 
 	// Diagnose, when set, is a JavaScript expression whose value WaitFor
 	// adds to its failure message, such as the state of a widget.
