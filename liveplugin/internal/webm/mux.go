@@ -57,6 +57,7 @@ type Muxer struct {
 	video    uint64 // the video track's number, 0 without one
 	cluster  int64  // the current Cluster's timecode, in ms
 	open     bool   // a Cluster has been started
+	last     int64  // the latest block's timecode, in ms
 	wroteHdr bool
 }
 
@@ -151,18 +152,22 @@ func (m *Muxer) Starts(track uint64, ms int64, key bool) bool {
 }
 
 // Frame appends to dst the SimpleBlock of one encoded frame of track
-// (a number given to NewMuxer), at ms milliseconds from the stream's start
-// (never negative), preceded by the header of a Cluster of unknown size
-// when the frame starts one (see Starts), and by the stream header when
-// Header was not called yet. The caller keeps each track's timecodes
-// non-decreasing; a keyframe flag is set when key.
+// (a number given to NewMuxer), at ms milliseconds from the stream's start,
+// preceded by the header of a Cluster of unknown size when the frame starts
+// one (see Starts), and by the stream header when Header was not called
+// yet; a keyframe flag is set when key.
+//
+// The stream's block timecodes never decrease, whatever the track, as
+// Chromium's Media Source Extensions demand within a Cluster: a frame
+// earlier than the block before it (another track's, whose encoder was
+// quicker) is muxed at that block's time, never held back to reorder.
+// Negative times are muxed at 0.
 func (m *Muxer) Frame(dst []byte, track uint64, ms int64, key bool, frame []byte) []byte {
 	if !m.wroteHdr {
 		dst = m.Header(dst)
 	}
-	if ms < 0 {
-		ms = 0
-	}
+	ms = max(ms, m.last, 0)
+	m.last = ms
 	if m.Starts(track, ms, key) {
 		dst = ebml.AppendUnknownHeader(dst, idCluster, 8)
 		dst = ebml.AppendUint(dst, idTimecode, uint64(ms))
