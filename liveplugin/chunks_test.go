@@ -424,6 +424,12 @@ func TestChunkUploadResume(t *testing.T) {
 			if ready := pub.c.event(t, ctx, "ready"); !chunkBoundary(e.frames, ready.Offset) {
 				t.Errorf("resumed at offset %d, not at a chunk's end", ready.Offset)
 			}
+			if drops == 2 {
+				// The tracks message again, the same: accepted.
+				if err := pub.c.conn.Write(ctx, websocket.MessageText, e.tracks); err != nil {
+					t.Fatal(err)
+				}
+			}
 			continue
 		}
 		pub.send(ctx, m)
@@ -463,4 +469,48 @@ func chunkBoundary(fs []encFrame, off int64) bool {
 		n += int64(len(f.msg()))
 	}
 	return n == off
+}
+
+// TestChunkUploadAudioFirst: audio chunks before the first video frame are
+// acknowledged but not muxed, so the stream starts at a video keyframe.
+func TestChunkUploadAudioFirst(t *testing.T) {
+	e := encodedFixture(t, "vp8-opus-250ms-kf2s", 1_000_000)
+	ctx := testContext(t, 10*time.Second)
+	s := newServer(t, liveplugin.Config{Authorize: allowAll})
+	pub, _ := startChunks(t, ctx, s, e)
+	viewer := mustDial(t, ctx, s.ws("/live/alice/subscribe"))
+	pub.viewers(t, ctx, 1)
+	early := encFrame{track: 2, key: true, ts: e.frames[0].ts - 10_000, dur: 20_000, data: []byte{0xFC, 0xFF, 0xFE}}
+	msgs := [][]byte{early.msg()}
+	for _, f := range e.frames[:20] {
+		msgs = append(msgs, f.msg())
+	}
+	var n int64
+	for _, m := range msgs {
+		pub.send(t, ctx, websocket.MessageBinary, m)
+		n += int64(len(m))
+	}
+	if err := pub.waitFor(ctx, "the ack of every chunk", func() bool {
+		return slices.ContainsFunc(pub.events, func(ev event) bool { return ev.Type == "ack" && ev.Offset == n })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	viewer.waitBinary(t, ctx, e.frames[19].data)
+	_, got, _ := viewer.snapshot()
+	frames, key := streamFrames(t, got)
+	if !key || !slices.EqualFunc(frames, payloads(e.frames[:20]), bytes.Equal) {
+		t.Errorf("viewer got %d frames (keyframe first: %v); want the 20 from the first video frame", len(frames), key)
+	}
+}
+
+// TestChunkUploadContainers: a site that takes only MP4 refuses encoded
+// chunks, which are muxed into WebM.
+func TestChunkUploadContainers(t *testing.T) {
+	e := encodedFixture(t, "vp8-opus-250ms-kf2s", 0)
+	ctx := testContext(t, 10*time.Second)
+	s := newServer(t, liveplugin.Config{Authorize: allowAll, Containers: []string{"mp4"}})
+	pub, _ := startChunks(t, ctx, s, e)
+	if code, reason := pub.closed(t, ctx); code != liveplugin.StatusUnsupportedData || !strings.Contains(reason, "MP4") {
+		t.Errorf("closed with %d %q; want 4415 saying the site takes MP4", code, reason)
+	}
 }
