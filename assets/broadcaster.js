@@ -37,7 +37,8 @@
 // encoded chunk is sent as it leaves the encoder, to
 // upload?mime=application/x-amlive-chunks (a {"type":"tracks"} message first;
 // the server muxes the chunks into the same live WebM). While the socket is
-// backed up, video frames are dropped before the encoder. Elsewhere, and when
+// backed up (or the encoder falls behind), video frames are dropped before
+// the encoder, and the next frame encoded is a keyframe. Elsewhere, and when
 // no configuration is supported, MediaRecorder records as usual; mimeType
 // then says which path went live, and videoCodec names the WebCodecs codec.
 //
@@ -52,7 +53,9 @@
 // meta ({title, description} as the server applied them), setMeta({title,
 // description}),
 // audience ({viewers, medianDelay, p90Delay, stalling, droppedFrames} or null),
-// health ({bitrate (bytes/s), unackedBytes, unackedMs, reconnects}),
+// health ({bitrate (bytes/s), unackedBytes, unackedMs, reconnects, and with
+// WebCodecs encodedFrames and droppedFrames, the video frames encoded and
+// dropped before the encoder}),
 // lastError, source, start(), stop(), on(event, fn), destroy()}; the state is
 // mirrored in el.dataset.state and announced with the DOM events amlive:state
 // and amlive:viewers. States: idle, starting, live, reconnecting, stopping,
@@ -142,7 +145,7 @@
   // WC_HIGH_WATER: video frames are dropped before the encoder while the
   // socket (or the queue) holds more than this, so the delay stays small.
   const WC_HIGH_WATER = 256 * 1024;
-  const WC_MAX_ENCODE_QUEUE = 2; // frames waiting in the encoder: more are dropped
+  const WC_MAX_ENCODE_QUEUE = 4; // frames waiting in the encoder: more are dropped
 
   // webCodecsAvailable: the browser can encode a camera with WebCodecs.
   function webCodecsAvailable() {
@@ -212,6 +215,7 @@
       this.videoCodec = video.codec;
       this.tracks = { type: 'tracks', video: { codec: video.codec, width: video.width, height: video.height } };
       if (audio) this.tracks.audio = { codec: 'opus', sampleRate: 48000, numberOfChannels: audio.numberOfChannels };
+      this.encoded = 0; // video frames encoded
       this.dropped = 0; // video frames dropped before the encoder
       this.onchunk = null; // (ArrayBuffer)
       this.onerror = null; // (Error)
@@ -243,15 +247,23 @@
       const venc = new VideoEncoder({ output: (c) => this._output(CHUNK_VIDEO, c), error: fail });
       venc.configure(this._video);
       this._encoders.push(venc);
+      let needKey = true;
       this._read(this._vt, (frame) => {
         if (this._off[CHUNK_VIDEO] === null) this._off[CHUNK_VIDEO] = this._nowUs() - frame.timestamp;
         if (this._opts.backedUp() || venc.encodeQueueSize > WC_MAX_ENCODE_QUEUE) {
           this.dropped++;
+          // After a gap, an MSE player drops every frame up to the next
+          // keyframe: make it the next one.
+          needKey = true;
           return;
         }
-        const key = frame.timestamp - this._lastKey >= (this._opts.keyframeMs || 2000) * 1000;
-        if (key) this._lastKey = frame.timestamp;
+        const key = needKey || frame.timestamp - this._lastKey >= (this._opts.keyframeMs || 2000) * 1000;
+        if (key) {
+          this._lastKey = frame.timestamp;
+          needKey = false;
+        }
         venc.encode(frame, { keyFrame: key });
+        this.encoded++;
       }, fail);
       if (this._at) {
         let aenc = null;
@@ -828,6 +840,10 @@
         unackedBytes: s.unackedBytes,
         unackedMs: s.unacked.length ? now - s.unacked[0].sentAt : 0,
         reconnects: s.reconnects,
+        // WebCodecs only: frames encoded, and dropped before the encoder
+        // while the upload was backed up.
+        encodedFrames: s.recorder instanceof ChunkRecorder ? s.recorder.encoded : 0,
+        droppedFrames: s.recorder instanceof ChunkRecorder ? s.recorder.dropped : 0,
       };
       this._call('onHealth', this.health);
     }

@@ -158,12 +158,16 @@ func streamFrames(t *testing.T, msgs [][]byte) (frames [][]byte, keyStart bool) 
 	first := true
 	var last time.Duration
 	for _, ev := range evs {
+		if ev.Kind == webm.KindCluster {
+			last = ev.Timecode
+		}
 		if ev.Kind != webm.KindBlock {
 			continue
 		}
-		// Chromium's MSE refuses a block before the previous one.
+		// Chromium's MSE refuses, in a Cluster, a block before the
+		// previous one or before the Cluster.
 		if ev.Timecode < last {
-			t.Fatalf("block at %v after one at %v", ev.Timecode, last)
+			t.Fatalf("block at %v after one at %v in its Cluster", ev.Timecode, last)
 		}
 		last = ev.Timecode
 		if first && ev.Track == video.Number {

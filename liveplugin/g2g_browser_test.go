@@ -301,6 +301,11 @@ func testGlassToGlass(t *testing.T, e browser.Engine, opt g2gOptions) {
 		inTime = 2 * time.Minute
 	)
 	m := startG2G(t, e, opt)
+	t.Cleanup(func() {
+		var h any
+		_ = m.pub.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.health`, &h)
+		t.Logf("broadcaster's health: %v", h)
+	})
 	mark := m.mark()
 	g2gWait(t, m.viewer, fmt.Sprintf("%d frames", want), fmt.Sprintf(`g2g.samples.filter((s) => s.at >= (%s).at).length >= %d`, mark, want), g2gDiagnosis, inTime)
 	s := m.window(mark).stats()

@@ -157,22 +157,24 @@ func (m *Muxer) Starts(track uint64, ms int64, key bool) bool {
 // one (see Starts), and by the stream header when Header was not called
 // yet; a keyframe flag is set when key.
 //
-// The stream's block timecodes never decrease, whatever the track, as
-// Chromium's Media Source Extensions demand within a Cluster: a frame
-// earlier than the block before it (another track's, whose encoder was
-// quicker) is muxed at that block's time, never held back to reorder.
-// Negative times are muxed at 0.
+// Within a Cluster, block timecodes never decrease, whatever the track,
+// and are never before the Cluster's, as Chromium's Media Source
+// Extensions demand: a frame earlier than the block before it (another
+// track's, whose encoder was quicker) starts a Cluster at its own time,
+// rather than being held back to reorder or moved, which would break the
+// timing a player's decoder relies on. The caller keeps each track's
+// times non-decreasing. Negative times are muxed at 0.
 func (m *Muxer) Frame(dst []byte, track uint64, ms int64, key bool, frame []byte) []byte {
 	if !m.wroteHdr {
 		dst = m.Header(dst)
 	}
-	ms = max(ms, m.last, 0)
-	m.last = ms
-	if m.Starts(track, ms, key) {
+	ms = max(ms, 0)
+	if m.Starts(track, ms, key) || ms < m.last {
 		dst = ebml.AppendUnknownHeader(dst, idCluster, 8)
 		dst = ebml.AppendUint(dst, idTimecode, uint64(ms))
 		m.cluster, m.open = ms, true
 	}
+	m.last = ms
 	rel := int16(ms - m.cluster)
 	flags := byte(0)
 	if key {

@@ -9,9 +9,9 @@ import (
 
 // TestMuxer muxes frames of a video and an audio track and reads them back:
 // the header describes the tracks, a Cluster starts at each video keyframe
-// and each is a join point, a late audio frame is muxed at the previous
-// block's time, and a gap too long for a relative timecode starts a
-// Cluster.
+// and each is a join point, a late audio frame (before the previous
+// block) starts a Cluster that is not one, and a gap too long for a
+// relative timecode starts a Cluster.
 func TestMuxer(t *testing.T) {
 	m := NewMuxer([]MuxTrack{
 		{Number: 1, Type: Video, CodecID: "V_VP8", Width: 640, Height: 360},
@@ -26,7 +26,7 @@ func TestMuxer(t *testing.T) {
 	want := []struct {
 		ms      int64
 		cluster bool
-	}{{0, true}, {0, false}, {20, false}, {33, false}, {33, false}, {2000, true}, {2001, false}, {40000, true}}
+	}{{0, true}, {0, false}, {20, false}, {33, false}, {30, true}, {2000, true}, {2001, false}, {40000, true}}
 	var stream []byte
 	var starts []int64
 	for i, f := range in {
