@@ -237,6 +237,19 @@
       return Math.round((performance.now() - this._t0) * 1000);
     }
 
+    // _rebase sets, at a track's first frame (timestamp ts), what turns its
+    // timestamps into the stream's clock. Browsers stamp a stream's tracks
+    // on one capture clock: the first frame of either track sets one offset
+    // for both, which keeps them in sync (and a stale first frame shifts
+    // both alike). A track whose clock is not the other's (its first frame
+    // more than 1 s off) gets an offset of its own.
+    _rebase(track, ts) {
+      if (this._off[track] !== null) return;
+      const now = this._nowUs();
+      const other = this._off[track === CHUNK_VIDEO ? CHUNK_AUDIO : CHUNK_VIDEO];
+      this._off[track] = other !== null && Math.abs(ts + other - now) < 1000000 ? other : now - ts;
+    }
+
     start() {
       this.state = 'recording';
       const fail = (err) => {
@@ -249,7 +262,7 @@
       this._encoders.push(venc);
       let needKey = true;
       this._read(this._vt, (frame) => {
-        if (this._off[CHUNK_VIDEO] === null) this._off[CHUNK_VIDEO] = this._nowUs() - frame.timestamp;
+        this._rebase(CHUNK_VIDEO, frame.timestamp);
         if (this._opts.backedUp() || venc.encodeQueueSize > WC_MAX_ENCODE_QUEUE) {
           this.dropped++;
           // After a gap, an MSE player drops every frame up to the next
@@ -268,7 +281,7 @@
       if (this._at) {
         let aenc = null;
         this._read(this._at, (data) => {
-          if (this._off[CHUNK_AUDIO] === null) this._off[CHUNK_AUDIO] = this._nowUs() - data.timestamp;
+          this._rebase(CHUNK_AUDIO, data.timestamp);
           if (!aenc) {
             // Configured from the first data: the encoder takes what the
             // track gives.
