@@ -30,6 +30,18 @@
 // needs it), and deliver a chunk when a fragment completes, that is at each
 // keyframe (data-keyframe-ms, 2000 by default), whatever the timeslice.
 //
+// data-latency="low" (on the widget or around it) asks for low latency: where
+// WebCodecs and MediaStreamTrackProcessor exist, frames are encoded with
+// VideoEncoder (the first of VP8, VP9, AV1 the browser supports, realtime,
+// a keyframe every data-keyframe-ms) and AudioEncoder (Opus), and each
+// encoded chunk is sent as it leaves the encoder, to
+// upload?mime=application/x-amlive-chunks (a {"type":"tracks"} message first;
+// the server muxes the chunks into the same live WebM). While the socket is
+// backed up (or the encoder falls behind), video frames are dropped before
+// the encoder, and the next frame encoded is a keyframe. Elsewhere, and when
+// no configuration is supported, MediaRecorder records as usual; mimeType
+// then says which path went live, and videoCodec names the WebCodecs codec.
+//
 // The title and description fields may be filled before "Go live" and edited
 // during the broadcast: the broadcaster sends them ({"type":"meta",...}) after
 // the server's ready (again after a resume), and edits 1 s after typing stops
@@ -41,7 +53,9 @@
 // meta ({title, description} as the server applied them), setMeta({title,
 // description}),
 // audience ({viewers, medianDelay, p90Delay, stalling, droppedFrames} or null),
-// health ({bitrate (bytes/s), unackedBytes, unackedMs, reconnects}),
+// health ({bitrate (bytes/s), unackedBytes, unackedMs, reconnects, and with
+// WebCodecs encodedFrames and droppedFrames, the video frames encoded and
+// dropped before the encoder}),
 // lastError, source, start(), stop(), on(event, fn), destroy()}; the state is
 // mirrored in el.dataset.state and announced with the DOM events amlive:state
 // and amlive:viewers. States: idle, starting, live, reconnecting, stopping,
@@ -116,6 +130,224 @@
   const THUMB_QUALITY = 0.8;
   const THUMB_MAX_BYTES = 256 * 1024; // the server's default Config.MaxThumbnailBytes, until ready says
   const META_DEBOUNCE_MS = 1000; // a title edit is sent once typing stopped this long
+
+  // Low latency (WebCodecs): data-latency="low" on the widget or around it,
+  // where VideoEncoder, AudioEncoder and MediaStreamTrackProcessor exist,
+  // encodes frames with WebCodecs and sends each encoded chunk as it leaves
+  // the encoder (see ChunkRecorder), with ?mime=CHUNK_MIME.
+  const CHUNK_MIME = 'application/x-amlive-chunks';
+  // VIDEO_CODECS are tried in order with VideoEncoder.isConfigSupported.
+  const VIDEO_CODECS = ['vp8', 'vp09.00.10.08', 'av01.0.04M.08'];
+  const CHUNK_HEADER = 14; // track(1) flags(1) timestamp µs(8) duration µs(4)
+  const CHUNK_VIDEO = 1;
+  const CHUNK_AUDIO = 2;
+  const MAX_CHUNK_DURATION_US = 10000000;
+  // WC_HIGH_WATER: video frames are dropped before the encoder while the
+  // socket (or the queue) holds more than this, so the delay stays small.
+  const WC_HIGH_WATER = 256 * 1024;
+  const WC_MAX_ENCODE_QUEUE = 4; // frames waiting in the encoder: more are dropped
+
+  // webCodecsAvailable: the browser can encode a camera with WebCodecs.
+  function webCodecsAvailable() {
+    return (
+      typeof window.VideoEncoder === 'function' &&
+      typeof window.AudioEncoder === 'function' &&
+      typeof window.MediaStreamTrackProcessor === 'function'
+    );
+  }
+
+  // ChunkRecorder encodes a stream's first video and audio tracks with
+  // WebCodecs and hands out each encoded chunk, in the upload's chunk format,
+  // as soon as the encoder gives it. It stands in for a MediaRecorder in a
+  // Session: state, mimeType, start(), stop() (flushes the encoders, then
+  // onstop), and tracks, the {"type":"tracks"} message the server gets first.
+  // backedUp() says when the upload falls behind: video frames are then
+  // dropped before the encoder (the next encoded frames still decode), never
+  // encoded chunks; audio is never dropped.
+  class ChunkRecorder {
+    // create resolves to a ChunkRecorder for stream, or null when the
+    // browser's encoders support none of the configurations (then the
+    // caller falls back to MediaRecorder).
+    static async create(stream, opts) {
+      const vt = stream.getVideoTracks()[0];
+      const at = stream.getAudioTracks()[0] || null;
+      const vs = vt.getSettings ? vt.getSettings() : {};
+      const width = vs.width || 640;
+      const height = vs.height || 480;
+      let video = null;
+      for (const codec of VIDEO_CODECS) {
+        const cfg = {
+          codec,
+          width,
+          height,
+          bitrate: opts.videoBps,
+          framerate: vs.frameRate || 30,
+          latencyMode: 'realtime',
+        };
+        try {
+          const r = await VideoEncoder.isConfigSupported(cfg);
+          if (r && r.supported) {
+            video = cfg;
+            break;
+          }
+        } catch (e) {
+          /* try the next */
+        }
+      }
+      if (!video) return null;
+      let audio = null;
+      if (at) {
+        const as = at.getSettings ? at.getSettings() : {};
+        audio = { codec: 'opus', sampleRate: 48000, numberOfChannels: Math.min(Math.max(as.channelCount || 1, 1), 2), bitrate: 128000 };
+        try {
+          const r = await AudioEncoder.isConfigSupported(audio);
+          if (!r || !r.supported) return null;
+        } catch (e) {
+          return null;
+        }
+      }
+      return new ChunkRecorder(vt, at, video, audio, opts);
+    }
+
+    constructor(vt, at, video, audio, opts) {
+      this.mimeType = CHUNK_MIME;
+      this.state = 'inactive';
+      this.videoCodec = video.codec;
+      this.tracks = { type: 'tracks', video: { codec: video.codec, width: video.width, height: video.height } };
+      if (audio) this.tracks.audio = { codec: 'opus', sampleRate: 48000, numberOfChannels: audio.numberOfChannels };
+      this.encoded = 0; // video frames encoded
+      this.dropped = 0; // video frames dropped before the encoder
+      this.onchunk = null; // (ArrayBuffer)
+      this.onerror = null; // (Error)
+      this._vt = vt;
+      this._at = audio ? at : null;
+      this._video = video;
+      this._audio = audio;
+      this._opts = opts; // {keyframeMs, backedUp()}
+      this._t0 = performance.now();
+      this._off = [0, null, null]; // by track: what turns the encoder's timestamps into the stream's (µs)
+      this._lastKey = -Infinity; // timestamp of the last keyframe asked for
+      this._readers = [];
+      this._encoders = [];
+      this._stopped = null;
+    }
+
+    // _nowUs is the stream's clock, in µs since the recorder was made.
+    _nowUs() {
+      return Math.round((performance.now() - this._t0) * 1000);
+    }
+
+    // _rebase sets, at a track's first frame (timestamp ts), what turns its
+    // timestamps into the stream's clock. Browsers stamp a stream's tracks
+    // on one capture clock: the first frame of either track sets one offset
+    // for both, which keeps them in sync (and a stale first frame shifts
+    // both alike). A track whose clock is not the other's (its first frame
+    // more than 1 s off) gets an offset of its own.
+    _rebase(track, ts) {
+      if (this._off[track] !== null) return;
+      const now = this._nowUs();
+      const other = this._off[track === CHUNK_VIDEO ? CHUNK_AUDIO : CHUNK_VIDEO];
+      this._off[track] = other !== null && Math.abs(ts + other - now) < 1000000 ? other : now - ts;
+    }
+
+    start() {
+      this.state = 'recording';
+      const fail = (err) => {
+        if (this.state === 'inactive') return;
+        this.stop();
+        if (this.onerror) this.onerror(err);
+      };
+      const venc = new VideoEncoder({ output: (c) => this._output(CHUNK_VIDEO, c), error: fail });
+      venc.configure(this._video);
+      this._encoders.push(venc);
+      let needKey = true;
+      this._read(this._vt, (frame) => {
+        this._rebase(CHUNK_VIDEO, frame.timestamp);
+        if (this._opts.backedUp() || venc.encodeQueueSize > WC_MAX_ENCODE_QUEUE) {
+          this.dropped++;
+          // After a gap, an MSE player drops every frame up to the next
+          // keyframe: make it the next one.
+          needKey = true;
+          return;
+        }
+        const key = needKey || frame.timestamp - this._lastKey >= (this._opts.keyframeMs || 2000) * 1000;
+        if (key) {
+          this._lastKey = frame.timestamp;
+          needKey = false;
+        }
+        venc.encode(frame, { keyFrame: key });
+        this.encoded++;
+      }, fail);
+      if (this._at) {
+        let aenc = null;
+        this._read(this._at, (data) => {
+          this._rebase(CHUNK_AUDIO, data.timestamp);
+          if (!aenc) {
+            // Configured from the first data: the encoder takes what the
+            // track gives.
+            aenc = new AudioEncoder({ output: (c) => this._output(CHUNK_AUDIO, c), error: fail });
+            aenc.configure({ ...this._audio, sampleRate: data.sampleRate, numberOfChannels: data.numberOfChannels });
+            this._encoders.push(aenc);
+          }
+          aenc.encode(data);
+        }, fail);
+      }
+    }
+
+    // _read feeds each frame (or audio data) of track to use, then closes it.
+    _read(track, use, fail) {
+      const reader = new MediaStreamTrackProcessor({ track }).readable.getReader();
+      this._readers.push(reader);
+      const loop = async () => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          try {
+            if (this.state === 'recording') use(value);
+          } finally {
+            value.close();
+          }
+        }
+      };
+      loop().catch(fail);
+    }
+
+    // _output frames an encoded chunk for the upload.
+    _output(track, chunk) {
+      if (!this.onchunk) return;
+      const buf = new ArrayBuffer(CHUNK_HEADER + chunk.byteLength);
+      const dv = new DataView(buf);
+      dv.setUint8(0, track);
+      dv.setUint8(1, chunk.type === 'key' ? 1 : 0);
+      dv.setBigInt64(2, BigInt(Math.round(chunk.timestamp + (this._off[track] || 0))));
+      dv.setUint32(10, Math.min(Math.max(Math.round(chunk.duration || 0), 0), MAX_CHUNK_DURATION_US));
+      chunk.copyTo(new Uint8Array(buf, CHUNK_HEADER));
+      this.onchunk(buf);
+    }
+
+    // stop stops reading the tracks, flushes the encoders (their last
+    // chunks go to onchunk) and resolves once they are closed.
+    stop() {
+      if (this._stopped) return this._stopped;
+      this.state = 'inactive';
+      for (const r of this._readers) r.cancel().catch(() => {});
+      this._stopped = (async () => {
+        for (const enc of this._encoders) {
+          try {
+            if (enc.state === 'configured') await enc.flush();
+          } catch (e) {
+            /* closed by an error */
+          }
+          try {
+            if (enc.state !== 'closed') enc.close();
+          } catch (e) {
+            /* closed */
+          }
+        }
+      })();
+      return this._stopped;
+    }
+  }
 
   const publisherMessage = (code, reason) => closeMessage('publisher', code, reason);
 
@@ -283,6 +515,7 @@
       super(video, conf, 'idle');
       this.broadcast = '';
       this.mimeType = '';
+      this.videoCodec = ''; // the WebCodecs video codec of a low-latency broadcast, '' otherwise
       this.source = null;
       this.audience = null; // the latest audience event, while on air
       this.health = { bitrate: 0, unackedBytes: 0, unackedMs: 0, reconnects: 0 };
@@ -293,7 +526,7 @@
       this._healthSamples = []; // {at, handed}: the session's bytes handed at the last measures…
       this._healthSession = null; // …of this session
       this._scope.interval(() => this._measureHealth(), HEALTH_MS);
-      if (!chooseMime(null, '')) {
+      if (!chooseMime(null, '') && !webCodecsAvailable()) {
         this.state = 'unsupported';
         this.lastError = UNSUPPORTED;
       }
@@ -337,8 +570,9 @@
         if (!this.source && (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia)) {
           throw new UserError('Going live needs a secure page (https:// or localhost): this browser blocks the camera here.');
         }
+        const lowLatency = this._conf.latency === 'low' && webCodecsAvailable();
         const mime = chooseMime(this._conf.mime, this._conf.reach);
-        if (!mime) throw new UserError(UNSUPPORTED);
+        if (!mime && !lowLatency) throw new UserError(UNSUPPORTED);
 
         try {
           s.stream = this.source
@@ -362,9 +596,19 @@
           });
         }
 
-        s.recorder = this._makeRecorder(s.stream, mime);
+        if (lowLatency) {
+          s.recorder = await ChunkRecorder.create(s.stream, {
+            videoBps: this._conf.videoBps || 2500000,
+            keyframeMs: this._conf.keyframeMs || 2000,
+            backedUp: () => s.socketOpen() && (s.ws.bufferedAmount > WC_HIGH_WATER || s.queuedBytes > WC_HIGH_WATER),
+          });
+          if (this._session !== s) return this._stopTracks(s);
+          if (!s.recorder && !mime) throw new UserError(UNSUPPORTED);
+        }
+        if (!s.recorder) s.recorder = this._makeRecorder(s.stream, mime);
         this.mimeType = s.recorder.mimeType || mime;
-        if (!accepted(this.mimeType)) {
+        this.videoCodec = s.recorder instanceof ChunkRecorder ? s.recorder.videoCodec : '';
+        if (!(s.recorder instanceof ChunkRecorder) && !accepted(this.mimeType)) {
           throw new UserError(`This browser records ${this.mimeType}, which viewers cannot play. Try another browser.`);
         }
 
@@ -461,6 +705,9 @@
                 reject(new UserError('The server lost part of your stream: the broadcast cannot continue.'));
                 return;
               }
+              // An encoded-chunk upload describes its tracks before its
+              // first chunk, once: a resumed connection goes on with them.
+              if (!resume && s.recorder instanceof ChunkRecorder) ws.send(JSON.stringify(s.recorder.tracks));
               this._sendMeta(s); // also after a resume: an edit made meanwhile is not lost
               resolve();
               break;
@@ -609,6 +856,10 @@
         unackedBytes: s.unackedBytes,
         unackedMs: s.unacked.length ? now - s.unacked[0].sentAt : 0,
         reconnects: s.reconnects,
+        // WebCodecs only: frames encoded, and dropped before the encoder
+        // while the upload was backed up.
+        encodedFrames: s.recorder instanceof ChunkRecorder ? s.recorder.encoded : 0,
+        droppedFrames: s.recorder instanceof ChunkRecorder ? s.recorder.dropped : 0,
       };
       this._call('onHealth', this.health);
     }
@@ -642,6 +893,7 @@
 
     _startRecording(s) {
       const rec = s.recorder;
+      if (rec instanceof ChunkRecorder) return this._startEncoding(s, rec);
       // Blob.arrayBuffer() is asynchronous; chaining keeps the chunks in order.
       const mp4 = isMP4(this.mimeType);
       rec.addEventListener('dataavailable', (ev) => {
@@ -671,6 +923,26 @@
         if (this._current(s) && !s.recorded) this._fail(s, NO_DATA(this.mimeType));
       }, Math.max(NO_DATA_MS, 2 * keyframeMs + 2000, 2 * slice));
       rec.start(mp4 ? Math.max(MP4_MIN_TIMESLICE_MS, slice) : slice);
+      s.thumbTimer = this._scope.timeout(() => this._thumbnail(s), THUMB_FIRST_MS);
+    }
+
+    // _startEncoding starts a ChunkRecorder: each chunk is queued as it
+    // comes, in order.
+    _startEncoding(s, rec) {
+      rec.onchunk = (buf) => {
+        s.recorded += buf.byteLength;
+        this._enqueue(s, buf, Date.now());
+      };
+      rec.onerror = (err) => this._fail(s, `Encoding failed: ${err.message || err.name || 'unknown error'}`);
+      s.recorderStopped = new Promise((resolve) => {
+        const stop = rec.stop.bind(rec);
+        rec.stop = () => stop().then(resolve);
+      });
+      s.noDataTimer = this._scope.timeout(() => {
+        s.noDataTimer = 0;
+        if (this._current(s) && !s.recorded) this._fail(s, NO_DATA(this.mimeType));
+      }, NO_DATA_MS);
+      rec.start();
       s.thumbTimer = this._scope.timeout(() => this._thumbnail(s), THUMB_FIRST_MS);
     }
 
@@ -928,6 +1200,10 @@
         get timesliceMs() {
           return intAttr(el, 'data-timeslice-ms', 100);
         },
+        get latency() {
+          const r = el.closest('[data-latency]');
+          return r ? r.getAttribute('data-latency') : '';
+        },
         onState: (state, prev, message) => this._onState(state, prev, message),
         onStatus: (text) => this._status(text),
         onViewers: (n) => this._onViewers(n),
@@ -1057,7 +1333,7 @@
     }
   }
 
-  expose(Broadcaster, ['state', 'broadcast', 'mimeType', 'viewers', 'audience', 'health', 'meta', 'lastError']);
+  expose(Broadcaster, ['state', 'broadcast', 'mimeType', 'videoCodec', 'viewers', 'audience', 'health', 'meta', 'lastError']);
 
   amlive.BroadcastEngine = BroadcastEngine;
   amlive.initBroadcasters = register({

@@ -21,7 +21,7 @@
     }),
     codes: Object.freeze({ Normal: 1000, GoingAway: 1001, UnsupportedMessage: 1003, Abnormal: 1006, PolicyViolation: 1008, MessageTooBig: 1009, InternalError: 1011, SignInRequired: 4401, Forbidden: 4403, NotLive: 4404, RoomLive: 4409, EndedBySite: 4410, TooLarge: 4413, UnsupportedData: 4415, Limit: 4429 }),
     events: Object.freeze({
-      upload: Object.freeze({ server: ["ready", "ack", "viewers", "audience", "meta", "error"], client: ["end", "thumbnail", "meta"] }),
+      upload: Object.freeze({ server: ["ready", "ack", "viewers", "audience", "meta", "error"], client: ["end", "thumbnail", "meta", "tracks"] }),
       subscribe: Object.freeze({ server: ["hello", "viewers", "skip", "reconnecting", "resumed", "end"], client: ["report"] }),
     }),
   });

@@ -308,6 +308,13 @@ var errorClasses = []errorClass{
 			return truncate(fmt.Sprintf("this site accepts %s streams, not %s", labels(ce.allowed), ce.found.label()))
 		},
 		level: slog.LevelWarn, logMsg: "upload rejected"},
+	{name: "invalid encoded chunks", match: as[*chunkError](), code: StatusUnsupportedData,
+		reason: func(err error) string {
+			var ce *chunkError
+			errors.As(err, &ce)
+			return truncate("invalid encoded chunks: " + ce.reason)
+		},
+		level: slog.LevelWarn, logMsg: "upload rejected"},
 	{name: "not WebM or MP4", match: is(errNotMedia, webm.ErrNotWebM, webm.ErrMalformed, webm.ErrLimit, webm.ErrUnsupportedCodec,
 		mp4.ErrNotMP4, mp4.ErrMalformed, mp4.ErrLimit, mp4.ErrUnsupportedCodec), code: StatusUnsupportedData,
 		level: slog.LevelWarn, logMsg: "upload rejected"},

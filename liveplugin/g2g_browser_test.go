@@ -40,12 +40,16 @@ const g2gFreeze = 150
 type g2gOptions struct {
 	TimesliceMS int // the broadcaster's data-timeslice-ms
 	LatencyMS   int // the player's data-latency-ms
+	// WebCodecs puts the broadcaster in data-latency="low": it uploads
+	// WebCodecs' encoded chunks instead of MediaRecorder's WebM.
+	WebCodecs bool
 }
 
 // g2gOptionsFromEnv reads AMLIVE_G2G_TIMESLICE_MS and AMLIVE_G2G_LATENCY_MS.
 func g2gOptionsFromEnv(tb testing.TB) g2gOptions {
 	tb.Helper()
-	return g2gOptions{TimesliceMS: envInt(tb, "AMLIVE_G2G_TIMESLICE_MS", 0), LatencyMS: envInt(tb, "AMLIVE_G2G_LATENCY_MS", 0)}
+	return g2gOptions{TimesliceMS: envInt(tb, "AMLIVE_G2G_TIMESLICE_MS", 0), LatencyMS: envInt(tb, "AMLIVE_G2G_LATENCY_MS", 0),
+		WebCodecs: os.Getenv("AMLIVE_G2G_WEBCODECS") == "1"}
 }
 
 func envInt(tb testing.TB, name string, def int) int {
@@ -161,6 +165,9 @@ func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions) *g2gMeter {
 	if opt.LatencyMS > 0 {
 		q.Set("latency", strconv.Itoa(opt.LatencyMS))
 	}
+	if opt.WebCodecs {
+		q.Set("upload", "webcodecs")
+	}
 	b := browser.Start(tb, e)
 	pub := b.NewPage(tb, "publisher")
 	if err := pub.Navigate(srv.url + "/g2g/publish/" + browserRoom + "?" + q.Encode()); err != nil {
@@ -171,7 +178,11 @@ func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions) *g2gMeter {
 		tb.Fatal(err)
 	}
 	g2gWait(tb, pub, "the broadcaster live", chrometest.BroadcasterIs("live"), chrometest.BroadcasterDiagnosis, browserLiveTimeout)
-	tb.Logf("%s %s publishing %s", e, b.Version(), g2gEval[string](tb, pub, chrometest.BroadcasterJS+`.amliveBroadcaster.mimeType`))
+	mime := g2gEval[string](tb, pub, chrometest.BroadcasterJS+`.amliveBroadcaster.mimeType`)
+	tb.Logf("%s %s publishing %s", e, b.Version(), mime)
+	if opt.WebCodecs && mime != "application/x-amlive-chunks" {
+		tb.Fatalf("the broadcaster in data-latency=low uploads %q; want WebCodecs' encoded chunks", mime)
+	}
 
 	viewer := b.NewPage(tb, "viewer")
 	if err := viewer.Navigate(srv.url + "/g2g/view/" + browserRoom + "?" + q.Encode()); err != nil {
@@ -277,17 +288,24 @@ func TestBrowserGlassToGlass(t *testing.T) {
 		if e != browser.Chromium && !slices.Contains(extra, string(e)) {
 			continue
 		}
-		t.Run(string(e), func(t *testing.T) { testGlassToGlass(t, e) })
+		t.Run(string(e), func(t *testing.T) { testGlassToGlass(t, e, g2gOptions{}) })
 	}
+	// The broadcaster's WebCodecs upload, into the same MSE player.
+	t.Run("chromium-webcodecs", func(t *testing.T) { testGlassToGlass(t, browser.Chromium, g2gOptions{WebCodecs: true}) })
 }
 
-func testGlassToGlass(t *testing.T, e browser.Engine) {
+func testGlassToGlass(t *testing.T, e browser.Engine, opt g2gOptions) {
 	const (
 		want   = 150
 		bound  = 3000 // ms: a sanity bound, not the target
 		inTime = 2 * time.Minute
 	)
-	m := startG2G(t, e, g2gOptions{})
+	m := startG2G(t, e, opt)
+	t.Cleanup(func() {
+		var h any
+		_ = m.pub.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.health`, &h)
+		t.Logf("broadcaster's health: %v", h)
+	})
 	mark := m.mark()
 	g2gWait(t, m.viewer, fmt.Sprintf("%d frames", want), fmt.Sprintf(`g2g.samples.filter((s) => s.at >= (%s).at).length >= %d`, mark, want), g2gDiagnosis, inTime)
 	s := m.window(mark).stats()
@@ -316,7 +334,8 @@ func testGlassToGlass(t *testing.T, e browser.Engine) {
 // the video's waiting events and the player's stalls. Each run is one
 // measurement, whatever b.N: run it with -benchtime 1x and -count N.
 // AMLIVE_G2G_TIMESLICE_MS and AMLIVE_G2G_LATENCY_MS override the widgets'
-// defaults for a tuning sweep; AMLIVE_G2G_DUMP names a file to write the
+// defaults for a tuning sweep, and AMLIVE_G2G_WEBCODECS=1 has the
+// broadcaster upload WebCodecs' encoded chunks (data-latency="low"); AMLIVE_G2G_DUMP names a file to write the
 // window's samples and video events to, as JSON (the engine's name is
 // added before its extension).
 //
@@ -344,7 +363,7 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 		}
 	}
 	s := w.stats()
-	b.Logf("glass to glass in %s (timeslice %d ms, latency %d ms; 0 = default): %v", e, opt.TimesliceMS, opt.LatencyMS, s)
+	b.Logf("glass to glass in %s (timeslice %d ms, latency %d ms; 0 = default; WebCodecs upload %v): %v", e, opt.TimesliceMS, opt.LatencyMS, opt.WebCodecs, s)
 	if s.N == 0 {
 		b.Fatal("no frame decoded")
 	}

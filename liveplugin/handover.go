@@ -69,6 +69,9 @@ func (pub *publisher) handOver(req *cluster.HandoverRequest) bool {
 // recording file: then it is detached for the new node to append to,
 // otherwise this node seals its part.
 func (pub *publisher) state(shared bool) (*cluster.State, error) {
+	if pub.chunks != nil {
+		return nil, errChunkHandover
+	}
 	st := &cluster.State{
 		Room:    pub.b.Room(),
 		ID:      pub.b.ID(),

@@ -33,6 +33,9 @@ const (
 	typeAudience = "audience"
 	// typeMeta is a broadcast's title and description (see metaEvent).
 	typeMeta = "meta"
+	// typeTracks describes the tracks of an upload of encoded chunks
+	// (see chunks.go), before its first chunk.
+	typeTracks = "tracks"
 )
 
 // Events the server sends on GET /:id/subscribe, besides viewers and end.
@@ -50,7 +53,7 @@ const (
 // direction, for protocol.js.
 var (
 	uploadServerEvents    = []string{typeReady, typeAck, typeViewers, typeAudience, typeMeta, typeError}
-	uploadClientEvents    = []string{typeEnd, typeThumbnail, typeMeta}
+	uploadClientEvents    = []string{typeEnd, typeThumbnail, typeMeta, typeTracks}
 	subscribeServerEvents = []string{typeHello, typeViewers, typeSkip, typeReconnecting, typeResumed, typeEnd}
 	subscribeClientEvents = []string{typeReport}
 )

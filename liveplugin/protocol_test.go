@@ -253,7 +253,7 @@ func TestCloseCodesInProtocolJS(t *testing.T) {
 	if want := []string{"ready", "ack", "viewers", "audience", "meta", "error"}; !equalStrings(js.Events.Upload.Server, want) {
 		t.Errorf("upload server events = %q; want %q", js.Events.Upload.Server, want)
 	}
-	if want := []string{"end", "thumbnail", "meta"}; !equalStrings(js.Events.Upload.Client, want) {
+	if want := []string{"end", "thumbnail", "meta", "tracks"}; !equalStrings(js.Events.Upload.Client, want) {
 		t.Errorf("upload client events = %q; want %q", js.Events.Upload.Client, want)
 	}
 	if want := []string{"hello", "viewers", "skip", "reconnecting", "resumed", "end"}; !equalStrings(js.Events.Subscribe.Server, want) {

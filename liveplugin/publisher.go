@@ -50,6 +50,9 @@ type publisher struct {
 	// cuts keeps the pieces media feeds an MP4 reader from splitting a
 	// moof; nil for WebM.
 	cuts *moofCuts
+	// chunks is the state of an encoded-chunk upload (see chunks.go),
+	// nil for a MediaRecorder's.
+	chunks *chunkIngest
 	// delta turns the reader's offsets into the stream's: non-zero when
 	// the reader was primed from a takeover's State (see takeOver).
 	delta   int64
@@ -180,7 +183,7 @@ func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err err
 	var stop watchResult
 	wg.Go(func() { stop = pub.watch(conn, done, activity) }) // exits once done is closed or it stopped the upload
 
-	ready := newReady(pub.b.ID(), pub.token, max(p.cfg.ResumeGrace, 0), pub.total, p.cfg.MaxThumbnailBytes, p.cfg.ThumbnailInterval)
+	ready := newReady(pub.b.ID(), pub.token, max(p.cfg.ResumeGrace, 0), pub.offset(), p.cfg.MaxThumbnailBytes, p.cfg.ThumbnailInterval)
 	if err := send(ctx, conn, p.cfg.WriteTimeout, ready); err != nil {
 		stopHelpers()
 		wg.Wait()
@@ -304,7 +307,11 @@ func (pub *publisher) readOne(ctx context.Context, conn *websocket.Conn) error {
 	if typ == websocket.MessageText {
 		return pub.text(ctx, conn, data)
 	}
-	err = pub.media(data)
+	if pub.chunks != nil {
+		err = pub.chunk(data)
+	} else {
+		err = pub.media(data)
+	}
 	pub.saveDescription()
 	return err
 }
@@ -332,14 +339,16 @@ func (pub *publisher) text(ctx context.Context, conn *websocket.Conn, data []byt
 		return pub.onMeta(ctx, conn, data)
 	case typeThumbnail:
 		return pub.thumbnail(conn, data)
+	case typeTracks:
+		return pub.onTracks(data)
 	}
 	return errBadMessage
 }
 
 // ack lets notify tell the publisher that the server holds the stream's
-// first pub.total bytes: a publisher that reconnects resends from there.
+// first pub.offset() bytes: a publisher that reconnects resends from there.
 func (pub *publisher) ack() {
-	pub.acked.Store(pub.total)
+	pub.acked.Store(pub.offset())
 	select {
 	case pub.ackCh <- struct{}{}:
 	default:

@@ -95,6 +95,9 @@ func (p *Plugin) upload(c echo.Context) error {
 		// bitrateWindow seconds' worth.
 		bitrate: rate.NewLimiter(rate.Limit(p.cfg.MaxBitrate/8), int(p.cfg.MaxBitrate*bitrateWindow/8)),
 	}
+	if mediaType(pub.claimed) == chunkMIME {
+		pub.chunks = &chunkIngest{}
+	}
 	p.sessions.add(room, pub)
 	pub.run(conn)
 	return nil

@@ -1,0 +1,108 @@
+package liveplugin_test
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/amlive/amlive/internal/browser"
+	"github.com/amlive/amlive/internal/chrometest"
+	"github.com/amlive/amlive/liveplugin"
+)
+
+// nowebcodecsJS takes WebCodecs away from the page, before the plugin's
+// scripts: the broadcaster must fall back to MediaRecorder.
+const nowebcodecsJS = `'use strict';
+delete window.VideoEncoder;
+`
+
+// lowLatencyPages adds /app/low/:id (the broadcaster inside
+// data-latency="low") and /app/lownowc/:id (the same after nowebcodecsJS).
+func lowLatencyPages(t *testing.T, srv *testServer) {
+	t.Helper()
+	for kind, head := range map[string]string{
+		"low":     `{{amliveHead}}`,
+		"lownowc": `<script src="/app/nowebcodecs.js"></script>{{amliveHead}}`,
+	} {
+		page := template.Must(template.New(kind).Funcs(srv.p.FuncMap()).Parse(
+			`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>` + kind + `</title>` + head +
+				`</head><body><div data-latency="low">{{amliveBroadcaster .}}</div></body></html>`))
+		srv.e.GET("/app/"+kind+"/:id", func(c echo.Context) error {
+			var buf strings.Builder
+			if err := page.Execute(&buf, c.Param("id")); err != nil {
+				return err
+			}
+			return c.HTML(http.StatusOK, buf.String())
+		})
+	}
+	srv.e.GET("/app/nowebcodecs.js", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "text/javascript", []byte(nowebcodecsJS))
+	})
+}
+
+// TestBrowserWebCodecsBroadcast goes live from Chromium's broadcaster with
+// data-latency="low": it encodes with WebCodecs and uploads encoded chunks
+// (the engine says so, and the room is live in WebM with VP8, VP9 or AV1
+// and Opus); an ordinary MSE viewer plays it live, then its recording,
+// which seeks. With WebCodecs taken away, the same page falls back to
+// MediaRecorder and works the same.
+func TestBrowserWebCodecsBroadcast(t *testing.T) {
+	for _, tc := range []struct {
+		name, page, mime string
+	}{
+		{"webcodecs", "/app/low/", "application/x-amlive-chunks"},
+		{"fallback", "/app/lownowc/", "video/webm"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute})
+			lowLatencyPages(t, srv)
+			cb := browser.Start(t, browser.Chromium)
+			env := &engineEnv{t: t, b: cb, e: browser.Chromium, can: engineCans[browser.Chromium], srv: srv}
+			bc := env.open("broadcaster", tc.page+browserRoom)
+			// 640x360, as the fixtures: lighter on a two-core machine.
+			if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.source = () => navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: true})`, nil); err != nil {
+				t.Fatal(err)
+			}
+			click(t, bc, "[data-amlive-start]")
+			waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
+			var w broadcasterWidget
+			if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
+				t.Fatal(err)
+			}
+			var codec string
+			if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.videoCodec`, &codec); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(w.Mime, tc.mime) || (tc.name == "webcodecs") != (codec != "") {
+				t.Fatalf("broadcaster uploads %q with WebCodecs codec %q; want %s", w.Mime, codec, tc.mime)
+			}
+			var st roomStatus
+			chrometest.Until(t, engineTimeout, "the room live", func() bool {
+				st = getStatus(t, srv, browserRoom)
+				return st.Live
+			})
+			if st.Container != "webm" || len(st.Codecs) != 2 || !slices.Contains([]string{"vp8", "vp9"}, st.Codecs[0]) && !strings.HasPrefix(st.Codecs[0], "av01.") || st.Codecs[1] != "opus" {
+				t.Errorf("status %+v; want live in WebM, VP8, VP9 or AV1 with Opus", st)
+			}
+			t.Logf("broadcaster uploads %q (codec %q); status: %q", w.Mime, codec, st.MIMEType)
+
+			watch := env.open("watch", "/live/"+browserRoom)
+			env.waitLive(watch)
+			a := assertPlaying(t, watch, engineAdvance, "live")
+			waitPage(t, watch, "6s of live video", fmt.Sprintf(`%s.querySelector('video').currentTime >= %f`, chrometest.PlayerJS, max(6, a.Time+2)))
+
+			click(t, bc, "[data-amlive-stop]")
+			waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
+			waitPage(t, watch, "the recording after the end", chrometest.PlayerIn("document", "ended"))
+			waitPage(t, watch, "the recording playing", jsRecordingPlaying)
+			rec := assertPlaying(t, watch, engineAdvance, "ended")
+			assertSeek(t, watch, rec)
+		})
+	}
+}
