@@ -11,12 +11,34 @@
 //     <p data-amlive-audience aria-live="polite"></p>  <p data-amlive-health aria-live="polite"></p>
 //     <input data-amlive-title-input>  <textarea data-amlive-description-input></textarea>
 //     <p data-amlive-meta-status aria-live="polite"></p>
+//     <button data-amlive-camera-toggle>  <select data-amlive-camera>
+//     <select data-amlive-microphone>  <select data-amlive-resolution>
+//     <meter data-amlive-level>
 //   </div>
+// Before going live: the preview shows the camera as soon as the person
+// allows it: at once when the permission was already granted (the
+// Permissions API says so; not with data-preview="click"), else when
+// "Start camera" (data-amlive-camera-toggle, which also turns it off) or
+// "Go live" is pressed. Once allowed, the camera and microphone pickers
+// list the devices; the choice is remembered in localStorage
+// (amlive.camera, amlive.microphone: deviceIds; amlive.resolution), and
+// a remembered device that is gone falls back to the browser's choice.
+// Changing a picker restarts the preview with that device; while live
+// the pickers are disabled (MediaRecorder cannot change its tracks), so
+// a broadcast keeps the devices it started with. "Go live" publishes the
+// preview's stream. The level meter shows the microphone's peak level
+// (Web Audio, 10 times a second), before and while live. The resolution
+// picker's options (data-width, data-height) are the sizes the site
+// allows; data-max-width, data-max-height and data-max-fps bound the
+// camera (getUserMedia max constraints, relaxed to ideal ones where the
+// camera cannot meet them), data-video-bps and data-audio-bps are
+// MediaRecorder's bitrates (the partial renders Config.Capture into them).
 // The audience line summarises the viewers' experience reports ("14 watching,
 // median delay 0.6 s, 1 stalling"); the health line is the upload's own: bytes
 // handed to the socket per second, bytes sent but not yet acknowledged by the
 // server and the age of the oldest of them, and the reconnects so far.
-// Optional attributes: data-mime, data-reach, data-video-bps, data-keyframe-ms,
+// Optional attributes: data-mime, data-reach, data-video-bps, data-audio-bps,
+// data-max-width, data-max-height, data-max-fps, data-preview, data-keyframe-ms,
 // data-timeslice-ms (100: a chunk this often; each waits half of it on average,
 // so shorter chunks mean less latency and more messages for the server).
 // The recording format: VP9 or VP8 WebM where MediaRecorder records it, else
@@ -42,7 +64,11 @@
 // description}),
 // audience ({viewers, medianDelay, p90Delay, stalling, droppedFrames} or null),
 // health ({bitrate (bytes/s), unackedBytes, unackedMs, reconnects}),
-// lastError, source, start(), stop(), on(event, fn), destroy()}; the state is
+// lastError, source, recorder ({mimeType, videoBitsPerSecond,
+// audioBitsPerSecond} as MediaRecorder applied them), stream (what the
+// preview shows, or null), meter (a LevelMeter: level 0–100),
+// startPreview(), stopPreview(), start(), stop(), on(event, fn),
+// destroy()}; the state is
 // mirrored in el.dataset.state and announced with the DOM events amlive:state
 // and amlive:viewers. States: idle, starting, live, reconnecting, stopping,
 // ended, error, and unsupported: the browser's MediaRecorder records no type

@@ -139,7 +139,7 @@ type Resolution struct {
 
 // resolutionLadder are the usual 16:9 sizes, smallest first.
 var resolutionLadder = []Resolution{
-	{640, 360, "360p"}, {854, 480, "480p"}, {1280, 720, "720p"}, {1920, 1080, "1080p"}, {2560, 1440, "1440p"}, {3840, 2160, "2160p (4K)"},
+	{640, 360, "360p"}, {854, 480, "480p"}, {1280, 720, "720p"}, {1920, 1080, "1080p"}, {2560, 1440, "1440p"}, {3840, 2160, "2160p"},
 }
 
 // Resolutions returns the sizes of the usual ladder (360p, 480p, 720p,
