@@ -2,6 +2,7 @@ package liveplugin_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -110,6 +111,9 @@ func TestBrowserGoLiveSetup(t *testing.T) {
 	pub.WaitFor(jsPreviewFrom("fake_device_1"), browserLiveTimeout)
 	second := chrometest.Eval[setupWidget](pub, jsSetup).CameraValue
 	checkLevelMoves(t, pub)
+	shots := chrometest.ScreenshotDir(t)
+	pub.Screenshot(filepath.Join(shots, "broadcaster-setup.png"))
+	t.Logf("screenshot in %s", shots)
 
 	pub.Do(chromedp.SendKeys(chromedp.CSS("[data-amlive-title-input]"), title))
 	pub.Click("[data-amlive-start]")
