@@ -140,7 +140,7 @@
   const THUMB_EVERY_MS = 15000; // then one this often (the server takes one every 5 s at most)
   const THUMB_MAX_WIDTH = 640; // px
   const THUMB_QUALITY = 0.8;
-  const THUMB_MAX_BYTES = 256 * 1024; // the server's default Config.MaxThumbnailBytes
+  const THUMB_MAX_BYTES = 256 * 1024; // the server's default Config.MaxThumbnailBytes, until ready says
   const META_DEBOUNCE_MS = 1000; // a title edit is sent once typing stopped this long
   // Capture: the site's limits (Config.Capture, data attributes of the
   // widget) or these defaults, the same as the server's.
@@ -679,6 +679,9 @@
               this.broadcast = msg.broadcast || this.broadcast;
               if (msg.resume) s.token = msg.resume;
               s.graceMs = Number(msg.resumeWithinMs) || 0;
+              // The server's thumbnail bounds: at most this large, at most this often.
+              s.thumbMaxBytes = Number(msg.maxThumbnailBytes) > 0 ? Number(msg.maxThumbnailBytes) : THUMB_MAX_BYTES;
+              s.thumbEveryMs = Math.max(THUMB_EVERY_MS, Number(msg.thumbnailIntervalMs) || 0);
               if (resume && !this._requeueFrom(s, Number(msg.offset) || 0)) {
                 reject(new UserError('The server lost part of your stream: the broadcast cannot continue.'));
                 return;
@@ -908,7 +911,7 @@
         s.ws.bufferedAmount <= HIGH_WATER / 2 && v && v.videoWidth > 0 && v.readyState >= 2;
       if (ready) {
         try {
-          const data = await captureThumbnail(v, THUMB_MAX_BYTES);
+          const data = await captureThumbnail(v, s.thumbMaxBytes || THUMB_MAX_BYTES);
           if (data && this._current(s) && s.socketOpen() && !s.reconnecting) {
             s.ws.send(JSON.stringify({ type: 'thumbnail', data }));
             s.thumbs++;
@@ -917,7 +920,7 @@
           /* a still is optional: try again later */
         }
       }
-      if (this._current(s)) s.thumbTimer = this._scope.timeout(() => this._thumbnail(s), s.thumbs ? THUMB_EVERY_MS : THUMB_RETRY_MS);
+      if (this._current(s)) s.thumbTimer = this._scope.timeout(() => this._thumbnail(s), s.thumbs ? s.thumbEveryMs || THUMB_EVERY_MS : THUMB_RETRY_MS);
     }
 
     _enqueue(s, buf, t) {

@@ -10,7 +10,7 @@
 //
 // Markup (the "amlive-player" partial):
 //   <div data-amlive-player data-base="/live" data-room="alice" data-live="true">
-//     <video playsinline controls></video>
+//     <video playsinline muted controls></video>
 //     <span data-amlive-viewers></span>  <button data-amlive-unmute hidden>
 //     <p data-amlive-status role="status"></p>  <button data-amlive-golive hidden>
 //     <button data-amlive-rewind="start" hidden>  <button data-amlive-rewind="30" hidden>
@@ -22,14 +22,25 @@
 // also sit on an ancestor of the player).
 // The buttons are optional; each shows only when it applies.
 //
+// Sound: playback always starts muted, so that autoplay works everywhere (a
+// phone's browser refuses to autoplay with sound), and [data-amlive-unmute]
+// is a toggle, shown whenever there is something to play: its text says
+// "Unmute" while muted and "Mute" while not, and el.dataset.muted mirrors it.
+// The viewer's choice (the button, the video's own controls, or the API) is
+// remembered in localStorage under "amlive.sound" ("on" or "off"; where
+// storage is refused, as in some private modes, for the page's life only):
+// someone who unmuted starts with sound next time where the autoplay policy
+// allows it, and muted, with the button saying "Unmute", where it does not.
+//
 // Each element gets el.amlivePlayer = {state, mode, broadcast, mime, container
 // ('webm' or 'mp4'), codecs (the server's codec strings), viewers,
 // lastError, publisherLost, mediaSource ('mse' or 'managed' once live),
-// stats: {appended, bytes, skips, reconnects, stalls, evictions, mediaErrors,
-// reports (experience reports sent on the socket)},
-// connect(), rewind(back), on(event, fn), destroy()}; the state is mirrored in
-// el.dataset.state (and the mode in el.dataset.mode) and announced with the DOM
-// events amlive:state, amlive:viewers and amlive:publisher.
+// muted, stats: {appended, bytes, skips, reconnects, stalls, evictions,
+// mediaErrors, reports (experience reports sent on the socket)},
+// connect(), rewind(back), mute(), unmute(), on(event, fn), destroy()}; the
+// state is mirrored in el.dataset.state (and the mode in el.dataset.mode) and
+// announced with the DOM events amlive:state, amlive:viewers, amlive:publisher
+// and amlive:sound ({muted}).
 //
 // Modes: 'live' (MediaSource fed by the WebSocket), 'recording' (a finished
 // recording), 'timeshift' (state 'timeshift': the live broadcast's growing
@@ -72,6 +83,28 @@
   const REPORT_MAX_FRAMES = 240 * 60;
   const REPORT_MAX_COUNT = 1000;
   const REPORT_MAX_STALL_S = 60;
+
+  const SOUND_KEY = 'amlive.sound'; // localStorage: 'on' or 'off', the viewer's last choice
+
+  // loadSound returns whether the viewer last chose sound ('on' in
+  // localStorage); false when they never did, or storage is refused.
+  function loadSound() {
+    try {
+      return window.localStorage.getItem(SOUND_KEY) === 'on';
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // saveSound remembers the viewer's choice, where storage is allowed.
+  function saveSound(on) {
+    try {
+      window.localStorage.setItem(SOUND_KEY, on ? 'on' : 'off');
+    } catch (e) {
+      // Private modes and sandboxed frames may refuse storage: the choice
+      // then lasts as long as the page.
+    }
+  }
 
   const MEDIA_ERRORS = { 1: 'aborted', 2: 'network error', 3: 'decode error', 4: 'source not supported' };
 
@@ -756,9 +789,14 @@
   // isHidden() → whether the page is hidden, and callbacks (each optional)
   // onState(state, previous, message), onStatus(text) (a status line without
   // a change of state), onError(message) (also in lastError),
-  // onViewers(count), onPublisher(reconnecting), onUnmute(show) (offer to
-  // unmute after autoplay played muted), onOfferLive(show) (offer to leave a
-  // recording for live)}.
+  // onViewers(count), onPublisher(reconnecting), onMuted(muted) (the video
+  // was muted or unmuted, by the engine, the viewer or the API; also called
+  // with the state playback starts in), onOfferLive(show) (offer to leave a
+  // recording for live), and onUnmute(show), the former name of onMuted
+  // (show: offer to unmute), still called with the same value}.
+  //
+  // Playback starts muted unless the viewer's remembered choice is sound
+  // (see "Sound" above); mute() and unmute() change it and remember it.
   class PlayerEngine extends Engine {
     constructor(video, conf) {
       super(video, conf, '');
@@ -788,9 +826,14 @@
       this._reportTimes = []; // when the reports of the last minute were sent
 
       const v = video;
+      this._wantSound = loadSound(); // the viewer's choice: start with sound
+      v.muted = true;
+      this._muted = true; // what onMuted last said
       this._scope.listen(v, 'error', () => this._onVideoError());
+      // A change of muted that _setMuted did not make is the viewer's, with
+      // the video's own controls: remember it too.
       this._scope.listen(v, 'volumechange', () => {
-        if (!v.muted) this._call('onUnmute', false);
+        if (v.muted !== this._muted) this._setMuted(v.muted, true);
       });
       this._scope.listen(v, 'ended', () => this._onEnded());
       this._scope.interval(() => this._tick(), TICK_MS);
@@ -1107,9 +1150,42 @@
       if (was !== rate) v.playbackRate = rate;
     }
 
-    // play starts the video; when the autoplay policy refuses sound, muted.
+    // muted is whether the video is muted.
+    get muted() {
+      return this.video.muted;
+    }
+
+    // mute turns the sound off and remembers it.
+    mute() {
+      this._setMuted(true, true);
+    }
+
+    // unmute turns the sound on (call it from a user gesture, which the
+    // autoplay policy asks for), remembers it, and plays if paused.
+    unmute() {
+      this._setMuted(false, true);
+      if (this.video.paused) this.play();
+    }
+
+    // _setMuted mutes or unmutes the video, remembers it as the viewer's
+    // choice when remember is true, and tells the page.
+    _setMuted(muted, remember) {
+      const v = this.video;
+      this._muted = muted;
+      if (v.muted !== muted) v.muted = muted;
+      if (remember) {
+        this._wantSound = !muted;
+        saveSound(!muted);
+      }
+      this._call('onMuted', muted);
+      this._call('onUnmute', muted);
+    }
+
+    // play starts the video: muted, unless the viewer chose sound; muted
+    // after all when the autoplay policy refuses sound.
     async play() {
       const v = this.video;
+      this._setMuted(!this._wantSound, false);
       const attempt = () => {
         let p;
         try {
@@ -1121,22 +1197,14 @@
         return Promise.race([p.then(() => 'ok', (e) => e), this._scope.sleep(PLAY_TIMEOUT_MS).then(() => 'timeout')]);
       };
       let r = await attempt();
-      if (r && r.name === 'NotAllowedError' && !this.closed) {
-        // The autoplay policy refuses sound without a user gesture: play muted
-        // and offer to unmute.
-        v.muted = true;
+      if (r && r.name === 'NotAllowedError' && !v.muted && !this.closed) {
+        // The autoplay policy refuses sound without a user gesture: play
+        // muted, the button saying "Unmute". The choice stays sound.
+        this._setMuted(true, false);
         r = await attempt();
-        if (r === 'ok' || r === 'timeout') this._call('onUnmute', true);
-        else if (r && r.name === 'NotAllowedError') this._status('Press play to watch.');
       }
+      if (r && r.name === 'NotAllowedError' && !this.closed) this._status('Press play to watch.');
       return r;
-    }
-
-    // unmute turns the sound on (a user gesture) and plays if paused.
-    unmute() {
-      this.video.muted = false;
-      this._call('onUnmute', false);
-      if (this.video.paused) this.play();
     }
 
     _onEnd(msg) {
@@ -1498,7 +1566,7 @@
       super(el, 'amlivePlayer');
       this._video = el.querySelector('video');
       this._viewersEl = el.querySelector('[data-amlive-viewers]');
-      this._unmuteBtn = el.querySelector('[data-amlive-unmute]');
+      this._soundBtn = el.querySelector('[data-amlive-unmute]');
       this._goliveBtn = el.querySelector('[data-amlive-golive]');
       this._rewindBtns = [...el.querySelectorAll('[data-amlive-rewind]')];
       this._toliveBtn = el.querySelector('[data-amlive-tolive]');
@@ -1512,11 +1580,12 @@
         onStatus: (text) => this._status(text),
         onViewers: (n) => this._onViewers(n),
         onPublisher: (lost) => this._onPublisher(lost),
-        onUnmute: (show) => this._show(this._unmuteBtn, show),
+        onMuted: (muted) => this._onMuted(muted),
         onOfferLive: (show) => this._show(this._goliveBtn, show),
       });
 
-      this._onClick(this._unmuteBtn, () => this.engine.unmute());
+      this._onClick(this._soundBtn, () => (this.engine.muted ? this.engine.unmute() : this.engine.mute()));
+      this._onMuted(this.engine.muted);
       this._onClick(this._goliveBtn, () => this.connect());
       for (const btn of this._rewindBtns) {
         this._onClick(btn, () => {
@@ -1549,8 +1618,33 @@
       this.engine.rewind(back);
     }
 
+    // mute turns the sound off; the choice is remembered.
+    mute() {
+      this.engine.mute();
+    }
+
+    // unmute turns the sound on (from a user gesture); the choice is
+    // remembered.
+    unmute() {
+      this.engine.unmute();
+    }
+
     _show(btn, show) {
       if (btn) btn.hidden = !show;
+    }
+
+    // _onMuted labels the sound button for what a press does, mirrors the
+    // state in el.dataset.muted and announces it (amlive:sound).
+    _onMuted(muted) {
+      const was = this.el.dataset.muted;
+      this.el.dataset.muted = String(muted);
+      const btn = this._soundBtn;
+      if (btn) {
+        const label = muted ? 'Unmute' : 'Mute';
+        if (btn.textContent !== label) btn.textContent = label;
+        btn.title = muted ? 'Turn the sound on' : 'Turn the sound off';
+      }
+      if (was !== undefined && was !== String(muted)) this._emit('sound', { muted });
     }
 
     _onState(state, prev, message) {
@@ -1558,6 +1652,8 @@
       this.el.dataset.state = state;
       this.el.dataset.mode = e.mode;
       for (const btn of this._rewindBtns) btn.hidden = !e.rewindable();
+      // Sound is offered whenever there is something to play.
+      this._show(this._soundBtn, e.mode !== 'none');
       this._show(this._toliveBtn, e.mode === 'timeshift');
       if (message !== undefined) this._status(message);
       if (prev !== state) this._emit('state', { state, previous: prev, mode: e.mode, message: message || '' });
@@ -1582,7 +1678,7 @@
     }
   }
 
-  expose(Player, ['state', 'mode', 'broadcast', 'mime', 'container', 'codecs', 'startedAt', 'viewers', 'lastError', 'stats', 'publisherLost', 'mediaSource']);
+  expose(Player, ['state', 'mode', 'broadcast', 'mime', 'container', 'codecs', 'startedAt', 'viewers', 'lastError', 'stats', 'publisherLost', 'mediaSource', 'muted']);
 
   amlive.PlayerEngine = PlayerEngine;
   amlive.initPlayers = register({

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"html"
+	"image"
+	"image/jpeg"
 	"net/http"
 	"net/url"
 	"strings"
@@ -67,6 +72,24 @@ func TestBroadcast(t *testing.T) {
 		t.Errorf("live in room %q; want alice", b.Room)
 	}
 
+	// A title and a thumbnail, as the broadcaster page sends them; the home
+	// page lists both.
+	if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"meta","title":"Morning <Q&A>"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Write(ctx, websocket.MessageText, thumbnailMessage(t)); err != nil {
+		t.Fatal(err)
+	}
+	for b.Title == "" || b.Thumbnail == "" {
+		if ctx.Err() != nil {
+			t.Fatalf("the broadcast's info %+v; want a title and a thumbnail", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if live := s.srv.plugin.Live(); len(live) == 1 {
+			b = live[0]
+		}
+	}
+
 	// While live: the JSON the home page polls, the home page, the profile.
 	var rooms []liveplugin.BroadcastInfo
 	if r := bob.get("/live/rooms"); r.Status != 200 || json.Unmarshal([]byte(r.Body), &rooms) != nil || len(rooms) != 1 || rooms[0].Room != "alice" {
@@ -74,6 +97,9 @@ func TestBroadcast(t *testing.T) {
 	}
 	if r := bob.get("/"); !strings.Contains(r.Body, `data-testid="live-entry" data-room="alice"`) {
 		t.Errorf("home page while alice is live lacks her entry:\n%s", r.Body)
+	} else if !strings.Contains(r.Body, `data-amlive-field="title" dir="auto">Morning &lt;Q&amp;A&gt;</span>`) ||
+		!strings.Contains(r.Body, `<img src="`+html.EscapeString(b.Thumbnail)+`"`) {
+		t.Errorf("home page's entry for alice lacks her title or thumbnail %s:\n%s", b.Thumbnail, r.Body)
 	}
 	if r := bob.get("/u/alice"); !strings.Contains(r.Body, `data-testid="profile-live"`) || !strings.Contains(r.Body, `data-live="true"`) {
 		t.Errorf("alice's profile while live lacks the live badge or a live player")
@@ -102,6 +128,9 @@ func TestBroadcast(t *testing.T) {
 
 	if r := bob.get("/"); !strings.Contains(r.Body, `data-testid="recent-entry" data-room="alice" data-broadcast="`+rec.ID+`"`) {
 		t.Errorf("home page lacks alice's recording")
+	} else if !strings.Contains(r.Body, `data-testid="recent-title" dir="auto">Morning &lt;Q&amp;A&gt;</span>`) ||
+		rec.Thumbnail == "" || !strings.Contains(r.Body, `<img src="`+html.EscapeString(rec.Thumbnail)+`"`) {
+		t.Errorf("home page's recording of alice lacks its title or thumbnail %q", rec.Thumbnail)
 	}
 	if r := bob.get("/u/alice"); !strings.Contains(r.Body, `data-broadcast="`+rec.ID+`"`) || strings.Contains(r.Body, `data-testid="recording-delete"`) {
 		t.Errorf("alice's profile, seen by bob: no recording %s, or a delete button", rec.ID)
@@ -139,4 +168,23 @@ func TestBroadcast(t *testing.T) {
 			t.Errorf("DELETE as %s = %d; want %d", tc.name, got, tc.want)
 		}
 	}
+}
+
+// thumbnailMessage is a thumbnail upload message: a 64×36 JPEG, as the
+// broadcaster page captures from its preview.
+func thumbnailMessage(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 36))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := json.Marshal(map[string]string{"type": "thumbnail", "data": base64.StdEncoding.EncodeToString(buf.Bytes())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
 }

@@ -24,7 +24,8 @@ var a11yExceptions []chrometest.AxeExclusion
 // offline and while the fixture publisher broadcasts, and fails on every
 // serious or critical violation: the rooms page (empty, then listing the
 // room), the watch page (offline, live, then offline with the recording),
-// the broadcaster page and the embed page (offline and live).
+// the broadcaster page (before and while it is live) and the embed page
+// (offline and live).
 func TestBrowserAccessibility(t *testing.T) {
 	axe := chrometest.AxeSource(t)
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
@@ -66,6 +67,18 @@ func TestBrowserAccessibility(t *testing.T) {
 		t.Fatalf("publisher closed with %d %q; want 1000", code, reason)
 	}
 	check("watch page, with a recording", room, `document.querySelector('[data-amlive-recording]')`)
+
+	// The broadcaster page while it is live (with Chromium's fake camera),
+	// its upload health and viewer lines showing.
+	tab.Navigate(srv.url + room + "/broadcast")
+	tab.WaitFor(chrometest.BroadcasterIs("idle"), browserLiveTimeout)
+	chrometest.Eval[bool](tab, `(document.querySelector('[data-amlive-start]').click(), true)`)
+	tab.WaitFor(chrometest.BroadcasterIs("live"), browserLiveTimeout)
+	if got := chrometest.CheckAccessibility(t, tab, axe, a11yExceptions...); len(got) > 0 {
+		t.Logf("broadcaster page, live: %d serious violations", len(got))
+	}
+	chrometest.Eval[bool](tab, `(document.querySelector('[data-amlive-stop]').click(), true)`)
+	tab.WaitFor(chrometest.BroadcasterIs("idle")+` || `+chrometest.BroadcasterIs("ended"), browserLiveTimeout)
 }
 
 // keyStop is what jsKeyStop records of the focused element after a Tab.

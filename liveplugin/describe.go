@@ -55,8 +55,8 @@ const (
 )
 
 // ErrInvalidDescription is a title or description over its limit, with
-// control characters (other than newlines in the description) or not
-// valid UTF-8. Plugin.Describe returns it, wrapped with the reason.
+// control characters (other than newlines in the description) or explicit
+// bidirectional formatting characters, or not valid UTF-8. Plugin.Describe returns it, wrapped with the reason.
 var ErrInvalidDescription = errors.New("liveplugin: invalid title or description")
 
 // descriptionError is a refused Description: its text is a sentence for
@@ -78,7 +78,8 @@ const (
 
 // cleanDescription trims d and checks it against the limits: valid UTF-8,
 // no control characters (the description may hold newlines; CRLF becomes
-// LF), at most MaxTitleRunes and MaxDescriptionRunes characters.
+// LF), no explicit bidirectional formatting characters, at most
+// MaxTitleRunes and MaxDescriptionRunes characters.
 func cleanDescription(d Description) (Description, error) {
 	if !utf8.ValidString(d.Title) || !utf8.ValidString(d.Description) {
 		return Description{}, &descriptionError{"The title or description is not valid text (UTF-8)."}
@@ -91,6 +92,9 @@ func cleanDescription(d Description) (Description, error) {
 	if strings.ContainsFunc(d.Description, func(r rune) bool { return r != '\n' && unicode.IsControl(r) }) {
 		return Description{}, &descriptionError{"The description may not hold tabs or control characters other than line breaks."}
 	}
+	if strings.ContainsFunc(d.Title, isBidiFormat) || strings.ContainsFunc(d.Description, isBidiFormat) {
+		return Description{}, &descriptionError{"The title and description may not hold bidirectional embedding, override or isolate characters (U+202A to U+202E, U+2066 to U+2069)."}
+	}
 	if n := utf8.RuneCountInString(d.Title); n > MaxTitleRunes {
 		return Description{}, &descriptionError{fmt.Sprintf("The title is too long: %d characters, at most %d.", n, MaxTitleRunes)}
 	}
@@ -98,6 +102,16 @@ func cleanDescription(d Description) (Description, error) {
 		return Description{}, &descriptionError{fmt.Sprintf("The description is too long: %d characters, at most %d.", n, MaxDescriptionRunes)}
 	}
 	return d, nil
+}
+
+// isBidiFormat reports whether r is one of Unicode's explicit directional
+// formatting characters: embeddings, overrides, isolates and their pops.
+// In a title they can reorder the text around them on every page that
+// lists it (the pages also isolate each title with dir="auto"); the
+// implicit marks (U+200E, U+200F, U+061C) that right-to-left text needs
+// are allowed.
+func isBidiFormat(r rune) bool {
+	return (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
 }
 
 // parseMeta decodes a meta message: its fields, and no others, must be

@@ -37,6 +37,12 @@ func TestCleanDescription(t *testing.T) {
 		{name: "NUL in description", give: Description{Description: "a\x00b"}, wantErr: "description may not"},
 		{name: "lone CR in description", give: Description{Description: "a\rb"}, wantErr: "description may not"},
 		{name: "invalid UTF-8", give: Description{Title: "a\xffb"}, wantErr: "UTF-8"},
+		{name: "right-to-left override in title", give: Description{Title: "invoice\u202egnp.exe"}, wantErr: "bidirectional"},
+		{name: "isolate in description", give: Description{Description: "a\u2067b\u2069"}, wantErr: "bidirectional"},
+		{name: "pop in title", give: Description{Title: "a\u202cb"}, wantErr: "bidirectional"},
+		{name: "right-to-left text with marks", give: Description{Title: "שלום \u200fעולם\u200e 2026"},
+			want: Description{Title: "שלום \u200fעולם\u200e 2026"}},
+		{name: "Arabic letter mark", give: Description{Title: "مرحبا\u061c"}, want: Description{Title: "مرحبا\u061c"}},
 		{name: "markup is text", give: Description{Title: `<script>alert(1)</script>`}, want: Description{Title: `<script>alert(1)</script>`}},
 	}
 	for _, tc := range tests {

@@ -158,7 +158,7 @@ func TestBroadcastTitle(t *testing.T) {
 		t.Errorf("sidecar = %s, %v; want the title", side, err)
 	}
 	_, page = get(t, http.MethodGet, s.URL+"/live/alice", nil)
-	if !strings.Contains(string(page), `<span data-amlive-field="title">`+newTitle+`</span>`) {
+	if !strings.Contains(string(page), `<span data-amlive-field="title" dir="auto">`+newTitle+`</span>`) {
 		t.Errorf("watch page's recordings do not show the title:\n%s", page)
 	}
 }

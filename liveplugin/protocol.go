@@ -56,14 +56,17 @@ var (
 )
 
 // readyEvent starts each upload connection: the broadcast, the token that
-// resumes it within resumeWithinMs, and the offset the publisher sends
-// from (0 on the first connection).
+// resumes it within resumeWithinMs, the offset the publisher sends from (0
+// on the first connection), and the largest thumbnail the server takes
+// (Config.MaxThumbnailBytes) and how often (Config.ThumbnailInterval).
 type readyEvent struct {
-	Type           string `json:"type"`
-	Broadcast      string `json:"broadcast"`
-	Resume         string `json:"resume"`
-	ResumeWithinMs int64  `json:"resumeWithinMs"`
-	Offset         int64  `json:"offset"`
+	Type                string `json:"type"`
+	Broadcast           string `json:"broadcast"`
+	Resume              string `json:"resume"`
+	ResumeWithinMs      int64  `json:"resumeWithinMs"`
+	Offset              int64  `json:"offset"`
+	MaxThumbnailBytes   int    `json:"maxThumbnailBytes"`
+	ThumbnailIntervalMs int64  `json:"thumbnailIntervalMs"`
 }
 
 // ackEvent says the server holds the stream's first Offset bytes.
@@ -160,8 +163,9 @@ type endEvent struct {
 }
 
 // Constructors of the events, so that each carries its type.
-func newReady(broadcast, token string, within time.Duration, offset int64) readyEvent {
-	return readyEvent{Type: typeReady, Broadcast: broadcast, Resume: token, ResumeWithinMs: within.Milliseconds(), Offset: offset}
+func newReady(broadcast, token string, within time.Duration, offset int64, maxThumb int, thumbEvery time.Duration) readyEvent {
+	return readyEvent{Type: typeReady, Broadcast: broadcast, Resume: token, ResumeWithinMs: within.Milliseconds(), Offset: offset,
+		MaxThumbnailBytes: maxThumb, ThumbnailIntervalMs: thumbEvery.Milliseconds()}
 }
 func newAck(offset int64) ackEvent       { return ackEvent{Type: typeAck, Offset: offset} }
 func newViewers(n int) viewersEvent      { return viewersEvent{Type: typeViewers, Count: n} }

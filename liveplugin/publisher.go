@@ -69,7 +69,8 @@ type publisher struct {
 
 	conn *websocket.Conn // the connection being served, for recordFailed
 
-	thumbAt time.Time // when the last thumbnail was taken in (see thumbnail)
+	thumbAt time.Time   // when the last thumbnail was taken in (see thumbnail)
+	thumbc  chan []byte // the connection's thumbnail worker's input (see thumbnails)
 
 	bitrate *rate.Limiter // bytes of media
 	total   int64         // bytes of media received
@@ -179,7 +180,7 @@ func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err err
 	var stop watchResult
 	wg.Go(func() { stop = pub.watch(conn, done, activity) }) // exits once done is closed or it stopped the upload
 
-	ready := newReady(pub.b.ID(), pub.token, max(p.cfg.ResumeGrace, 0), pub.total)
+	ready := newReady(pub.b.ID(), pub.token, max(p.cfg.ResumeGrace, 0), pub.total, p.cfg.MaxThumbnailBytes, p.cfg.ThumbnailInterval)
 	if err := send(ctx, conn, p.cfg.WriteTimeout, ready); err != nil {
 		stopHelpers()
 		wg.Wait()
@@ -190,6 +191,8 @@ func (pub *publisher) serve(conn *websocket.Conn) (next *websocket.Conn, err err
 		pub.meta.poke() // the page learns a title set while it was away
 	}
 	wg.Go(func() { pub.notify(ctx, conn, done) }) // after ready; exits once done is closed
+	pub.thumbc = make(chan []byte, 1)
+	wg.Go(func() { pub.thumbnails(conn, pub.thumbc, done) }) // exits once done is closed
 	pub.conn = conn
 	if pub.recErr != nil {
 		pub.sendRecordFailed() // again: the publisher may have missed it
@@ -328,7 +331,7 @@ func (pub *publisher) text(ctx context.Context, conn *websocket.Conn, data []byt
 	case typeMeta:
 		return pub.onMeta(ctx, conn, data)
 	case typeThumbnail:
-		return pub.thumbnail(data)
+		return pub.thumbnail(conn, data)
 	}
 	return errBadMessage
 }

@@ -88,7 +88,7 @@ func checkLevelMoves(t *testing.T, tab *chrometest.Tab) {
 // thumbnail that loaded. A reload remembers the second camera.
 func TestBrowserGoLiveSetup(t *testing.T) {
 	srv := newBrowserServerWith(t, liveplugin.Config{Authorize: browserAllowAll, StatusInterval: 200 * time.Millisecond})
-	b := chrometest.NewWith(t, chrometest.Options{FakeCameras: 2})
+	b := chrometest.NewWith(t, chrometest.FakeCameras(2))
 	const title = "Two cameras, one stream"
 
 	pub := b.NewTab(t, "broadcaster")

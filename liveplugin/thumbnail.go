@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
 	"github.com/amlive/amlive/liveplugin/internal/record"
@@ -217,14 +218,63 @@ func formatLimit(n int) string {
 
 // thumbnail handles a publisher's thumbnail message: it never ends the
 // broadcast. It takes one every ThumbnailInterval at most, and only once
-// the broadcast is live; a refused one gets an error event.
-func (pub *publisher) thumbnail(data []byte) error {
-	p := pub.p
+// the broadcast is live; a refused one gets an error event. The checks
+// that cost nothing run here, on the read loop; the decode, re-encode and
+// write (up to about 100 ms for a large still) run on the connection's
+// thumbnail worker (see thumbnails), so that the media behind the message
+// is not held up.
+func (pub *publisher) thumbnail(conn *websocket.Conn, data []byte) error {
 	pub.carried = false // not media: no activity for IdleTimeout
-	err := pub.storeThumbnail(data)
+	if err := pub.admitThumbnail(); err != nil {
+		pub.thumbnailDone(conn, err)
+		return nil
+	}
+	// The worker takes thumbnails in order, one at a time: this waits only
+	// while it is still on the last one, which a ThumbnailInterval of
+	// seconds makes rare.
+	pub.thumbc <- data
+	return nil
+}
+
+// admitThumbnail decides on the read loop whether a thumbnail is taken in.
+func (pub *publisher) admitThumbnail() error {
+	if !pub.live {
+		return thumbnailErrorf("Thumbnail ignored: send it once your stream has started.")
+	}
+	now := time.Now()
+	if every := pub.p.cfg.ThumbnailInterval; !pub.thumbAt.IsZero() && now.Sub(pub.thumbAt) < every {
+		return thumbnailErrorf("Thumbnail ignored: the server takes one every %v at most.", every)
+	}
+	pub.thumbAt = now // every attempt counts, refused or not: each costs a decode
+	return nil
+}
+
+// thumbnails is a connection's thumbnail worker: it stores the thumbnails
+// thumbnail admitted until done is closed, and then the one it may still
+// have been handed.
+func (pub *publisher) thumbnails(conn *websocket.Conn, in <-chan []byte, done <-chan struct{}) {
+	for {
+		select {
+		case data := <-in:
+			pub.thumbnailDone(conn, pub.storeThumbnail(data))
+		case <-done:
+			select {
+			case data := <-in:
+				pub.thumbnailDone(conn, pub.storeThumbnail(data))
+			default:
+			}
+			return
+		}
+	}
+}
+
+// thumbnailDone announces a stored thumbnail, or tells the publisher on
+// conn why it was refused.
+func (pub *publisher) thumbnailDone(conn *websocket.Conn, err error) {
+	p := pub.p
 	if err == nil {
 		p.feed.kick()
-		return nil
+		return
 	}
 	var te *thumbnailError
 	if errors.As(err, &te) {
@@ -233,21 +283,13 @@ func (pub *publisher) thumbnail(data []byte) error {
 		pub.log.Warn("thumbnail not saved", "err", err)
 		te = &thumbnailError{"Thumbnail not saved on the server; your broadcast goes on."}
 	}
-	_ = send(p.pubCtx, pub.conn, p.cfg.WriteTimeout, newError(te.msg))
-	return nil
+	_ = send(p.pubCtx, conn, p.cfg.WriteTimeout, newError(te.msg))
 }
 
-// storeThumbnail checks, re-encodes and stores a thumbnail message.
+// storeThumbnail decodes, re-encodes and stores an admitted thumbnail
+// message.
 func (pub *publisher) storeThumbnail(data []byte) error {
 	p := pub.p
-	if !pub.live {
-		return thumbnailErrorf("Thumbnail ignored: send it once your stream has started.")
-	}
-	now := time.Now()
-	if !pub.thumbAt.IsZero() && now.Sub(pub.thumbAt) < p.cfg.ThumbnailInterval {
-		return thumbnailErrorf("Thumbnail ignored: the server takes one every %v at most.", p.cfg.ThumbnailInterval)
-	}
-	pub.thumbAt = now // every attempt counts, refused or not: each costs a decode
 	var e thumbnailEvent
 	if err := json.Unmarshal(data, &e); err != nil {
 		return thumbnailErrorf("Thumbnail refused: the message is not valid JSON.")

@@ -57,3 +57,32 @@ func TestBrowserThumbnail(t *testing.T) {
 		t.Errorf("broadcaster's last error = %q; want none", msg)
 	}
 }
+
+// TestBrowserThumbnailWithinSiteLimit sets MaxThumbnailBytes well below the
+// default: the page learns the limit from the ready event and sends stills
+// that fit it (smaller and lower quality), so the room still gets one.
+func TestBrowserThumbnailWithinSiteLimit(t *testing.T) {
+	const limit = 2500
+	srv := newBrowserServerWith(t, liveplugin.Config{Authorize: browserAllowAll, MaxThumbnailBytes: limit})
+	b := chrometest.New(t)
+	bc := b.NewTab(t, "broadcaster page")
+	bc.Navigate(srv.url + "/live/" + browserRoom + "/broadcast")
+	bc.WaitFor(chrometest.BroadcasterIs("idle"), browserLiveTimeout)
+	chrometest.Eval[bool](bc, `(document.querySelector('[data-amlive-start]').click(), true)`)
+	bc.WaitFor(chrometest.BroadcasterIs("live"), browserLiveTimeout)
+
+	deadline := time.Now().Add(browserLiveTimeout)
+	for {
+		if info, ok := srv.p.Status(browserRoom); ok && info.Thumbnail != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			msg := chrometest.Eval[string](bc, `document.querySelector('[data-amlive-broadcaster]').amliveBroadcaster.lastError || ''`)
+			t.Fatalf("no thumbnail within %v under a %d-byte limit; the page's last error: %q", browserLiveTimeout, limit, msg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if msg := chrometest.Eval[string](bc, `document.querySelector('[data-amlive-broadcaster]').amliveBroadcaster.lastError || ''`); msg != "" {
+		t.Errorf("broadcaster's last error = %q; want none (a still that fits)", msg)
+	}
+}

@@ -115,11 +115,16 @@ func TestThumbnail(t *testing.T) {
 			t.Errorf("error event %d = %q; want one saying %q", i, errs[i].Message, b.want)
 		}
 	}
-	// The thumbnail is in once the chunk after it is.
+	// The thumbnail is stored off the read loop: the chunk after it goes
+	// on, and the thumbnail is in soon after.
 	pub.send(t, ctx, websocket.MessageText, thumbMessage(good))
 	pub.send(t, ctx, websocket.MessageBinary, fx.Chunks[half])
 	sent += int64(len(fx.Chunks[half]))
 	s.waitBytes(t, ctx, "alice", sent)
+	eventually(t, ctx, "the live thumbnail", func() bool {
+		resp, _ := get(t, http.MethodGet, live, nil)
+		return resp.StatusCode == http.StatusOK
+	})
 
 	resp, img := get(t, http.MethodGet, live, nil)
 	checkThumbnail(t, "live", resp, img, 320, 180, "no-cache")

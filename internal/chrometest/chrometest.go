@@ -113,34 +113,32 @@ type Browser struct {
 	closeErr  error
 }
 
-// Options are what NewWith changes of the browser New starts.
-type Options struct {
-	// FakeCameras is how many fake cameras the browser offers, each a
-	// device of its own (its own deviceId and label, "fake_device_0",
-	// "fake_device_1", …). Optional. Defaults to Chromium's one.
-	FakeCameras int
-}
-
 // New starts a browser with Flags and a profile in tb.TempDir(), and
 // registers a cleanup that closes it and, if tb failed, logs the end of
 // the browser's own output. It skips or fails tb as ExecPath says when
 // there is no Chromium.
 func New(tb testing.TB) *Browser {
 	tb.Helper()
-	return NewWith(tb, Options{})
+	return NewWith(tb)
 }
 
-// NewWith is New with the options o.
-func NewWith(tb testing.TB, o Options) *Browser {
+// FakeCameras is an option for NewWith: the browser offers n fake
+// cameras, each a device of its own (its own deviceId and label,
+// "fake_device_0", "fake_device_1", …), instead of Chromium's one.
+func FakeCameras(n int) chromedp.ExecAllocatorOption {
+	return chromedp.Flag("use-fake-device-for-media-stream", fmt.Sprintf("device-count=%d", n))
+}
+
+// NewWith is New with extra options after Flags, which override them: for
+// example chromedp.Flag("autoplay-policy", "document-user-activation-required"),
+// a browser that refuses to autoplay with sound, as phones do.
+func NewWith(tb testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	tb.Helper()
 	execPath := ExecPath(tb)
 	out := &tailBuffer{max: 16 << 10}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(execPath), chromedp.CombinedOutput(out))
 	opts = append(opts, Flags(tb.TempDir())...)
-	if o.FakeCameras > 0 {
-		// A later flag of the same name replaces the earlier one.
-		opts = append(opts, chromedp.Flag("use-fake-device-for-media-stream", fmt.Sprintf("device-count=%d", o.FakeCameras)))
-	}
+	opts = append(opts, extra...)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	b := &Browser{ctx: ctx, cancel: cancel, allocCancel: allocCancel, out: out}
@@ -189,6 +187,8 @@ type Tab struct {
 	tb   testing.TB
 	name string
 	ctx  context.Context
+
+	phone bool // opened by NewPhoneTab: touch emulation is on
 
 	// Diagnose, when set, is a JavaScript expression whose value WaitFor
 	// adds to its failure message, such as the state of a widget.

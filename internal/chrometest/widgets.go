@@ -19,6 +19,11 @@ func ScreenshotDir(tb testing.TB) string {
 	return tb.TempDir()
 }
 
+// KeepScreenshots reports whether the screenshots a test takes are kept:
+// whether AMLIVE_SCREENSHOTS names a directory for them. Tests take
+// screenshots that only document a page (the README's) only then.
+func KeepScreenshots() bool { return os.Getenv("AMLIVE_SCREENSHOTS") != "" }
+
 // JavaScript expressions for the plugin's widgets: the first of each kind
 // in the page's document.
 const (

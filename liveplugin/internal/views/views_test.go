@@ -96,7 +96,7 @@ func TestRenderPages(t *testing.T) {
 			want: append([]string{
 				"<!DOCTYPE html>", `<html lang="en">`, `name="viewport"`, "<title>alice — live</title>",
 				`data-amlive-player data-base="/live" data-room="alice" data-live="true"`,
-				`<video class="amlive-video" playsinline controls`,
+				`<video class="amlive-video" playsinline muted controls`,
 				`data-amlive-status role="status" aria-live="polite"`,
 				`data-amlive-unmute hidden`, `data-amlive-golive hidden`, `data-amlive-viewers`,
 				"Live since",
