@@ -11,12 +11,34 @@
 //     <p data-amlive-audience aria-live="polite"></p>  <p data-amlive-health aria-live="polite"></p>
 //     <input data-amlive-title-input>  <textarea data-amlive-description-input></textarea>
 //     <p data-amlive-meta-status aria-live="polite"></p>
+//     <button data-amlive-camera-toggle>  <select data-amlive-camera>
+//     <select data-amlive-microphone>  <select data-amlive-resolution>
+//     <meter data-amlive-level>
 //   </div>
+// Before going live: the preview shows the camera as soon as the person
+// allows it: at once when the permission was already granted (the
+// Permissions API says so; not with data-preview="click"), else when
+// "Start camera" (data-amlive-camera-toggle, which also turns it off) or
+// "Go live" is pressed. Once allowed, the camera and microphone pickers
+// list the devices; the choice is remembered in localStorage
+// (amlive.camera, amlive.microphone: deviceIds; amlive.resolution), and
+// a remembered device that is gone falls back to the browser's choice.
+// Changing a picker restarts the preview with that device; while live
+// the pickers are disabled (MediaRecorder cannot change its tracks), so
+// a broadcast keeps the devices it started with. "Go live" publishes the
+// preview's stream. The level meter shows the microphone's peak level
+// (Web Audio, 10 times a second), before and while live. The resolution
+// picker's options (data-width, data-height) are the sizes the site
+// allows; data-max-width, data-max-height and data-max-fps bound the
+// camera (getUserMedia max constraints, relaxed to ideal ones where the
+// camera cannot meet them), data-video-bps and data-audio-bps are
+// MediaRecorder's bitrates (the partial renders Config.Capture into them).
 // The audience line summarises the viewers' experience reports ("14 watching,
 // median delay 0.6 s, 1 stalling"); the health line is the upload's own: bytes
 // handed to the socket per second, bytes sent but not yet acknowledged by the
 // server and the age of the oldest of them, and the reconnects so far.
-// Optional attributes: data-mime, data-reach, data-video-bps, data-keyframe-ms,
+// Optional attributes: data-mime, data-reach, data-video-bps, data-audio-bps,
+// data-max-width, data-max-height, data-max-fps, data-preview, data-keyframe-ms,
 // data-timeslice-ms (100: a chunk this often; each waits half of it on average,
 // so shorter chunks mean less latency and more messages for the server).
 // The recording format: VP9 or VP8 WebM where MediaRecorder records it, else
@@ -56,7 +78,11 @@
 // health ({bitrate (bytes/s), unackedBytes, unackedMs, reconnects, and with
 // WebCodecs encodedFrames and droppedFrames, the video frames encoded and
 // dropped before the encoder}),
-// lastError, source, start(), stop(), on(event, fn), destroy()}; the state is
+// lastError, source, recorder ({mimeType, videoBitsPerSecond,
+// audioBitsPerSecond} as MediaRecorder applied them), stream (what the
+// preview shows, or null), meter (a LevelMeter: level 0–100),
+// startPreview(), stopPreview(), start(), stop(), on(event, fn),
+// destroy()}; the state is
 // mirrored in el.dataset.state and announced with the DOM events amlive:state
 // and amlive:viewers. States: idle, starting, live, reconnecting, stopping,
 // ended, error, and unsupported: the browser's MediaRecorder records no type
@@ -91,7 +117,7 @@
   'use strict';
 
   const amlive = window.amlive;
-  const { Engine, Widget, expose, endpoint, intAttr, closeMessage, register } = amlive.core;
+  const { Engine, Widget, Scope, expose, endpoint, intAttr, closeMessage, register } = amlive.core;
   const codes = amlive.protocol.codes;
 
   const SELECTOR = '[data-amlive-broadcaster]';
@@ -130,6 +156,18 @@
   const THUMB_QUALITY = 0.8;
   const THUMB_MAX_BYTES = 256 * 1024; // the server's default Config.MaxThumbnailBytes, until ready says
   const META_DEBOUNCE_MS = 1000; // a title edit is sent once typing stopped this long
+  // Capture: the site's limits (Config.Capture, data attributes of the
+  // widget) or these defaults, the same as the server's.
+  const DEFAULT_CAPTURE = Object.freeze({ width: 1280, height: 720, frameRate: 30, maxWidth: 1280, maxHeight: 720, maxFrameRate: 30 });
+  const DEFAULT_VIDEO_BPS = 2500000;
+  const DEFAULT_AUDIO_BPS = 128000;
+  const LEVEL_MS = 100; // the microphone level meter is updated this often
+  const LEVEL_FLOOR_DB = -60; // the meter's 0; 0 dBFS is its 100
+  // The pickers' choices, remembered in localStorage by deviceId (or
+  // "1280x720" for the resolution).
+  const STORE_CAMERA = 'amlive.camera';
+  const STORE_MICROPHONE = 'amlive.microphone';
+  const STORE_RESOLUTION = 'amlive.resolution';
 
   // Low latency (WebCodecs): data-latency="low" on the widget or around it,
   // where VideoEncoder, AudioEncoder and MediaStreamTrackProcessor exist,
@@ -198,7 +236,7 @@
       let audio = null;
       if (at) {
         const as = at.getSettings ? at.getSettings() : {};
-        audio = { codec: 'opus', sampleRate: 48000, numberOfChannels: Math.min(Math.max(as.channelCount || 1, 1), 2), bitrate: 128000 };
+        audio = { codec: 'opus', sampleRate: 48000, numberOfChannels: Math.min(Math.max(as.channelCount || 1, 1), 2), bitrate: opts.audioBps || 128000 };
         try {
           const r = await AudioEncoder.isConfigSupported(audio);
           if (!r || !r.supported) return null;
@@ -213,6 +251,8 @@
       this.mimeType = CHUNK_MIME;
       this.state = 'inactive';
       this.videoCodec = video.codec;
+      this.videoBitsPerSecond = video.bitrate; // as MediaRecorder names what it applied
+      this.audioBitsPerSecond = audio ? audio.bitrate : 0;
       this.tracks = { type: 'tracks', video: { codec: video.codec, width: video.width, height: video.height } };
       if (audio) this.tracks.audio = { codec: 'opus', sampleRate: 48000, numberOfChannels: audio.numberOfChannels };
       this.encoded = 0; // video frames encoded
@@ -400,7 +440,7 @@
     switch (err && err.name) {
       case 'NotAllowedError':
       case 'SecurityError':
-        return 'Camera and microphone access was denied. Allow it in your browser’s site settings, then press “Go live” again.';
+        return 'Camera and microphone access was denied. Allow it in your browser’s site settings, then try again.';
       case 'NotFoundError':
       case 'OverconstrainedError':
         return 'No camera or microphone was found. Connect one and try again.';
@@ -409,6 +449,64 @@
         return 'The camera or microphone is in use by another application, or could not be started.';
       default:
         return `Could not start the camera: ${(err && err.message) || err}`;
+    }
+  }
+
+  // stopStream stops every track of stream (may be null).
+  function stopStream(stream) {
+    if (stream) for (const track of stream.getTracks()) track.stop();
+  }
+
+  // streamLive: every track of stream still runs.
+  function streamLive(stream) {
+    return Boolean(stream) && stream.getTracks().length > 0 && stream.getTracks().every((t) => t.readyState === 'live');
+  }
+
+  // constraintTries are the getUserMedia constraints to try in turn: the
+  // chosen devices within the site's limits; then with ideal sizes only
+  // (a camera that cannot meet the limits: a phone held upright may
+  // deliver a portrait picture taller than maxHeight); then any device
+  // (the remembered one is gone). cap is {width, height, frameRate,
+  // maxWidth, maxHeight, maxFrameRate}; videoId and audioId are deviceIds
+  // or ''.
+  function constraintTries(cap, videoId, audioId) {
+    const size = (limits) => {
+      const v = {
+        width: { ideal: cap.width },
+        height: { ideal: cap.height },
+        frameRate: { ideal: Math.min(cap.frameRate, cap.maxFrameRate) },
+      };
+      if (limits) {
+        v.width.max = cap.maxWidth;
+        v.height.max = cap.maxHeight;
+        v.frameRate.max = cap.maxFrameRate;
+      }
+      return v;
+    };
+    const with_ = (video, vid, aid) => ({
+      video: vid ? { ...video, deviceId: { exact: vid } } : video,
+      audio: aid ? { deviceId: { exact: aid } } : true,
+    });
+    const tries = [with_(size(true), videoId, audioId), with_(size(false), videoId, audioId)];
+    if (videoId || audioId) tries.push(with_(size(false), '', ''));
+    return tries;
+  }
+
+  // store and recall keep a picker's choice; both do nothing where
+  // localStorage is unavailable (private modes, sandboxed frames).
+  function store(key, value) {
+    try {
+      if (value) window.localStorage.setItem(key, value);
+      else window.localStorage.removeItem(key);
+    } catch (e) {
+      /* not remembered */
+    }
+  }
+  function recall(key) {
+    try {
+      return window.localStorage.getItem(key) || '';
+    } catch (e) {
+      return '';
     }
   }
 
@@ -503,8 +601,14 @@
   // but the preview video it is given (may be null).
   //
   // conf: {url(path, ws) → URL of {base}/{room}/{path}, mime, reach, videoBps,
-  // keyframeMs, timesliceMs (each read when a broadcast starts), and
+  // audioBps, keyframeMs, timesliceMs (each read when a broadcast starts),
+  // capture ({width, height, frameRate: the size asked for; maxWidth,
+  // maxHeight, maxFrameRate: the site's limits}), videoDevice and
+  // audioDevice (deviceIds, or '' for the browser's choice), each read
+  // when the camera starts, and
   // callbacks (each optional) onState(state, previous, message),
+  // onStream(stream) (the stream the preview shows: the camera's before
+  // and while live, or null once it is off),
   // onStatus(text) (a status line without a change of state),
   // onError(message) (also in lastError), onViewers(count),
   // onAudience(audience) (the server's summary of the viewers' reports),
@@ -521,6 +625,14 @@
       this.health = { bitrate: 0, unackedBytes: 0, unackedMs: 0, reconnects: 0 };
       this.meta = { title: '', description: '' }; // as the server applied them
       this._wantMeta = null; // what setMeta asked for, sent after each ready
+
+      this.preview = null; // the camera's stream before going live (startPreview)
+      this.stream = null; // the stream the preview video shows, or null
+      // recorder: what the browser's MediaRecorder applied, once a
+      // broadcast started: {mimeType, videoBitsPerSecond, audioBitsPerSecond}.
+      this.recorder = null;
+      this._previewPending = null; // the latest startPreview's promise
+      this._previewGen = 0; // a newer startPreview or stopPreview supersedes the pending one
 
       this._session = null;
       this._healthSamples = []; // {at, handed}: the session's bytes handed at the last measures…
@@ -552,6 +664,106 @@
       return this._session === s && !s.failed;
     }
 
+    // startPreview starts the camera and microphone (the devices conf
+    // names, within its capture limits) and shows them in the preview
+    // before going live; again, it restarts them (a new device chosen).
+    // It resolves with the stream, or null when superseded (a newer
+    // startPreview, stopPreview, start with a source, close), and rejects
+    // with an Error whose message is for the status line. It does nothing
+    // while a broadcast is on: its stream is the one recorded. start()
+    // publishes the preview's stream when there is one.
+    startPreview() {
+      if (this.closed || this.busy() || this.source) return Promise.resolve(null);
+      const gen = ++this._previewGen;
+      this._dropPreview();
+      const p = (async () => {
+        if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+          throw new UserError('The camera needs a secure page (https:// or localhost): this browser blocks it here.');
+        }
+        let stream;
+        try {
+          stream = await this._capture();
+        } catch (err) {
+          throw new UserError(mediaErrorMessage(err));
+        }
+        if (gen !== this._previewGen || this.closed || this.busy()) {
+          stopStream(stream);
+          return null;
+        }
+        this.preview = stream;
+        this._showPreview(stream);
+        for (const track of stream.getTracks()) {
+          track.addEventListener('ended', () => {
+            if (this.preview !== stream) return;
+            this._dropPreview();
+            this._status('Your camera or microphone stopped. Press “Start camera” to try again.');
+          });
+        }
+        return stream;
+      })();
+      this._previewPending = p;
+      p.catch(() => {}); // the caller handles it
+      return p;
+    }
+
+    // stopPreview turns the preview's camera and microphone off.
+    stopPreview() {
+      this._previewGen++;
+      this._dropPreview();
+    }
+
+    // previewing: the camera is on before going live.
+    previewing() {
+      return Boolean(this.preview);
+    }
+
+    _dropPreview() {
+      const st = this.preview;
+      this.preview = null;
+      if (!st) return;
+      stopStream(st);
+      this._unshow(st);
+    }
+
+    // _takePreview is the stream a broadcast publishes: the preview's
+    // (once any pending startPreview settled), else a new capture.
+    async _takePreview() {
+      for (let seen = null; this._previewPending && this._previewPending !== seen; ) {
+        seen = this._previewPending;
+        try {
+          await seen;
+        } catch (e) {
+          /* no preview: capture below */
+        }
+      }
+      const st = this.preview;
+      this.preview = null; // the session's now
+      if (streamLive(st)) return st;
+      if (st) {
+        stopStream(st);
+        this._unshow(st);
+      }
+      return this._capture();
+    }
+
+    // _capture asks for the camera and microphone, relaxing the
+    // constraints when the browser cannot meet them (constraintTries).
+    async _capture() {
+      const c = this._conf.capture || {};
+      const cap = {};
+      for (const k of Object.keys(DEFAULT_CAPTURE)) cap[k] = Number(c[k]) > 0 ? Number(c[k]) : DEFAULT_CAPTURE[k];
+      let last;
+      for (const constraints of constraintTries(cap, this._conf.videoDevice || '', this._conf.audioDevice || '')) {
+        try {
+          return await navigator.mediaDevices.getUserMedia(constraints);
+        } catch (err) {
+          last = err;
+          if (!err || (err.name !== 'OverconstrainedError' && err.name !== 'NotFoundError')) throw err;
+        }
+      }
+      throw last;
+    }
+
     // start captures, connects and, once the server is ready, records.
     async start() {
       if (this.busy() || this.closed || this.state === 'unsupported') return;
@@ -575,12 +787,8 @@
         if (!mime && !lowLatency) throw new UserError(UNSUPPORTED);
 
         try {
-          s.stream = this.source
-            ? await this.source()
-            : await navigator.mediaDevices.getUserMedia({
-                video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
-                audio: true,
-              });
+          if (this.source) this.stopPreview(); // the source's stream is published and shown instead
+          s.stream = this.source ? await this.source() : await this._takePreview();
         } catch (err) {
           throw new UserError(mediaErrorMessage(err));
         }
@@ -599,6 +807,7 @@
         if (lowLatency) {
           s.recorder = await ChunkRecorder.create(s.stream, {
             videoBps: this._conf.videoBps || 2500000,
+            audioBps: this._conf.audioBps || DEFAULT_AUDIO_BPS,
             keyframeMs: this._conf.keyframeMs || 2000,
             backedUp: () => s.socketOpen() && (s.ws.bufferedAmount > WC_HIGH_WATER || s.queuedBytes > WC_HIGH_WATER),
           });
@@ -608,6 +817,11 @@
         if (!s.recorder) s.recorder = this._makeRecorder(s.stream, mime);
         this.mimeType = s.recorder.mimeType || mime;
         this.videoCodec = s.recorder instanceof ChunkRecorder ? s.recorder.videoCodec : '';
+        this.recorder = {
+          mimeType: this.mimeType,
+          videoBitsPerSecond: s.recorder.videoBitsPerSecond,
+          audioBitsPerSecond: s.recorder.audioBitsPerSecond,
+        };
         if (!(s.recorder instanceof ChunkRecorder) && !accepted(this.mimeType)) {
           throw new UserError(`This browser records ${this.mimeType}, which viewers cannot play. Try another browser.`);
         }
@@ -629,11 +843,25 @@
 
     _showPreview(stream) {
       const v = this.video;
-      if (!v) return;
-      v.muted = true; // never echo the microphone
-      v.srcObject = stream;
-      const p = v.play();
-      if (p && p.catch) p.catch(() => {});
+      if (v && v.srcObject !== stream) {
+        v.muted = true; // never echo the microphone
+        v.srcObject = stream;
+        const p = v.play();
+        if (p && p.catch) p.catch(() => {});
+      }
+      if (this.stream !== stream) {
+        this.stream = stream;
+        this._call('onStream', stream);
+      }
+    }
+
+    // _unshow takes stream out of the preview, if it is there.
+    _unshow(stream) {
+      if (this.video && this.video.srcObject === stream) this.video.srcObject = null;
+      if (this.stream === stream) {
+        this.stream = null;
+        this._call('onStream', null);
+      }
     }
 
     // _makeRecorder asks for a keyframe about every data-keyframe-ms (VP8's own
@@ -643,8 +871,8 @@
     _makeRecorder(stream, mimeType) {
       const opts = {
         mimeType,
-        videoBitsPerSecond: this._conf.videoBps || 2500000,
-        audioBitsPerSecond: 128000,
+        videoBitsPerSecond: this._conf.videoBps || DEFAULT_VIDEO_BPS,
+        audioBitsPerSecond: this._conf.audioBps || DEFAULT_AUDIO_BPS,
       };
       try {
         return new MediaRecorder(stream, {
@@ -1152,8 +1380,8 @@
     }
 
     _stopTracks(s) {
-      if (s.stream) for (const track of s.stream.getTracks()) track.stop();
-      if (this.video && this.video.srcObject === s.stream) this.video.srcObject = null;
+      stopStream(s.stream);
+      if (s.stream) this._unshow(s.stream);
     }
 
     // close ends a broadcast the way leaving the page does (stopNow) and
@@ -1162,8 +1390,96 @@
     close() {
       if (this.closed) return;
       this.stopNow();
+      this.stopPreview();
       this.closed = true;
       this._scope.close();
+    }
+  }
+
+  // LevelMeter measures the loudness of a stream's first audio track ten
+  // times a second with Web Audio (an AnalyserNode), for a microphone
+  // level meter: onLevel(level) gets 0 (silence, or below LEVEL_FLOOR_DB)
+  // to 100 (full scale) when it changes; a drop falls back gradually, as
+  // a meter's needle does. No DOM: the widget shows the level.
+  class LevelMeter {
+    constructor(onLevel) {
+      this.level = 0;
+      this.closed = false;
+      this._onLevel = onLevel;
+      this._scope = new Scope();
+      this._ctx = null; // the AudioContext, made on the first attach
+      this._analyser = null;
+      this._buf = null;
+      this._source = null; // the attached track's source node
+      this._timer = 0;
+    }
+
+    // attach measures stream's first audio track from now on (none, or
+    // null, shows 0).
+    attach(stream) {
+      this._detach();
+      const track = stream && stream.getAudioTracks ? stream.getAudioTracks()[0] : null;
+      const AC = window.AudioContext || window.webkitAudioContext;
+      if (!track || !AC || this.closed) return;
+      try {
+        if (!this._ctx) {
+          this._ctx = new AC();
+          this._analyser = this._ctx.createAnalyser();
+          this._analyser.fftSize = 1024;
+          this._buf = new Float32Array(this._analyser.fftSize);
+          // Safari processes only what reaches the destination: through
+          // a silent gain, so the microphone is never heard.
+          const mute = this._ctx.createGain();
+          mute.gain.value = 0;
+          this._analyser.connect(mute);
+          mute.connect(this._ctx.destination);
+        }
+        this._source = this._ctx.createMediaStreamSource(new MediaStream([track]));
+        this._source.connect(this._analyser);
+      } catch (e) {
+        return; // no meter, the rest works
+      }
+      this.resume();
+      this._timer = this._scope.interval(() => this._measure(), LEVEL_MS);
+    }
+
+    // resume starts an AudioContext that the browser's autoplay policy
+    // suspended until the person interacts with the page.
+    resume() {
+      if (this._ctx && this._ctx.state === 'suspended') this._ctx.resume().catch(() => {});
+    }
+
+    _measure() {
+      this._analyser.getFloatTimeDomainData(this._buf);
+      let peak = 0;
+      for (const v of this._buf) peak = Math.max(peak, Math.abs(v));
+      const db = peak > 0 ? 20 * Math.log10(peak) : -Infinity;
+      const now = Math.max(0, Math.min(100, Math.round(((db - LEVEL_FLOOR_DB) / -LEVEL_FLOOR_DB) * 100)));
+      this._report(Math.max(now, this.level - 8)); // falls 8 points a tick
+    }
+
+    _report(level) {
+      if (level === this.level) return;
+      this.level = level;
+      this._onLevel(level);
+    }
+
+    _detach() {
+      this._scope.clearInterval(this._timer);
+      this._timer = 0;
+      if (this._source) this._source.disconnect();
+      this._source = null;
+      this._report(0);
+    }
+
+    // close stops measuring and closes the AudioContext.
+    close() {
+      if (this.closed) return;
+      this._detach();
+      this.closed = true;
+      this._scope.close();
+      if (this._ctx) this._ctx.close().catch(() => {});
+      this._ctx = null;
     }
   }
 
@@ -1181,6 +1497,22 @@
       this._metaStatusEl = el.querySelector('[data-amlive-meta-status]');
       this._metaTimer = 0; // sends an edit once typing stopped
       this._metaEdited = false; // the fields were edited since the page loaded
+      this._cameraBtn = el.querySelector('[data-amlive-camera-toggle]');
+      this._cameraSel = el.querySelector('select[data-amlive-camera]');
+      this._micSel = el.querySelector('select[data-amlive-microphone]');
+      this._resSel = el.querySelector('select[data-amlive-resolution]');
+      this._levelEl = el.querySelector('[data-amlive-level]');
+      this._devicesFilled = false; // the pickers list the devices (labels need the permission)
+      this.meter = new LevelMeter((level) => this._onLevel(level));
+      const cap = () => ({
+        maxWidth: intAttr(el, 'data-max-width', DEFAULT_CAPTURE.maxWidth),
+        maxHeight: intAttr(el, 'data-max-height', DEFAULT_CAPTURE.maxHeight),
+        maxFrameRate: intAttr(el, 'data-max-fps', DEFAULT_CAPTURE.maxFrameRate),
+      });
+      const picked = (sel, key) => (sel && sel.value) || recall(key);
+      const res = this._resSel;
+      const camSel = this._cameraSel;
+      const micSel = this._micSel;
       this.engine = new BroadcastEngine(el.querySelector('[data-amlive-preview]') || el.querySelector('video'), {
         url: (path, ws) => endpoint(el.getAttribute('data-base'), el.getAttribute('data-room'), path, ws),
         // Read when a broadcast starts, as the attributes may change before.
@@ -1192,8 +1524,32 @@
           return r ? r.getAttribute('data-reach') : '';
         },
         get videoBps() {
-          return intAttr(el, 'data-video-bps', 2500000);
+          return intAttr(el, 'data-video-bps', DEFAULT_VIDEO_BPS);
         },
+        get audioBps() {
+          return intAttr(el, 'data-audio-bps', DEFAULT_AUDIO_BPS);
+        },
+        // The resolution picker's size (the largest allowed without one),
+        // within the site's limits.
+        get capture() {
+          const c = cap();
+          const opt = res && res.selectedOptions[0];
+          const w = opt ? Number(opt.getAttribute('data-width')) : 0;
+          const h = opt ? Number(opt.getAttribute('data-height')) : 0;
+          return {
+            ...c,
+            width: w > 0 ? Math.min(w, c.maxWidth) : c.maxWidth,
+            height: h > 0 ? Math.min(h, c.maxHeight) : c.maxHeight,
+            frameRate: Math.min(DEFAULT_CAPTURE.frameRate, c.maxFrameRate),
+          };
+        },
+        get videoDevice() {
+          return picked(camSel, STORE_CAMERA);
+        },
+        get audioDevice() {
+          return picked(micSel, STORE_MICROPHONE);
+        },
+        onStream: (st) => this._onStream(st),
         get keyframeMs() {
           return intAttr(el, 'data-keyframe-ms', 2000);
         },
@@ -1224,9 +1580,138 @@
         });
         this._scope.listen(field, 'change', () => this._pushMeta());
       }
+      this._onClick(this._cameraBtn, () => {
+        if (this.engine.previewing()) {
+          this.engine.stopPreview();
+          this._status('Your camera is off.');
+        } else {
+          this._preview();
+        }
+      });
+      for (const [sel, key] of [
+        [this._cameraSel, STORE_CAMERA],
+        [this._micSel, STORE_MICROPHONE],
+        [this._resSel, STORE_RESOLUTION],
+      ]) {
+        if (!sel) continue;
+        this._scope.listen(sel, 'change', () => {
+          store(key, sel.value);
+          if (!this.engine.busy()) this._preview(); // a new device: restart the camera with it
+        });
+      }
+      if (this._resSel) {
+        // The remembered size if the site still allows it, else the largest.
+        const want = recall(STORE_RESOLUTION);
+        const opts = [...this._resSel.options];
+        const opt = opts.find((o) => o.value === want) || opts[opts.length - 1];
+        if (opt) opt.selected = true;
+      }
+      // The browser's autoplay policy may keep the meter's AudioContext
+      // suspended until the person interacts with the page.
+      for (const type of ['pointerdown', 'keydown']) this._scope.listen(document, type, () => this.meter.resume());
+      const md = navigator.mediaDevices;
+      if (md && md.addEventListener) this._scope.listen(md, 'devicechange', () => this._fillDevices());
+
       const e = this.engine;
       if (e.state === 'unsupported') this._onState(e.state, '', e.lastError);
       else this._onState('idle', 'idle');
+      this._autoPreview();
+    }
+
+    // _autoPreview starts the preview at once when the person already
+    // allowed the camera and microphone (they are not asked again), unless
+    // data-preview="click"; otherwise "Start camera" (or "Go live") asks.
+    async _autoPreview() {
+      const perms = navigator.permissions;
+      if (this.el.getAttribute('data-preview') === 'click' || !perms || !perms.query || !navigator.mediaDevices) return;
+      let granted = false;
+      try {
+        const states = await Promise.all([perms.query({ name: 'camera' }), perms.query({ name: 'microphone' })]);
+        granted = states.every((st) => st.state === 'granted');
+      } catch (e) {
+        return; // a browser that does not tell (Firefox before 131): wait for a click
+      }
+      if (granted && !this.destroyed && !this.engine.busy() && !this.engine.stream) this._preview();
+    }
+
+    // _preview starts (or restarts) the camera preview and says so.
+    _preview() {
+      this.meter.resume();
+      return this.engine.startPreview().then(
+        (st) => {
+          if (st && !this.engine.busy()) this._status('Your camera is on: only you see this preview until you go live.');
+        },
+        (err) => {
+          if (!this.engine.busy()) this._status(err.message);
+        },
+      );
+    }
+
+    // _onStream follows the stream the preview shows: the meter listens
+    // to it, and the pickers list the devices once it is allowed.
+    _onStream(stream) {
+      this.meter.attach(stream);
+      if (stream) this._fillDevices();
+      this._syncSetup();
+    }
+
+    _onLevel(level) {
+      if (!this._levelEl) return;
+      this._levelEl.value = level;
+      this._levelEl.setAttribute('aria-valuetext', level ? `${level} %` : 'silent');
+    }
+
+    // _fillDevices lists the cameras and microphones in their pickers,
+    // each showing the device in use (else the remembered one). Before
+    // the person allowed the camera, browsers give no labels: the
+    // pickers keep their "Default" entries then.
+    async _fillDevices() {
+      const md = navigator.mediaDevices;
+      if (!md || !md.enumerateDevices) return;
+      let devices;
+      try {
+        devices = await md.enumerateDevices();
+      } catch (e) {
+        return;
+      }
+      if (this.destroyed) return;
+      const st = this.engine.stream;
+      const inUse = (kind) => {
+        const track = st && (kind === 'videoinput' ? st.getVideoTracks() : st.getAudioTracks())[0];
+        const settings = track && track.getSettings ? track.getSettings() : {};
+        return settings.deviceId || '';
+      };
+      const fill = (sel, kind, key, noun) => {
+        if (!sel) return;
+        const list = devices.filter((d) => d.kind === kind && d.deviceId);
+        if (!list.length || list.every((d) => !d.label)) return; // not allowed yet
+        const want = inUse(kind) || sel.value || recall(key);
+        sel.replaceChildren(
+          ...list.map((d, i) => {
+            const o = document.createElement('option');
+            o.value = d.deviceId;
+            o.textContent = d.label || `${noun} ${i + 1}`;
+            return o;
+          }),
+        );
+        if (list.some((d) => d.deviceId === want)) sel.value = want;
+        this._devicesFilled = true;
+      };
+      fill(this._cameraSel, 'videoinput', STORE_CAMERA, 'Camera');
+      fill(this._micSel, 'audioinput', STORE_MICROPHONE, 'Microphone');
+    }
+
+    // _syncSetup enables the camera controls before going live only: a
+    // MediaRecorder cannot change its tracks, so the devices stay those
+    // the broadcast started with.
+    _syncSetup() {
+      const busy = this.engine.busy();
+      for (const sel of [this._cameraSel, this._micSel, this._resSel]) if (sel) sel.disabled = busy;
+      if (this._cameraBtn) {
+        this._cameraBtn.disabled = busy;
+        this._cameraBtn.textContent = this.engine.stream ? 'Turn camera off' : 'Start camera';
+      }
+      this.el.dataset.camera = this.engine.stream ? 'on' : 'off';
     }
 
     get source() {
@@ -1236,8 +1721,18 @@
       this.engine.source = fn;
     }
 
+    // startPreview turns the camera on before going live (as "Start
+    // camera" does), stopPreview off.
+    startPreview() {
+      return this._preview();
+    }
+    stopPreview() {
+      this.engine.stopPreview();
+    }
+
     // start captures, connects and, once the server is ready, records.
     start() {
+      this.meter.resume(); // a click: the browser lets audio start now
       if (this._metaEdited || this._fieldValue(this._titleEl) || this._fieldValue(this._descEl)) this._pushMeta();
       return this.engine.start();
     }
@@ -1287,6 +1782,7 @@
       if (message !== undefined) this._status(message);
       if (this._startBtn) this._startBtn.disabled = e.busy() || state === 'unsupported';
       if (this._stopBtn) this._stopBtn.disabled = !e.stoppable();
+      this._syncSetup();
       if (prev !== state) this._emit('state', { state, previous: prev, message: message || '' });
     }
 
@@ -1318,6 +1814,7 @@
 
     _release() {
       this.engine.close();
+      this.meter.close();
     }
   }
 
@@ -1333,9 +1830,10 @@
     }
   }
 
-  expose(Broadcaster, ['state', 'broadcast', 'mimeType', 'videoCodec', 'viewers', 'audience', 'health', 'meta', 'lastError']);
+  expose(Broadcaster, ['state', 'broadcast', 'mimeType', 'videoCodec', 'viewers', 'audience', 'health', 'meta', 'lastError', 'recorder', 'stream']);
 
   amlive.BroadcastEngine = BroadcastEngine;
+  amlive.LevelMeter = LevelMeter;
   amlive.initBroadcasters = register({
     selector: SELECTOR,
     prop: 'amliveBroadcaster',

@@ -189,6 +189,18 @@ type Config struct {
 	// closed with 4415 before it goes live. Optional. Defaults to both.
 	Containers []string
 
+	// Capture is what the broadcaster widget asks of the camera, the
+	// microphone and MediaRecorder: the largest picture and frame rate
+	// its getUserMedia constraints allow (the resolution picker offers
+	// the usual sizes up to it) and the bitrates MediaRecorder aims at.
+	// The widget's markup carries it (data attributes of the
+	// amlive-broadcaster partial). It is advice to the browser, which may
+	// deliver less, and to a page that honours it: the server does not
+	// decode video to check the picture, and what it enforces is
+	// MaxBitrate, MaxMessageBytes and MaxBroadcastBytes. Optional: see
+	// Capture for the defaults.
+	Capture Capture
+
 	// MaxMessageBytes bounds one WebSocket message from a publisher; a
 	// larger one closes the upload with 4413. Optional. Defaults to 4 MiB.
 	MaxMessageBytes int64
@@ -312,6 +324,73 @@ type Config struct {
 	Events Events
 }
 
+// Capture is what the broadcaster widget asks of the browser (see
+// Config.Capture): MaxWidth×MaxHeight is the largest picture its
+// getUserMedia constraints allow (where a camera cannot meet them, a
+// phone's held upright for one, the widget asks again with ideal values
+// only), MaxFrameRate the highest frame rate, VideoBitsPerSecond and AudioBitsPerSecond the bitrates passed to
+// MediaRecorder. Zero fields take the defaults: 1280×720, 30 frames per
+// second, 2.5 Mbit/s of video and 128 kbit/s of audio (less when
+// Config.MaxBitrate is lower: three quarters of it for both together).
+// Together the bitrates must not exceed Config.MaxBitrate, which closes
+// an upload that sends more.
+type Capture struct {
+	MaxWidth, MaxHeight int // pixels; optional, defaults to 1280×720
+	MaxFrameRate        int // frames per second; optional, defaults to 30
+	VideoBitsPerSecond  int // optional, defaults to 2500000
+	AudioBitsPerSecond  int // optional, defaults to 128000
+}
+
+// The defaults of Config.Capture.
+const (
+	defaultCaptureWidth     = 1280
+	defaultCaptureHeight    = 720
+	defaultCaptureFrameRate = 30
+	defaultCaptureVideoBPS  = 2_500_000
+	defaultCaptureAudioBPS  = 128_000
+	maxCaptureSide          = 7680 // 8K: beyond it is a typo
+	maxCaptureFrameRate     = 240
+)
+
+// withDefaults fills c's zero fields; maxBitrate is Config.MaxBitrate,
+// already defaulted: the default bitrates keep within three quarters of it.
+func (c Capture) withDefaults(maxBitrate int64) Capture {
+	setDefault(&c.MaxWidth, defaultCaptureWidth)
+	setDefault(&c.MaxHeight, defaultCaptureHeight)
+	setDefault(&c.MaxFrameRate, defaultCaptureFrameRate)
+	budget := max(2, maxBitrate*3/4)
+	if c.AudioBitsPerSecond == 0 {
+		c.AudioBitsPerSecond = int(min(defaultCaptureAudioBPS, budget/8))
+	}
+	if c.VideoBitsPerSecond == 0 {
+		c.VideoBitsPerSecond = int(max(1, min(defaultCaptureVideoBPS, budget-int64(c.AudioBitsPerSecond))))
+	}
+	return c
+}
+
+// validate reports each of c's fields out of range, named Capture.X.
+func (c Capture) validate(maxBitrate int64) []error {
+	var errs []error
+	between := func(name string, v, lo, hi int) {
+		if v < lo || v > hi {
+			errs = append(errs, fmt.Errorf("liveplugin: Capture.%s must be in [%d, %d], got %d", name, lo, hi, v))
+		}
+	}
+	between("MaxWidth", c.MaxWidth, 16, maxCaptureSide)
+	between("MaxHeight", c.MaxHeight, 16, maxCaptureSide)
+	between("MaxFrameRate", c.MaxFrameRate, 1, maxCaptureFrameRate)
+	if c.VideoBitsPerSecond <= 0 {
+		errs = append(errs, fmt.Errorf("liveplugin: Capture.VideoBitsPerSecond must be > 0, got %d", c.VideoBitsPerSecond))
+	}
+	if c.AudioBitsPerSecond <= 0 {
+		errs = append(errs, fmt.Errorf("liveplugin: Capture.AudioBitsPerSecond must be > 0, got %d", c.AudioBitsPerSecond))
+	}
+	if sum := int64(c.VideoBitsPerSecond) + int64(c.AudioBitsPerSecond); maxBitrate > 0 && sum > maxBitrate {
+		errs = append(errs, fmt.Errorf("liveplugin: Capture.VideoBitsPerSecond + Capture.AudioBitsPerSecond (%d) must not exceed MaxBitrate (%d)", sum, maxBitrate))
+	}
+	return errs
+}
+
 // The defaults of Config's fields, as its docs state, named after them.
 const (
 	defaultDir               = "amlive-recordings"
@@ -355,6 +434,9 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.PublisherUpgrades, defaultPublisherUpgrades)
 	setDefault(&c.MaxBitrate, defaultMaxBitrate)
 	setDefault(&c.MaxBroadcastBytes, defaultMaxBroadcastBytes)
+	if c.MaxBitrate > 0 { // a negative one is reported by validate
+		c.Capture = c.Capture.withDefaults(c.MaxBitrate)
+	}
 	setDefault(&c.IdleTimeout, defaultIdleTimeout)
 	setDefault(&c.ResumeGrace, defaultResumeGrace)
 	setDefault(&c.WriteTimeout, defaultWriteTimeout)
@@ -413,6 +495,9 @@ func (c Config) validate() error {
 	if c.MaxBitrate > 0 && c.MaxMessageBytes > c.MaxBitrate*bitrateWindow/8 {
 		errs = append(errs, fmt.Errorf("liveplugin: MaxMessageBytes (%d) must not exceed what MaxBitrate allows in %d s (%d bytes)",
 			c.MaxMessageBytes, bitrateWindow, c.MaxBitrate*bitrateWindow/8))
+	}
+	if c.MaxBitrate > 0 {
+		errs = append(errs, c.Capture.validate(c.MaxBitrate)...)
 	}
 	positive("IdleTimeout", int64(c.IdleTimeout))
 	positive("WriteTimeout", int64(c.WriteTimeout))

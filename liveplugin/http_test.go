@@ -270,6 +270,11 @@ func TestRegisterValidatesConfig(t *testing.T) {
 		{"negative keep", liveplugin.Config{KeepRecordings: -1}, "KeepRecordings must be >= 0, got -1"},
 		{"negative max bytes", liveplugin.Config{MaxRecordingBytes: -1}, "MaxRecordingBytes must be >= 0, got -1"},
 		{"negative max age", liveplugin.Config{MaxRecordingAge: -1}, "MaxRecordingAge must be >= 0, got -1"},
+		{"capture over the bitrate", liveplugin.Config{Capture: liveplugin.Capture{VideoBitsPerSecond: 19_950_000, AudioBitsPerSecond: 128_000}},
+			"Capture.VideoBitsPerSecond + Capture.AudioBitsPerSecond (20078000) must not exceed MaxBitrate (20000000)"},
+		{"capture too small", liveplugin.Config{Capture: liveplugin.Capture{MaxWidth: 8}}, "Capture.MaxWidth must be in [16, 7680], got 8"},
+		{"capture frame rate", liveplugin.Config{Capture: liveplugin.Capture{MaxFrameRate: -1}}, "Capture.MaxFrameRate must be in [1, 240], got -1"},
+		{"capture audio", liveplugin.Config{Capture: liveplugin.Capture{AudioBitsPerSecond: -1}}, "Capture.AudioBitsPerSecond must be > 0, got -1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

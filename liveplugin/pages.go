@@ -79,6 +79,7 @@ func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
 		Base:     p.base,
 		Room:     room,
 		Assets:   p.assetURLs(),
+		Capture:  p.captureView(),
 		EmbedURL: c.Scheme() + "://" + c.Request().Host + p.EmbedURL(room),
 	}
 	if in, ok := p.rooms.Lookup(room); ok {

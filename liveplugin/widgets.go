@@ -55,7 +55,7 @@ func (p *Plugin) BroadcasterHTML(room string) (template.HTML, error) {
 }
 
 func (p *Plugin) partialData(room string) views.PartialData {
-	d := views.PartialData{Base: p.base, Room: room, Assets: p.assetURLs()}
+	d := views.PartialData{Base: p.base, Room: room, Assets: p.assetURLs(), Capture: p.captureView()}
 	if room != "" {
 		_, d.Live = p.rooms.Lookup(room)
 		d.Poster = p.posterURL(room)
@@ -67,4 +67,14 @@ func (p *Plugin) assetURLs() views.Assets {
 	u := func(name string) string { return p.base + "/assets/" + name + "?v=" + p.assets[name].etag }
 	return views.Assets{ProtocolJS: u("protocol.js"), CoreJS: u("core.js"), PlayerJS: u("player.js"), BroadcasterJS: u("broadcaster.js"),
 		StatusJS: u("status.js"), CSS: u("live.css")}
+}
+
+// captureView is Config.Capture as the broadcaster partial takes it.
+func (p *Plugin) captureView() views.Capture {
+	c := p.cfg.Capture
+	return views.Capture{
+		MaxWidth: c.MaxWidth, MaxHeight: c.MaxHeight, MaxFrameRate: c.MaxFrameRate,
+		VideoBitsPerSecond: c.VideoBitsPerSecond, AudioBitsPerSecond: c.AudioBitsPerSecond,
+		Resolutions: views.Resolutions(c.MaxWidth, c.MaxHeight),
+	}
 }

@@ -33,12 +33,23 @@ var widgetsPage = template.Must(template.New("widgets").Parse(`<!DOCTYPE html>
 
 // leakCounterJS wraps what a widget can start and leave behind: WebSockets,
 // timeouts, intervals, animation frames, listeners on window and document,
-// object URLs and camera tracks. window.__leaks() counts the live ones;
+// object URLs, camera tracks and AudioContexts (the microphone level
+// meter's). window.__leaks() counts the live ones;
 // __mount and __unmount mount and unmount the widgets.
 const leakCounterJS = `(() => {
   'use strict';
-  const sockets = new Set(), timeouts = new Set(), intervals = new Set(), frames = new Set(), urls = new Set(), tracks = new Set();
+  const sockets = new Set(), timeouts = new Set(), intervals = new Set(), frames = new Set(), urls = new Set(), tracks = new Set(), audio = new Set();
   const listeners = []; // {target, type, fn, capture, actual}
+
+  if (window.AudioContext) {
+    const NativeAudioContext = window.AudioContext;
+    window.AudioContext = class extends NativeAudioContext {
+      constructor(...args) {
+        super(...args);
+        audio.add(this);
+      }
+    };
+  }
 
   const NativeWebSocket = window.WebSocket;
   window.WebSocket = class extends NativeWebSocket {
@@ -144,6 +155,8 @@ const leakCounterJS = `(() => {
     objectURLs: urls.size,
     tracks: [...tracks].filter((t) => t.readyState === 'live').length,
     tracksOpened: tracks.size,
+    audioContexts: [...audio].filter((c) => c.state !== 'closed').length,
+    audioContextsOpened: audio.size,
   });
   window.__mount = () => {
     const root = document.getElementById('mount');
@@ -185,6 +198,9 @@ type leaks struct {
 	ObjectURLs    int      `json:"objectURLs"`
 	Tracks        int      `json:"tracks"`
 	TracksOpened  int      `json:"tracksOpened"`
+	// AudioContexts is how many are not closed; AudioContextsOpened, made.
+	AudioContexts       int `json:"audioContexts"`
+	AudioContextsOpened int `json:"audioContextsOpened"`
 }
 
 // TestBrowserWidgetsDestroy mounts a player and a broadcaster widget into a
@@ -283,7 +299,7 @@ func TestBrowserWidgetsDestroy(t *testing.T) {
 	// The sockets close with a round trip to the server; the rest at once.
 	tab.WaitFor(fmt.Sprintf(`(() => {
   const l = window.__leaks();
-  return l.sockets === 0 && l.timeouts === %d && l.intervals === %d && l.frames === %d && l.listeners === %d && l.objectURLs === 0 && l.tracks === 0;
+  return l.sockets === 0 && l.timeouts === %d && l.intervals === %d && l.frames === %d && l.listeners === %d && l.objectURLs === 0 && l.tracks === 0 && l.audioContexts === 0;
 })()`, before.Timeouts, before.Intervals, before.Frames, before.Listeners), 20*time.Second)
 	after := chrometest.Eval[leaks](tab, `window.__leaks()`)
 	t.Logf("after %d mounts: %+v", widgetMounts, after)
@@ -292,6 +308,9 @@ func TestBrowserWidgetsDestroy(t *testing.T) {
 	}
 	if after.TracksOpened == 0 {
 		t.Errorf("no camera track was opened; want the broadcaster's")
+	}
+	if after.AudioContextsOpened == 0 {
+		t.Errorf("no AudioContext was made; want the broadcaster's level meter's")
 	}
 	chrometest.Until(t, 20*time.Second, fmt.Sprintf("room %s to count no viewers", browserRoom), func() bool {
 		st, ok := srv.p.Status(browserRoom)

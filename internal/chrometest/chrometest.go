@@ -122,6 +122,13 @@ func New(tb testing.TB) *Browser {
 	return NewWith(tb)
 }
 
+// FakeCameras is an option for NewWith: the browser offers n fake
+// cameras, each a device of its own (its own deviceId and label,
+// "fake_device_0", "fake_device_1", …), instead of Chromium's one.
+func FakeCameras(n int) chromedp.ExecAllocatorOption {
+	return chromedp.Flag("use-fake-device-for-media-stream", fmt.Sprintf("device-count=%d", n))
+}
+
 // NewWith is New with extra options after Flags, which override them: for
 // example chromedp.Flag("autoplay-policy", "document-user-activation-required"),
 // a browser that refuses to autoplay with sound, as phones do.

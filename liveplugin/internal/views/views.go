@@ -42,6 +42,9 @@ type Page struct {
 	Rooms      []RoomSummary // rooms page
 	EmbedURL   string        // absolute or root-relative URL of {base}/{room}/embed
 	CanPublish bool          // show a "Go live" link to {base}/{room}/broadcast
+	// Capture is what the broadcaster partial asks of the browser
+	// (Config.Capture), on every page that may hold it.
+	Capture Capture
 	// Poster is the URL of the image the player shows before it plays:
 	// the live broadcast's thumbnail, or the latest recording's; "" for
 	// none.
@@ -111,7 +114,48 @@ type PartialData struct {
 	Base, Room string
 	Assets     Assets
 	Live       bool
-	Poster     string // see Page.Poster
+	Poster     string  // see Page.Poster
+	Capture    Capture // see Page.Capture
+}
+
+// Capture is what the broadcaster partial asks of the browser: the
+// largest picture and frame rate, the recorder's bitrates, and the
+// sizes its resolution picker offers. The partial renders the numbers
+// as data attributes (data-max-width, data-max-height, data-max-fps,
+// data-video-bps, data-audio-bps) that broadcaster.js reads; a zero
+// leaves broadcaster.js its own default, and no Resolutions leaves the
+// picker out.
+type Capture struct {
+	MaxWidth, MaxHeight, MaxFrameRate      int
+	VideoBitsPerSecond, AudioBitsPerSecond int
+	Resolutions                            []Resolution // smallest first; the last is the default choice
+}
+
+// Resolution is one size of the broadcaster's resolution picker.
+type Resolution struct {
+	Width, Height int
+	Label         string // e.g. "720p (1280×720)"
+}
+
+// resolutionLadder are the usual 16:9 sizes, smallest first.
+var resolutionLadder = []Resolution{
+	{640, 360, "360p"}, {854, 480, "480p"}, {1280, 720, "720p"}, {1920, 1080, "1080p"}, {2560, 1440, "1440p"}, {3840, 2160, "2160p"},
+}
+
+// Resolutions returns the sizes of the usual ladder (360p, 480p, 720p,
+// 1080p, 1440p, 4K) that fit in maxWidth×maxHeight, smallest first; when
+// none fits, only maxWidth×maxHeight itself.
+func Resolutions(maxWidth, maxHeight int) []Resolution {
+	var out []Resolution
+	for _, r := range resolutionLadder {
+		if r.Width <= maxWidth && r.Height <= maxHeight {
+			out = append(out, Resolution{r.Width, r.Height, fmt.Sprintf("%s (%d×%d)", r.Label, r.Width, r.Height)})
+		}
+	}
+	if len(out) == 0 && maxWidth > 0 && maxHeight > 0 {
+		out = append(out, Resolution{maxWidth, maxHeight, fmt.Sprintf("%d×%d", maxWidth, maxHeight)})
+	}
+	return out
 }
 
 // Set is a parsed set of page templates: defaults overridden by an app's

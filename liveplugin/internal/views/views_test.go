@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -375,6 +376,34 @@ func TestFormat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
 				t.Errorf("got %q; want %q", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestResolutions(t *testing.T) {
+	tests := []struct {
+		name          string
+		width, height int
+		want          []string
+	}{
+		{name: "720p", width: 1280, height: 720, want: []string{"360p (640×360)", "480p (854×480)", "720p (1280×720)"}},
+		{name: "between", width: 1000, height: 1000, want: []string{"360p (640×360)", "480p (854×480)"}},
+		{name: "4K", width: 3840, height: 2160, want: []string{"360p (640×360)", "480p (854×480)", "720p (1280×720)", "1080p (1920×1080)", "1440p (2560×1440)", "2160p (3840×2160)"}},
+		{name: "below", width: 320, height: 240, want: []string{"320×240"}},
+		{name: "none", width: 0, height: 0, want: nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, r := range Resolutions(tc.width, tc.height) {
+				got = append(got, r.Label)
+				if r.Width > tc.width || r.Height > tc.height {
+					t.Errorf("Resolutions(%d, %d) has %dx%d; want none larger", tc.width, tc.height, r.Width, r.Height)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Resolutions(%d, %d) = %q; want %q", tc.width, tc.height, got, tc.want)
 			}
 		})
 	}
