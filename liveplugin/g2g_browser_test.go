@@ -91,11 +91,35 @@ type g2gEvent struct {
 }
 
 // g2gMeter is a running glass-to-glass measurement: publisher and viewer
-// pages of one browser on a test server.
+// pages of one browser on a test server, a viewer for each playback path.
 type g2gMeter struct {
-	tb     testing.TB
-	pub    browser.Page
-	viewer browser.Page
+	tb      testing.TB
+	pub     browser.Page
+	viewers []g2gViewer
+}
+
+// g2gViewer is one viewer page of a meter and the path it plays with.
+type g2gViewer struct {
+	path string // g2gMSE or g2gWebCodecs
+	page browser.Page
+}
+
+// The viewer's playback paths: the MSE player (the default) and the
+// WebCodecs player (data-latency="low"), which draws onto a canvas.
+const (
+	g2gMSE       = "mse"
+	g2gWebCodecs = "webcodecs"
+)
+
+// g2gPaths are the paths a meter watches with, side by side.
+var g2gPaths = []string{g2gMSE, g2gWebCodecs}
+
+// g2gPlaying is true once path's viewer shows live video.
+func g2gPlaying(path string) string {
+	if path == g2gWebCodecs {
+		return `(` + chrometest.PlayerJS + `.dataset.mediaSource === 'webcodecs' && g2g.frames > 0)`
+	}
+	return jsLivePlaying
 }
 
 // g2gEngines are the engines the meter runs in: those whose MediaRecorder
@@ -135,9 +159,9 @@ func g2gEval[T any](tb testing.TB, p browser.Page, expr string) T {
 const g2gDiagnosis = `({player: ` + chrometest.PlayerSnapshotJS + `, frames: g2g.frames, bad: g2g.bad, small: g2g.small, size: [document.querySelector('video').videoWidth, document.querySelector('video').videoHeight], samples: g2g.samples.length})`
 
 // startG2G starts a server with the test pages, a browser of engine e, the
-// publisher and the viewer, and returns once the viewer has decoded the
-// clock for g2gWarmup.
-func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions) *g2gMeter {
+// publisher and a viewer for each of paths, and returns once each viewer
+// has decoded the clock for g2gWarmup.
+func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions, paths []string) *g2gMeter {
 	tb.Helper()
 	srv := newBrowserServer(tb, browserAllowAll)
 	pages := template.Must(template.New("").Funcs(srv.p.FuncMap()).ParseFiles("testdata/g2g/publish.html", "testdata/g2g/view.html"))
@@ -173,27 +197,42 @@ func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions) *g2gMeter {
 	g2gWait(tb, pub, "the broadcaster live", chrometest.BroadcasterIs("live"), chrometest.BroadcasterDiagnosis, browserLiveTimeout)
 	tb.Logf("%s %s publishing %s", e, b.Version(), g2gEval[string](tb, pub, chrometest.BroadcasterJS+`.amliveBroadcaster.mimeType`))
 
-	viewer := b.NewPage(tb, "viewer")
-	if err := viewer.Navigate(srv.url + "/g2g/view/" + browserRoom + "?" + q.Encode()); err != nil {
-		tb.Fatal(err)
+	m := &g2gMeter{tb: tb, pub: pub}
+	for _, path := range paths {
+		viewer := b.NewPage(tb, "viewer "+path)
+		vq := url.Values{}
+		for k, v := range q {
+			vq[k] = v
+		}
+		if path == g2gWebCodecs {
+			vq.Set("path", path)
+		}
+		if err := viewer.Navigate(srv.url + "/g2g/view/" + browserRoom + "?" + vq.Encode()); err != nil {
+			tb.Fatal(err)
+		}
+		m.viewers = append(m.viewers, g2gViewer{path: path, page: viewer})
 	}
-	g2gWait(tb, viewer, "the player live", chrometest.PlayerIn("document", "live"), g2gDiagnosis, browserLiveTimeout)
-	g2gWait(tb, viewer, "live video", jsLivePlaying, g2gDiagnosis, browserLiveTimeout)
-	g2gWait(tb, viewer, "the warm-up", fmt.Sprintf(`(() => { const s = g2g.samples; return s.length > 0 && s[s.length - 1].at - s[0].at >= %d; })()`,
-		g2gWarmup.Milliseconds()), g2gDiagnosis, browserLiveTimeout+g2gWarmup)
-	return &g2gMeter{tb: tb, pub: pub, viewer: viewer}
+	for _, v := range m.viewers {
+		g2gWait(tb, v.page, v.path+": the player live", chrometest.PlayerIn("document", "live"), g2gDiagnosis, browserLiveTimeout)
+		g2gWait(tb, v.page, v.path+": live video", g2gPlaying(v.path), g2gDiagnosis, browserLiveTimeout)
+	}
+	for _, v := range m.viewers {
+		g2gWait(tb, v.page, v.path+": the warm-up", fmt.Sprintf(`(() => { const s = g2g.samples; return s.length > 0 && s[s.length - 1].at - s[0].at >= %d; })()`,
+			g2gWarmup.Milliseconds()), g2gDiagnosis, browserLiveTimeout+g2gWarmup)
+	}
+	return m
 }
 
 // mark returns a mark for window: the viewer's clock and counters now.
-func (m *g2gMeter) mark() string {
+func (m *g2gMeter) mark(v g2gViewer) string {
 	m.tb.Helper()
-	return g2gEval[string](m.tb, m.viewer, `JSON.stringify({at: Date.now(), frames: g2g.frames, bad: g2g.bad, waiting: g2g.waiting, stalls: g2g.stalls()})`)
+	return g2gEval[string](m.tb, v.page, `JSON.stringify({at: Date.now(), frames: g2g.frames, bad: g2g.bad, waiting: g2g.waiting, stalls: g2g.stalls()})`)
 }
 
 // window returns what the viewer saw since mark.
-func (m *g2gMeter) window(mark string) g2gWindow {
+func (m *g2gMeter) window(v g2gViewer, mark string) g2gWindow {
 	m.tb.Helper()
-	return g2gEval[g2gWindow](m.tb, m.viewer, `(() => {
+	return g2gEval[g2gWindow](m.tb, v.page, `(() => {
   const m = `+mark+`;
   return {samples: g2g.samples.filter((s) => s.at >= m.at), frames: g2g.frames - m.frames, bad: g2g.bad - m.bad, waiting: g2g.waiting - m.waiting,
     stalls: g2g.stalls() - m.stalls, events: g2g.events.filter((e) => e.at >= m.at)};
@@ -203,7 +242,11 @@ func (m *g2gMeter) window(mark string) g2gWindow {
 // checkNoErrors fails tb if a page of the meter had errors.
 func (m *g2gMeter) checkNoErrors() {
 	m.tb.Helper()
-	for _, p := range []browser.Page{m.pub, m.viewer} {
+	pages := []browser.Page{m.pub}
+	for _, v := range m.viewers {
+		pages = append(pages, v.page)
+	}
+	for _, p := range pages {
 		errs, err := p.Errors()
 		if err != nil {
 			m.tb.Error(err)
@@ -268,6 +311,7 @@ func (s g2gStats) String() string {
 const g2gTestEnginesEnv = "AMLIVE_G2G_ENGINES"
 
 // TestBrowserGlassToGlass measures glass-to-glass latency over 150 frames
+// on each path of g2gPaths (side by side: one publisher, a viewer each)
 // and checks it with a loose bound, so that the meter keeps working; the
 // benchmark below gives the figures. It runs in Chromium, and in the
 // engines AMLIVE_G2G_ENGINES adds.
@@ -287,29 +331,39 @@ func testGlassToGlass(t *testing.T, e browser.Engine) {
 		bound  = 3000 // ms: a sanity bound, not the target
 		inTime = 2 * time.Minute
 	)
-	m := startG2G(t, e, g2gOptions{})
-	mark := m.mark()
-	g2gWait(t, m.viewer, fmt.Sprintf("%d frames", want), fmt.Sprintf(`g2g.samples.filter((s) => s.at >= (%s).at).length >= %d`, mark, want), g2gDiagnosis, inTime)
-	s := m.window(mark).stats()
-	t.Logf("glass to glass in %s: %v", e, s)
-	var diag any
-	_ = m.viewer.Eval(g2gDiagnosis, &diag)
-	t.Logf("viewer: %v", diag)
-	if s.N < want {
-		t.Errorf("%d frames decoded; want >= %d", s.N, want)
+	m := startG2G(t, e, g2gOptions{}, g2gPaths)
+	marks := make([]string, len(m.viewers))
+	for i, v := range m.viewers {
+		marks[i] = m.mark(v)
 	}
-	if s.Bad > s.N/2 {
-		t.Errorf("%d frames undecodable against %d decoded; want the clock to survive the codec", s.Bad, s.N)
+	for i, v := range m.viewers {
+		g2gWait(t, v.page, fmt.Sprintf("%s: %d frames", v.path, want), fmt.Sprintf(`g2g.samples.filter((s) => s.at >= (%s).at).length >= %d`, marks[i], want), g2gDiagnosis, inTime)
 	}
-	if s.P50 <= 0 || s.P50 > bound {
-		t.Errorf("glass-to-glass p50 %.0f ms; want 0 < p50 <= %d ms", s.P50, bound)
+	for i, v := range m.viewers {
+		s := m.window(v, marks[i]).stats()
+		t.Logf("glass to glass in %s, %s: %v", e, v.path, s)
+		var diag any
+		_ = v.page.Eval(g2gDiagnosis, &diag)
+		t.Logf("viewer %s: %v", v.path, diag)
+		if s.N < want {
+			t.Errorf("%s: %d frames decoded; want >= %d", v.path, s.N, want)
+		}
+		if s.Bad > s.N/2 {
+			t.Errorf("%s: %d frames undecodable against %d decoded; want the clock to survive the codec", v.path, s.Bad, s.N)
+		}
+		if s.P50 <= 0 || s.P50 > bound {
+			t.Errorf("%s: glass-to-glass p50 %.0f ms; want 0 < p50 <= %d ms", v.path, s.P50, bound)
+		}
 	}
 	m.checkNoErrors()
 }
 
 // BenchmarkBrowserGlassToGlass reports, for each engine of g2gEngines
 // (a sub-benchmark each: -bench 'BrowserGlassToGlass/firefox' for one),
-// over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
+// with a viewer on each path of g2gPaths watching one publisher side by
+// side (the MSE player's metrics as named below, the WebCodecs player's
+// with a wc- prefix: wc-p50-ms…; AMLIVE_G2G_PATHS=mse or =webcodecs runs
+// one), over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
 // glass-to-glass latency percentiles (p50-ms, p95-ms, p99-ms), the frames
 // decoded (samples) and undecodable, the median buffered media ahead of
 // the playhead (ahead-ms), how long the picture stood still (frozen-ms),
@@ -317,8 +371,8 @@ func testGlassToGlass(t *testing.T, e browser.Engine) {
 // measurement, whatever b.N: run it with -benchtime 1x and -count N.
 // AMLIVE_G2G_TIMESLICE_MS and AMLIVE_G2G_LATENCY_MS override the widgets'
 // defaults for a tuning sweep; AMLIVE_G2G_DUMP names a file to write the
-// window's samples and video events to, as JSON (the engine's name is
-// added before its extension).
+// window's samples and video events to, as JSON (the engine's and the
+// path's names are added before its extension).
 //
 //	go test -run '^$' -bench BrowserGlassToGlass -benchtime 1x -count 5 ./liveplugin/
 func BenchmarkBrowserGlassToGlass(b *testing.B) {
@@ -330,33 +384,50 @@ func BenchmarkBrowserGlassToGlass(b *testing.B) {
 func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 	opt := g2gOptionsFromEnv(b)
 	window := time.Duration(envInt(b, "AMLIVE_G2G_SECONDS", 30)) * time.Second
-	m := startG2G(b, e, opt)
+	paths := g2gPaths
+	if env := os.Getenv("AMLIVE_G2G_PATHS"); env != "" {
+		paths = strings.Split(env, ",")
+	}
+	m := startG2G(b, e, opt, paths)
 	b.ResetTimer()
-	mark := m.mark()
+	marks := make([]string, len(m.viewers))
+	for i, v := range m.viewers {
+		marks[i] = m.mark(v)
+	}
 	// A measurement window, not synchronisation.
 	time.Sleep(window)
-	w := m.window(mark)
+	ws := make([]g2gWindow, len(m.viewers))
+	for i, v := range m.viewers {
+		ws[i] = m.window(v, marks[i])
+	}
 	b.StopTimer()
-	if path := os.Getenv("AMLIVE_G2G_DUMP"); path != "" {
-		ext := filepath.Ext(path)
-		if err := writeJSON(strings.TrimSuffix(path, ext)+"-"+string(e)+ext, w); err != nil {
-			b.Fatal(err)
+	for i, v := range m.viewers {
+		w := ws[i]
+		if path := os.Getenv("AMLIVE_G2G_DUMP"); path != "" {
+			ext := filepath.Ext(path)
+			if err := writeJSON(strings.TrimSuffix(path, ext)+"-"+string(e)+"-"+v.path+ext, w); err != nil {
+				b.Fatal(err)
+			}
 		}
+		s := w.stats()
+		b.Logf("glass to glass in %s, %s (timeslice %d ms, latency %d ms; 0 = default): %v", e, v.path, opt.TimesliceMS, opt.LatencyMS, s)
+		if s.N == 0 {
+			b.Fatalf("%s: no frame decoded", v.path)
+		}
+		prefix := ""
+		if v.path == g2gWebCodecs {
+			prefix = "wc-"
+		}
+		b.ReportMetric(s.P50, prefix+"p50-ms")
+		b.ReportMetric(s.P95, prefix+"p95-ms")
+		b.ReportMetric(s.P99, prefix+"p99-ms")
+		b.ReportMetric(float64(s.N), prefix+"samples")
+		b.ReportMetric(float64(s.Bad), prefix+"undecodable")
+		b.ReportMetric(float64(s.Waiting), prefix+"waiting")
+		b.ReportMetric(float64(s.Stalls), prefix+"stalls")
+		b.ReportMetric(s.Ahead50, prefix+"ahead-ms")
+		b.ReportMetric(s.Frozen, prefix+"frozen-ms")
 	}
-	s := w.stats()
-	b.Logf("glass to glass in %s (timeslice %d ms, latency %d ms; 0 = default): %v", e, opt.TimesliceMS, opt.LatencyMS, s)
-	if s.N == 0 {
-		b.Fatal("no frame decoded")
-	}
-	b.ReportMetric(s.P50, "p50-ms")
-	b.ReportMetric(s.P95, "p95-ms")
-	b.ReportMetric(s.P99, "p99-ms")
-	b.ReportMetric(float64(s.N), "samples")
-	b.ReportMetric(float64(s.Bad), "undecodable")
-	b.ReportMetric(float64(s.Waiting), "waiting")
-	b.ReportMetric(float64(s.Stalls), "stalls")
-	b.ReportMetric(s.Ahead50, "ahead-ms")
-	b.ReportMetric(s.Frozen, "frozen-ms")
 	b.ReportMetric(0, "ns/op")
 }
 

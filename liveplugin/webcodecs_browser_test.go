@@ -1,0 +1,134 @@
+package liveplugin_test
+
+import (
+	"html/template"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/amlive/amlive/internal/chrometest"
+)
+
+// wcStats is what a WebCodecs player's feed counted (webcodecs.js Feed.stats).
+type wcStats struct {
+	Frames       int     `json:"frames"`       // video frames decoded
+	Shown        int     `json:"shown"`        // drawn on the canvas
+	Dropped      int     `json:"dropped"`      // decoded and not drawn (catch-up)
+	Audio        int     `json:"audio"`        // audio chunks decoded
+	AudioPlayed  int     `json:"audioPlayed"`  // scheduled on the AudioContext
+	FirstFrameMS float64 `json:"firstFrameMs"` // socket open to the first frame drawn
+	TracksAtMS   float64 `json:"tracksAt"`     // socket open to the Tracks read
+	DecodedAtMS  float64 `json:"decodedAt"`    // socket open to the first frame decoded
+	JitterMS     float64 `json:"jitter"`       // the jitter buffer, ms
+	KeyAtMS      float64 `json:"keyAt"`        // socket open to the first keyframe received
+	MediaSource  string  `json:"mediaSource"`  // the player's el.dataset.mediaSource
+	Canvases     int     `json:"canvases"`     // canvases in the player
+	VideoHidden  bool    `json:"videoHidden"`  // the MSE video element is hidden
+	Lit          float64 `json:"lit"`          // share of sampled canvas pixels that are not black
+	Colours      int     `json:"colours"`      // distinct sampled colours (coarse)
+	Label        string  `json:"label"`        // the canvas's accessible name
+}
+
+// jsWCStats evaluates to a wcStats of the page's player, sampling the
+// canvas's pixels on a grid.
+const jsWCStats = `(() => {
+  const el = ` + chrometest.PlayerJS + `, f = el.amlivePlayer.engine._feed, c = el.querySelector('canvas');
+  const s = f && f.wc ? f.stats : {};
+  let lit = 0, n = 0;
+  const colours = new Set();
+  if (c && c.width) {
+    const x = document.createElement('canvas');
+    x.width = c.width; x.height = c.height;
+    const ctx = x.getContext('2d');
+    ctx.drawImage(c, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    for (let y = 0; y < c.height; y += 8) for (let xx = 0; xx < c.width; xx += 8) {
+      const o = (y * c.width + xx) * 4;
+      n++;
+      if (d[o] + d[o + 1] + d[o + 2] > 48) lit++;
+      colours.add((d[o] >> 5) + ',' + (d[o + 1] >> 5) + ',' + (d[o + 2] >> 5));
+    }
+  }
+  return {frames: s.frames || 0, shown: s.shown || 0, dropped: s.dropped || 0, audio: s.audio || 0, audioPlayed: s.audioPlayed || 0,
+    firstFrameMs: s.firstFrameMs || 0, keyAt: s.keyAt || 0, tracksAt: s.tracksAt || 0, decodedAt: s.decodedAt || 0, jitter: f && f.wc ? f.jitter * 1000 : 0, mediaSource: el.dataset.mediaSource || '', canvases: el.querySelectorAll('canvas').length,
+    videoHidden: el.querySelector('video').hidden, lit: n ? lit / n : 0, colours: colours.size, label: c ? c.getAttribute('aria-label') || '' : ''};
+})()`
+
+// TestBrowserWebCodecsPlayer watches a live broadcast on a page that asks
+// for low latency (data-latency="low"): the player decodes with WebCodecs,
+// draws frames that are not blank onto a canvas and decodes the sound; a
+// late joiner draws its first frame soon after its keyframe arrives; a page
+// without VideoDecoder falls back to MSE and plays; at the end both switch
+// to the recording in the video element.
+func TestBrowserWebCodecsPlayer(t *testing.T) {
+	srv := newBrowserServer(t, browserAllowAll)
+	pages := template.Must(template.New("").Funcs(srv.p.FuncMap()).ParseFiles("testdata/webcodecs/view.html"))
+	srv.e.GET("/wc/view/:id", func(c echo.Context) error {
+		var buf strings.Builder
+		if err := pages.ExecuteTemplate(&buf, "view.html", c.Param("id")); err != nil {
+			return err
+		}
+		return c.HTML(http.StatusOK, buf.String())
+	})
+	b := chrometest.New(t)
+	pub := openBroadcaster(t, b, srv)
+
+	open := func(name, query string) *chrometest.Tab {
+		tab := b.NewTab(t, name)
+		tab.Diagnose = `({player: ` + chrometest.PlayerSnapshotJS + `, wc: ` + jsWCStats + `})`
+		tab.Navigate(srv.url + "/wc/view/" + browserRoom + query)
+		tab.WaitFor(chrometest.PlayerIn("document", "live"), browserLiveTimeout)
+		return tab
+	}
+	early := open("viewer A (WebCodecs)", "")
+	early.WaitFor(`(`+jsWCStats+`).shown >= 30`, browserLiveTimeout)
+	s0 := chrometest.Eval[wcStats](early, jsWCStats)
+	if s0.MediaSource != "webcodecs" || s0.Canvases != 1 || !s0.VideoHidden {
+		t.Errorf("viewer A: media source %q, %d canvases, video hidden %v; want webcodecs, one canvas in place of the video", s0.MediaSource, s0.Canvases, s0.VideoHidden)
+	}
+	if !strings.Contains(s0.Label, browserRoom) {
+		t.Errorf("the canvas's accessible name is %q; want it to name the room", s0.Label)
+	}
+	// 2 s more: frames keep coming, the picture is not blank, sound decodes.
+	time.Sleep(2 * time.Second) // a span of playback to measure, not synchronisation
+	s1 := chrometest.Eval[wcStats](early, jsWCStats)
+	t.Logf("viewer A: %+v then %+v", s0, s1)
+	if d := s1.Shown - s0.Shown; d < 5 {
+		t.Errorf("viewer A drew %d frames in 2 s; want >= 5 (the fake camera gives up to 20 fps; a busy machine encodes fewer)", d)
+	}
+	if s1.Lit < 0.2 || s1.Colours < 4 {
+		t.Errorf("viewer A's canvas: %.0f%% of sampled pixels lit, %d colours; want a picture (>= 20%% lit, >= 4 colours)", s1.Lit*100, s1.Colours)
+	}
+	if s1.Audio <= s0.Audio || s1.AudioPlayed == 0 {
+		t.Errorf("viewer A decoded %d then %d audio chunks (%d scheduled); want sound decoded and played", s0.Audio, s1.Audio, s1.AudioPlayed)
+	}
+
+	late := open("viewer B (WebCodecs, late)", "")
+	late.WaitFor(`(`+jsWCStats+`).shown >= 10`, browserLiveTimeout)
+	sb := chrometest.Eval[wcStats](late, jsWCStats)
+	t.Logf("late joiner: first frame %.0f ms after the socket opened, %.0f ms after its keyframe arrived (%+v)", sb.FirstFrameMS, sb.FirstFrameMS-sb.KeyAtMS, sb)
+	if sb.FirstFrameMS <= 0 || sb.KeyAtMS <= 0 || sb.FirstFrameMS-sb.KeyAtMS > 200 {
+		t.Errorf("late joiner: keyframe at %.0f ms, first frame at %.0f ms; want the frame within 200 ms of the keyframe", sb.KeyAtMS, sb.FirstFrameMS)
+	}
+
+	mse := open("viewer C (no VideoDecoder)", "?nowc=1")
+	mse.WaitFor(jsLivePlaying, browserLiveTimeout)
+	if got := chrometest.Eval[wcStats](mse, jsWCStats); got.MediaSource != "mse" || got.Canvases != 0 {
+		t.Errorf("without VideoDecoder: media source %q, %d canvases; want mse and none", got.MediaSource, got.Canvases)
+	}
+	chrometest.AssertPlays(t, browserLiveTimeout, false, []*chrometest.Tab{mse}, "live")
+
+	stopBroadcast(t, pub)
+	for _, tab := range []*chrometest.Tab{early, late, mse} {
+		tab.WaitFor(chrometest.PlayerIn("document", "ended", "recording"), browserLiveTimeout)
+		tab.WaitFor(jsRecordingPlaying, browserLiveTimeout)
+		if got := chrometest.Eval[wcStats](tab, jsWCStats); got.Canvases != 0 || got.VideoHidden {
+			t.Errorf("%s after the end: %d canvases, video hidden %v; want the recording in the video element", tab.Name(), got.Canvases, got.VideoHidden)
+		}
+	}
+	chrometest.CheckNoPageErrors(t, pub, early, late, mse)
+
+}
