@@ -302,7 +302,8 @@
   const SHRINK_MARGIN_S = 0.015; // the spare time kept before a frame is due
   const AHEAD_JUMP_S = 0.3; // media due further ahead than buffer + this: catch up
   const LATE_JUMP_S = 1; // media later than this: start over from it, not a huge buffer
-  const AUDIO_MARGIN_S = 0.015; // sound arrives at least this long before it is due (decoding it takes a little)
+  const AUDIO_MARGIN_S = 0.01; // decoded sound is to start at least this long after the AudioContext's clock
+  const MAX_AUDIO_QUEUE = 4; // sound waiting to be decoded at most (Opus chunks of 20-60 ms)
   const MAX_DECODE_QUEUE = 60; // the video decoder this far behind: skip to the next keyframe
   const MAX_FRAMES = 30; // decoded frames held at most
   const FALLBACK = 'fallback';
@@ -324,7 +325,7 @@
       this.started = false;
       this.webm = true;
       this.openedAt = performance.now();
-      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, bytes: 0 };
+      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, bytes: 0 };
       this.demux = null;
       this.tracks = { video: null, audio: null };
       this.vdec = null;
@@ -337,6 +338,10 @@
       this.gain = null;
       this.audioEnd = 0; // the AudioContext time the last scheduled sound ends
       this.sources = new Set();
+      // The timestamps of the sound sent to the decoder, in order: an
+      // AudioData's own may count on from the first one, past the chunks
+      // skipped as too late.
+      this.audioTs = [];
       // The clock: due(ts) = ts / 1e6 - base.media + base.clock, on now().
       this.base = null;
       this.jitter = JITTER_START_S;
@@ -615,33 +620,11 @@
         this._rebase(b.timestamp);
         if (this.started) this.stats.catchups++;
       }
-      if (isAudio) this._audioArrived(early);
       try {
         if (isVideo) this._decodeVideo(b);
         else this._decodeAudio(b);
       } catch (e) {
         this._fallback(`decoding failed (${e.message})`);
-      }
-    }
-
-    // _audioArrived: sound that comes too late to be heard in time is a
-    // stall of the master clock; the buffer grows so that the next sound,
-    // and the picture with it, are in time.
-    _audioArrived(early) {
-      if (!this.ac || this.ac.state !== 'running') return;
-      const short = AUDIO_MARGIN_S - early;
-      if (early > LATE_JUMP_S || short <= 0) {
-        this.slack = Math.min(this.slack, early - AUDIO_MARGIN_S + SHRINK_MARGIN_S);
-        return;
-      }
-      const grow = Math.min(short, GROW_MAX_S, JITTER_MAX_S - this.jitter);
-      if (grow <= 0) return;
-      this.jitter += grow;
-      this.base.clock += grow;
-      this._calmFromNow();
-      if (this.started && this.stats.audioPlayed) {
-        this.stats.late++;
-        this.conf.onStall(grow * 1000);
       }
     }
 
@@ -663,7 +646,14 @@
 
     _decodeAudio(b) {
       if (!this.ac || this.ac.state !== 'running') return; // nothing would play it
-      if (this.due(b.timestamp) < this.now() - 0.02) return; // too late to be heard
+      if (this.due(b.timestamp) < this.now() - GROW_MAX_S) return; // too late to be heard
+      if (this.adec.decodeQueueSize >= MAX_AUDIO_QUEUE) {
+        // The decoder is behind (a starved machine): a gap in the sound
+        // rather than a backlog that the buffer would have to wait for.
+        this.stats.audioSkipped++;
+        return;
+      }
+      this.audioTs.push(b.timestamp);
       this.adec.decode(new EncodedAudioChunk({ type: 'key', timestamp: b.timestamp, data: b.data }));
     }
 
@@ -683,8 +673,28 @@
         d.copyTo(plane, { planeIndex: ch, format: 'f32-planar' });
         buf.copyToChannel(plane, ch);
       }
-      const when = this.due(d.timestamp) - this.clockOff.audio + (ac.outputLatency || ac.baseLatency || 0);
+      const toAc = -this.clockOff.audio + (ac.outputLatency || ac.baseLatency || 0); // now() to ac.currentTime
+      const ts = this.audioTs.length ? this.audioTs.shift() : d.timestamp;
+      let when = this.due(ts) + toAc;
       d.close();
+      // Sound decoded too late to be heard in time is a stall of the master
+      // clock: the buffer grows so that it, the sound after it and the
+      // picture with them are in time.
+      const late = ac.currentTime + AUDIO_MARGIN_S - when;
+      if (late > 0 && late < LATE_JUMP_S && this.jitter < JITTER_MAX_S) {
+        const grow = Math.min(late, GROW_MAX_S, JITTER_MAX_S - this.jitter);
+        this.jitter += grow;
+        this.base.clock += grow;
+        this.stats.growAudioMs += grow * 1000;
+        when += grow;
+        this._calmFromNow();
+        if (this.started && this.stats.audioPlayed) {
+          this.stats.late++;
+          this.conf.onStall(grow * 1000);
+        }
+      } else if (late <= 0) {
+        this.slack = Math.min(this.slack, -late + SHRINK_MARGIN_S);
+      }
       let start = when;
       let offset = 0;
       const floor = Math.max(ac.currentTime, this.audioEnd - 0.002);
@@ -724,6 +734,7 @@
         }
         const grow = Math.min(late, GROW_MAX_S, JITTER_MAX_S - this.jitter);
         if (grow > 0) {
+          this.stats.growVideoMs += grow * 1000;
           this.jitter += grow;
           this.base.clock += grow;
         }
@@ -766,7 +777,9 @@
 
     _draw(f) {
       this._size(f.displayWidth, f.displayHeight);
+      const t0 = performance.now();
       this.ctx.drawImage(f, 0, 0, this.canvas.width, this.canvas.height);
+      this.stats.drawMs = Math.max(this.stats.drawMs, performance.now() - t0);
       this.shownTs = f.timestamp;
       f.close();
       this.stats.shown++;
