@@ -304,7 +304,8 @@
   const LATE_JUMP_S = 1; // media later than this: start over from it, not a huge buffer
   const AUDIO_MARGIN_S = 0.01; // decoded sound is to start at least this long after the AudioContext's clock
   const MAX_AUDIO_QUEUE = 4; // sound waiting to be decoded at most (Opus chunks of 20-60 ms)
-  const MAX_DECODE_QUEUE = 60; // the video decoder this far behind: skip to the next keyframe
+  const MAX_DECODE_QUEUE = 10; // the video decoder this far behind (chunks): skip to the next keyframe
+  const SKIP_LATE_S = 0.5; // a frame decoded this late: skip to the next keyframe
   const MAX_FRAMES = 30; // decoded frames held at most
   const FALLBACK = 'fallback';
 
@@ -630,16 +631,11 @@
 
     _decodeVideo(b) {
       const d = this.vdec;
-      if (d.decodeQueueSize > MAX_DECODE_QUEUE) {
+      if (d.decodeQueueSize > MAX_DECODE_QUEUE && !b.key) {
         // The decoder cannot keep up: drop everything up to the next keyframe.
-        this.waitKey = !b.key;
-        if (!b.key) {
-          this.stats.dropped++;
-          return;
-        }
-        d.reset();
-        d.configure(videoConfig(this.tracks.video));
-        this.stats.catchups++;
+        this.stats.dropped++;
+        this._skipToKey();
+        return;
       }
       d.decode(new EncodedVideoChunk({ type: b.key ? 'key' : 'delta', timestamp: b.timestamp, data: b.data }));
     }
@@ -722,6 +718,13 @@
       if (this.stats.decodedAt < 0) this.stats.decodedAt = performance.now() - this.openedAt;
       const now = this.now();
       const late = now - this.due(f.timestamp);
+      if (this.started && late > Math.max(SKIP_LATE_S, this.jitter) && !this.frames.length) {
+        // Far behind (the decoder or the page was starved): show this one,
+        // then skip to the next keyframe.
+        this._draw(f);
+        this._skipToKey();
+        return;
+      }
       if (!this.started || late <= LATE_S) {
         this.slack = Math.min(this.slack, -late);
         if (this.stallFrom) this._endStall(now);
@@ -746,6 +749,21 @@
         this.stats.dropped++;
       }
       this._pump();
+    }
+
+    // _skipToKey catches up with live: the video decoder drops its backlog
+    // and the frames waiting to be shown, and starts again at the next
+    // keyframe (the last picture stays on the canvas meanwhile).
+    _skipToKey() {
+      if (this.waitKey) return;
+      this.waitKey = true;
+      this.stats.catchups++;
+      const d = this.vdec;
+      this.stats.dropped += d.decodeQueueSize + this.frames.length;
+      d.reset();
+      d.configure(videoConfig(this.tracks.video));
+      for (const f of this.frames) f.close();
+      this.frames = [];
     }
 
     _endStall(now) {
