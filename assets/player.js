@@ -20,11 +20,17 @@
 // data-media-source ("managed": use ManagedMediaSource wherever the browser has
 // it; it is used anyway where MediaSource is missing, as on iPhone Safari; may
 // also sit on an ancestor of the player).
+// data-latency="low" (on the player or an ancestor): where the browser has
+// WebCodecs and webcodecs.js is loaded, play live WebM rooms with
+// VideoDecoder/AudioDecoder onto a canvas instead of MSE (mediaSource
+// 'webcodecs'); MP4 rooms, a codec the decoders refuse or a decoder error
+// go back to MSE.
 // The buttons are optional; each shows only when it applies.
 //
 // Each element gets el.amlivePlayer = {state, mode, broadcast, mime, container
 // ('webm' or 'mp4'), codecs (the server's codec strings), viewers,
-// lastError, publisherLost, mediaSource ('mse' or 'managed' once live),
+// lastError, publisherLost, mediaSource ('mse', 'managed' or 'webcodecs' once
+// live, mirrored in el.dataset.mediaSource),
 // stats: {appended, bytes, skips, reconnects, stalls, evictions, mediaErrors,
 // reports (experience reports sent on the socket)},
 // connect(), rewind(back), on(event, fn), destroy()}; the state is mirrored in

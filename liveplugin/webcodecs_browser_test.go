@@ -109,6 +109,10 @@ func TestBrowserWebCodecsPlayer(t *testing.T) {
 		t.Errorf("viewer A decoded %d then %d audio chunks (%d scheduled); want sound decoded and played", s0.Audio, s1.Audio, s1.AudioPlayed)
 	}
 
+	// The experience reports go out in this mode too (every 5 s), with the
+	// frames the canvas showed.
+	early.WaitFor(chrometest.PlayerJS+`.amlivePlayer.stats.reports >= 1`, browserLiveTimeout)
+
 	late := open("viewer B (WebCodecs, late)", "")
 	late.WaitFor(`(`+jsWCStats+`).shown >= 10`, browserLiveTimeout)
 	sb := chrometest.Eval[wcStats](late, jsWCStats)
