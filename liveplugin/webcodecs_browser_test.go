@@ -63,9 +63,10 @@ const jsWCStats = `(() => {
 // TestBrowserWebCodecsPlayer watches a live broadcast on a page that asks
 // for low latency (data-latency="low"): the player decodes with WebCodecs,
 // draws frames that are not blank onto a canvas and decodes the sound; a
-// late joiner draws its first frame soon after its keyframe arrives; a page
-// without VideoDecoder falls back to MSE and plays; at the end both switch
-// to the recording in the video element.
+// late joiner draws its first frame soon after its keyframe arrives; a
+// rewind leaves the canvas for the growing recording; a page without
+// VideoDecoder falls back to MSE and plays; at the end all switch to the
+// recording in the video element.
 func TestBrowserWebCodecsPlayer(t *testing.T) {
 	srv := newBrowserServer(t, browserAllowAll)
 	pages := template.Must(template.New("").Funcs(srv.p.FuncMap()).ParseFiles("testdata/webcodecs/view.html"))
@@ -120,6 +121,12 @@ func TestBrowserWebCodecsPlayer(t *testing.T) {
 	if sb.FirstFrameMS <= 0 || sb.KeyAtMS <= 0 || sb.FirstFrameMS-sb.KeyAtMS > 200 {
 		t.Errorf("late joiner: keyframe at %.0f ms, first frame at %.0f ms; want the frame within 200 ms of the keyframe", sb.KeyAtMS, sb.FirstFrameMS)
 	}
+
+	// Time shift leaves the canvas for the growing recording in the video.
+	early.Click(`[data-amlive-rewind="30"]`)
+	early.WaitFor(chrometest.PlayerIn("document", "timeshift"), browserLiveTimeout)
+	early.WaitFor(`(() => { const el = `+chrometest.PlayerJS+`, v = el.querySelector('video');
+  return !el.querySelector('canvas') && !v.hidden && v.src.includes('/playback') && !v.paused && v.currentTime > 0; })()`, browserLiveTimeout)
 
 	mse := open("viewer C (no VideoDecoder)", "?nowc=1")
 	mse.WaitFor(jsLivePlaying, browserLiveTimeout)
