@@ -326,7 +326,7 @@
       this.started = false;
       this.webm = true;
       this.openedAt = performance.now();
-      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, bytes: 0 };
+      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, bytes: 0, firstChunk: '' };
       this.demux = null;
       this.tracks = { video: null, audio: null };
       this.vdec = null;
@@ -406,6 +406,11 @@
       btn.addEventListener('click', () => this.fullscreen());
       c.after(btn);
       this.fsButton = btn;
+      // The button says what it will do: enter or leave full screen.
+      this._fsListener = () => {
+        btn.textContent = document.fullscreenElement === c.parentElement ? 'Exit full screen' : 'Full screen';
+      };
+      document.addEventListener('fullscreenchange', this._fsListener);
       const mute = document.createElement('button');
       mute.type = 'button';
       mute.className = 'amlive-button amlive-mute';
@@ -637,7 +642,9 @@
         this._skipToKey();
         return;
       }
-      d.decode(new EncodedVideoChunk({ type: b.key ? 'key' : 'delta', timestamp: b.timestamp, data: b.data }));
+      const type = b.key ? 'key' : 'delta';
+      if (!this.stats.firstChunk) this.stats.firstChunk = type; // the join's first decoded chunk
+      d.decode(new EncodedVideoChunk({ type, timestamp: b.timestamp, data: b.data }));
     }
 
     _decodeAudio(b) {
@@ -890,6 +897,7 @@
       this.sources.clear();
       if (this.ac) this.ac.close().catch(() => {});
       this.video.removeEventListener('volumechange', this._muteListener);
+      document.removeEventListener('fullscreenchange', this._fsListener);
       if (document.fullscreenElement === this.canvas.parentElement) document.exitFullscreen().catch(() => {});
       this.canvas.remove();
       this.fsButton.remove();

@@ -311,9 +311,9 @@ func (s g2gStats) String() string {
 const g2gTestEnginesEnv = "AMLIVE_G2G_ENGINES"
 
 // TestBrowserGlassToGlass measures glass-to-glass latency over 150 frames
-// on each path of g2gPaths (side by side: one publisher, a viewer each)
-// and checks it with a loose bound, so that the meter keeps working; the
-// benchmark below gives the figures. It runs in Chromium, and in the
+// of the MSE player and checks it with a loose bound, so that the meter
+// keeps working; the benchmark below gives the figures, for the WebCodecs
+// player too. It runs in Chromium, and in the
 // engines AMLIVE_G2G_ENGINES adds.
 func TestBrowserGlassToGlass(t *testing.T) {
 	extra := strings.Split(os.Getenv(g2gTestEnginesEnv), ",")
@@ -331,7 +331,7 @@ func testGlassToGlass(t *testing.T, e browser.Engine) {
 		bound  = 3000 // ms: a sanity bound, not the target
 		inTime = 2 * time.Minute
 	)
-	m := startG2G(t, e, g2gOptions{}, g2gPaths)
+	m := startG2G(t, e, g2gOptions{}, []string{g2gMSE})
 	marks := make([]string, len(m.viewers))
 	for i, v := range m.viewers {
 		marks[i] = m.mark(v)
@@ -363,7 +363,8 @@ func testGlassToGlass(t *testing.T, e browser.Engine) {
 // with a viewer on each path of g2gPaths watching one publisher side by
 // side (the MSE player's metrics as named below, the WebCodecs player's
 // with a wc- prefix: wc-p50-ms…; AMLIVE_G2G_PATHS=mse or =webcodecs runs
-// one), over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
+// one), the WebCodecs player's join (wc-join-ms: its first keyframe's
+// arrival to its first frame drawn), over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
 // glass-to-glass latency percentiles (p50-ms, p95-ms, p99-ms), the frames
 // decoded (samples) and undecodable, the median buffered media ahead of
 // the playhead (ahead-ms), how long the picture stood still (frozen-ms),
@@ -387,6 +388,11 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 	paths := g2gPaths
 	if env := os.Getenv("AMLIVE_G2G_PATHS"); env != "" {
 		paths = strings.Split(env, ",")
+		for _, p := range paths {
+			if !slices.Contains(g2gPaths, p) {
+				b.Fatalf("AMLIVE_G2G_PATHS: %q is not one of %v", p, g2gPaths)
+			}
+		}
 	}
 	m := startG2G(b, e, opt, paths)
 	b.ResetTimer()
@@ -427,6 +433,15 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 		b.ReportMetric(float64(s.Stalls), prefix+"stalls")
 		b.ReportMetric(s.Ahead50, prefix+"ahead-ms")
 		b.ReportMetric(s.Frozen, prefix+"frozen-ms")
+		if v.path == g2gWebCodecs {
+			// The WebCodecs feed's join: its first keyframe's arrival to
+			// its first frame drawn.
+			j := g2gEval[wcStats](b, v.page, jsWCStats)
+			b.Logf("webcodecs join: keyframe at %.0f ms, first frame at %.0f ms after the socket opened", j.KeyAtMS, j.FirstFrameMS)
+			if j.FirstFrameMS > 0 && j.KeyAtMS > 0 {
+				b.ReportMetric(j.FirstFrameMS-j.KeyAtMS, "wc-join-ms")
+			}
+		}
 	}
 	b.ReportMetric(0, "ns/op")
 }
