@@ -2,8 +2,9 @@
 // protocol's close codes and events, generated from the Go side), core.js
 // (the helpers the widgets share: endpoints, the close-code sentences, the
 // widget registry with amlive.init and amlive.destroy), broadcaster.js
-// (camera to WebSocket upload), player.js (WebSocket to Media Source
-// Extensions playback), status.js (the rooms' live state, one stream per
+// (camera to WebSocket upload), webcodecs.js (the player's low-latency
+// mode: WebCodecs decoders, a canvas and Web Audio), player.js (WebSocket
+// to Media Source Extensions playback), status.js (the rooms' live state, one stream per
 // page that the widgets and the page's elements share) and live.css. The plugin serves them under
 // {base}/assets/; pages load the scripts in that order (the head partial
 // does).
@@ -17,7 +18,7 @@ package assets
 
 import "embed"
 
-// FS holds protocol.js, core.js, broadcaster.js, player.js, status.js and
+// FS holds protocol.js, core.js, broadcaster.js, webcodecs.js, player.js, status.js and
 // live.css at
 // its root. It is read-only and safe for concurrent use.
 //

@@ -14,6 +14,7 @@ func TestFS(t *testing.T) {
 		{name: "core", give: "core.js"},
 		{name: "broadcaster", give: "broadcaster.js"},
 		{name: "player", give: "player.js"},
+		{name: "webcodecs", give: "webcodecs.js"},
 		{name: "status", give: "status.js"},
 		{name: "stylesheet", give: "live.css"},
 	}

@@ -20,6 +20,11 @@
 // data-media-source ("managed": use ManagedMediaSource wherever the browser has
 // it; it is used anyway where MediaSource is missing, as on iPhone Safari; may
 // also sit on an ancestor of the player).
+// data-latency="low" (on the player or an ancestor): where the browser has
+// WebCodecs and webcodecs.js is loaded, play live WebM rooms with
+// VideoDecoder/AudioDecoder onto a canvas instead of MSE (mediaSource
+// 'webcodecs'); MP4 rooms, a codec the decoders refuse or a decoder error
+// go back to MSE.
 // The buttons are optional; each shows only when it applies.
 //
 // Sound: playback always starts muted, so that autoplay works everywhere (a
@@ -34,9 +39,10 @@
 //
 // Each element gets el.amlivePlayer = {state, mode, broadcast, mime, container
 // ('webm' or 'mp4'), codecs (the server's codec strings), viewers,
-// lastError, publisherLost, mediaSource ('mse' or 'managed' once live),
-// muted, stats: {appended, bytes, skips, reconnects, stalls, evictions,
-// mediaErrors, reports (experience reports sent on the socket)},
+// lastError, publisherLost, mediaSource ('mse', 'managed' or 'webcodecs' once
+// live, mirrored in el.dataset.mediaSource), muted,
+// stats: {appended, bytes, skips, reconnects, stalls, evictions, mediaErrors,
+// reports (experience reports sent on the socket)},
 // connect(), rewind(back), mute(), unmute(), on(event, fn), destroy()}; the
 // state is mirrored in el.dataset.state (and the mode in el.dataset.mode) and
 // announced with the DOM events amlive:state, amlive:viewers, amlive:publisher
@@ -846,21 +852,22 @@
     // codec. Nothing is sent unless live, nor more than REPORTS_PER_MIN a
     // minute.
     _sendReport() {
-      if (!this._playingLive()) return;
+      const wc = this._feed && this._feed.wc && this._feed.started && this.mode === 'live' ? this._feed : null;
+      if (!this._playingLive() && !wc) return;
       const now = performance.now();
       this._reportTimes = this._reportTimes.filter((t) => now - t < 60000);
       if (this._reportTimes.length >= REPORTS_PER_MIN) return;
       const v = this.video;
       const b = v.buffered;
       const clamp = (x, hi) => Math.min(hi, Math.max(0, Number.isFinite(x) ? x : 0));
-      const delay = b.length ? clamp(b.end(b.length - 1) - v.currentTime, REPORT_MAX_DELAY_S) : 0;
+      const delay = wc ? clamp(wc.ahead(), REPORT_MAX_DELAY_S) : b.length ? clamp(b.end(b.length - 1) - v.currentTime, REPORT_MAX_DELAY_S) : 0;
       if (this._stallStart) {
         this._stallMs += now - this._stallStart;
         this._stallStart = now;
       }
       let frames = 0;
       let dropped = 0;
-      const q = typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : null;
+      const q = wc ? wc.quality() : typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : null;
       const r = this._reported;
       if (q) {
         // The counts restart with a new source: then count from 0.
@@ -941,7 +948,7 @@
       const mine = (fn) => (...args) => {
         if (this._feed === feed) fn(...args);
       };
-      feed = new Feed(this.video, this._conf.url('subscribe', true).href, this._scope, {
+      feed = new (this._webCodecs() ? amlive.webcodecs.Feed : Feed)(this.video, this._conf.url('subscribe', true).href, this._scope, {
         onText: mine((msg) => this._onText(feed, msg)),
         onClose: mine((ev) => this._onClose(ev)),
         onFirstMedia: mine(() => this._startPlayback()),
@@ -955,6 +962,7 @@
           this.stats.evictions++;
           this._tick();
         }),
+        ...this._webCodecsConf(mine),
       });
       this._feed = feed;
       this._setState('connecting', 'Connecting…');
@@ -969,7 +977,7 @@
           this.codecs = Array.isArray(msg.codecs) ? msg.codecs.slice() : [];
           this.startedAt = msg.startedAt || '';
           if (!feed.hasMediaSource() && !feed.openMediaSource(mseType(this.mime, this.container, this.codecs))) this._unsupported(this.mime);
-          else this.mediaSource = feed.managed ? 'managed' : 'mse';
+          else this.mediaSource = feed.kind || (feed.managed ? 'managed' : 'mse');
           break;
         case 'viewers':
           this._setViewers(Number(msg.count) || 0);
@@ -1034,6 +1042,34 @@
     _steeringLag(c, lag) {
       if (c.webm || !c.grewAt) return lag;
       return lag + Math.min((performance.now() - c.grewAt) / 1000, c.burst);
+    }
+
+    // ---- low latency: WebCodecs (webcodecs.js) -----------------------------
+
+    // _webCodecs: the next subscription decodes with WebCodecs: the page
+    // asks for low latency (data-latency="low") or the room's status says
+    // so, webcodecs.js is loaded, the browser has the decoders, and this
+    // room has not fallen back to MSE.
+    _webCodecs() {
+      const wc = amlive.webcodecs;
+      return Boolean((this._conf.lowLatency || this._roomLowLatency) && !this._webCodecsOff && wc && wc.available());
+    }
+
+    // _webCodecsConf is what a WebCodecs feed adds to a Feed's conf: its
+    // stalls count as the MSE player's do, and a codec it cannot decode or a
+    // decoder error sends the room back to MSE.
+    _webCodecsConf(mine) {
+      return {
+        onStall: mine((ms) => {
+          this.stats.stalls++;
+          this._stallMs += ms;
+        }),
+        onMuted: mine((muted) => this._setMuted(muted, false)),
+        onFallback: mine(() => {
+          this._webCodecsOff = true;
+          this.connect();
+        }),
+      };
     }
 
     // _playingLive: a live feed has started and steering applies.
@@ -1184,8 +1220,9 @@
     // play starts the video: muted, unless the viewer chose sound; muted
     // after all when the autoplay policy refuses sound.
     async play() {
-      const v = this.video;
       this._setMuted(!this._wantSound, false);
+      if (this._feed && this._feed.wc) return this._feed.play(); // it mutes again while sound cannot run
+      const v = this.video;
       const attempt = () => {
         let p;
         try {
@@ -1345,6 +1382,7 @@
           this._setError(unplayableMessage(this.mime, this.container, this.codecs));
         }
       }
+      this._roomLowLatency = st.latency === 'low'; // a room flag, if the server sets one
       if (st.live && !this._noLive) {
         this._setViewers(Number(st.viewers) || 0);
         this.connect();
@@ -1395,7 +1433,8 @@
     rewind(back) {
       const id = this.broadcast;
       if (this.mode !== 'live' || !id || this.closed) return;
-      const target = back > 0 ? Math.max(0, this.video.currentTime - back) : 0;
+      const at = this._feed && this._feed.wc ? this._feed.currentTime() : this.video.currentTime;
+      const target = back > 0 ? Math.max(0, at - back) : 0;
       this._closeFeed();
       this._shift = new Shift(id, this._conf.url(`playback?b=${encodeURIComponent(id)}`, false));
       this.mode = 'timeshift';
@@ -1575,6 +1614,7 @@
         latencyMs: intAttr(el, 'data-latency-ms', 300),
         autoplay: el.getAttribute('data-autoplay') !== 'false',
         mediaSource: (el.closest('[data-media-source]') || el).getAttribute('data-media-source') || '',
+        lowLatency: Boolean(el.closest('[data-latency="low"]')),
         isHidden: () => document.hidden,
         onState: (state, prev, message) => this._onState(state, prev, message),
         onStatus: (text) => this._status(text),
@@ -1651,6 +1691,7 @@
       const e = this.engine;
       this.el.dataset.state = state;
       this.el.dataset.mode = e.mode;
+      if (e.mediaSource) this.el.dataset.mediaSource = e.mediaSource;
       for (const btn of this._rewindBtns) btn.hidden = !e.rewindable();
       // Sound is offered whenever there is something to play.
       this._show(this._soundBtn, e.mode !== 'none');

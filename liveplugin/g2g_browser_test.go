@@ -95,11 +95,35 @@ type g2gEvent struct {
 }
 
 // g2gMeter is a running glass-to-glass measurement: publisher and viewer
-// pages of one browser on a test server.
+// pages of one browser on a test server, a viewer for each playback path.
 type g2gMeter struct {
-	tb     testing.TB
-	pub    browser.Page
-	viewer browser.Page
+	tb      testing.TB
+	pub     browser.Page
+	viewers []g2gViewer
+}
+
+// g2gViewer is one viewer page of a meter and the path it plays with.
+type g2gViewer struct {
+	path string // g2gMSE or g2gWebCodecs
+	page browser.Page
+}
+
+// The viewer's playback paths: the MSE player (the default) and the
+// WebCodecs player (data-latency="low"), which draws onto a canvas.
+const (
+	g2gMSE       = "mse"
+	g2gWebCodecs = "webcodecs"
+)
+
+// g2gPaths are the paths a meter watches with, side by side.
+var g2gPaths = []string{g2gMSE, g2gWebCodecs}
+
+// g2gPlaying is true once path's viewer shows live video.
+func g2gPlaying(path string) string {
+	if path == g2gWebCodecs {
+		return `(` + chrometest.PlayerJS + `.dataset.mediaSource === 'webcodecs' && g2g.frames > 0)`
+	}
+	return jsLivePlaying
 }
 
 // g2gEngines are the engines the meter runs in: those whose MediaRecorder
@@ -139,9 +163,9 @@ func g2gEval[T any](tb testing.TB, p browser.Page, expr string) T {
 const g2gDiagnosis = `({player: ` + chrometest.PlayerSnapshotJS + `, frames: g2g.frames, bad: g2g.bad, small: g2g.small, size: [document.querySelector('video').videoWidth, document.querySelector('video').videoHeight], samples: g2g.samples.length})`
 
 // startG2G starts a server with the test pages, a browser of engine e, the
-// publisher and the viewer, and returns once the viewer has decoded the
-// clock for g2gWarmup.
-func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions) *g2gMeter {
+// publisher and a viewer for each of paths, and returns once each viewer
+// has decoded the clock for g2gWarmup.
+func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions, paths []string) *g2gMeter {
 	tb.Helper()
 	srv := newBrowserServer(tb, browserAllowAll)
 	pages := template.Must(template.New("").Funcs(srv.p.FuncMap()).ParseFiles("testdata/g2g/publish.html", "testdata/g2g/view.html"))
@@ -184,27 +208,42 @@ func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions) *g2gMeter {
 		tb.Fatalf("the broadcaster in data-latency=low uploads %q; want WebCodecs' encoded chunks", mime)
 	}
 
-	viewer := b.NewPage(tb, "viewer")
-	if err := viewer.Navigate(srv.url + "/g2g/view/" + browserRoom + "?" + q.Encode()); err != nil {
-		tb.Fatal(err)
+	m := &g2gMeter{tb: tb, pub: pub}
+	for _, path := range paths {
+		viewer := b.NewPage(tb, "viewer "+path)
+		vq := url.Values{}
+		for k, v := range q {
+			vq[k] = v
+		}
+		if path == g2gWebCodecs {
+			vq.Set("path", path)
+		}
+		if err := viewer.Navigate(srv.url + "/g2g/view/" + browserRoom + "?" + vq.Encode()); err != nil {
+			tb.Fatal(err)
+		}
+		m.viewers = append(m.viewers, g2gViewer{path: path, page: viewer})
 	}
-	g2gWait(tb, viewer, "the player live", chrometest.PlayerIn("document", "live"), g2gDiagnosis, browserLiveTimeout)
-	g2gWait(tb, viewer, "live video", jsLivePlaying, g2gDiagnosis, browserLiveTimeout)
-	g2gWait(tb, viewer, "the warm-up", fmt.Sprintf(`(() => { const s = g2g.samples; return s.length > 0 && s[s.length - 1].at - s[0].at >= %d; })()`,
-		g2gWarmup.Milliseconds()), g2gDiagnosis, browserLiveTimeout+g2gWarmup)
-	return &g2gMeter{tb: tb, pub: pub, viewer: viewer}
+	for _, v := range m.viewers {
+		g2gWait(tb, v.page, v.path+": the player live", chrometest.PlayerIn("document", "live"), g2gDiagnosis, browserLiveTimeout)
+		g2gWait(tb, v.page, v.path+": live video", g2gPlaying(v.path), g2gDiagnosis, browserLiveTimeout)
+	}
+	for _, v := range m.viewers {
+		g2gWait(tb, v.page, v.path+": the warm-up", fmt.Sprintf(`(() => { const s = g2g.samples; return s.length > 0 && s[s.length - 1].at - s[0].at >= %d; })()`,
+			g2gWarmup.Milliseconds()), g2gDiagnosis, browserLiveTimeout+g2gWarmup)
+	}
+	return m
 }
 
 // mark returns a mark for window: the viewer's clock and counters now.
-func (m *g2gMeter) mark() string {
+func (m *g2gMeter) mark(v g2gViewer) string {
 	m.tb.Helper()
-	return g2gEval[string](m.tb, m.viewer, `JSON.stringify({at: Date.now(), frames: g2g.frames, bad: g2g.bad, waiting: g2g.waiting, stalls: g2g.stalls()})`)
+	return g2gEval[string](m.tb, v.page, `JSON.stringify({at: Date.now(), frames: g2g.frames, bad: g2g.bad, waiting: g2g.waiting, stalls: g2g.stalls()})`)
 }
 
 // window returns what the viewer saw since mark.
-func (m *g2gMeter) window(mark string) g2gWindow {
+func (m *g2gMeter) window(v g2gViewer, mark string) g2gWindow {
 	m.tb.Helper()
-	return g2gEval[g2gWindow](m.tb, m.viewer, `(() => {
+	return g2gEval[g2gWindow](m.tb, v.page, `(() => {
   const m = `+mark+`;
   return {samples: g2g.samples.filter((s) => s.at >= m.at), frames: g2g.frames - m.frames, bad: g2g.bad - m.bad, waiting: g2g.waiting - m.waiting,
     stalls: g2g.stalls() - m.stalls, events: g2g.events.filter((e) => e.at >= m.at)};
@@ -214,7 +253,11 @@ func (m *g2gMeter) window(mark string) g2gWindow {
 // checkNoErrors fails tb if a page of the meter had errors.
 func (m *g2gMeter) checkNoErrors() {
 	m.tb.Helper()
-	for _, p := range []browser.Page{m.pub, m.viewer} {
+	pages := []browser.Page{m.pub}
+	for _, v := range m.viewers {
+		pages = append(pages, v.page)
+	}
+	for _, p := range pages {
 		errs, err := p.Errors()
 		if err != nil {
 			m.tb.Error(err)
@@ -279,8 +322,9 @@ func (s g2gStats) String() string {
 const g2gTestEnginesEnv = "AMLIVE_G2G_ENGINES"
 
 // TestBrowserGlassToGlass measures glass-to-glass latency over 150 frames
-// and checks it with a loose bound, so that the meter keeps working; the
-// benchmark below gives the figures. It runs in Chromium, and in the
+// of the MSE player and checks it with a loose bound, so that the meter
+// keeps working; the benchmark below gives the figures, for the WebCodecs
+// player too. It runs in Chromium, and in the
 // engines AMLIVE_G2G_ENGINES adds.
 func TestBrowserGlassToGlass(t *testing.T) {
 	extra := strings.Split(os.Getenv(g2gTestEnginesEnv), ",")
@@ -300,34 +344,45 @@ func testGlassToGlass(t *testing.T, e browser.Engine, opt g2gOptions) {
 		bound  = 3000 // ms: a sanity bound, not the target
 		inTime = 2 * time.Minute
 	)
-	m := startG2G(t, e, opt)
+	m := startG2G(t, e, opt, []string{g2gMSE})
 	t.Cleanup(func() {
 		var h any
 		_ = m.pub.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.health`, &h)
 		t.Logf("broadcaster's health: %v", h)
 	})
-	mark := m.mark()
-	g2gWait(t, m.viewer, fmt.Sprintf("%d frames", want), fmt.Sprintf(`g2g.samples.filter((s) => s.at >= (%s).at).length >= %d`, mark, want), g2gDiagnosis, inTime)
-	s := m.window(mark).stats()
-	t.Logf("glass to glass in %s: %v", e, s)
-	var diag any
-	_ = m.viewer.Eval(g2gDiagnosis, &diag)
-	t.Logf("viewer: %v", diag)
-	if s.N < want {
-		t.Errorf("%d frames decoded; want >= %d", s.N, want)
+	marks := make([]string, len(m.viewers))
+	for i, v := range m.viewers {
+		marks[i] = m.mark(v)
 	}
-	if s.Bad > s.N/2 {
-		t.Errorf("%d frames undecodable against %d decoded; want the clock to survive the codec", s.Bad, s.N)
+	for i, v := range m.viewers {
+		g2gWait(t, v.page, fmt.Sprintf("%s: %d frames", v.path, want), fmt.Sprintf(`g2g.samples.filter((s) => s.at >= (%s).at).length >= %d`, marks[i], want), g2gDiagnosis, inTime)
 	}
-	if s.P50 <= 0 || s.P50 > bound {
-		t.Errorf("glass-to-glass p50 %.0f ms; want 0 < p50 <= %d ms", s.P50, bound)
+	for i, v := range m.viewers {
+		s := m.window(v, marks[i]).stats()
+		t.Logf("glass to glass in %s, %s: %v", e, v.path, s)
+		var diag any
+		_ = v.page.Eval(g2gDiagnosis, &diag)
+		t.Logf("viewer %s: %v", v.path, diag)
+		if s.N < want {
+			t.Errorf("%s: %d frames decoded; want >= %d", v.path, s.N, want)
+		}
+		if s.Bad > s.N/2 {
+			t.Errorf("%s: %d frames undecodable against %d decoded; want the clock to survive the codec", v.path, s.Bad, s.N)
+		}
+		if s.P50 <= 0 || s.P50 > bound {
+			t.Errorf("%s: glass-to-glass p50 %.0f ms; want 0 < p50 <= %d ms", v.path, s.P50, bound)
+		}
 	}
 	m.checkNoErrors()
 }
 
 // BenchmarkBrowserGlassToGlass reports, for each engine of g2gEngines
 // (a sub-benchmark each: -bench 'BrowserGlassToGlass/firefox' for one),
-// over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
+// with a viewer on each path of g2gPaths watching one publisher side by
+// side (the MSE player's metrics as named below, the WebCodecs player's
+// with a wc- prefix: wc-p50-ms…; AMLIVE_G2G_PATHS=mse or =webcodecs runs
+// one), the WebCodecs player's join (wc-join-ms: its first keyframe's
+// arrival to its first frame drawn), over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
 // glass-to-glass latency percentiles (p50-ms, p95-ms, p99-ms), the frames
 // decoded (samples) and undecodable, the median buffered media ahead of
 // the playhead (ahead-ms), how long the picture stood still (frozen-ms),
@@ -335,9 +390,10 @@ func testGlassToGlass(t *testing.T, e browser.Engine, opt g2gOptions) {
 // measurement, whatever b.N: run it with -benchtime 1x and -count N.
 // AMLIVE_G2G_TIMESLICE_MS and AMLIVE_G2G_LATENCY_MS override the widgets'
 // defaults for a tuning sweep, and AMLIVE_G2G_WEBCODECS=1 has the
-// broadcaster upload WebCodecs' encoded chunks (data-latency="low"); AMLIVE_G2G_DUMP names a file to write the
-// window's samples and video events to, as JSON (the engine's name is
-// added before its extension).
+// broadcaster upload WebCodecs' encoded chunks (data-latency="low"), the
+// path that low latency needs end to end; AMLIVE_G2G_DUMP names a file to
+// write the window's samples and video events to, as JSON (the engine's
+// and the path's names are added before its extension).
 //
 //	go test -run '^$' -bench BrowserGlassToGlass -benchtime 1x -count 5 ./liveplugin/
 func BenchmarkBrowserGlassToGlass(b *testing.B) {
@@ -349,33 +405,64 @@ func BenchmarkBrowserGlassToGlass(b *testing.B) {
 func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 	opt := g2gOptionsFromEnv(b)
 	window := time.Duration(envInt(b, "AMLIVE_G2G_SECONDS", 30)) * time.Second
-	m := startG2G(b, e, opt)
-	b.ResetTimer()
-	mark := m.mark()
-	// A measurement window, not synchronisation.
-	time.Sleep(window)
-	w := m.window(mark)
-	b.StopTimer()
-	if path := os.Getenv("AMLIVE_G2G_DUMP"); path != "" {
-		ext := filepath.Ext(path)
-		if err := writeJSON(strings.TrimSuffix(path, ext)+"-"+string(e)+ext, w); err != nil {
-			b.Fatal(err)
+	paths := g2gPaths
+	if env := os.Getenv("AMLIVE_G2G_PATHS"); env != "" {
+		paths = strings.Split(env, ",")
+		for _, p := range paths {
+			if !slices.Contains(g2gPaths, p) {
+				b.Fatalf("AMLIVE_G2G_PATHS: %q is not one of %v", p, g2gPaths)
+			}
 		}
 	}
-	s := w.stats()
-	b.Logf("glass to glass in %s (timeslice %d ms, latency %d ms; 0 = default; WebCodecs upload %v): %v", e, opt.TimesliceMS, opt.LatencyMS, opt.WebCodecs, s)
-	if s.N == 0 {
-		b.Fatal("no frame decoded")
+	m := startG2G(b, e, opt, paths)
+	b.ResetTimer()
+	marks := make([]string, len(m.viewers))
+	for i, v := range m.viewers {
+		marks[i] = m.mark(v)
 	}
-	b.ReportMetric(s.P50, "p50-ms")
-	b.ReportMetric(s.P95, "p95-ms")
-	b.ReportMetric(s.P99, "p99-ms")
-	b.ReportMetric(float64(s.N), "samples")
-	b.ReportMetric(float64(s.Bad), "undecodable")
-	b.ReportMetric(float64(s.Waiting), "waiting")
-	b.ReportMetric(float64(s.Stalls), "stalls")
-	b.ReportMetric(s.Ahead50, "ahead-ms")
-	b.ReportMetric(s.Frozen, "frozen-ms")
+	// A measurement window, not synchronisation.
+	time.Sleep(window)
+	ws := make([]g2gWindow, len(m.viewers))
+	for i, v := range m.viewers {
+		ws[i] = m.window(v, marks[i])
+	}
+	b.StopTimer()
+	for i, v := range m.viewers {
+		w := ws[i]
+		if path := os.Getenv("AMLIVE_G2G_DUMP"); path != "" {
+			ext := filepath.Ext(path)
+			if err := writeJSON(strings.TrimSuffix(path, ext)+"-"+string(e)+"-"+v.path+ext, w); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s := w.stats()
+		b.Logf("glass to glass in %s, %s (timeslice %d ms, latency %d ms; 0 = default; WebCodecs upload %v): %v", e, v.path, opt.TimesliceMS, opt.LatencyMS, opt.WebCodecs, s)
+		if s.N == 0 {
+			b.Fatalf("%s: no frame decoded", v.path)
+		}
+		prefix := ""
+		if v.path == g2gWebCodecs {
+			prefix = "wc-"
+		}
+		b.ReportMetric(s.P50, prefix+"p50-ms")
+		b.ReportMetric(s.P95, prefix+"p95-ms")
+		b.ReportMetric(s.P99, prefix+"p99-ms")
+		b.ReportMetric(float64(s.N), prefix+"samples")
+		b.ReportMetric(float64(s.Bad), prefix+"undecodable")
+		b.ReportMetric(float64(s.Waiting), prefix+"waiting")
+		b.ReportMetric(float64(s.Stalls), prefix+"stalls")
+		b.ReportMetric(s.Ahead50, prefix+"ahead-ms")
+		b.ReportMetric(s.Frozen, prefix+"frozen-ms")
+		if v.path == g2gWebCodecs {
+			// The WebCodecs feed's join: its first keyframe's arrival to
+			// its first frame drawn.
+			j := g2gEval[wcStats](b, v.page, jsWCStats)
+			b.Logf("webcodecs join: keyframe at %.0f ms, first frame at %.0f ms after the socket opened", j.KeyAtMS, j.FirstFrameMS)
+			if j.FirstFrameMS > 0 && j.KeyAtMS > 0 {
+				b.ReportMetric(j.FirstFrameMS-j.KeyAtMS, "wc-join-ms")
+			}
+		}
+	}
 	b.ReportMetric(0, "ns/op")
 }
 

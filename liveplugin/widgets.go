@@ -65,7 +65,7 @@ func (p *Plugin) partialData(room string) views.PartialData {
 
 func (p *Plugin) assetURLs() views.Assets {
 	u := func(name string) string { return p.base + "/assets/" + name + "?v=" + p.assets[name].etag }
-	return views.Assets{ProtocolJS: u("protocol.js"), CoreJS: u("core.js"), PlayerJS: u("player.js"), BroadcasterJS: u("broadcaster.js"),
+	return views.Assets{ProtocolJS: u("protocol.js"), CoreJS: u("core.js"), WebCodecsJS: u("webcodecs.js"), PlayerJS: u("player.js"), BroadcasterJS: u("broadcaster.js"),
 		StatusJS: u("status.js"), CSS: u("live.css")}
 }
 

@@ -62,11 +62,14 @@ type Page struct {
 // Assets holds the URLs of the plugin's JavaScript and CSS files, usually
 // versioned (e.g. "/live/assets/player.js?v=abc123"). An empty URL leaves its
 // tag out. The widgets need ProtocolJS and CoreJS: the head partial loads
-// them first, then PlayerJS, BroadcasterJS and StatusJS, in that order.
+// them first, then WebCodecsJS, PlayerJS, BroadcasterJS and StatusJS, in that order.
 type Assets struct {
-	ProtocolJS    string // the wire protocol's close codes and events
-	CoreJS        string // the helpers the widgets share
-	PlayerJS      string
+	ProtocolJS string // the wire protocol's close codes and events
+	CoreJS     string // the helpers the widgets share
+	PlayerJS   string
+	// WebCodecsJS is the player's low-latency WebCodecs mode; the head
+	// partial loads it before PlayerJS.
+	WebCodecsJS   string
 	BroadcasterJS string
 	// StatusJS keeps the pages' live badges, lists and recordings
 	// current (data-amlive-* attributes, see assets/status.js); its tag

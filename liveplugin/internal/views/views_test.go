@@ -16,6 +16,7 @@ import (
 var testAssets = Assets{
 	ProtocolJS:    "/live/assets/protocol.js?v=abc123",
 	CoreJS:        "/live/assets/core.js?v=abc123",
+	WebCodecsJS:   "/live/assets/webcodecs.js?v=abc123",
 	PlayerJS:      "/live/assets/player.js?v=abc123",
 	BroadcasterJS: "/live/assets/broadcaster.js?v=abc123",
 	StatusJS:      "/live/assets/status.js?v=abc123",
@@ -213,7 +214,7 @@ func TestHeadScriptOrder(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Partial(amlive-head) error = %v", err)
 	}
-	want := []string{testAssets.ProtocolJS, testAssets.CoreJS, testAssets.PlayerJS, testAssets.BroadcasterJS, testAssets.StatusJS}
+	want := []string{testAssets.ProtocolJS, testAssets.CoreJS, testAssets.WebCodecsJS, testAssets.PlayerJS, testAssets.BroadcasterJS, testAssets.StatusJS}
 	at := -1
 	for _, src := range want {
 		tag := `<script src="` + src + `" defer></script>`
