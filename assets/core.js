@@ -10,7 +10,8 @@
 // el.amliveBroadcaster.destroy().
 //
 // amlive.core holds the helpers the widgets are built from: endpoint,
-// intAttr, closeMessage, retries, Emitter, Scope, Widget, expose and register.
+// intAttr, closeMessage, retries, Emitter, Scope, Widget, expose and register,
+// and ebml (vintLen, uint, header: WebM's element headers).
 (function (amlive) {
   'use strict';
 
@@ -314,5 +315,46 @@
     }
   };
 
-  amlive.core = Object.freeze({ closeMessage, retries, endpoint, intAttr, Emitter, Scope, Engine, Widget, expose, register, codes: protocol.codes });
+  // EBML (the element format of WebM), as the player's Cluster merger and
+  // the WebCodecs demuxer read it.
+
+  // vintLen is the length of the variable-size integer whose first byte is
+  // first: 1 to 8, or 0 when first is 0.
+  function vintLen(first) {
+    for (let n = 1; n <= 8; n++) if (first & (0x100 >> n)) return n;
+    return 0;
+  }
+
+  // uint reads the n-byte big-endian unsigned integer at b[i:].
+  function uint(b, i, n) {
+    let v = 0;
+    for (let k = 0; k < n; k++) v = v * 256 + b[i + k];
+    return v;
+  }
+
+  // header reads the ID and size of the element at b[i:]: {id, size, len}
+  // with size -1 when unknown; null when b ends first; {bad: 'ID' or
+  // 'size', at} when those bytes are not one.
+  function header(b, i) {
+    if (i >= b.length) return null;
+    const il = vintLen(b[i]);
+    if (!il || il > 4) return { bad: 'ID', at: i };
+    if (i + il >= b.length) return null;
+    const sl = vintLen(b[i + il]);
+    if (!sl) return { bad: 'size', at: i + il };
+    if (i + il + sl > b.length) return null;
+    const id = uint(b, i, il);
+    let size = b[i + il] & (0xff >> sl);
+    let ones = size === 0xff >> sl;
+    for (let k = 1; k < sl; k++) {
+      size = size * 256 + b[i + il + k];
+      ones = ones && b[i + il + k] === 0xff;
+    }
+    return { id, size: ones ? -1 : size, len: il + sl };
+  }
+
+  amlive.core = Object.freeze({
+    closeMessage, retries, endpoint, intAttr, Emitter, Scope, Engine, Widget, expose, register, codes: protocol.codes,
+    ebml: Object.freeze({ vintLen, uint, header }),
+  });
 })((window.amlive = window.amlive || {}));

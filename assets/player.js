@@ -63,6 +63,7 @@
 
   const amlive = window.amlive;
   const { Engine, Widget, expose, endpoint, intAttr, closeMessage, retries, register } = amlive.core;
+  const { header: ebmlHeader, vintLen, uint: ebmlUint } = amlive.core.ebml; // EBML, for the ClusterMerger
   const codes = amlive.protocol.codes;
 
   const SELECTOR = '[data-amlive-player]';
@@ -401,39 +402,6 @@
       dv.setInt16(0, rel);
       out.push(el);
     }
-  }
-
-  // ebmlHeader reads the ID and size of the element at b[i:]: {id, size, len}
-  // with size -1 when unknown, null when b ends first, {bad: true} when
-  // these are not an ID and a size.
-  function ebmlHeader(b, i) {
-    if (i >= b.length) return null;
-    const il = vintLen(b[i]);
-    if (!il || il > 4) return { bad: true };
-    if (i + il >= b.length) return null;
-    const sl = vintLen(b[i + il]);
-    if (!sl) return { bad: true };
-    if (i + il + sl > b.length) return null;
-    let id = 0;
-    for (let k = 0; k < il; k++) id = id * 256 + b[i + k];
-    let size = b[i + il] & (0xff >> sl);
-    let ones = size === 0xff >> sl;
-    for (let k = 1; k < sl; k++) {
-      size = size * 256 + b[i + il + k];
-      ones = ones && b[i + il + k] === 0xff;
-    }
-    return { id, size: ones ? -1 : size, len: il + sl };
-  }
-
-  function vintLen(first) {
-    for (let n = 1; n <= 8; n++) if (first & (0x100 >> n)) return n;
-    return 0;
-  }
-
-  function ebmlUint(b, i, n) {
-    let v = 0;
-    for (let k = 0; k < n; k++) v = v * 256 + b[i + k];
-    return v;
   }
 
   // blockAt describes the SimpleBlock, or the Block of the BlockGroup, el

@@ -47,35 +47,14 @@
   const WHOLE = new Set([ID.Info, ID.Tracks, ID.Timecode, ID.SimpleBlock, ID.BlockGroup]);
   const MAX_ELEMENT = 16 << 20; // a whole element larger than this is an error
 
-  function vintLen(first) {
-    for (let n = 1; n <= 8; n++) if (first & (0x100 >> n)) return n;
-    return 0;
-  }
-
-  function uint(b, i, n) {
-    let v = 0;
-    for (let k = 0; k < n; k++) v = v * 256 + b[i + k];
-    return v;
-  }
+  const { vintLen, uint } = amlive.core.ebml;
 
   // header reads the element header at b[i:]: {id, size (-1: unknown), len};
   // null when b ends first; throws on bytes that are not a header.
   function header(b, i) {
-    if (i >= b.length) return null;
-    const il = vintLen(b[i]);
-    if (!il || il > 4) throw new Error(`not an EBML element ID at byte ${i}`);
-    if (i + il >= b.length) return null;
-    const sl = vintLen(b[i + il]);
-    if (!sl) throw new Error(`not an EBML size at byte ${i + il}`);
-    if (i + il + sl > b.length) return null;
-    const id = uint(b, i, il);
-    let size = b[i + il] & (0xff >> sl);
-    let ones = size === 0xff >> sl;
-    for (let k = 1; k < sl; k++) {
-      size = size * 256 + b[i + il + k];
-      ones = ones && b[i + il + k] === 0xff;
-    }
-    return { id, size: ones ? -1 : size, len: il + sl };
+    const h = amlive.core.ebml.header(b, i);
+    if (h && h.bad) throw new Error(`not an EBML element ${h.bad} at byte ${h.at}`);
+    return h;
   }
 
   // children calls fn(id, from, to) for each child of b[from:to].
