@@ -279,6 +279,12 @@ func (t *Tab) Screenshot(path string) {
 	if err != nil {
 		t.tb.Fatalf("%s: screenshot: %v", t.name, err)
 	}
+	t.saveScreenshot(path, png)
+}
+
+// saveScreenshot writes png to path, making its directory.
+func (t *Tab) saveScreenshot(path string, png []byte) {
+	t.tb.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.tb.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package chrometest
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -104,12 +102,7 @@ func (t *Tab) ScreenshotScaled(path string, scale float64) {
 	if err != nil {
 		t.tb.Fatalf("%s: screenshot: %v", t.name, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.tb.Fatal(err)
-	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.tb.Fatal(err)
-	}
+	t.saveScreenshot(path, png)
 }
 
 // PhoneProblem is a defect CheckPhoneLayout found.
