@@ -638,7 +638,9 @@
       this._healthSamples = []; // {at, handed}: the session's bytes handed at the last measures…
       this._healthSession = null; // …of this session
       this._scope.interval(() => this._measureHealth(), HEALTH_MS);
-      if (!chooseMime(null, '') && !webCodecsAvailable()) {
+      // Without a recorder type the server takes, only the WebCodecs path
+      // (when the page asks for low latency) can go live.
+      if (!chooseMime(null, '') && !(this._conf.latency === 'low' && webCodecsAvailable())) {
         this.state = 'unsupported';
         this.lastError = UNSUPPORTED;
       }
