@@ -10,8 +10,9 @@
 // el.amliveBroadcaster.destroy().
 //
 // amlive.core holds the helpers the widgets are built from: endpoint,
-// intAttr, closeMessage, retries, Emitter, Scope, Widget, expose and register,
-// and ebml (vintLen, uint, header: WebM's element headers).
+// intAttr, closeMessage, retries, Emitter, Scope, Widget, expose and register;
+// openFeedSocket and sendOnFeed for the players' subscribe sockets; and ebml
+// (vintLen, uint, header: WebM's element headers).
 (function (amlive) {
   'use strict';
 
@@ -315,6 +316,46 @@
     }
   };
 
+  // openFeedSocket opens the subscribe WebSocket at url for a player's feed
+  // (the MSE one or the WebCodecs one): JSON text messages go to
+  // feed.conf.onText(msg) (others are dropped), binary ones to
+  // onMedia(ArrayBuffer), and the close clears feed.ws and goes to
+  // feed.conf.onClose(ev); nothing is passed on once feed.closed.
+  function openFeedSocket(feed, url, onMedia) {
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    ws.onmessage = (ev) => {
+      if (feed.closed) return;
+      if (typeof ev.data !== 'string') {
+        onMedia(ev.data);
+        return;
+      }
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch (e) {
+        return;
+      }
+      feed.conf.onText(msg);
+    };
+    ws.onclose = (ev) => {
+      if (feed.closed) return;
+      feed.ws = null;
+      feed.conf.onClose(ev);
+    };
+    ws.onerror = () => {}; // a close event with the code always follows
+    return ws;
+  }
+
+  // sendOnFeed sends msg as JSON on feed's socket if it is open, and
+  // reports whether it did.
+  function sendOnFeed(feed, msg) {
+    const ws = feed.ws;
+    if (feed.closed || !ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(msg));
+    return true;
+  }
+
   // EBML (the element format of WebM), as the player's Cluster merger and
   // the WebCodecs demuxer read it.
 
@@ -355,6 +396,7 @@
 
   amlive.core = Object.freeze({
     closeMessage, retries, endpoint, intAttr, Emitter, Scope, Engine, Widget, expose, register, codes: protocol.codes,
+    openFeedSocket, sendOnFeed,
     ebml: Object.freeze({ vintLen, uint, header }),
   });
 })((window.amlive = window.amlive || {}));

@@ -62,7 +62,7 @@
   'use strict';
 
   const amlive = window.amlive;
-  const { Engine, Widget, expose, endpoint, intAttr, closeMessage, retries, register } = amlive.core;
+  const { Engine, Widget, expose, endpoint, intAttr, closeMessage, retries, register, openFeedSocket, sendOnFeed } = amlive.core;
   const { header: ebmlHeader, vintLen, uint: ebmlUint } = amlive.core.ebml; // EBML, for the ClusterMerger
   const codes = amlive.protocol.codes;
 
@@ -487,39 +487,13 @@
       this.lates = []; // how much later than its media's length each of the last fragments came, seconds
       this.late = 0; // their maximum: the arrival jitter to keep a margin for
 
-      const ws = new WebSocket(url);
-      ws.binaryType = 'arraybuffer';
-      this.ws = ws;
-      ws.onmessage = (ev) => {
-        if (this.closed) return;
-        if (typeof ev.data === 'string') this._onText(ev.data);
-        else this._onMedia(ev.data);
-      };
-      ws.onclose = (ev) => {
-        if (this.closed) return;
-        this.ws = null;
-        this.conf.onClose(ev);
-      };
-      ws.onerror = () => {}; // a close event with the code always follows
-    }
-
-    _onText(text) {
-      let msg;
-      try {
-        msg = JSON.parse(text);
-      } catch (e) {
-        return;
-      }
-      this.conf.onText(msg);
+      this.ws = openFeedSocket(this, url, (buf) => this._onMedia(buf));
     }
 
     // report sends an experience report on the socket, if it is open; it
     // reports whether it did.
     report(msg) {
-      const ws = this.ws;
-      if (this.closed || !ws || ws.readyState !== WebSocket.OPEN) return false;
-      ws.send(JSON.stringify(msg));
-      return true;
+      return sendOnFeed(this, msg);
     }
 
     // hasMediaSource reports whether openMediaSource succeeded.

@@ -334,28 +334,7 @@
       this.shownTs = -1; // the timestamp of the frame on the canvas, µs
 
       this.canvas = this._makeCanvas();
-      this.ws = new WebSocket(url);
-      this.ws.binaryType = 'arraybuffer';
-      this.ws.onmessage = (ev) => {
-        if (this.closed) return;
-        if (typeof ev.data === 'string') {
-          let msg;
-          try {
-            msg = JSON.parse(ev.data);
-          } catch (e) {
-            return;
-          }
-          this.conf.onText(msg);
-        } else {
-          this._onMedia(ev.data);
-        }
-      };
-      this.ws.onclose = (ev) => {
-        if (this.closed) return;
-        this.ws = null;
-        this.conf.onClose(ev);
-      };
-      this.ws.onerror = () => {};
+      this.ws = amlive.core.openFeedSocket(this, url, (buf) => this._onMedia(buf));
       this._muteListener = () => this._applyMute();
       video.addEventListener('volumechange', this._muteListener);
     }
@@ -403,10 +382,7 @@
     }
 
     report(msg) {
-      const ws = this.ws;
-      if (this.closed || !ws || ws.readyState !== WebSocket.OPEN) return false;
-      ws.send(JSON.stringify(msg));
-      return true;
+      return amlive.core.sendOnFeed(this, msg);
     }
 
     hasMediaSource() {
