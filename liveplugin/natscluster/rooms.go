@@ -339,14 +339,20 @@ func (r *rooms) sweep() {
 	}
 	r.mu.Unlock()
 	for _, g := range orphans {
-		r.log.Warn("broadcast orphaned", "room", g.room, "broadcast", g.id)
-		// Off the node's goroutine: Orphaned may seal a recording.
-		r.wg.Go(func() {
-			if r.claimOrphan(g.room, g.id) && r.n.Orphaned != nil {
-				r.n.Orphaned(g.room, g.id)
-			}
-		})
+		r.reportOrphan(g.room, g.id)
 	}
+}
+
+// reportOrphan calls Node.Orphaned for broadcast id of room, off the
+// caller's goroutine (Orphaned may seal a recording), if this node is
+// the first to claim it.
+func (r *rooms) reportOrphan(room, id string) {
+	r.log.Warn("broadcast orphaned", "room", room, "broadcast", id)
+	r.wg.Go(func() {
+		if r.claimOrphan(room, id) && r.n.Orphaned != nil {
+			r.n.Orphaned(room, id)
+		}
+	})
 }
 
 // claimOrphan reports whether this node is the one to report broadcast
