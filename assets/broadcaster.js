@@ -184,6 +184,7 @@
   // socket (or the queue) holds more than this, so the delay stays small.
   const WC_HIGH_WATER = 256 * 1024;
   const WC_MAX_ENCODE_QUEUE = 4; // frames waiting in the encoder: more are dropped
+  const CALIBRATE_MS = 250; // each track's first frames, timed and not encoded (ChunkRecorder._calibrated)
 
   // webCodecsAvailable: the browser can encode a camera with WebCodecs.
   function webCodecsAvailable() {
@@ -266,6 +267,7 @@
       this._opts = opts; // {keyframeMs, backedUp()}
       this._t0 = performance.now();
       this._off = [0, null, null]; // by track: what turns the encoder's timestamps into the stream's (µs)
+      this._calib = [null, null, null]; // by track: performance.now() of its first frame, while calibrating
       this._lastKey = -Infinity; // timestamp of the last keyframe asked for
       this._readers = [];
       this._encoders = [];
@@ -277,17 +279,25 @@
       return Math.round((performance.now() - this._t0) * 1000);
     }
 
-    // _rebase sets, at a track's first frame (timestamp ts), what turns its
-    // timestamps into the stream's clock. Browsers stamp a stream's tracks
-    // on one capture clock: the first frame of either track sets one offset
-    // for both, which keeps them in sync (and a stale first frame shifts
-    // both alike). A track whose clock is not the other's (its first frame
-    // more than 1 s off) gets an offset of its own.
-    _rebase(track, ts) {
-      if (this._off[track] !== null) return;
+    // _calibrated sets what turns a track's timestamps into the stream's
+    // clock and reports whether it is set: frames of the first
+    // CALIBRATE_MS of each track are not encoded, only timed. The
+    // tracks' timestamps need not share a clock (a canvas's and a Web
+    // Audio graph's do not; nor, in some browsers, a camera's and a
+    // microphone's), so each track is put on the stream's clock by its own
+    // frames' arrival: the offset is the smallest (arrival − timestamp) of
+    // its first CALIBRATE_MS, so that a stale first frame skews nothing,
+    // and the two tracks stay in sync to within their delivery delays.
+    _calibrated(track, ts) {
+      if (this._off[track] !== null) return true;
       const now = this._nowUs();
-      const other = this._off[track === CHUNK_VIDEO ? CHUNK_AUDIO : CHUNK_VIDEO];
-      this._off[track] = other !== null && Math.abs(ts + other - now) < 1000000 ? other : now - ts;
+      const t = performance.now();
+      if (this._calib[track] === null) this._calib[track] = { from: t, off: Infinity };
+      const c = this._calib[track];
+      c.off = Math.min(c.off, now - ts);
+      if (t - c.from < CALIBRATE_MS) return false;
+      this._off[track] = c.off;
+      return true;
     }
 
     start() {
@@ -302,7 +312,7 @@
       this._encoders.push(venc);
       let needKey = true;
       this._read(this._vt, (frame) => {
-        this._rebase(CHUNK_VIDEO, frame.timestamp);
+        if (!this._calibrated(CHUNK_VIDEO, frame.timestamp)) return;
         if (this._opts.backedUp() || venc.encodeQueueSize > WC_MAX_ENCODE_QUEUE) {
           this.dropped++;
           // After a gap, an MSE player drops every frame up to the next
@@ -321,7 +331,7 @@
       if (this._at) {
         let aenc = null;
         this._read(this._at, (data) => {
-          this._rebase(CHUNK_AUDIO, data.timestamp);
+          if (!this._calibrated(CHUNK_AUDIO, data.timestamp)) return;
           if (!aenc) {
             // Configured from the first data: the encoder takes what the
             // track gives.
