@@ -235,7 +235,7 @@
 
   // videoConfig is the VideoDecoderConfig for a WebM video track, or null.
   function videoConfig(tr) {
-    const c = { codedWidth: tr.width || undefined, codedHeight: tr.height || undefined, optimizeForLatency: true };
+    const c = { codedWidth: tr.width || undefined, codedHeight: tr.height || undefined, optimizeForLatency: true, hardwareAcceleration: 'prefer-software' };
     const p = tr.codecPrivate;
     switch (tr.codecId) {
       case 'V_VP8':
@@ -271,22 +271,66 @@
 
   // ---- the feed ------------------------------------------------------------
 
-  const JITTER_START_S = 0.05; // the jitter buffer at the start
-  const JITTER_MIN_S = 0.02; // it never shrinks below this
-  const JITTER_MAX_S = 1; // nor grows above this
-  const LATE_S = 0.005; // a frame decoded later than its time by this is a stall
-  const GROW_MAX_S = 0.2; // one stall grows the buffer by at most this
-  const SHRINK_EVERY_MS = 2000; // a steady spell this long…
-  const SHRINK_STEP_S = 0.005; // …takes at least this off the buffer, if the margin allows
-  const SHRINK_MARGIN_S = 0.015; // the spare time kept before a frame is due
-  const AHEAD_JUMP_S = 0.3; // media due further ahead than buffer + this: catch up
-  const LATE_JUMP_S = 1; // media later than this: start over from it, not a huge buffer
+  // The clock. Media of timestamp ts is due (shown, heard) at ts + offset on
+  // now(). Its transit is when it was ready (decoded) less its timestamp;
+  // the offset is kept at the largest transit of the last WINDOW_MS, plus
+  // a margin: a late frame or sound raises it at once (a stall: the
+  // picture waits), and every CUT_EVERY_MS what it holds beyond that is
+  // cut (the frames it passes are dropped). The jitter buffer is thus the
+  // spread of the transits, whatever the network, encoder and decoder add.
+  const JITTER_START_S = 0.05; // the buffer at the start, before there are transits
+  const WINDOW_MS = 8000; // the transits the offset covers
+  const WINDOW_MIN_MS = 1000; // the offset is not cut on less than this of them
+  const CUT_EVERY_MS = 500; // how often the offset is brought down to the window's need…
+  const CUT_MIN_S = 0.005; // …when it holds this much more
+  const VIDEO_MARGIN_S = 0.004; // a frame is ready this long before it is due: the timer's slack
   const AUDIO_MARGIN_S = 0.01; // decoded sound is to start at least this long after the AudioContext's clock
-  const MAX_AUDIO_QUEUE = 4; // sound waiting to be decoded at most (Opus chunks of 20-60 ms)
-  const MAX_DECODE_QUEUE = 10; // the video decoder this far behind (chunks): skip to the next keyframe
+  const LATE_S = 0.005; // a frame this late is a stall
+  const GROW_MAX_S = 0.2; // one stall raises the offset by at most this
+  const SETTLE_MAX_MS = 1000; // after a jump, lateness is catching up (not a stall) for at most this
+  const MAX_CONVERTING = 2; // frames being made ImageBitmaps at most
+  const CATCHUP_DRAW_MS = 100; // catching up, a frame is drawn at least this often
+  const AHEAD_JUMP_S = 0.3; // media due further ahead than the buffer + this: catch up at once
+  const LATE_JUMP_S = 1; // media later than this: start over from it, not a huge buffer
+  const MAX_AUDIO_QUEUE = 25; // sound waiting to be decoded at most (Opus chunks of 20-60 ms): a burst fits
+  // MAX_DECODE_QUEUE bounds the chunks waiting in the video decoder: more,
+  // and it skips to the next keyframe. A join's GOP comes in a burst, so
+  // this bounds memory; a decoder too slow for the stream is caught by its
+  // frames' lateness (SKIP_LATE_S).
+  const MAX_DECODE_QUEUE = 150;
   const SKIP_LATE_S = 0.5; // a frame decoded this late: skip to the next keyframe
   const MAX_FRAMES = 30; // decoded frames held at most
   const FALLBACK = 'fallback';
+
+  // Peak is the largest value of those pushed within the last span ms
+  // (a monotonic queue: amortised O(1) a push).
+  class Peak {
+    constructor(span) {
+      this.span = span;
+      this.q = []; // [at, v], v decreasing
+      this.first = 0; // performance.now() of the oldest value still counted
+    }
+    push(at, v) {
+      const q = this.q;
+      while (q.length && q[q.length - 1][1] <= v) q.pop();
+      q.push([at, v]);
+      if (!this.first) this.first = at;
+    }
+    max(at) {
+      const q = this.q;
+      while (q.length && q[0][0] < at - this.span) q.shift();
+      this.first = Math.max(this.first, at - this.span);
+      return q.length ? q[0][1] : -Infinity;
+    }
+    // covers is how long a spell the values span, ms.
+    covers(at) {
+      return this.first ? at - this.first : 0;
+    }
+    clear() {
+      this.q = [];
+      this.first = 0;
+    }
+  }
 
   // Feed is one low-latency subscription: the WebSocket, the demuxer, the
   // decoders, the canvas and the AudioContext. It has the shape of
@@ -305,7 +349,7 @@
       this.started = false;
       this.webm = true;
       this.openedAt = performance.now();
-      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, bytes: 0, firstChunk: '' };
+      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, drawTotalMs: 0, bytes: 0, firstChunk: '' };
       this.demux = null;
       this.tracks = { video: null, audio: null };
       this.vdec = null;
@@ -322,12 +366,23 @@
       // AudioData's own may count on from the first one, past the chunks
       // skipped as too late.
       this.audioTs = [];
-      // The clock: due(ts) = ts / 1e6 - base.media + base.clock, on now().
-      this.base = null;
-      this.jitter = JITTER_START_S;
-      this.stallFrom = 0; // now() when the current stall began, or 0
-      this.lastShrink = 0; // performance.now() of the last shrink or growth
-      this.slack = Infinity; // the smallest spare time of a frame since then, s
+      // The clock: due(ts) = ts / 1e6 + offset, on now(); null before the
+      // first keyframe.
+      this.offset = null;
+      this.worst = new Peak(WINDOW_MS); // the transits (plus margins), s
+      this.best = new Peak(WINDOW_MS); // and their opposites: -best.max() is the smallest
+      this.lastCut = 0; // performance.now() of the last cut
+      // Media up to this timestamp (µs) came in a burst (a join's GOP, a
+      // catch-up) and is behind the clock by design: it is decoded, as the
+      // media after it needs, but its lateness is no stall. Until settled
+      // (a frame on time after a jump, or SETTLE_MAX_MS), nothing is.
+      this.backlogTo = -1;
+      this.settleFrom = 0; // performance.now() of the jump being caught up, or 0
+      this.lastDraw = 0; // performance.now() of the last frame drawn
+      this.begun = false; // a frame has been handed to the canvas
+      this.converting = 0; // frames being made ImageBitmaps
+      this.drawSeq = 0; // the frames handed to the canvas, counted
+      this.shownSeq = 0; // the count of the one on it
       this.clockSrc = '';
       this.clockOff = { wall: 0, audio: 0 };
       this.newest = -1; // the newest timestamp received, µs
@@ -352,9 +407,17 @@
       c.dataset.amliveCanvas = '';
       v.after(c);
       v.hidden = true;
-      this.ctx = c.getContext('2d', { alpha: false });
-      this.ctx.fillStyle = '#000';
-      this.ctx.fillRect(0, 0, c.width, c.height);
+      // A frame becomes an ImageBitmap (the conversion off the main
+      // thread, where the browser can) that the canvas takes over; a 2D
+      // context's drawImage, the fallback, converts on the main thread.
+      this.bctx = typeof window.createImageBitmap === 'function' ? c.getContext('bitmaprenderer') : null;
+      this.ctx = null;
+      if (!this.bctx) {
+        this.ctx = c.getContext('2d', { alpha: false });
+        this.ctx.fillStyle = '#000';
+        this.ctx.fillRect(0, 0, c.width, c.height);
+      }
+      c.style.background = '#000';
       c.addEventListener('dblclick', () => this.fullscreen());
       // The MSE player's native controls are gone: a full screen button.
       const btn = document.createElement('button');
@@ -419,9 +482,12 @@
       return this.shownTs >= 0 ? this.shownTs / 1e6 : 0;
     }
 
-    // target is the jitter buffer, s.
+    // target is the jitter buffer, s: the offset beyond the quickest
+    // transit of the window.
     target() {
-      return this.jitter;
+      const best = -this.best.max(performance.now());
+      if (this.offset === null || best === Infinity) return JITTER_START_S;
+      return Math.max(0, this.offset - best);
     }
 
     _onMedia(buf) {
@@ -540,12 +606,55 @@
 
     // due is when media of timestamp ts (µs) is to be shown or heard, on now().
     due(ts) {
-      return ts / 1e6 - this.base.media + this.base.clock;
+      return ts / 1e6 + this.offset;
     }
 
-    // _rebase makes ts due the jitter buffer from now.
-    _rebase(ts) {
-      this.base = { media: ts / 1e6, clock: this.now() + this.jitter };
+    // _jump makes media of timestamp ts due JITTER_START_S from now; what
+    // came before it is backlog, and the transits start over.
+    _jump(ts) {
+      this.offset = this.now() + JITTER_START_S - ts / 1e6;
+      this.backlogTo = Math.max(this.backlogTo, ts);
+      this.settleFrom = performance.now();
+      this.worst.clear();
+      this.best.clear();
+      this.lastCut = performance.now();
+    }
+
+    // _settling reports whether the feed is still catching up with a jump.
+    _settling() {
+      if (this.settleFrom && performance.now() - this.settleFrom > SETTLE_MAX_MS) this.settleFrom = 0;
+      return this.settleFrom !== 0;
+    }
+
+    // _ready records that media of timestamp ts was ready at now() + lead
+    // (lead: the margin it needs), and raises the offset at once if it
+    // was late: by the lateness, at most GROW_MAX_S. It returns the
+    // lateness (s, <= 0 when in time), or 0 for backlog.
+    _ready(ts, lead) {
+      const late = this.now() + lead - this.due(ts);
+      if (ts <= this.backlogTo || this._settling()) return 0;
+      const t = performance.now();
+      const transit = late + this.offset; // = now + lead - ts
+      this.worst.push(t, transit);
+      this.best.push(t, -transit);
+      if (late > 0) this.offset += Math.min(late, GROW_MAX_S);
+      return late;
+    }
+
+    // _cut brings the offset down to what the window's transits need,
+    // every CUT_EVERY_MS: the excess is delay for nothing (a join's GOP,
+    // the end of a stall). The frames it passes are dropped, the sound
+    // cut.
+    _cut() {
+      const t = performance.now();
+      if (t - this.lastCut < CUT_EVERY_MS || this.offset === null) return;
+      this.lastCut = t;
+      if (this._settling() || this.worst.covers(t) < WINDOW_MIN_MS) return;
+      const excess = this.offset - this.worst.max(t);
+      if (excess >= CUT_MIN_S) {
+        this.offset -= excess;
+        this.stats.cutMs += excess * 1000;
+      }
     }
 
     _onBlock(b) {
@@ -561,15 +670,15 @@
         this.waitKey = false;
         if (this.stats.keyAt < 0) this.stats.keyAt = performance.now() - this.openedAt;
       }
-      if (!this.base) {
+      if (this.offset === null) {
         if (!isVideo && video) return; // start with the video's keyframe
-        this._rebase(b.timestamp);
+        this._jump(b.timestamp);
       }
-      // Far behind the live edge (a join's burst, a backlog): media due well
-      // past the buffer. Or far too late (a network hole): start over at it.
+      // Far behind the live edge (a backlog): media due well past the
+      // buffer. Or far too late (a network hole): start over at it.
       const early = this.due(b.timestamp) - this.now();
-      if (early > this.jitter + AHEAD_JUMP_S || early < -LATE_JUMP_S) {
-        this._rebase(b.timestamp);
+      if (early > this.target() + AHEAD_JUMP_S || early < -LATE_JUMP_S) {
+        this._jump(b.timestamp);
         if (this.started) this.stats.catchups++;
       }
       try {
@@ -595,7 +704,9 @@
 
     _decodeAudio(b) {
       if (!this.ac || this.ac.state !== 'running') return; // nothing would play it
-      if (this.due(b.timestamp) < this.now() - GROW_MAX_S) return; // too late to be heard
+      const early = this.due(b.timestamp) - this.now();
+      if (early < -GROW_MAX_S) return; // too late to be heard
+      if (early < AUDIO_MARGIN_S && (b.timestamp <= this.backlogTo || this._settling())) return; // a burst's, too late
       if (this.adec.decodeQueueSize >= MAX_AUDIO_QUEUE) {
         // The decoder is behind (a starved machine): a gap in the sound
         // rather than a backlog that the buffer would have to wait for.
@@ -610,7 +721,7 @@
     // clock; sound whose time has passed is cut, and sound that would
     // overlap the previous (the buffer shrank) starts where it ends.
     _onAudio(d) {
-      if (this.closed || !this.ac || !this.base) {
+      if (this.closed || !this.ac || this.offset === null) {
         d.close();
         return;
       }
@@ -624,26 +735,20 @@
       }
       const toAc = -this.clockOff.audio + (ac.outputLatency || ac.baseLatency || 0); // now() to ac.currentTime
       const ts = this.audioTs.length ? this.audioTs.shift() : d.timestamp;
-      let when = this.due(ts) + toAc;
       d.close();
       // Sound decoded too late to be heard in time is a stall of the master
-      // clock: the buffer grows so that it, the sound after it and the
+      // clock: the offset grows so that it, the sound after it and the
       // picture with them are in time.
-      const late = ac.currentTime + AUDIO_MARGIN_S - when;
-      if (late > 0 && late < LATE_JUMP_S && this.jitter < JITTER_MAX_S) {
-        const grow = Math.min(late, GROW_MAX_S, JITTER_MAX_S - this.jitter);
-        this.jitter += grow;
-        this.base.clock += grow;
-        this.stats.growAudioMs += grow * 1000;
-        when += grow;
-        this._calmFromNow();
+      const late = this._ready(ts, AUDIO_MARGIN_S);
+      if (late > 0) {
+        this.stats.growAudioMs += Math.min(late, GROW_MAX_S) * 1000;
         if (this.started && this.stats.audioPlayed) {
           this.stats.late++;
-          this.conf.onStall(grow * 1000);
+          this.conf.onStall(Math.min(late, GROW_MAX_S) * 1000);
         }
-      } else if (late <= 0) {
-        this.slack = Math.min(this.slack, -late + SHRINK_MARGIN_S);
       }
+      this._cut();
+      const when = this.due(ts) + toAc;
       let start = when;
       let offset = 0;
       const floor = Math.max(ac.currentTime, this.audioEnd - 0.002);
@@ -669,32 +774,30 @@
       }
       this.stats.frames++;
       if (this.stats.decodedAt < 0) this.stats.decodedAt = performance.now() - this.openedAt;
-      const now = this.now();
-      const late = now - this.due(f.timestamp);
-      if (this.started && late > Math.max(SKIP_LATE_S, this.jitter) && !this.frames.length) {
+      if (!this.begun && this.newest > f.timestamp) {
+        // The join's first picture, shown at once; the GOP after it came in
+        // a burst (while the decoder started): the clock goes to the newest
+        // media, and the frames before it are backlog.
+        this._jump(this.newest);
+      }
+      if (this.settleFrom && f.timestamp > this.backlogTo && this.now() + VIDEO_MARGIN_S <= this.due(f.timestamp)) {
+        this.settleFrom = 0; // caught up: a frame after the backlog, in time
+      }
+      const late = this._ready(f.timestamp, VIDEO_MARGIN_S) - VIDEO_MARGIN_S;
+      if (this.started && late > SKIP_LATE_S && !this.frames.length) {
         // Far behind (the decoder or the page was starved): show this one,
         // then skip to the next keyframe.
         this._draw(f);
         this._skipToKey();
         return;
       }
-      if (!this.started || late <= LATE_S) {
-        this.slack = Math.min(this.slack, -late);
-        if (this.stallFrom) this._endStall(now);
-      } else if (this.frames.length === 0 && late < LATE_JUMP_S) {
-        // Nothing else to show and this frame is late: a stall. The buffer
-        // grows by the lateness (the picture waits), and that is the stall.
-        if (!this.stallFrom) {
-          this.stallFrom = now - late;
+      if (late > 0) {
+        // Late (the offset has grown by it: the picture waited).
+        this.stats.growVideoMs += Math.min(late + VIDEO_MARGIN_S, GROW_MAX_S) * 1000;
+        if (this.started && late > LATE_S && !this.frames.length) {
           this.stats.late++;
+          this.conf.onStall(late * 1000);
         }
-        const grow = Math.min(late, GROW_MAX_S, JITTER_MAX_S - this.jitter);
-        if (grow > 0) {
-          this.stats.growVideoMs += grow * 1000;
-          this.jitter += grow;
-          this.base.clock += grow;
-        }
-        this._calmFromNow();
       }
       this.frames.push(f);
       if (this.frames.length > MAX_FRAMES) {
@@ -719,12 +822,6 @@
       this.frames = [];
     }
 
-    _endStall(now) {
-      const ms = (now - this.stallFrom) * 1000;
-      this.stallFrom = 0;
-      if (this.started) this.conf.onStall(ms);
-    }
-
     // _pump shows the newest frame that is due, dropping older ones, and
     // sets a timer for the next.
     _pump() {
@@ -738,21 +835,67 @@
         this.stats.dropped++;
       }
       const wait = this.due(fs[0].timestamp) - now;
-      if (wait <= 0.002 || !this.started) {
+      const behind = fs[0].timestamp <= this.backlogTo || this.settleFrom;
+      if (this.begun && behind && wait < 0 && fs.length === 1 && this.vdec.decodeQueueSize > 0 && performance.now() - this.lastDraw < CATCHUP_DRAW_MS) {
+        // Catching up: the decoder has newer frames coming, and drawing
+        // this one would only hold them up.
+        fs.shift().close();
+        this.stats.dropped++;
+        return;
+      }
+      if (wait <= 0.002 || !this.begun) {
         this._draw(fs.shift());
         if (!fs.length) return;
       }
       this.timer = this.scope.timeout(() => this._pump(), Math.max(1, (this.due(fs[0].timestamp) - this.now()) * 1000));
-      this._shrink();
+      this._cut();
     }
 
     _draw(f) {
       this._size(f.displayWidth, f.displayHeight);
       const t0 = performance.now();
-      this.ctx.drawImage(f, 0, 0, this.canvas.width, this.canvas.height);
-      this.stats.drawMs = Math.max(this.stats.drawMs, performance.now() - t0);
-      this.shownTs = f.timestamp;
-      f.close();
+      this.lastDraw = t0;
+      this.begun = true;
+      const ts = f.timestamp;
+      if (!this.bctx) {
+        this.ctx.drawImage(f, 0, 0, this.canvas.width, this.canvas.height);
+        f.close();
+        this._shown(ts, t0);
+        return;
+      }
+      if (this.converting >= MAX_CONVERTING) {
+        // The conversions lag: this frame would only come later still.
+        f.close();
+        this.stats.dropped++;
+        return;
+      }
+      this.converting++;
+      const seq = ++this.drawSeq;
+      createImageBitmap(f)
+        .then(
+          (bmp) => {
+            if (this.closed || seq < this.shownSeq) {
+              bmp.close();
+              return;
+            }
+            this.shownSeq = seq;
+            this.bctx.transferFromImageBitmap(bmp);
+            this._shown(ts, t0);
+          },
+          (e) => this._fallback(`a frame could not be drawn (${e.message})`),
+        )
+        .finally(() => {
+          this.converting--;
+          f.close();
+        });
+    }
+
+    // _shown: the frame of timestamp ts, drawn from t0, is on the canvas.
+    _shown(ts, t0) {
+      const t = performance.now();
+      this.stats.drawMs = Math.max(this.stats.drawMs, t - t0);
+      this.stats.drawTotalMs += t - t0;
+      this.shownTs = ts;
       this.stats.shown++;
       if (!this.started) {
         this.started = true;
@@ -761,29 +904,6 @@
         this.conf.onFirstMedia();
       }
       this.canvas.dispatchEvent(new CustomEvent('amlive:frame', { bubbles: true, detail: { timestamp: this.shownTs } }));
-    }
-
-    // _calmFromNow restarts the steady spell after the buffer grew.
-    _calmFromNow() {
-      this.lastShrink = performance.now();
-      this.slack = Infinity;
-    }
-
-    // _shrink takes a step off the jitter buffer after a steady spell, if
-    // every frame of it was decoded with time to spare.
-    _shrink() {
-      const t = performance.now();
-      if (!this.lastShrink) this.lastShrink = t;
-      if (t - this.lastShrink < SHRINK_EVERY_MS) return;
-      this.lastShrink = t;
-      const spare = this.slack - SHRINK_MARGIN_S;
-      this.slack = Infinity;
-      if (this.stallFrom || spare <= 0 || this.jitter <= JITTER_MIN_S) return;
-      // A step of 5 ms, or a tenth of the excess after a big stall: a second
-      // of buffer comes down in about half a minute of calm.
-      const step = Math.min(Math.max(SHRINK_STEP_S, (this.jitter - JITTER_MIN_S) / 10), spare / 2, this.jitter - JITTER_MIN_S);
-      this.jitter -= step;
-      this.base.clock -= step;
     }
 
     // skip: the server dropped data; the init segment comes again, then a
