@@ -235,7 +235,7 @@
 
   // videoConfig is the VideoDecoderConfig for a WebM video track, or null.
   function videoConfig(tr) {
-    const c = { codedWidth: tr.width || undefined, codedHeight: tr.height || undefined, optimizeForLatency: true, hardwareAcceleration: 'prefer-software' };
+    const c = { codedWidth: tr.width || undefined, codedHeight: tr.height || undefined, optimizeForLatency: true };
     const p = tr.codecPrivate;
     switch (tr.codecId) {
       case 'V_VP8':
