@@ -8,7 +8,7 @@
 // when a codec is unsupported or a decoder fails. Load it after core.js and
 // before player.js (the head partial does).
 //
-// amlive.webcodecs = {available(), WebMDemuxer, Feed}.
+// amlive.webcodecs = {available(), WebMDemuxer, Feed, Peak (the clock's windowed maximum)}.
 (() => {
   'use strict';
 
@@ -319,12 +319,17 @@
     max(at) {
       const q = this.q;
       while (q.length && q[0][0] < at - this.span) q.shift();
+      if (!q.length) {
+        this.first = 0; // the spell is over: the next push starts one
+        return -Infinity;
+      }
       this.first = Math.max(this.first, at - this.span);
-      return q.length ? q[0][1] : -Infinity;
+      return q[0][1];
     }
-    // covers is how long a spell the values span, ms.
+    // covers is how long a spell, up to span, the values counted at at
+    // come from (0 when there are none), ms.
     covers(at) {
-      return this.first ? at - this.first : 0;
+      return this.max(at) > -Infinity ? at - this.first : 0;
     }
     clear() {
       this.q = [];
@@ -651,7 +656,7 @@
       this.lastCut = t;
       if (this._settling() || this.worst.covers(t) < WINDOW_MIN_MS) return;
       const excess = this.offset - this.worst.max(t);
-      if (excess >= CUT_MIN_S) {
+      if (excess >= CUT_MIN_S && excess < Infinity) {
         this.offset -= excess;
         this.stats.cutMs += excess * 1000;
       }
@@ -971,5 +976,5 @@
     }
   }
 
-  amlive.webcodecs = Object.freeze({ available, WebMDemuxer, Feed, FALLBACK });
+  amlive.webcodecs = Object.freeze({ available, WebMDemuxer, Feed, Peak, FALLBACK });
 })();

@@ -1,0 +1,102 @@
+package liveplugin_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/amlive/amlive/assets"
+	"github.com/amlive/amlive/internal/chrometest"
+)
+
+// peakStep is one push to, or query of, webcodecs.js's Peak.
+type peakStep struct {
+	At    float64 `json:"at"`    // ms
+	V     float64 `json:"v"`     // the value pushed
+	Push  bool    `json:"push"`  // a push (else a query)
+	Clear bool    `json:"clear"` // a clear before it
+}
+
+// TestBrowserPeak checks the WebCodecs player's windowed maximum (the
+// largest transit of the last span ms, which its clock keeps the offset
+// at) against a brute force over random pushes, queries and clears at
+// increasing times, in Chromium.
+func TestBrowserPeak(t *testing.T) {
+	b := chrometest.New(t)
+	tab := b.NewTab(t, "peak")
+	tab.Navigate("about:blank")
+	for _, name := range []string{"protocol.js", "core.js", "webcodecs.js"} {
+		src, err := assets.FS.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chrometest.Eval[any](tab, string(src)+"\n;true")
+	}
+	const span = 800.0
+	rng := rand.New(rand.NewPCG(3, 4))
+	var steps []peakStep
+	at := 1.0
+	for range 3000 {
+		at += rng.Float64() * 40
+		steps = append(steps, peakStep{At: at, V: math.Round(rng.NormFloat64()*100) / 10, Push: rng.IntN(3) > 0, Clear: rng.IntN(400) == 0})
+	}
+	data, err := json.Marshal(steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each query's max and covers, from the page.
+	got := chrometest.Eval[[][2]float64](tab, fmt.Sprintf(`(() => {
+  const p = new amlive.webcodecs.Peak(%v), out = [];
+  for (const s of %s) {
+    if (s.clear) p.clear();
+    if (s.push) p.push(s.at, s.v);
+    else { const m = p.max(s.at); out.push([m === -Infinity ? -1e9 : m, p.covers(s.at)]); }
+  }
+  return out;
+})()`, span, data))
+
+	// The brute force: the values pushed since the last clear within span
+	// ms; covers is the time since the first push of the spell (or since
+	// the window's start, when older ones have left it), and 0 when no
+	// value is counted, which ends the spell.
+	var pushed []peakStep
+	first := 0.0
+	q := 0
+	for _, s := range steps {
+		if s.Clear {
+			pushed, first = nil, 0
+		}
+		if s.Push {
+			pushed = append(pushed, s)
+			if first == 0 {
+				first = s.At
+			}
+			continue
+		}
+		want := -1e9
+		for _, p := range pushed {
+			if p.At >= s.At-span && p.V > want {
+				want = p.V
+			}
+		}
+		wantCovers := 0.0
+		if want == -1e9 {
+			first = 0 // nothing counted: the next push starts a spell
+		} else {
+			wantCovers = s.At - max(first, s.At-span)
+		}
+		if q >= len(got) {
+			t.Fatalf("the page answered %d queries; want more", len(got))
+		}
+		if got[q][0] != want || math.Abs(got[q][1]-wantCovers) > 1e-9 {
+			t.Fatalf("query %d at %.1f ms: max %v, covers %v; want %v, %v", q, s.At, got[q][0], got[q][1], want, wantCovers)
+		}
+		q++
+	}
+	if q != len(got) || q < 500 {
+		t.Fatalf("%d queries checked of %d answered; want them all, and many", q, len(got))
+	}
+	chrometest.CheckNoPageErrors(t, tab)
+}
