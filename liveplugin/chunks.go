@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -371,6 +370,46 @@ func (pub *publisher) offset() int64 {
 	return pub.total
 }
 
-// errChunkHandover refuses to move an encoded-chunk upload to another
-// node: its muxer's state stays on this one.
-var errChunkHandover = errors.New("liveplugin: an encoded-chunk upload resumes on its own node only")
+// chunkState is a chunkIngest as a handover carries it to another node
+// (cluster.State.Chunks), in JSON.
+type chunkState struct {
+	Tracks  []byte          `json:"tracks,omitempty"` // the tracks message, nil before it came
+	Started bool            `json:"started"`
+	Origin  int64           `json:"origin"`
+	Last    [3]int64        `json:"last"`
+	Wire    int64           `json:"wire"`
+	Mux     webm.MuxerState `json:"mux"`
+}
+
+// marshal returns the upload's state for a handover.
+func (ci *chunkIngest) marshal() []byte {
+	st := chunkState{Tracks: ci.tracks, Started: ci.started, Origin: ci.origin, Last: ci.last, Wire: ci.wire}
+	if ci.mux != nil {
+		st.Mux = ci.mux.State()
+	}
+	data, _ := json.Marshal(st)
+	return data
+}
+
+// restoreChunks rebuilds, on the node a broadcast was handed over to, the
+// state of its encoded-chunk upload that marshal gave on the old one.
+func restoreChunks(data []byte) (*chunkIngest, error) {
+	var st chunkState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("liveplugin: handover of encoded chunks: %w", err)
+	}
+	ci := &chunkIngest{started: st.Started, origin: st.Origin, last: st.Last, wire: st.Wire}
+	if st.Tracks != nil {
+		tracks, err := parseTracks(st.Tracks)
+		if err != nil {
+			return nil, fmt.Errorf("liveplugin: handover of encoded chunks: %w", err)
+		}
+		ci.tracks = st.Tracks
+		ci.mux = webm.NewMuxer(tracks)
+		ci.mux.Restore(st.Mux)
+		for _, t := range tracks {
+			ci.has[t.Number] = true
+		}
+	}
+	return ci, nil
+}

@@ -256,8 +256,10 @@ func TestClusterResumeThroughAnotherNode(t *testing.T) {
 				got = append(got, e.Type)
 			}
 		}
-		if !slices.Equal(got, []string{"reconnecting", "resumed"}) {
-			t.Errorf("%s: publisher events %q; want reconnecting, resumed", names[i], got)
+		// A relay that hears nothing from the origin for 3 Heartbeats says
+		// reconnecting too: on a starved machine, more pairs may come.
+		if !alternates(got, "reconnecting", "resumed") {
+			t.Errorf("%s: publisher events %q; want reconnecting, resumed (the pair once or more)", names[i], got)
 		}
 		if media := bytes.Join(binary[1:], nil); !bytes.Equal(media, fx.Full[len(binary[0]):]) {
 			t.Errorf("%s: received %d media bytes; want the %d sent, each once", names[i], len(media), len(fx.Full)-len(binary[0]))
@@ -475,6 +477,20 @@ func TestClusterResumeWithoutSharedDir(t *testing.T) {
 		t.Errorf("parts hold %d + %d blocks; want the first and the last blocks of the %d uploaded, all of them between the two",
 			len(b1), len(b2), len(want))
 	}
+}
+
+// alternates reports whether events are a, b, a, b, … a and b at least
+// once, ending with b.
+func alternates(events []string, a, b string) bool {
+	if len(events) == 0 || len(events)%2 != 0 {
+		return false
+	}
+	for i, e := range events {
+		if e != [2]string{a, b}[i%2] {
+			return false
+		}
+	}
+	return true
 }
 
 // listRecordings returns the recordings of alice that the node at url lists.

@@ -69,9 +69,6 @@ func (pub *publisher) handOver(req *cluster.HandoverRequest) bool {
 // recording file: then it is detached for the new node to append to,
 // otherwise this node seals its part.
 func (pub *publisher) state(shared bool) (*cluster.State, error) {
-	if pub.chunks != nil {
-		return nil, errChunkHandover
-	}
 	st := &cluster.State{
 		Room:    pub.b.Room(),
 		ID:      pub.b.ID(),
@@ -83,6 +80,9 @@ func (pub *publisher) state(shared bool) (*cluster.State, error) {
 	}
 	d, _ := pub.meta.current()
 	st.Title, st.Description = d.Title, d.Description
+	if pub.chunks != nil {
+		st.Chunks = pub.chunks.marshal()
+	}
 	if pub.live {
 		start, chunks, ok := pub.b.GOP()
 		if !ok {
@@ -138,6 +138,16 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 		last:     st.Last,
 	}
 	pub.acked.Store(st.Offset)
+	if len(st.Chunks) > 0 {
+		// Encoded chunks: the muxer goes on where the old node's stood,
+		// and the publisher counts the chunks' bytes, not the stream's.
+		ci, err := restoreChunks(st.Chunks)
+		if err != nil {
+			return nil, err
+		}
+		pub.chunks = ci
+		pub.acked.Store(ci.wire)
+	}
 	// Prime the parser, of the stream's container: the header, then the
 	// stream from its newest join point, so that it stands where the old
 	// node's stood.

@@ -175,6 +175,10 @@ type State struct {
 	// Origin.SetDescription).
 	Title       string
 	Description string
+	// Chunks is the state of an upload of encoded chunks (liveplugin's,
+	// opaque here): its tracks, its muxer's state and the offset the
+	// publisher counts, which is not Offset. Nil for a media upload.
+	Chunks []byte `json:",omitempty"`
 }
 
 // RecordingState says what became of a recording at a handover.

@@ -61,6 +61,27 @@ type Muxer struct {
 	wroteHdr bool
 }
 
+// MuxerState is what a [Muxer] holds besides its tracks: enough for
+// another muxer of the same tracks to go on with the same stream (a
+// broadcast handed over to another node).
+type MuxerState struct {
+	Cluster     int64 `json:"cluster"`     // the current Cluster's timecode, in ms
+	Open        bool  `json:"open"`        // a Cluster has been started
+	Last        int64 `json:"last"`        // the latest block's timecode, in ms
+	WroteHeader bool  `json:"wroteHeader"` // the stream header was written
+}
+
+// State returns the muxer's state.
+func (m *Muxer) State() MuxerState {
+	return MuxerState{Cluster: m.cluster, Open: m.open, Last: m.last, WroteHeader: m.wroteHdr}
+}
+
+// Restore sets the muxer's state to st, which [Muxer.State] of a muxer of
+// the same tracks returned: its next frames go on with that stream.
+func (m *Muxer) Restore(st MuxerState) {
+	m.cluster, m.open, m.last, m.wroteHdr = st.Cluster, st.Open, st.Last, st.WroteHeader
+}
+
 // NewMuxer returns a muxer of tracks, whose numbers must be distinct and
 // within 1 to 126.
 func NewMuxer(tracks []MuxTrack) *Muxer {

@@ -2,6 +2,7 @@ package webm
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -97,5 +98,49 @@ func TestMuxerAudioOnly(t *testing.T) {
 	}
 	if !slices.Equal(syncs, []int64{0, 5000, 10000}) {
 		t.Errorf("join points at %v; want every 5 s", syncs)
+	}
+}
+
+// TestMuxerRestore hands a stream over between muxers at every frame: a
+// muxer restored from another's State goes on with the same bytes as one
+// muxer muxing them all, and a state survives JSON.
+func TestMuxerRestore(t *testing.T) {
+	tracks := []MuxTrack{
+		{Number: 1, Type: Video, CodecID: "V_VP8", Width: 640, Height: 360},
+		{Number: 2, Type: Audio, CodecID: "A_OPUS", SampleRate: 48000, Channels: 1},
+	}
+	type frame struct {
+		track uint64
+		ms    int64
+		key   bool
+	}
+	in := []frame{{1, 0, true}, {2, 0, true}, {2, 20, true}, {1, 33, false}, {2, 30, true}, {1, 2000, true}, {2, 2001, true}, {1, 40000, false}, {1, 40033, true}}
+	var want []byte
+	one := NewMuxer(tracks)
+	for i, f := range in {
+		want = one.Frame(want, f.track, f.ms, f.key, []byte{byte(i)})
+	}
+	for cut := range len(in) + 1 {
+		m := NewMuxer(tracks)
+		var got []byte
+		for i, f := range in[:cut] {
+			got = m.Frame(got, f.track, f.ms, f.key, []byte{byte(i)})
+		}
+		data, err := json.Marshal(m.State())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st MuxerState
+		if err := json.Unmarshal(data, &st); err != nil {
+			t.Fatal(err)
+		}
+		m = NewMuxer(tracks)
+		m.Restore(st)
+		for i, f := range in[cut:] {
+			got = m.Frame(got, f.track, f.ms, f.key, []byte{byte(cut + i)})
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("handed over after %d frames: %d bytes, differing from one muxer's %d", cut, len(got), len(want))
+		}
 	}
 }
