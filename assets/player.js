@@ -24,7 +24,9 @@
 // WebCodecs and webcodecs.js is loaded, play live WebM rooms with
 // VideoDecoder/AudioDecoder onto a canvas instead of MSE (mediaSource
 // 'webcodecs'); MP4 rooms, a codec the decoders refuse or a decoder error
-// go back to MSE.
+// go back to MSE. Without the attribute, rooms whose status says latency
+// "low" (the broadcaster uploads WebCodecs' chunks) play so too;
+// data-latency="normal" keeps every room on MSE.
 // The buttons are optional; each shows only when it applies.
 //
 // Sound: playback always starts muted, so that autoplay works everywhere (a
@@ -733,7 +735,7 @@
   // (WebSocket + MediaSource), the latest recording when offline, and the
   // growing recording after a rewind. It touches no DOM but the video.
   //
-  // conf: {url(path, ws) → URL of {base}/{room}/{path}, latencyMs, autoplay,
+  // conf: {url(path, ws) → URL of {base}/{room}/{path}, latencyMs, autoplay, latency (data-latency: "low", "normal" or ""), roomLatency (the room's, as rendered),
   // isHidden() → whether the page is hidden, and callbacks (each optional)
   // onState(state, previous, message), onStatus(text) (a status line without
   // a change of state), onError(message) (also in lastError),
@@ -754,13 +756,14 @@
       this.container = ''; // 'webm' or 'mp4' once known
       this.codecs = []; // the server's codec strings, once known
       this.startedAt = '';
-      this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0, stalls: 0, evictions: 0, mediaErrors: 0, reports: 0 };
+      this.stats = { appended: 0, bytes: 0, skips: 0, reconnects: 0, stalls: 0, evictions: 0, mediaErrors: 0, reports: 0, nudges: 0 };
       this.mediaSource = ''; // 'managed' or 'mse' while live
       this.publisherLost = false;
 
       this._feed = null; // the current subscription
       this._shift = null; // the time-shifted broadcast
       this._latency = new Latency((conf.latencyMs || 300) / 1000);
+      this._roomLowLatency = conf.roomLatency === 'low'; // see _webCodecs
       this._autoplay = conf.autoplay !== false;
       this._attempt = 0; // reconnect backoff step
       this._retryTimer = 0;
@@ -989,12 +992,15 @@
     // ---- low latency: WebCodecs (webcodecs.js) -----------------------------
 
     // _webCodecs: the next subscription decodes with WebCodecs: the page
-    // asks for low latency (data-latency="low") or the room's status says
-    // so, webcodecs.js is loaded, the browser has the decoders, and this
-    // room has not fallen back to MSE.
+    // asks for low latency (data-latency="low"), or the room's status says
+    // so and the page does not refuse it (data-latency="normal");
+    // webcodecs.js is loaded, the browser has the decoders, and this room
+    // has not fallen back to MSE.
     _webCodecs() {
       const wc = amlive.webcodecs;
-      return Boolean((this._conf.lowLatency || this._roomLowLatency) && !this._webCodecsOff && wc && wc.available());
+      const mode = this._conf.latency || '';
+      const low = mode === 'low' || (mode !== 'normal' && this._roomLowLatency);
+      return Boolean(low && !this._webCodecsOff && wc && wc.available());
     }
 
     // _webCodecsConf is what a WebCodecs feed adds to a Feed's conf: its
@@ -1020,9 +1026,47 @@
       return Boolean(f && f.started && f.sb && this.mode === 'live');
     }
 
+    // _unstickFile nudges a file (a recording, or time shift's growing one)
+    // that stopped with data ahead: playing, not seeking, currentTime
+    // unchanged for STALL_MS while what is buffered reaches half a second
+    // past it. WebKit's GStreamer pipeline, starved of CPU, can stay at
+    // HAVE_CURRENT_DATA so with the whole file loaded; a seek to where it
+    // stands starts it again. (Time shift's own reload at the end of what
+    // it loaded is not this: there is no data ahead then.)
+    _unstickFile() {
+      const v = this.video;
+      const s = this._fileStall || (this._fileStall = { t: -1, ms: 0 });
+      if (v.paused || v.seeking || v.ended || !v.currentSrc) {
+        s.t = -1;
+        s.ms = 0;
+        return;
+      }
+      const t = v.currentTime;
+      let ahead = 0;
+      const b = v.buffered;
+      for (let i = 0; i < b.length; i++) {
+        if (t >= b.start(i) && t < b.end(i)) ahead = b.end(i) - t;
+      }
+      if (t !== s.t || ahead < 0.5) {
+        s.t = t;
+        s.ms = 0;
+        return;
+      }
+      s.ms += TICK_MS;
+      if (s.ms >= STALL_MS) {
+        s.ms = 0;
+        this.stats.nudges++;
+        v.currentTime = t + 0.001;
+      }
+    }
+
     // _tick keeps a live player near the edge, out of gaps and unstuck, and
     // trims old buffer.
     _tick() {
+      if (this.mode === 'recording' || this.mode === 'timeshift') {
+        this._unstickFile();
+        return;
+      }
       if (!this._playingLive()) return;
       const c = this._feed;
       const v = this.video;
@@ -1556,7 +1600,10 @@
         latencyMs: intAttr(el, 'data-latency-ms', 300),
         autoplay: el.getAttribute('data-autoplay') !== 'false',
         mediaSource: (el.closest('[data-media-source]') || el).getAttribute('data-media-source') || '',
-        lowLatency: Boolean(el.closest('[data-latency="low"]')),
+        latency: (el.closest('[data-latency]') || el).getAttribute('data-latency') || '',
+        // The room's latency mode as the page was rendered; the status, when
+        // the player asks for it, has the newer word.
+        roomLatency: el.getAttribute('data-room-latency') || '',
         isHidden: () => document.hidden,
         onState: (state, prev, message) => this._onState(state, prev, message),
         onStatus: (text) => this._status(text),

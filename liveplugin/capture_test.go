@@ -25,7 +25,7 @@ func TestCaptureInBroadcaster(t *testing.T) {
 			name: "defaults",
 			want: []string{`data-max-width="1280"`, `data-max-height="720"`, `data-max-fps="30"`, `data-video-bps="2500000"`, `data-audio-bps="128000"`,
 				`<option value="640x360" data-width="640" data-height="360">360p (640×360)</option>`, `value="854x480"`, `value="1280x720"`},
-			wantNot: []string{`value="1920x1080"`},
+			wantNot: []string{`value="1920x1080"`, `data-latency`},
 		},
 		{
 			name:    "low MaxBitrate",
@@ -39,6 +39,11 @@ func TestCaptureInBroadcaster(t *testing.T) {
 			want: []string{`data-max-width="1920"`, `data-max-height="1080"`, `data-max-fps="60"`, `data-video-bps="6000000"`, `data-audio-bps="192000"`,
 				`value="1280x720"`, `<option value="1920x1080" data-width="1920" data-height="1080">1080p (1920×1080)</option>`},
 			wantNot: []string{`value="2560x1440"`},
+		},
+		{
+			name: "low latency",
+			give: liveplugin.Config{Capture: liveplugin.Capture{LowLatency: true}},
+			want: []string{`data-latency="low"`, `data-max-width="1280"`},
 		},
 		{
 			name:    "below the ladder",

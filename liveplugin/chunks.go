@@ -45,6 +45,10 @@ import (
 // A resumed connection need not send the tracks message again; when it
 // does, it must be the same.
 
+// latencyLow is the latency mode (BroadcastInfo.Latency) of a broadcast
+// uploaded as encoded chunks.
+const latencyLow = "low"
+
 // chunkMIME is the ?mime= of an upload of encoded chunks.
 const chunkMIME = "application/x-amlive-chunks"
 

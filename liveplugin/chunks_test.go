@@ -217,6 +217,15 @@ func TestChunkUploadLive(t *testing.T) {
 				if i == half {
 					late = mustDial(t, ctx, s.ws("/live/alice/subscribe"))
 					pub.viewers(t, ctx, 2)
+					// The room says it is low latency, for players to
+					// decode it themselves.
+					if st, ok := s.p.Status("alice"); !ok || st.Latency != "low" {
+						t.Errorf("Status = %+v, %v; want live, latency low", st, ok)
+					}
+					// And so does the player's markup.
+					if html, err := s.p.PlayerHTML("alice"); err != nil || !strings.Contains(string(html), `data-room-latency="low"`) {
+						t.Errorf("PlayerHTML = %s, %v; want data-room-latency=\"low\"", html, err)
+					}
 				}
 				pub.send(t, ctx, websocket.MessageBinary, f.msg())
 				// Forwarded at once, not when a Cluster fills.

@@ -36,7 +36,8 @@ func TestClusterChunkResumeThroughAnotherNode(t *testing.T) {
 			}
 			pub.send(ctx, e.frames[0].msg())
 			for _, n := range nodes {
-				eventually(t, ctx, "live on "+n.URL, func() bool { _, ok := n.p.Status("alice"); return ok })
+				// Every node says the room is low latency.
+				eventually(t, ctx, "live and low-latency on "+n.URL, func() bool { st, ok := n.p.Status("alice"); return ok && st.Latency == "low" })
 			}
 			viewers := []*client{mustDial(t, ctx, a.ws("/live/alice/subscribe")), mustDial(t, ctx, b.ws("/live/alice/subscribe"))}
 			names := []string{"viewer on A", "viewer on B"}
@@ -56,6 +57,12 @@ func TestClusterChunkResumeThroughAnotherNode(t *testing.T) {
 					}
 					pub.url = b.ws("/live/alice/upload") // the load balancer picks B
 					pub.resume(ctx)
+					for _, n := range nodes {
+						eventually(t, ctx, "still low-latency on "+n.URL, func() bool {
+							st, ok := n.p.Status("alice")
+							return ok && st.Latency == "low" && !st.Reconnecting
+						})
+					}
 					continue
 				}
 				pub.send(ctx, m)

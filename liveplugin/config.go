@@ -72,6 +72,10 @@ type BroadcastInfo struct {
 	// Audience summarises the live broadcast's viewers' reports on this
 	// node (see Audience); nil while none has reported.
 	Audience *Audience `json:"audience,omitempty"`
+	// Latency is "low" while the broadcaster uploads WebCodecs' encoded
+	// chunks (data-latency="low"): players then decode it themselves
+	// where the browser can, a frame at a time. Empty otherwise.
+	Latency string `json:"latency,omitempty"`
 }
 
 // Cluster shares the live rooms between the nodes of a cluster:
@@ -339,6 +343,12 @@ type Capture struct {
 	MaxFrameRate        int // frames per second; optional, defaults to 30
 	VideoBitsPerSecond  int // optional, defaults to 2500000
 	AudioBitsPerSecond  int // optional, defaults to 128000
+	// LowLatency has every broadcaster widget ask for low latency, as
+	// data-latency="low" on a page does: where the browser has WebCodecs
+	// it uploads encoded chunks, a frame at a time, and the room's
+	// players decode them the same way (see BroadcastInfo.Latency).
+	// Elsewhere the widget records with MediaRecorder as usual.
+	LowLatency bool
 }
 
 // The defaults of Config.Capture.

@@ -147,6 +147,7 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 		}
 		pub.chunks = ci
 		pub.acked.Store(ci.wire)
+		pub.b.SetLatency(latencyLow)
 	}
 	// Prime the parser, of the stream's container: the header, then the
 	// stream from its newest join point, so that it stands where the old

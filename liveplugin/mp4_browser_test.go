@@ -92,6 +92,7 @@ type roomStatus struct {
 	Container string   `json:"container"`
 	Codecs    []string `json:"codecs"`
 	Viewers   int      `json:"viewers"`
+	Latency   string   `json:"latency"`
 }
 
 // getStatus returns the room's status.

@@ -83,7 +83,7 @@ func (p *Plugin) page(c echo.Context, room, title string) (views.Page, error) {
 		EmbedURL: c.Scheme() + "://" + c.Request().Host + p.EmbedURL(room),
 	}
 	if in, ok := p.rooms.Lookup(room); ok {
-		d.Live = true
+		d.Live, d.Latency = true, in.Latency
 		if in.Title != "" && title == room {
 			d.Title = in.Title + " · " + room // the watch and embed pages
 		}
@@ -182,6 +182,7 @@ type statusJSON struct {
 	Title       string      `json:"title,omitempty"`
 	Description string      `json:"description,omitempty"`
 	Thumbnail   string      `json:"thumbnail,omitempty"` // see BroadcastInfo.Thumbnail
+	Latency     string      `json:"latency,omitempty"`   // see BroadcastInfo.Latency
 	Recordings  []Recording `json:"recordings"`
 }
 
@@ -196,7 +197,7 @@ func (p *Plugin) status(c echo.Context) error {
 		s.Container, s.Codecs = describeMIME(in.MIMEType)
 		s.Audience = p.reports.summary(room)
 		s.Thumbnail = p.liveThumbnailURL(room, in.ID)
-		s.Title, s.Description = in.Title, in.Description
+		s.Title, s.Description, s.Latency = in.Title, in.Description, in.Latency
 	}
 	if s.Recordings, err = p.Recordings(room); err != nil {
 		return toHTTPError(err)

@@ -59,6 +59,7 @@ func (p *Plugin) broadcastInfo(in hub.Info) BroadcastInfo {
 
 		Reconnecting: in.PublisherLost,
 		Audience:     p.reports.summary(in.Room),
+		Latency:      in.Latency,
 	}
 }
 

@@ -97,6 +97,7 @@ func (p *Plugin) upload(c echo.Context) error {
 	}
 	if mediaType(pub.claimed) == chunkMIME {
 		pub.chunks = &chunkIngest{}
+		b.SetLatency(latencyLow)
 	}
 	p.sessions.add(room, pub)
 	pub.run(conn)

@@ -22,18 +22,19 @@ const nowebcodecsJS = `'use strict';
 delete window.VideoEncoder;
 `
 
-// lowLatencyPages adds /app/low/:id (the broadcaster inside
-// data-latency="low") and /app/lownowc/:id (the same after nowebcodecsJS).
+// lowLatencyPages adds /app/lownowc/:id (the broadcaster inside
+// data-latency="low", after nowebcodecsJS) and /app/watchmse/:id (the player inside data-latency="normal": MSE
+// whatever the room).
 func lowLatencyPages(t *testing.T, srv *testServer) {
 	t.Helper()
-	for kind, head := range map[string]string{
-		"low":     `{{amliveHead}}`,
-		"lownowc": `<script src="/app/nowebcodecs.js"></script>{{amliveHead}}`,
+	for _, p := range []struct{ kind, head, body string }{
+		{"lownowc", `<script src="/app/nowebcodecs.js"></script>{{amliveHead}}`, `<div data-latency="low">{{amliveBroadcaster .}}</div>`},
+		{"watchmse", `{{amliveHead}}`, `<div data-latency="normal">{{amlivePlayer .}}</div>`},
 	} {
-		page := template.Must(template.New(kind).Funcs(srv.p.FuncMap()).Parse(
-			`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>` + kind + `</title>` + head +
-				`</head><body><div data-latency="low">{{amliveBroadcaster .}}</div></body></html>`))
-		srv.e.GET("/app/"+kind+"/:id", func(c echo.Context) error {
+		page := template.Must(template.New(p.kind).Funcs(srv.p.FuncMap()).Parse(
+			`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>` + p.kind + `</title>` + p.head +
+				`</head><body>` + p.body + `</body></html>`))
+		srv.e.GET("/app/"+p.kind+"/:id", func(c echo.Context) error {
 			var buf strings.Builder
 			if err := page.Execute(&buf, c.Param("id")); err != nil {
 				return err
@@ -46,25 +47,31 @@ func lowLatencyPages(t *testing.T, srv *testServer) {
 	})
 }
 
-// TestBrowserWebCodecsBroadcast goes live from Chromium's broadcaster with
-// data-latency="low": it encodes with WebCodecs and uploads encoded chunks
-// (the engine says so, and the room is live in WebM with VP8, VP9 or AV1
-// and Opus); an ordinary MSE viewer plays it live, then its recording,
-// which seeks. With WebCodecs taken away, the same page falls back to
+// TestBrowserWebCodecsBroadcast goes live from Chromium's broadcaster on
+// the plugin's page of a site with Config.Capture.LowLatency: it encodes
+// with WebCodecs and uploads encoded chunks (the engine says so, and the
+// room is live in WebM with VP8, VP9 or AV1 and Opus, latency low); the
+// site's watch page decodes it with WebCodecs, and an MSE viewer
+// (data-latency="normal") plays it live, then its recording, which seeks.
+// A page with data-latency="low" and WebCodecs taken away falls back to
 // MediaRecorder and works the same.
 func TestBrowserWebCodecsBroadcast(t *testing.T) {
 	for _, tc := range []struct {
 		name, page, mime string
+		capture          liveplugin.Capture
 	}{
-		{"webcodecs", "/app/low/", "application/x-amlive-chunks"},
-		{"fallback", "/app/lownowc/", "video/webm"},
+		// The site asks (Config.Capture.LowLatency), on the plugin's own
+		// broadcaster page.
+		{"webcodecs", "/live/" + browserRoom + "/broadcast", "application/x-amlive-chunks", liveplugin.Capture{LowLatency: true}},
+		// The page asks (data-latency="low"), where there is no WebCodecs.
+		{"fallback", "/app/lownowc/" + browserRoom, "video/webm", liveplugin.Capture{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute})
+			srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute, Capture: tc.capture})
 			lowLatencyPages(t, srv)
 			cb := browser.Start(t, browser.Chromium)
 			env := &engineEnv{t: t, b: cb, e: browser.Chromium, can: engineCans[browser.Chromium], srv: srv}
-			bc := env.open("broadcaster", tc.page+browserRoom)
+			bc := env.open("broadcaster", tc.page)
 			// 640x360, as the fixtures: lighter on a two-core machine.
 			if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.source = () => navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: true})`, nil); err != nil {
 				t.Fatal(err)
@@ -92,8 +99,23 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 			}
 			t.Logf("broadcaster uploads %q (codec %q); status: %q", w.Mime, codec, st.MIMEType)
 
-			watch := env.open("watch", "/live/"+browserRoom)
+			if tc.name == "webcodecs" {
+				// The room says it is low latency: the site's own watch
+				// page, without data-latency, decodes it with WebCodecs.
+				if st.Latency != "low" {
+					t.Errorf("status latency %q; want low", st.Latency)
+				}
+				auto := env.open("watch (room flag)", "/live/"+browserRoom)
+				waitPage(t, auto, "WebCodecs frames on the watch page", `(() => { const s = `+jsWCStats+`; return s.mediaSource === 'webcodecs' && s.shown >= 10; })()`)
+			} else if st.Latency != "" {
+				t.Errorf("status latency %q for a MediaRecorder upload; want none", st.Latency)
+			}
+			// An MSE viewer (data-latency="normal") of the same broadcast.
+			watch := env.open("watch", "/app/watchmse/"+browserRoom)
 			env.waitLive(watch)
+			if got := chrometest.PlayerJS + `.amlivePlayer.mediaSource`; tc.name == "webcodecs" {
+				waitPage(t, watch, "the MSE player", got+` === 'mse' || `+got+` === 'managed'`)
+			}
 			a := assertPlaying(t, watch, engineAdvance, "live")
 			waitPage(t, watch, "6s of live video", fmt.Sprintf(`%s.querySelector('video').currentTime >= %f`, chrometest.PlayerJS, max(6, a.Time+2)))
 

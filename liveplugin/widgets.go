@@ -3,6 +3,7 @@ package liveplugin
 import (
 	"html/template"
 
+	"github.com/amlive/amlive/liveplugin/internal/hub"
 	"github.com/amlive/amlive/liveplugin/internal/views"
 )
 
@@ -57,7 +58,9 @@ func (p *Plugin) BroadcasterHTML(room string) (template.HTML, error) {
 func (p *Plugin) partialData(room string) views.PartialData {
 	d := views.PartialData{Base: p.base, Room: room, Assets: p.assetURLs(), Capture: p.captureView()}
 	if room != "" {
-		_, d.Live = p.rooms.Lookup(room)
+		var in hub.Info
+		in, d.Live = p.rooms.Lookup(room)
+		d.Latency = in.Latency
 		d.Poster = p.posterURL(room)
 	}
 	return d
@@ -76,5 +79,6 @@ func (p *Plugin) captureView() views.Capture {
 		MaxWidth: c.MaxWidth, MaxHeight: c.MaxHeight, MaxFrameRate: c.MaxFrameRate,
 		VideoBitsPerSecond: c.VideoBitsPerSecond, AudioBitsPerSecond: c.AudioBitsPerSecond,
 		Resolutions: views.Resolutions(c.MaxWidth, c.MaxHeight),
+		LowLatency:  c.LowLatency,
 	}
 }

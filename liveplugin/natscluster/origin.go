@@ -182,6 +182,18 @@ func (o *origin) SetDescription(title, description string) {
 	o.kickRenew()
 }
 
+// SetLatency implements cluster.Origin: the registry entry, which
+// every node reads, carries it.
+func (o *origin) SetLatency(latency string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.stopped {
+		return
+	}
+	o.b.SetLatency(latency)
+	o.kickRenew()
+}
+
 // Info implements cluster.Origin.
 func (o *origin) Info() hub.Info { return o.b.Info() }
 
@@ -454,7 +466,7 @@ func (o *origin) heartbeat() {
 func (o *origin) renew() {
 	in := o.b.Info()
 	o.e.MIME, o.e.Bytes, o.e.Lost, o.e.Viewers = in.MIMEType, in.Bytes, in.PublisherLost, in.Viewers
-	o.e.Title, o.e.Description = in.Title, in.Description
+	o.e.Title, o.e.Description, o.e.Latency = in.Title, in.Description, in.Latency
 	val, _ := json.Marshal(o.e)
 	// Not o.ctx: an update cancelled in flight may still be applied, and
 	// then o.rev would be stale for a handover or End.

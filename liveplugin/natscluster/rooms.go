@@ -36,6 +36,8 @@ type entry struct {
 	// Title and Description are the broadcast's (Origin.SetDescription).
 	Title       string `json:"title,omitempty"`
 	Description string `json:"description,omitempty"`
+	// Latency is the broadcast's latency mode (Origin.SetLatency).
+	Latency string `json:"latency,omitempty"`
 }
 
 // cached is an entry as this node last saw it.
@@ -487,6 +489,7 @@ func info(room string, c *cached) hub.Info {
 		PublisherLost: c.Lost,
 		Title:         c.Title,
 		Description:   c.Description,
+		Latency:       c.Latency,
 	}
 }
 

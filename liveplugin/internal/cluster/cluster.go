@@ -113,6 +113,9 @@ type Origin interface {
 	// SetDescription sets the broadcast's title and description, which
 	// Info reports on every node.
 	SetDescription(title, description string)
+	// SetLatency sets the broadcast's latency mode ("low" or empty; see
+	// hub.Info.Latency), which Info reports on every node.
+	SetLatency(latency string)
 	// SetPublisherLost tells every viewer that the publisher dropped
 	// (reconnecting) or is back (resumed).
 	SetPublisherLost(lost bool)

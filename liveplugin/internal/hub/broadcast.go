@@ -22,6 +22,10 @@ type Info struct {
 	// SetDescription; empty until then.
 	Title       string
 	Description string
+	// Latency is the broadcast's latency mode as SetLatency set it: "low"
+	// for an upload of encoded chunks, which low-latency players decode
+	// themselves; empty otherwise.
+	Latency string
 }
 
 // chunk is a piece of the stream at an absolute offset. Its data is shared
@@ -60,6 +64,7 @@ type Broadcast struct {
 	others  int  // viewers on other nodes (SetOtherViewers)
 	title   string
 	desc    string
+	latency string
 }
 
 // Room returns the room of the broadcast.
@@ -83,7 +88,15 @@ func (b *Broadcast) Info() Info {
 		PublisherLost: b.lost,
 		Title:         b.title,
 		Description:   b.desc,
+		Latency:       b.latency,
 	}
+}
+
+// SetLatency sets the broadcast's latency mode, which Info reports.
+func (b *Broadcast) SetLatency(latency string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.latency = latency
 }
 
 // SetDescription sets the broadcast's title and description, which Info

@@ -32,11 +32,14 @@ var embedded embed.FS
 
 // Page is the data every page template receives.
 type Page struct {
-	Title      string
-	Base       string // route prefix, no trailing slash, e.g. "/live"
-	Room       string // "" on the rooms page
-	Assets     Assets
-	Live       bool
+	Title  string
+	Base   string // route prefix, no trailing slash, e.g. "/live"
+	Room   string // "" on the rooms page
+	Assets Assets
+	Live   bool
+	// Latency is the live broadcast's latency mode ("low": the player
+	// decodes it with WebCodecs where it can); see BroadcastInfo.Latency.
+	Latency    string
 	Status     Status
 	Recordings []Recording   // newest first
 	Rooms      []RoomSummary // rooms page
@@ -117,6 +120,7 @@ type PartialData struct {
 	Base, Room string
 	Assets     Assets
 	Live       bool
+	Latency    string  // see Page.Latency
 	Poster     string  // see Page.Poster
 	Capture    Capture // see Page.Capture
 }
@@ -132,6 +136,7 @@ type Capture struct {
 	MaxWidth, MaxHeight, MaxFrameRate      int
 	VideoBitsPerSecond, AudioBitsPerSecond int
 	Resolutions                            []Resolution // smallest first; the last is the default choice
+	LowLatency                             bool         // data-latency="low": WebCodecs' chunks where the browser can
 }
 
 // Resolution is one size of the broadcaster's resolution picker.

@@ -102,5 +102,8 @@
     return (low32(now) - t + 4294967296) % 4294967296;
   }
 
-  window.g2gClock = { W, H, draw, read, since };
+  // region is the part of a frame read reads: a reader need copy no more.
+  const region = { x: X0, y: Y0, w: COLS * CELL, h: ROWS * CELL };
+
+  window.g2gClock = { W, H, region, draw, read, since };
 })();
