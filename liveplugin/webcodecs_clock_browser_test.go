@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/amlive/amlive/assets"
 	"github.com/amlive/amlive/internal/chrometest"
 )
 
@@ -24,16 +23,7 @@ type peakStep struct {
 // at) against a brute force over random pushes, queries and clears at
 // increasing times, in Chromium.
 func TestBrowserPeak(t *testing.T) {
-	b := chrometest.New(t)
-	tab := b.NewTab(t, "peak")
-	tab.Navigate("about:blank")
-	for _, name := range []string{"protocol.js", "core.js", "webcodecs.js"} {
-		src, err := assets.FS.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chrometest.Eval[any](tab, string(src)+"\n;true")
-	}
+	tab := webCodecsTab(t, "peak")
 	const span = 800.0
 	rng := rand.New(rand.NewPCG(3, 4))
 	var steps []peakStep

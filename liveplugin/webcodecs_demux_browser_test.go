@@ -52,6 +52,22 @@ const jsDemuxHelper = `window.demux = (b64, pieces, size) => {
   return out;
 }; true`
 
+// webCodecsTab opens a blank Chromium tab with webcodecs.js and the
+// scripts it needs, for tests of its parts.
+func webCodecsTab(t *testing.T, name string) *chrometest.Tab {
+	t.Helper()
+	tab := chrometest.New(t).NewTab(t, name)
+	tab.Navigate("about:blank")
+	for _, script := range []string{"protocol.js", "core.js", "webcodecs.js"} {
+		src, err := assets.FS.ReadFile(script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chrometest.Eval[any](tab, string(src)+"\n;true")
+	}
+	return tab
+}
+
 // goBlocks returns the blocks the Go webm reader finds in stream that end
 // within it, and how many tracks it read.
 func goBlocks(t *testing.T, stream []byte) ([]demuxBlock, int) {
@@ -80,16 +96,7 @@ func goBlocks(t *testing.T, stream []byte) ([]demuxBlock, int) {
 // or an unbounded buffer.
 func TestBrowserWebMDemuxer(t *testing.T) {
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
-	b := chrometest.New(t)
-	tab := b.NewTab(t, "demuxer")
-	tab.Navigate("about:blank")
-	for _, name := range []string{"protocol.js", "core.js", "webcodecs.js"} {
-		src, err := assets.FS.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chrometest.Eval[any](tab, string(src)+"\n;true")
-	}
+	tab := webCodecsTab(t, "demuxer")
 	chrometest.Eval[bool](tab, jsDemuxHelper)
 
 	demux := func(stream []byte, pieces []int, size int) demuxResult {
