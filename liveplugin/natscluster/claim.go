@@ -18,13 +18,33 @@ import (
 // The broadcast it displaces is orphaned: a claim may come before any
 // node's sweep saw the entry go stale, and then no sweep ever will, so
 // the claimer reports it (once, through its orphan key).
+//
+// This node may see the room free a little before the entry is RoomTTL
+// old on the server: its relay of the broadcast ends when the stream
+// falls silent, which can be just before the origin's last renewal.
+// Then the claim waits out the rest of RoomTTL, when that is at most two
+// Heartbeats, rather than refuse a room the node's own pages call free.
 func (r *rooms) claimStale(ctx context.Context, room string, val []byte) (rev uint64, ok bool) {
 	ent, err := r.kv.Get(ctx, room)
 	if err != nil || ent.Operation() != jetstream.KeyValuePut {
 		return 0, false
 	}
-	if time.Since(ent.Created()) <= r.opts.RoomTTL {
-		return 0, false
+	if age := time.Since(ent.Created()); age <= r.opts.RoomTTL {
+		left := r.opts.RoomTTL - age
+		if left > 2*r.opts.Heartbeat || !r.looksFree(room) {
+			return 0, false
+		}
+		t := time.NewTimer(left + time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return 0, false
+		}
+		// Read again: the origin may have renewed meanwhile.
+		if ent, err = r.kv.Get(ctx, room); err != nil || ent.Operation() != jetstream.KeyValuePut || time.Since(ent.Created()) <= r.opts.RoomTTL {
+			return 0, false
+		}
 	}
 	rev, err = r.kv.Update(ctx, room, val, ent.Revision())
 	if err != nil {
@@ -35,4 +55,13 @@ func (r *rooms) claimStale(ctx context.Context, room string, val []byte) (rev ui
 		r.reportOrphan(room, old.ID)
 	}
 	return rev, true
+}
+
+// looksFree reports whether this node sees room as not live: no entry
+// for it, or one not renewed for RoomTTL (see stale).
+func (r *rooms) looksFree(room string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.reg[room]
+	return c == nil || r.stale(c, time.Now())
 }

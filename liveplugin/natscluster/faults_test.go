@@ -322,3 +322,45 @@ func TestSlowRelayNeverDeliversBrokenBytes(t *testing.T) {
 	}
 	t.Logf("%d messages lost, %d skips", b.r.(*rooms).gaps.Load(), strings.Count(strings.Join(events, " "), "skip"))
 }
+
+// TestRoomFreeWhereItLooksFree: once a node no longer lists a room whose
+// origin died (Lookup false: its relay ended or its entry went stale), a
+// broadcast started there at once gets the room, without a retry, even
+// when the server's copy of the entry is a little younger than RoomTTL.
+// The viewer keeps node b's relay, so b notices the silence as soon as
+// it can.
+func TestRoomFreeWhereItLooksFree(t *testing.T) {
+	for i := range 5 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			ctx := testContext(t, 30*time.Second)
+			st := loadStream(t, "vp8-opus-250ms-kf2s")
+			a, b, _ := three(t)
+			o, err := a.r.Start(ctx, "alice", "b1", "tok", time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := subscribe(t, ctx, b, "alice")
+			st.write(o, 0, len(st.fx.Chunks)/2)
+			playing(t, ctx, v)
+			eventually(t, ctx, "alice listed on b", func() error {
+				if _, ok := b.r.Lookup("alice"); !ok {
+					return errors.New("not yet")
+				}
+				return nil
+			})
+			a.nc.Close()
+			eventually(t, ctx, "alice free on b", func() error {
+				if _, ok := b.r.Lookup("alice"); ok {
+					return errors.New("still listed")
+				}
+				return nil
+			})
+			o2, err := b.r.Start(ctx, "alice", "b2", "tok2", time.Now())
+			if err != nil {
+				t.Fatalf("Start on b once b lists alice no more: %v; want the room", err)
+			}
+			o2.End("")
+			o.End("")
+		})
+	}
+}
