@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,10 +264,30 @@ func (t *Tab) Navigate(url string) {
 }
 
 // Click clicks, with the mouse, the first visible element that matches the
-// CSS selector, waiting for one to appear.
+// CSS selector, waiting for one to appear. A page that re-renders (a live
+// list following the status stream) may replace the element between the
+// lookup and the click; Click then looks it up again, a few times.
 func (t *Tab) Click(selector string) {
 	t.tb.Helper()
-	t.Do(chromedp.Click(chromedp.CSS(selector)))
+	var err error
+	for range 5 {
+		ctx, cancel := context.WithTimeout(t.ctx, ActionTimeout)
+		err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(selector)))
+		cancel()
+		if err == nil || !staleNode(err) {
+			break
+		}
+	}
+	if err != nil {
+		t.tb.Fatalf("%s: click %s: %v", t.name, selector, err)
+	}
+}
+
+// staleNode reports whether err is the DevTools protocol's answer for a
+// node that left the document after it was looked up.
+func staleNode(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Could not find node with given id") || strings.Contains(msg, "No node with given id")
 }
 
 // Screenshot saves a PNG of the tab's viewport to path, creating its
