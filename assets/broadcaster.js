@@ -267,7 +267,7 @@
       this._opts = opts; // {keyframeMs, backedUp()}
       this._t0 = performance.now();
       this._off = [0, null, null]; // by track: what turns the encoder's timestamps into the stream's (µs)
-      this._calib = [null, null, null]; // by track: performance.now() of its first frame, while calibrating
+      this._calib = [null, null, null]; // by track, while calibrating: {from: performance.now() of its first frame, off: the smallest offset seen}
       this._lastKey = -Infinity; // timestamp of the last keyframe asked for
       this._readers = [];
       this._encoders = [];

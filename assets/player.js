@@ -764,6 +764,7 @@
       this._shift = null; // the time-shifted broadcast
       this._latency = new Latency((conf.latencyMs || 300) / 1000);
       this._roomLowLatency = conf.roomLatency === 'low'; // see _webCodecs
+      this._fileStall = { t: -1, ms: 0 }; // a file's currentTime and how long it stood there (_unstickFile)
       this._autoplay = conf.autoplay !== false;
       this._attempt = 0; // reconnect backoff step
       this._retryTimer = 0;
@@ -1035,7 +1036,7 @@
     // it loaded is not this: there is no data ahead then.)
     _unstickFile() {
       const v = this.video;
-      const s = this._fileStall || (this._fileStall = { t: -1, ms: 0 });
+      const s = this._fileStall;
       if (v.paused || v.seeking || v.ended || !v.currentSrc) {
         s.t = -1;
         s.ms = 0;

@@ -354,7 +354,7 @@
       this.started = false;
       this.webm = true;
       this.openedAt = performance.now();
-      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, drawTotalMs: 0, bytes: 0, firstChunk: '' };
+      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, bytes: 0, firstChunk: '' };
       this.demux = null;
       this.tracks = { video: null, audio: null };
       this.vdec = null;
@@ -785,7 +785,7 @@
         // media, and the frames before it are backlog.
         this._jump(this.newest);
       }
-      if (this.settleFrom && f.timestamp > this.backlogTo && this.now() + VIDEO_MARGIN_S <= this.due(f.timestamp)) {
+      if (this._settling() && f.timestamp > this.backlogTo && this.now() + VIDEO_MARGIN_S <= this.due(f.timestamp)) {
         this.settleFrom = 0; // caught up: a frame after the backlog, in time
       }
       const late = this._ready(f.timestamp, VIDEO_MARGIN_S) - VIDEO_MARGIN_S;
@@ -840,7 +840,7 @@
         this.stats.dropped++;
       }
       const wait = this.due(fs[0].timestamp) - now;
-      const behind = fs[0].timestamp <= this.backlogTo || this.settleFrom;
+      const behind = fs[0].timestamp <= this.backlogTo || this._settling();
       if (this.begun && behind && wait < 0 && fs.length === 1 && this.vdec.decodeQueueSize > 0 && performance.now() - this.lastDraw < CATCHUP_DRAW_MS) {
         // Catching up: the decoder has newer frames coming, and drawing
         // this one would only hold them up.
@@ -899,7 +899,6 @@
     _shown(ts, t0) {
       const t = performance.now();
       this.stats.drawMs = Math.max(this.stats.drawMs, t - t0);
-      this.stats.drawTotalMs += t - t0;
       this.shownTs = ts;
       this.stats.shown++;
       if (!this.started) {

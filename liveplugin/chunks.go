@@ -309,16 +309,29 @@ func (pub *publisher) onTracks(data []byte) error {
 	if !slices.Contains(pub.p.containers, containerWebM) {
 		return &containerRefusedError{found: containerWebM, allowed: pub.p.containers}
 	}
+	return ci.setTracks(bytes.Clone(data))
+}
+
+// setTracks takes the tracks message data (kept, not copied) and makes
+// the muxer of its tracks.
+func (ci *chunkIngest) setTracks(data []byte) error {
 	tracks, err := parseTracks(data)
 	if err != nil {
 		return err
 	}
-	ci.tracks = bytes.Clone(data)
+	ci.tracks = data
 	ci.mux = webm.NewMuxer(tracks)
 	for _, t := range tracks {
 		ci.has[t.Number] = true
 	}
 	return nil
+}
+
+// useChunks makes pub an upload of encoded chunks, in state ci: the room
+// says it is low latency (see BroadcastInfo.Latency).
+func (pub *publisher) useChunks(ci *chunkIngest) {
+	pub.chunks = ci
+	pub.b.SetLatency(latencyLow)
 }
 
 // chunk handles a binary message of an encoded-chunk upload: it muxes the
@@ -404,16 +417,10 @@ func restoreChunks(data []byte) (*chunkIngest, error) {
 	}
 	ci := &chunkIngest{started: st.Started, origin: st.Origin, last: st.Last, wire: st.Wire}
 	if st.Tracks != nil {
-		tracks, err := parseTracks(st.Tracks)
-		if err != nil {
+		if err := ci.setTracks(st.Tracks); err != nil {
 			return nil, fmt.Errorf("liveplugin: handover of encoded chunks: %w", err)
 		}
-		ci.tracks = st.Tracks
-		ci.mux = webm.NewMuxer(tracks)
 		ci.mux.Restore(st.Mux)
-		for _, t := range tracks {
-			ci.has[t.Number] = true
-		}
 	}
 	return ci, nil
 }

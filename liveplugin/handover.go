@@ -137,7 +137,6 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 		total:    st.Offset,
 		last:     st.Last,
 	}
-	pub.acked.Store(st.Offset)
 	if len(st.Chunks) > 0 {
 		// Encoded chunks: the muxer goes on where the old node's stood,
 		// and the publisher counts the chunks' bytes, not the stream's.
@@ -145,10 +144,9 @@ func (p *Plugin) takeOver(c echo.Context, h *cluster.Handover) (*publisher, erro
 		if err != nil {
 			return nil, err
 		}
-		pub.chunks = ci
-		pub.acked.Store(ci.wire)
-		pub.b.SetLatency(latencyLow)
+		pub.useChunks(ci)
 	}
+	pub.acked.Store(pub.offset())
 	// Prime the parser, of the stream's container: the header, then the
 	// stream from its newest join point, so that it stands where the old
 	// node's stood.

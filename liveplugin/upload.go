@@ -96,8 +96,7 @@ func (p *Plugin) upload(c echo.Context) error {
 		bitrate: rate.NewLimiter(rate.Limit(p.cfg.MaxBitrate/8), int(p.cfg.MaxBitrate*bitrateWindow/8)),
 	}
 	if mediaType(pub.claimed) == chunkMIME {
-		pub.chunks = &chunkIngest{}
-		b.SetLatency(latencyLow)
+		pub.useChunks(&chunkIngest{})
 	}
 	p.sessions.add(room, pub)
 	pub.run(conn)

@@ -22,7 +22,7 @@ type wcStats struct {
 	FirstFrameMS float64 `json:"firstFrameMs"` // socket open to the first frame drawn
 	TracksAtMS   float64 `json:"tracksAt"`     // socket open to the Tracks read
 	DecodedAtMS  float64 `json:"decodedAt"`    // socket open to the first frame decoded
-	JitterMS     float64 `json:"jitter"`       // the jitter buffer, ms
+	JitterMS     float64 `json:"jitter"`       // the jitter buffer (the feed's target()), ms
 	DrawMS       float64 `json:"drawMs"`       // the longest drawImage of a frame, ms
 	GrowAudioMS  float64 `json:"growAudioMs"`  // the jitter buffer's growth for late sound, ms
 	GrowVideoMS  float64 `json:"growVideoMs"`  // and for late frames
@@ -67,7 +67,7 @@ const jsWCStats = `(() => {
     }
   }
   return {frames: s.frames || 0, shown: s.shown || 0, dropped: s.dropped || 0, audio: s.audio || 0, audioPlayed: s.audioPlayed || 0,
-    firstFrameMs: s.firstFrameMs || 0, keyAt: s.keyAt || 0, firstChunk: s.firstChunk || '', tracksAt: s.tracksAt || 0, decodedAt: s.decodedAt || 0, jitter: f && f.wc ? f.jitter * 1000 : 0, drawMs: s.drawMs || 0, growAudioMs: s.growAudioMs || 0, growVideoMs: s.growVideoMs || 0, mediaSource: el.dataset.mediaSource || '', canvases: el.querySelectorAll('canvas').length,
+    firstFrameMs: s.firstFrameMs || 0, keyAt: s.keyAt || 0, firstChunk: s.firstChunk || '', tracksAt: s.tracksAt || 0, decodedAt: s.decodedAt || 0, jitter: f && f.wc ? f.target() * 1000 : 0, drawMs: s.drawMs || 0, growAudioMs: s.growAudioMs || 0, growVideoMs: s.growVideoMs || 0, mediaSource: el.dataset.mediaSource || '', canvases: el.querySelectorAll('canvas').length,
     videoHidden: el.querySelector('video').hidden, lit: n ? lit / n : 0, colours: colours.size, label: c ? c.getAttribute('aria-label') || '' : ''};
 })()`
 

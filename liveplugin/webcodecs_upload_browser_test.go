@@ -23,8 +23,8 @@ delete window.VideoEncoder;
 `
 
 // lowLatencyPages adds /app/lownowc/:id (the broadcaster inside
-// data-latency="low", after nowebcodecsJS) and /app/watchmse/:id (the player inside data-latency="normal": MSE
-// whatever the room).
+// data-latency="low", after nowebcodecsJS) and /app/watchmse/:id (the
+// player inside data-latency="normal": MSE whatever the room).
 func lowLatencyPages(t *testing.T, srv *testServer) {
 	t.Helper()
 	for _, p := range []struct{ kind, head, body string }{
@@ -113,8 +113,9 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 			// An MSE viewer (data-latency="normal") of the same broadcast.
 			watch := env.open("watch", "/app/watchmse/"+browserRoom)
 			env.waitLive(watch)
-			if got := chrometest.PlayerJS + `.amlivePlayer.mediaSource`; tc.name == "webcodecs" {
-				waitPage(t, watch, "the MSE player", got+` === 'mse' || `+got+` === 'managed'`)
+			if tc.name == "webcodecs" {
+				ms := chrometest.PlayerJS + `.amlivePlayer.mediaSource`
+				waitPage(t, watch, "the MSE player", ms+` === 'mse' || `+ms+` === 'managed'`)
 			}
 			a := assertPlaying(t, watch, engineAdvance, "live")
 			waitPage(t, watch, "6s of live video", fmt.Sprintf(`%s.querySelector('video').currentTime >= %f`, chrometest.PlayerJS, max(6, a.Time+2)))

@@ -248,13 +248,17 @@ func (t *Tab) Name() string { return t.name }
 func (t *Tab) Do(actions ...chromedp.Action[chromedp.Void]) {
 	t.tb.Helper()
 	for _, a := range actions {
-		ctx, cancel := context.WithTimeout(t.ctx, ActionTimeout)
-		err := chromedp.Do(ctx, a)
-		cancel()
-		if err != nil {
+		if err := t.try(a); err != nil {
 			t.tb.Fatalf("%s: %v", t.name, err)
 		}
 	}
+}
+
+// try runs a, within ActionTimeout.
+func (t *Tab) try(a chromedp.Action[chromedp.Void]) error {
+	ctx, cancel := context.WithTimeout(t.ctx, ActionTimeout)
+	defer cancel()
+	return chromedp.Do(ctx, a)
 }
 
 // Navigate loads url and waits for its load event.
@@ -271,10 +275,7 @@ func (t *Tab) Click(selector string) {
 	t.tb.Helper()
 	var err error
 	for range 5 {
-		ctx, cancel := context.WithTimeout(t.ctx, ActionTimeout)
-		err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(selector)))
-		cancel()
-		if err == nil || !staleNode(err) {
+		if err = t.try(chromedp.Click(chromedp.CSS(selector))); err == nil || !staleNode(err) {
 			break
 		}
 	}

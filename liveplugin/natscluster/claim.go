@@ -24,29 +24,23 @@ import (
 // falls silent, which can be just before the origin's last renewal.
 // Then the claim waits out the rest of RoomTTL, when that is at most two
 // Heartbeats, rather than refuse a room the node's own pages call free.
-func (r *rooms) claimStale(ctx context.Context, room string, val []byte) (rev uint64, ok bool) {
-	ent, err := r.kv.Get(ctx, room)
-	if err != nil || ent.Operation() != jetstream.KeyValuePut {
-		return 0, false
-	}
-	if age := time.Since(ent.Created()); age <= r.opts.RoomTTL {
-		left := r.opts.RoomTTL - age
-		if left > 2*r.opts.Heartbeat || !r.looksFree(room) {
+func (r *rooms) claimStale(ctx context.Context, room string, val []byte) (uint64, bool) {
+	var ent jetstream.KeyValueEntry
+	for waited := false; ; waited = true {
+		var err error
+		if ent, err = r.kv.Get(ctx, room); err != nil || ent.Operation() != jetstream.KeyValuePut {
 			return 0, false
 		}
-		t := time.NewTimer(left + time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return 0, false
+		left := r.opts.RoomTTL - time.Since(ent.Created())
+		if left < 0 {
+			break
 		}
-		// Read again: the origin may have renewed meanwhile.
-		if ent, err = r.kv.Get(ctx, room); err != nil || ent.Operation() != jetstream.KeyValuePut || time.Since(ent.Created()) <= r.opts.RoomTTL {
+		// Read again after the wait: the origin may have renewed meanwhile.
+		if waited || left > 2*r.opts.Heartbeat || !r.looksFree(room) || !sleepCtx(ctx, left+time.Millisecond) {
 			return 0, false
 		}
 	}
-	rev, err = r.kv.Update(ctx, room, val, ent.Revision())
+	rev, err := r.kv.Update(ctx, room, val, ent.Revision())
 	if err != nil {
 		return 0, false
 	}
@@ -64,4 +58,16 @@ func (r *rooms) looksFree(room string) bool {
 	defer r.mu.Unlock()
 	c := r.reg[room]
 	return c == nil || r.stale(c, time.Now())
+}
+
+// sleepCtx waits d, and reports false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
