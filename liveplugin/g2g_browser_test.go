@@ -87,11 +87,13 @@ type g2gWindow struct {
 
 // g2gEvent is one of the viewer's video events.
 type g2gEvent struct {
-	Type       string  `json:"type"`       // waiting, playing, ratechange, seeking, seeked or stalled
-	At         float64 `json:"at"`         // Unix ms
-	Ahead      float64 `json:"ahead"`      // buffered media after currentTime, s
-	Rate       float64 `json:"rate"`       // the video's playbackRate
-	ReadyState int     `json:"readyState"` // the video's readyState
+	Type       string  `json:"type"`             // waiting, playing, ratechange, seeking, seeked, stalled, or stall (the player counted one)
+	At         float64 `json:"at"`               // Unix ms
+	Ahead      float64 `json:"ahead"`            // buffered media after currentTime, s
+	Rate       float64 `json:"rate"`             // the video's playbackRate
+	ReadyState int     `json:"readyState"`       // the video's readyState
+	Stalls     int     `json:"stalls,omitempty"` // with stall: the player's stalls so far
+	Target     float64 `json:"target,omitempty"` // with stall: the WebCodecs feed's jitter buffer after it, s
 }
 
 // g2gMeter is a running glass-to-glass measurement: publisher and viewer
