@@ -8,7 +8,8 @@
 // when a codec is unsupported or a decoder fails. Load it after core.js and
 // before player.js (the head partial does).
 //
-// amlive.webcodecs = {available(), WebMDemuxer, Feed, Peak (the clock's windowed maximum)}.
+// amlive.webcodecs = {available(), WebMDemuxer, Feed, Peak (the clock's windowed
+// maximum), placeSound (where decoded sound plays)}.
 (() => {
   'use strict';
 
@@ -286,6 +287,12 @@
   const VIDEO_MARGIN_S = 0.004; // a frame is ready this long before it is due: the timer's slack
   const AUDIO_MARGIN_S = 0.01; // decoded sound is to start at least this long after the AudioContext's clock
   const LATE_S = 0.005; // a frame this late is a stall
+  // A gap in the sound up to STRETCH_MAX_GAP_S (the buffer grew by that
+  // much, sound still in time) is taken up by playing the sound after it
+  // slower, at STRETCH_MIN_RATE at least (a twentieth of a tone lower),
+  // instead of a click of silence: how a jitter buffer grows unheard.
+  const STRETCH_MAX_GAP_S = 0.01;
+  const STRETCH_MIN_RATE = 0.97;
   const GROW_MAX_S = 0.2; // one stall raises the offset by at most this
   const SETTLE_MAX_MS = 1000; // after a jump, lateness is catching up (not a stall) for at most this
   const MAX_CONVERTING = 2; // frames being made ImageBitmaps at most
@@ -301,6 +308,24 @@
   const SKIP_LATE_S = 0.5; // a frame decoded this late: skip to the next keyframe
   const MAX_FRAMES = 30; // decoded frames held at most
   const FALLBACK = 'fallback';
+
+  // placeSound says where on the AudioContext's clock sound of duration s,
+  // due at when, is to play, after the sound before it (which ends at end)
+  // and not before current (the context's currentTime): {start, offset
+  // (the seconds of it cut, when it overlaps what plays or its time has
+  // passed), rate (its playbackRate)}. A gap of at most STRETCH_MAX_GAP_S
+  // after sound still playing (the buffer grew) is taken up by playing
+  // this sound from end, slower (STRETCH_MIN_RATE at least): it ends at
+  // its time or nearer it, and the next takes up the rest.
+  function placeSound(when, duration, end, current) {
+    const floor = Math.max(current, end - 0.002);
+    if (when < floor) return { start: floor, offset: floor - when, rate: 1 };
+    const gap = when - end;
+    if (gap > 0 && end > current && gap <= STRETCH_MAX_GAP_S) {
+      return { start: end, offset: 0, rate: Math.max(STRETCH_MIN_RATE, duration / (duration + gap)) };
+    }
+    return { start: when, offset: 0, rate: 1 };
+  }
 
   // Peak is the largest value of those pushed within the last span ms
   // (a monotonic queue: amortised O(1) a push).
@@ -354,7 +379,7 @@
       this.started = false;
       this.webm = true;
       this.openedAt = performance.now();
-      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, bytes: 0, firstChunk: '' };
+      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, bytes: 0, firstChunk: '', tight: 0, stretchedMs: 0, lastStall: null };
       this.demux = null;
       this.tracks = { video: null, audio: null };
       this.vdec = null;
@@ -741,32 +766,28 @@
       const toAc = -this.clockOff.audio + (ac.outputLatency || ac.baseLatency || 0); // now() to ac.currentTime
       const ts = this.audioTs.length ? this.audioTs.shift() : d.timestamp;
       d.close();
-      // Sound decoded too late to be heard in time is a stall of the master
-      // clock: the offset grows so that it, the sound after it and the
-      // picture with them are in time.
+      // Sound decoded with less than AUDIO_MARGIN_S to spare raises the
+      // offset, so that it, the sound after it and the picture with them
+      // keep the margin. Sound decoded after its time (later than the
+      // margin) is a stall of the master clock: it is heard late, after a
+      // gap. Sound still in time is none: the gap the raise leaves is
+      // stretched away below.
       const late = this._ready(ts, AUDIO_MARGIN_S);
       if (late > 0) {
         this.stats.growAudioMs += Math.min(late, GROW_MAX_S) * 1000;
-        if (this.started && this.stats.audioPlayed) {
-          this.stats.late++;
-          this.conf.onStall(Math.min(late, GROW_MAX_S) * 1000);
-        }
+        if (late <= AUDIO_MARGIN_S) this.stats.tight++;
+        else if (this.started && this.stats.audioPlayed) this._stall('audio', Math.min(late - AUDIO_MARGIN_S, GROW_MAX_S) * 1000);
       }
       this._cut();
-      const when = this.due(ts) + toAc;
-      let start = when;
-      let offset = 0;
-      const floor = Math.max(ac.currentTime, this.audioEnd - 0.002);
-      if (start < floor) {
-        offset = floor - start;
-        start = floor;
-      }
+      const { start, offset, rate } = placeSound(this.due(ts) + toAc, buf.duration, this.audioEnd, ac.currentTime);
       if (offset >= buf.duration) return;
+      if (rate !== 1) this.stats.stretchedMs += (buf.duration / rate - buf.duration) * 1000;
       const src = ac.createBufferSource();
       src.buffer = buf;
+      src.playbackRate.value = rate;
       src.connect(this.gain);
       src.start(start, offset);
-      this.audioEnd = start + buf.duration - offset;
+      this.audioEnd = start + (buf.duration - offset) / rate;
       this.stats.audioPlayed++;
       this.sources.add(src);
       src.onended = () => this.sources.delete(src);
@@ -799,10 +820,7 @@
       if (late > 0) {
         // Late (the offset has grown by it: the picture waited).
         this.stats.growVideoMs += Math.min(late + VIDEO_MARGIN_S, GROW_MAX_S) * 1000;
-        if (this.started && late > LATE_S && !this.frames.length) {
-          this.stats.late++;
-          this.conf.onStall(late * 1000);
-        }
+        if (this.started && late > LATE_S && !this.frames.length) this._stall('video', late * 1000);
       }
       this.frames.push(f);
       if (this.frames.length > MAX_FRAMES) {
@@ -810,6 +828,14 @@
         this.stats.dropped++;
       }
       this._pump();
+    }
+
+    // _stall counts a stall: kind ('audio' or 'video') came ms late, and
+    // the picture or the sound waited that long.
+    _stall(kind, ms) {
+      this.stats.late++;
+      this.stats.lastStall = { kind, ms, at: performance.now() };
+      this.conf.onStall(ms);
     }
 
     // _skipToKey catches up with live: the video decoder drops its backlog
@@ -975,5 +1001,5 @@
     }
   }
 
-  amlive.webcodecs = Object.freeze({ available, WebMDemuxer, Feed, Peak, FALLBACK });
+  amlive.webcodecs = Object.freeze({ available, WebMDemuxer, Feed, Peak, placeSound, FALLBACK });
 })();

@@ -94,6 +94,8 @@ type g2gEvent struct {
 	ReadyState int     `json:"readyState"`       // the video's readyState
 	Stalls     int     `json:"stalls,omitempty"` // with stall: the player's stalls so far
 	Target     float64 `json:"target,omitempty"` // with stall: the WebCodecs feed's jitter buffer after it, s
+	Kind       string  `json:"kind,omitempty"`   // with stall on WebCodecs: what came late, audio or video
+	MS         float64 `json:"ms,omitempty"`     // and how late, ms
 }
 
 // g2gMeter is a running glass-to-glass measurement: publisher and viewer
@@ -459,7 +461,8 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 			// The WebCodecs feed's join: its first keyframe's arrival to
 			// its first frame drawn.
 			j := g2gEval[wcStats](b, v.page, jsWCStats)
-			b.Logf("webcodecs join: keyframe at %.0f ms, first frame at %.0f ms after the socket opened", j.KeyAtMS, j.FirstFrameMS)
+			b.Logf("webcodecs join: keyframe at %.0f ms, first frame at %.0f ms after the socket opened; since then, %d sounds in time inside the margin, %.1f ms of sound stretched",
+				j.KeyAtMS, j.FirstFrameMS, j.Tight, j.StretchedMS)
 			if j.FirstFrameMS > 0 && j.KeyAtMS > 0 {
 				b.ReportMetric(j.FirstFrameMS-j.KeyAtMS, "wc-join-ms")
 			}

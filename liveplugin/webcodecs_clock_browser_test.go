@@ -90,3 +90,49 @@ func TestBrowserPeak(t *testing.T) {
 	}
 	chrometest.CheckNoPageErrors(t, tab)
 }
+
+// TestBrowserPlaceSound checks where the WebCodecs player schedules decoded
+// sound (webcodecs.js placeSound), in Chromium: in time, it plays at its
+// time; overlapping the sound before, or past its time, it is cut from
+// where it can start; after a small gap that the jitter buffer's growth
+// left behind sound still playing, it starts where that ends, slowed by at
+// most STRETCH_MIN_RATE, instead of leaving a click of silence; a larger
+// gap, or one after silence, stays.
+func TestBrowserPlaceSound(t *testing.T) {
+	tab := webCodecsTab(t, "placesound")
+	type placed struct {
+		Start, Offset, Rate float64
+	}
+	const dur = 0.02 // a 20 ms Opus frame
+	for _, tc := range []struct {
+		name               string
+		when, end, current float64
+		want               placed
+		stretched          bool // slowed: the rate is below 1
+	}{
+		{name: "in time, after the sound before", when: 1.0, end: 1.0, current: 0.9, want: placed{Start: 1.0, Rate: 1}},
+		{name: "in time, after silence", when: 1.0, end: 0.5, current: 0.9, want: placed{Start: 1.0, Rate: 1}},
+		{name: "overlapping the sound before", when: 0.99, end: 1.0, current: 0.9, want: placed{Start: 0.998, Offset: 0.008, Rate: 1}},
+		{name: "past its time", when: 0.85, end: 0.8, current: 0.9, want: placed{Start: 0.9, Offset: 0.05, Rate: 1}},
+		{name: "a small gap behind sound playing", when: 1.004, end: 1.0, current: 0.95, want: placed{Start: 1.0, Rate: 0.97}, stretched: true},
+		{name: "a tiny gap, taken up at once", when: 1.0003, end: 1.0, current: 0.95, want: placed{Start: 1.0, Rate: dur / (dur + 0.0003)}, stretched: true},
+		{name: "a gap too large to stretch", when: 1.05, end: 1.0, current: 0.95, want: placed{Start: 1.05, Rate: 1}},
+		{name: "a small gap after the sound ended", when: 1.004, end: 1.0, current: 1.001, want: placed{Start: 1.004, Rate: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := chrometest.Eval[placed](tab, fmt.Sprintf(`(() => { const p = amlive.webcodecs.placeSound(%v, %v, %v, %v); return {Start: p.start, Offset: p.offset, Rate: p.rate}; })()`,
+				tc.when, dur, tc.end, tc.current))
+			near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+			if !near(got.Start, tc.want.Start) || !near(got.Offset, tc.want.Offset) || !near(got.Rate, tc.want.Rate) {
+				t.Errorf("placeSound(when %v, end %v, current %v) = %+v; want %+v", tc.when, tc.end, tc.current, got, tc.want)
+			}
+			if tc.stretched {
+				// Slowed, it ends no later than its time: the gap is taken
+				// up, not moved on.
+				if ends := got.Start + dur/got.Rate; ends > tc.when+dur+1e-9 {
+					t.Errorf("stretched sound ends at %v, after its own end %v", ends, tc.when+dur)
+				}
+			}
+		})
+	}
+}
