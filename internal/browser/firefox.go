@@ -18,12 +18,15 @@ import (
 )
 
 // firefoxPrefs is the profile's user.js: a fake camera and microphone with
-// no permission prompt, autoplay with sound, WebDriver BiDi only, and no
+// no permission prompt, autoplay with sound (media elements and Web Audio
+// alike, as Chromium's --autoplay-policy=no-user-gesture-required),
+// WebDriver BiDi only, and no
 // attempt to reach the internet (updates, telemetry, remote settings).
 const firefoxPrefs = `user_pref("media.navigator.streams.fake", true);
 user_pref("media.navigator.permission.disabled", true);
 user_pref("media.autoplay.default", 0);
 user_pref("media.autoplay.blocking_policy", 0);
+user_pref("media.autoplay.block-webaudio", false);
 user_pref("remote.active-protocols", 2);
 user_pref("app.update.disabledForTesting", true);
 user_pref("browser.shell.checkDefaultBrowser", false);
@@ -47,6 +50,7 @@ var bidiListening = regexp.MustCompile(`WebDriver BiDi listening on (ws://[0-9.:
 type firefox struct {
 	proc    *process
 	profile string
+	sound   *soundServer // nil when the machine's own serves, or none
 	bidi    *bidiConn
 	version string
 
@@ -83,8 +87,20 @@ func startFirefox(tb testing.TB) (b *firefox, err error) {
 		seen     []byte // the output not yet searched, bounded
 		reported bool
 	)
+	// Web Audio needs a sound output (see soundServer).
+	soundDir := filepath.Join(profile, "pulse")
+	if err := os.Mkdir(soundDir, 0o700); err != nil {
+		return nil, err
+	}
+	if f.sound, err = startSoundServer(soundDir); err != nil {
+		return nil, err
+	}
+
 	cmd := exec.Command(execPath, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port", "0")
 	cmd.Env = append(os.Environ(), ownerEnv, "MOZ_CRASHREPORTER_DISABLE=1")
+	if f.sound != nil {
+		cmd.Env = append(cmd.Env, "PULSE_SERVER="+f.sound.server)
+	}
 	f.proc, err = startProcess("firefox", cmd, func(p []byte) {
 		seenMu.Lock()
 		defer seenMu.Unlock()
@@ -162,6 +178,7 @@ func (f *firefox) Close() error {
 			f.proc.wait(closeTimeout)
 			f.proc.stop(closeTimeout)
 		}
+		f.sound.close()
 		if err := os.RemoveAll(f.profile); err != nil {
 			f.closeErr = fmt.Errorf("browser: firefox: %w", err)
 		}
