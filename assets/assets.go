@@ -2,7 +2,9 @@
 // protocol's close codes and events, generated from the Go side), core.js
 // (the helpers the widgets share: endpoints, the close-code sentences, the
 // widget registry with amlive.init and amlive.destroy), broadcaster.js
-// (camera to WebSocket upload), webcodecs.js (the player's low-latency
+// (camera to WebSocket upload), capture-worklet.js (the AudioWorklet through
+// which broadcaster.js reads the microphone for a low-latency upload where
+// there is no MediaStreamTrackProcessor), webcodecs.js (the player's low-latency
 // mode: WebCodecs decoders, a canvas and Web Audio), player.js (WebSocket
 // to Media Source Extensions playback), status.js (the rooms' live state, one stream per
 // page that the widgets and the page's elements share) and live.css. The plugin serves them under
@@ -18,7 +20,7 @@ package assets
 
 import "embed"
 
-// FS holds protocol.js, core.js, broadcaster.js, webcodecs.js, player.js, status.js and
+// FS holds protocol.js, core.js, broadcaster.js, capture-worklet.js, webcodecs.js, player.js, status.js and
 // live.css at
 // its root. It is read-only and safe for concurrent use.
 //

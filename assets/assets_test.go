@@ -13,6 +13,7 @@ func TestFS(t *testing.T) {
 		{name: "protocol", give: "protocol.js"},
 		{name: "core", give: "core.js"},
 		{name: "broadcaster", give: "broadcaster.js"},
+		{name: "capture worklet", give: "capture-worklet.js"},
 		{name: "player", give: "player.js"},
 		{name: "webcodecs", give: "webcodecs.js"},
 		{name: "status", give: "status.js"},

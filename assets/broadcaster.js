@@ -53,7 +53,10 @@
 // keyframe (data-keyframe-ms, 2000 by default), whatever the timeslice.
 //
 // data-latency="low" (on the widget or around it) asks for low latency: where
-// WebCodecs and MediaStreamTrackProcessor exist, frames are encoded with
+// WebCodecs exist with MediaStreamTrackProcessor, or with
+// requestVideoFrameCallback and AudioWorklet in its stead (Firefox: frames
+// from a hidden video element, sound through the capture worklet
+// {base}/assets/capture-worklet.js), frames are encoded with
 // VideoEncoder (the first of VP8, VP9, AV1 the browser supports, realtime,
 // a keyframe every data-keyframe-ms) and AudioEncoder (Opus), and each
 // encoded chunk is sent as it leaves the encoder, to
@@ -186,13 +189,240 @@
   const WC_MAX_ENCODE_QUEUE = 4; // frames waiting in the encoder: more are dropped
   const CALIBRATE_MS = 250; // each track's first frames, timed and not encoded (ChunkRecorder._calibrated)
 
-  // webCodecsAvailable: the browser can encode a camera with WebCodecs.
+  // FRAME_QUEUE_VIDEO and FRAME_QUEUE_AUDIO bound the frames a frame
+  // source without MediaStreamTrackProcessor holds for the encoder (see
+  // FrameQueue): the oldest goes first.
+  const FRAME_QUEUE_VIDEO = 2;
+  const FRAME_QUEUE_AUDIO = 50;
+  const CAPTURE_BLOCK_S = 0.02; // the capture worklet's blocks of sound: an Opus frame
+  const CAPTURE_WORKLET = 'capture-worklet.js';
+  const CAPTURE_SILENT_MS = 3000; // the capture worklet's first sound comes within this, or the upload fails
+
+  // webCodecsAvailable: the browser can encode a camera with WebCodecs:
+  // VideoEncoder and AudioEncoder, and MediaStreamTrackProcessor or its
+  // equivalent here (a video element's frames and an audio worklet's
+  // sound: Firefox).
   function webCodecsAvailable() {
+    if (typeof window.VideoEncoder !== 'function' || typeof window.AudioEncoder !== 'function') return false;
+    if (typeof window.MediaStreamTrackProcessor === 'function') return true;
     return (
-      typeof window.VideoEncoder === 'function' &&
-      typeof window.AudioEncoder === 'function' &&
-      typeof window.MediaStreamTrackProcessor === 'function'
+      typeof window.VideoFrame === 'function' &&
+      typeof window.AudioData === 'function' &&
+      typeof window.AudioWorkletNode === 'function' &&
+      typeof HTMLVideoElement.prototype.requestVideoFrameCallback === 'function'
     );
+  }
+
+  // frameReader reads track's frames (VideoFrames or AudioData) as a
+  // MediaStreamTrackProcessor's reader does: {read() → {value, done},
+  // cancel()}, from one where the browser has it, else from
+  // ElementVideoReader or WorkletAudioReader (opts: {workletURL, the
+  // worklet's module; audioContext, the context to read the sound in}).
+  // Closing what it reads is the caller's.
+  function frameReader(track, opts) {
+    if (typeof window.MediaStreamTrackProcessor === 'function') return new MediaStreamTrackProcessor({ track }).readable.getReader();
+    return track.kind === 'video' ? new ElementVideoReader(track) : new WorkletAudioReader(track, opts.workletURL, opts.audioContext);
+  }
+
+  // captureContext is an AudioContext at Opus's rate (the encoder takes
+  // the context's), resumed at once: made in a click, it may run.
+  function captureContext() {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    let ac;
+    try {
+      ac = new AC({ sampleRate: 48000 });
+    } catch (e) {
+      ac = new AC();
+    }
+    ac.resume().catch(() => {});
+    return ac;
+  }
+
+  // FrameQueue is a reader fed by a source that pushes: what is pushed
+  // waits in order, at most max (the oldest is closed to make room: the
+  // encoder is behind), until read() takes it. cancel() or fail(err) ends
+  // it; a subclass's _stop() then releases its source.
+  class FrameQueue {
+    constructor(max) {
+      this.max = max;
+      this.q = [];
+      this.waiting = null; // a pending read's {resolve, reject}
+      this.done = false;
+      this.err = null;
+      this.dropped = 0;
+    }
+
+    push(v) {
+      if (this.done) {
+        v.close();
+        return;
+      }
+      if (this.waiting) {
+        const w = this.waiting;
+        this.waiting = null;
+        w.resolve({ value: v, done: false });
+        return;
+      }
+      this.q.push(v);
+      if (this.q.length > this.max) {
+        this.q.shift().close();
+        this.dropped++;
+      }
+    }
+
+    read() {
+      if (this.q.length) return Promise.resolve({ value: this.q.shift(), done: false });
+      if (this.err) return Promise.reject(this.err);
+      if (this.done) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => {
+        this.waiting = { resolve, reject };
+      });
+    }
+
+    cancel() {
+      this._end(null);
+      return Promise.resolve();
+    }
+
+    fail(err) {
+      this._end(err instanceof Error ? err : new Error(String(err)));
+    }
+
+    _end(err) {
+      if (this.done) return;
+      this.done = true;
+      this.err = err;
+      for (const v of this.q) v.close();
+      this.q = [];
+      const w = this.waiting;
+      this.waiting = null;
+      if (w) {
+        if (err) w.reject(err);
+        else w.resolve({ value: undefined, done: true });
+      }
+      try {
+        this._stop();
+      } catch (e) {
+        /* released already */
+      }
+    }
+
+    _stop() {}
+  }
+
+  // ElementVideoReader reads a video track's frames from a video element of
+  // its own (hidden, muted): each frame the element presents
+  // (requestVideoFrameCallback) becomes a VideoFrame, stamped with its
+  // arrival (performance.now(), µs), which ChunkRecorder puts on the
+  // stream's clock as it does every track's.
+  class ElementVideoReader extends FrameQueue {
+    constructor(track) {
+      super(FRAME_QUEUE_VIDEO);
+      const v = document.createElement('video');
+      v.muted = true;
+      v.playsInline = true;
+      v.setAttribute('aria-hidden', 'true');
+      v.tabIndex = -1;
+      v.dataset.amliveCapture = '';
+      // On the page (a detached or undisplayed element presents no
+      // frames), a pixel wide and all but transparent.
+      v.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;opacity:0.01;pointer-events:none;';
+      v.srcObject = new MediaStream([track]);
+      (document.body || document.documentElement).append(v);
+      this.v = v;
+      const tick = () => {
+        if (this.done) return;
+        let frame = null;
+        try {
+          frame = new VideoFrame(v, { timestamp: Math.round(performance.now() * 1000) });
+        } catch (e) {
+          /* no picture yet */
+        }
+        if (frame) this.push(frame);
+        v.requestVideoFrameCallback(tick);
+      };
+      v.requestVideoFrameCallback(tick);
+      v.play().catch((e) => this.fail(e));
+    }
+
+    _stop() {
+      this.v.pause();
+      this.v.srcObject = null;
+      this.v.remove();
+    }
+  }
+
+  // WorkletAudioReader reads an audio track's sound through ac (an
+  // AudioContext, closed with the reader when it made it itself): the
+  // capture worklet (capture-worklet.js at url) posts blocks of
+  // CAPTURE_BLOCK_S, each made an AudioData (f32-planar) stamped with the
+  // context's sample count, which ChunkRecorder puts on the stream's
+  // clock. A context that gives no sound within CAPTURE_SILENT_MS (the
+  // browser keeps it from running) fails the reader: an upload without
+  // its sound would stall every MSE viewer.
+  class WorkletAudioReader extends FrameQueue {
+    constructor(track, url, ac) {
+      super(FRAME_QUEUE_AUDIO);
+      const settings = track.getSettings ? track.getSettings() : {};
+      this.channels = Math.min(Math.max(settings.channelCount || 1, 1), 2);
+      this.own = !ac;
+      this.ac = ac || captureContext();
+      this.src = null;
+      this.node = null;
+      this.blocks = 0;
+      this.timer = setTimeout(() => {
+        if (!this.blocks) this.fail(new Error(`the microphone gave no sound to encode (its AudioContext is ${this.ac.state})`));
+      }, CAPTURE_SILENT_MS);
+      this._open(track, url).catch((e) => this.fail(e));
+    }
+
+    async _open(track, url) {
+      const ac = this.ac;
+      if (!url) throw new Error('no URL for the capture worklet');
+      await ac.audioWorklet.addModule(url);
+      if (this.done) return;
+      this.src = ac.createMediaStreamSource(new MediaStream([track]));
+      this.node = new AudioWorkletNode(ac, 'amlive-capture', {
+        numberOfInputs: 1,
+        numberOfOutputs: 1,
+        outputChannelCount: [1],
+        channelCount: this.channels,
+        channelCountMode: 'explicit',
+        processorOptions: { frames: Math.round(ac.sampleRate * CAPTURE_BLOCK_S), channels: this.channels },
+      });
+      this.node.port.onmessage = (ev) => this._block(ev.data);
+      this.src.connect(this.node);
+      this.node.connect(ac.destination); // silent: the worklet runs only where the graph pulls it
+    }
+
+    _block(msg) {
+      if (this.done || !msg || !msg.planes || !msg.planes.length) return;
+      this.blocks++;
+      const planes = msg.planes;
+      const n = planes[0].length;
+      const data = new Float32Array(n * planes.length);
+      planes.forEach((p, i) => data.set(p, i * n));
+      this.push(
+        new AudioData({
+          format: 'f32-planar',
+          sampleRate: this.ac.sampleRate,
+          numberOfFrames: n,
+          numberOfChannels: planes.length,
+          timestamp: Math.round((msg.frame / this.ac.sampleRate) * 1e6),
+          data,
+        }),
+      );
+    }
+
+    _stop() {
+      clearTimeout(this.timer);
+      if (this.node) {
+        this.node.port.postMessage('stop');
+        this.node.disconnect();
+      }
+      if (this.src) this.src.disconnect();
+      if (this.own) this.ac.close().catch(() => {});
+    }
   }
 
   // ChunkRecorder encodes a stream's first video and audio tracks with
@@ -264,7 +494,7 @@
       this._at = audio ? at : null;
       this._video = video;
       this._audio = audio;
-      this._opts = opts; // {keyframeMs, backedUp()}
+      this._opts = opts; // {keyframeMs, backedUp(), workletURL, audioContext}
       this._t0 = performance.now();
       this._off = [0, null, null]; // by track: what turns the encoder's timestamps into the stream's (µs)
       this._calib = [null, null, null]; // by track, while calibrating: {from: performance.now() of its first frame, off: the smallest offset seen}
@@ -346,7 +576,7 @@
 
     // _read feeds each frame (or audio data) of track to use, then closes it.
     _read(track, use, fail) {
-      const reader = new MediaStreamTrackProcessor({ track }).readable.getReader();
+      const reader = frameReader(track, this._opts);
       this._readers.push(reader);
       const loop = async () => {
         for (;;) {
@@ -568,6 +798,7 @@
     constructor() {
       this.stream = null;
       this.recorder = null;
+      this.captureAudio = null; // the AudioContext the low-latency upload reads the sound in, where it needs one (captureContext)
       this.recorderStopped = null; // resolves on the recorder's stop event
       this.recorded = 0; // bytes the recorder produced
       this.noDataTimer = 0; // fails the session when the recorder produces nothing
@@ -608,9 +839,12 @@
 
   // BroadcastEngine publishes a MediaStream (the camera and microphone, or
   // what source returns) to a room, resuming after drops. It touches no DOM
-  // but the preview video it is given (may be null).
+  // but the preview video it is given (may be null), and, on the
+  // low-latency path where the browser has no MediaStreamTrackProcessor,
+  // the hidden video element its frames come from (ElementVideoReader).
   //
-  // conf: {url(path, ws) → URL of {base}/{room}/{path}, mime, reach, videoBps,
+  // conf: {url(path, ws) → URL of {base}/{room}/{path}, assetURL(name) → URL
+  // of the plugin's asset name (the capture worklet), mime, reach, videoBps,
   // audioBps, keyframeMs, timesliceMs (each read when a broadcast starts),
   // capture ({width, height, frameRate: the size asked for; maxWidth,
   // maxHeight, maxFrameRate: the site's limits}), videoDevice and
@@ -795,6 +1029,9 @@
           throw new UserError('Going live needs a secure page (https:// or localhost): this browser blocks the camera here.');
         }
         const lowLatency = this._conf.latency === 'low' && webCodecsAvailable();
+        // Without MediaStreamTrackProcessor the sound is read through an
+        // AudioContext: made now, in the click, which lets it run.
+        if (lowLatency && typeof window.MediaStreamTrackProcessor !== 'function') s.captureAudio = captureContext();
         const mime = chooseMime(this._conf.mime, this._conf.reach);
         if (!mime && !lowLatency) throw new UserError(UNSUPPORTED);
 
@@ -821,6 +1058,8 @@
             videoBps: this._conf.videoBps || 2500000,
             audioBps: this._conf.audioBps || DEFAULT_AUDIO_BPS,
             keyframeMs: this._conf.keyframeMs || 2000,
+            workletURL: this._conf.assetURL ? this._conf.assetURL(CAPTURE_WORKLET) : '',
+            audioContext: s.captureAudio,
             backedUp: () => s.socketOpen() && (s.ws.bufferedAmount > WC_HIGH_WATER || s.queuedBytes > WC_HIGH_WATER),
           });
           if (this._session !== s) return this._stopTracks(s);
@@ -1392,6 +1631,8 @@
     }
 
     _stopTracks(s) {
+      if (s.captureAudio) s.captureAudio.close().catch(() => {});
+      s.captureAudio = null;
       stopStream(s.stream);
       if (s.stream) this._unshow(s.stream);
     }
@@ -1527,6 +1768,7 @@
       const micSel = this._micSel;
       this.engine = new BroadcastEngine(el.querySelector('[data-amlive-preview]') || el.querySelector('video'), {
         url: (path, ws) => endpoint(el.getAttribute('data-base'), el.getAttribute('data-room'), path, ws),
+        assetURL: (name) => new URL(`${(el.getAttribute('data-base') || '').replace(/\/+$/, '')}/assets/${name}`, document.baseURI).href,
         // Read when a broadcast starts, as the attributes may change before.
         get mime() {
           return el.getAttribute('data-mime');

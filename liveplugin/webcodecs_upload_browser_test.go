@@ -22,13 +22,39 @@ const nowebcodecsJS = `'use strict';
 delete window.VideoEncoder;
 `
 
-// lowLatencyPages adds /app/lownowc/:id (the broadcaster inside
-// data-latency="low", after nowebcodecsJS) and /app/watchmse/:id (the
-// player inside data-latency="normal": MSE whatever the room).
+// nomstpJS takes MediaStreamTrackProcessor away (as Firefox has none): the
+// broadcaster reads frames from a video element and sound through the
+// capture worklet.
+const nomstpJS = `'use strict';
+delete window.MediaStreamTrackProcessor;
+`
+
+// silentJS is nomstpJS in a browser whose AudioContexts never run (no
+// sound output, or a policy against it): the capture worklet gives no
+// sound.
+const silentJS = nomstpJS + `{
+  const AC = window.AudioContext;
+  window.AudioContext = class extends AC {
+    constructor(o) { super(o); this.suspend(); }
+    resume() { return this.suspend(); }
+  };
+}
+`
+
+// lowLatencyScripts are the scripts lowLatencyPages serves under /app/.
+var lowLatencyScripts = map[string]string{"nowebcodecs.js": nowebcodecsJS, "nomstp.js": nomstpJS, "silent.js": silentJS}
+
+// lowLatencyPages adds /app/lownowc/:id, /app/lownomstp/:id and
+// /app/lowsilent/:id (the broadcaster inside data-latency="low", after
+// nowebcodecsJS, nomstpJS or silentJS) and /app/watchmse/:id (the player
+// inside data-latency="normal": MSE whatever the room).
 func lowLatencyPages(t *testing.T, srv *testServer) {
 	t.Helper()
+	low := func(script string) string { return `<script src="/app/` + script + `"></script>{{amliveHead}}` }
 	for _, p := range []struct{ kind, head, body string }{
-		{"lownowc", `<script src="/app/nowebcodecs.js"></script>{{amliveHead}}`, `<div data-latency="low">{{amliveBroadcaster .}}</div>`},
+		{"lownowc", low("nowebcodecs.js"), `<div data-latency="low">{{amliveBroadcaster .}}</div>`},
+		{"lownomstp", low("nomstp.js"), `<div data-latency="low">{{amliveBroadcaster .}}</div>`},
+		{"lowsilent", low("silent.js"), `<div data-latency="low">{{amliveBroadcaster .}}</div>`},
 		{"watchmse", `{{amliveHead}}`, `<div data-latency="normal">{{amlivePlayer .}}</div>`},
 	} {
 		page := template.Must(template.New(p.kind).Funcs(srv.p.FuncMap()).Parse(
@@ -42,8 +68,12 @@ func lowLatencyPages(t *testing.T, srv *testServer) {
 			return c.HTML(http.StatusOK, buf.String())
 		})
 	}
-	srv.e.GET("/app/nowebcodecs.js", func(c echo.Context) error {
-		return c.Blob(http.StatusOK, "text/javascript", []byte(nowebcodecsJS))
+	srv.e.GET("/app/:script", func(c echo.Context) error {
+		js, ok := lowLatencyScripts[c.Param("script")]
+		if !ok {
+			return echo.ErrNotFound
+		}
+		return c.Blob(http.StatusOK, "text/javascript", []byte(js))
 	})
 }
 
@@ -53,24 +83,38 @@ func lowLatencyPages(t *testing.T, srv *testServer) {
 // room is live in WebM with VP8, VP9 or AV1 and Opus, latency low); the
 // site's watch page decodes it with WebCodecs, and an MSE viewer
 // (data-latency="normal") plays it live, then its recording, which seeks.
-// A page with data-latency="low" and WebCodecs taken away falls back to
+// The same from Firefox, which has no MediaStreamTrackProcessor (its
+// viewers watch in Firefox too), and from Chromium with it taken away. A
+// page with data-latency="low" and WebCodecs taken away falls back to
 // MediaRecorder and works the same.
 func TestBrowserWebCodecsBroadcast(t *testing.T) {
 	for _, tc := range []struct {
 		name, page, mime string
 		capture          liveplugin.Capture
+		engine           browser.Engine
 	}{
 		// The site asks (Config.Capture.LowLatency), on the plugin's own
 		// broadcaster page.
-		{"webcodecs", "/live/" + browserRoom + "/broadcast", "application/x-amlive-chunks", liveplugin.Capture{LowLatency: true}},
+		{"webcodecs", "/live/" + browserRoom + "/broadcast", "application/x-amlive-chunks", liveplugin.Capture{LowLatency: true}, browser.Chromium},
+		// The same in Firefox, which has WebCodecs but no
+		// MediaStreamTrackProcessor: its frames come from a hidden video
+		// element, its sound through the capture worklet; its viewers
+		// decode with WebCodecs too.
+		{"webcodecs firefox", "/live/" + browserRoom + "/broadcast", "application/x-amlive-chunks", liveplugin.Capture{LowLatency: true}, browser.Firefox},
+		// And in Chromium with MediaStreamTrackProcessor taken away; the
+		// page asks (data-latency="low").
+		{"webcodecs without MediaStreamTrackProcessor", "/app/lownomstp/" + browserRoom, "application/x-amlive-chunks", liveplugin.Capture{}, browser.Chromium},
 		// The page asks (data-latency="low"), where there is no WebCodecs.
-		{"fallback", "/app/lownowc/" + browserRoom, "video/webm", liveplugin.Capture{}},
+		{"fallback", "/app/lownowc/" + browserRoom, "video/webm", liveplugin.Capture{}, browser.Chromium},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if !slices.Contains(browser.Engines(), tc.engine) {
+				t.Skipf("%s is not among the engines %v", tc.engine, browser.Engines())
+			}
 			srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute, Capture: tc.capture})
 			lowLatencyPages(t, srv)
-			cb := browser.Start(t, browser.Chromium)
-			env := &engineEnv{t: t, b: cb, e: browser.Chromium, can: engineCans[browser.Chromium], srv: srv}
+			cb := browser.Start(t, tc.engine)
+			env := &engineEnv{t: t, b: cb, e: tc.engine, can: engineCans[tc.engine], srv: srv}
 			bc := env.open("broadcaster", tc.page)
 			// 640x360, as the fixtures: lighter on a two-core machine.
 			if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.source = () => navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: true})`, nil); err != nil {
@@ -86,7 +130,8 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 			if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.videoCodec`, &codec); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(w.Mime, tc.mime) || (tc.name == "webcodecs") != (codec != "") {
+			lowLatency := strings.HasPrefix(tc.name, "webcodecs")
+			if !strings.HasPrefix(w.Mime, tc.mime) || lowLatency != (codec != "") {
 				t.Fatalf("broadcaster uploads %q with WebCodecs codec %q; want %s", w.Mime, codec, tc.mime)
 			}
 			var st roomStatus
@@ -99,7 +144,7 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 			}
 			t.Logf("broadcaster uploads %q (codec %q); status: %q", w.Mime, codec, st.MIMEType)
 
-			if tc.name == "webcodecs" {
+			if lowLatency {
 				// The room says it is low latency: the site's own watch
 				// page, without data-latency, decodes it with WebCodecs.
 				if st.Latency != "low" {
@@ -113,7 +158,7 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 			// An MSE viewer (data-latency="normal") of the same broadcast.
 			watch := env.open("watch", "/app/watchmse/"+browserRoom)
 			env.waitLive(watch)
-			if tc.name == "webcodecs" {
+			if lowLatency {
 				ms := chrometest.PlayerJS + `.amlivePlayer.mediaSource`
 				waitPage(t, watch, "the MSE player", ms+` === 'mse' || `+ms+` === 'managed'`)
 			}
@@ -127,5 +172,39 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 			rec := assertPlaying(t, watch, engineAdvance, "ended")
 			assertSeek(t, watch, rec)
 		})
+	}
+}
+
+// TestBrowserWebCodecsSilentMicrophone goes live on the low-latency path
+// without MediaStreamTrackProcessor in a browser whose AudioContexts never
+// run: the capture worklet gives no sound, and rather than upload video
+// without it (which no MSE viewer could play), the broadcast fails within
+// CAPTURE_SILENT_MS and says why.
+func TestBrowserWebCodecsSilentMicrophone(t *testing.T) {
+	srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute})
+	lowLatencyPages(t, srv)
+	cb := browser.Start(t, browser.Chromium)
+	env := &engineEnv{t: t, b: cb, e: browser.Chromium, can: engineCans[browser.Chromium], srv: srv}
+	bc := env.open("broadcaster", "/app/lowsilent/"+browserRoom)
+	if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.source = () => navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: true})`, nil); err != nil {
+		t.Fatal(err)
+	}
+	click(t, bc, "[data-amlive-start]")
+	waitPage(t, bc, "the broadcast failed", chrometest.BroadcasterIs("error"))
+	var w broadcasterWidget
+	if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.Mime != "application/x-amlive-chunks" || !strings.Contains(w.Status, "microphone gave no sound") {
+		t.Errorf("broadcaster %+v; want the chunk upload failed, saying the microphone gave no sound", w)
+	}
+	chrometest.Until(t, engineTimeout, "the room offline", func() bool { return !getStatus(t, srv, browserRoom).Live })
+	// Its hidden capture video is gone with it.
+	var left int
+	if err := bc.Eval(`document.querySelectorAll('video[data-amlive-capture]').length`, &left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d capture video elements left on the page", left)
 	}
 }
