@@ -254,9 +254,21 @@
   }
 
   // audioConfig is the AudioDecoderConfig for a WebM audio track, or null.
+  // opusDescription is the OpusHead (a track's CodecPrivate) to configure
+  // the AudioDecoder with, or undefined when the packets themselves say all
+  // the decoder needs: mono or stereo (channel mapping family 0) without
+  // output gain. What else the head holds, the pre-skip, is for a decoder
+  // starting at the stream's beginning, which a live viewer never does.
+  // (WebKitGTK 2.50's AudioDecoder crashes the page when given one.)
+  function opusDescription(head) {
+    if (!head || head.length < 19) return head || undefined;
+    const gain = head[16] | (head[17] << 8);
+    return head[18] === 0 && gain === 0 ? undefined : head;
+  }
+
   function audioConfig(tr) {
     const c = { sampleRate: tr.sampleRate || 48000, numberOfChannels: tr.channels || 1 };
-    if (tr.codecId === 'A_OPUS') return { ...c, codec: 'opus', description: tr.codecPrivate || undefined };
+    if (tr.codecId === 'A_OPUS') return { ...c, codec: 'opus', description: opusDescription(tr.codecPrivate) };
     if (tr.codecId === 'A_VORBIS' && tr.codecPrivate) return { ...c, codec: 'vorbis', description: tr.codecPrivate };
     return null;
   }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -92,29 +93,53 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 		name, page, mime string
 		capture          liveplugin.Capture
 		engine           browser.Engine
+		// viewer is the engine the viewers watch in: engine when "".
+		viewer browser.Engine
+		// sparse, when not "", says why the broadcast has too few frames
+		// a second for the MSE viewer's checks: the WebCodecs viewer's
+		// frames and the recording's every packet (ffprobe) are checked
+		// instead.
+		sparse string
 	}{
 		// The site asks (Config.Capture.LowLatency), on the plugin's own
 		// broadcaster page.
-		{"webcodecs", "/live/" + browserRoom + "/broadcast", "application/x-amlive-chunks", liveplugin.Capture{LowLatency: true}, browser.Chromium},
+		{"webcodecs", "/live/" + browserRoom + "/broadcast", "application/x-amlive-chunks", liveplugin.Capture{LowLatency: true}, browser.Chromium, "", ""},
 		// The same in Firefox, which has WebCodecs but no
 		// MediaStreamTrackProcessor: its frames come from a hidden video
 		// element, its sound through the capture worklet; its viewers
 		// decode with WebCodecs too.
-		{"webcodecs firefox", "/live/" + browserRoom + "/broadcast", "application/x-amlive-chunks", liveplugin.Capture{LowLatency: true}, browser.Firefox},
+		{"webcodecs firefox", "/live/" + browserRoom + "/broadcast", "application/x-amlive-chunks", liveplugin.Capture{LowLatency: true}, browser.Firefox, "", ""},
+		// WebKit watches a Chromium broadcast on both players…
+		{"webcodecs to webkit", "/live/" + browserRoom + "/broadcast", "application/x-amlive-chunks", liveplugin.Capture{LowLatency: true}, browser.Chromium, browser.WebKit, ""},
+		// …and goes live on the chunk upload itself (its MediaRecorder
+		// records nothing here: engineCan.mp4NoBytes), no
+		// MediaStreamTrackProcessor either.
+		{"webcodecs webkit", "/live/" + browserRoom + "/broadcast", "application/x-amlive-chunks", liveplugin.Capture{LowLatency: true}, browser.WebKit, browser.Chromium,
+			"WebKitGTK's mock camera gives 1280x720 whatever is asked, which it encodes in software at 3-5 frames a second on a 2-core machine, fewer than assertPlaying's minFPS"},
 		// And in Chromium with MediaStreamTrackProcessor taken away; the
 		// page asks (data-latency="low").
-		{"webcodecs without MediaStreamTrackProcessor", "/app/lownomstp/" + browserRoom, "application/x-amlive-chunks", liveplugin.Capture{}, browser.Chromium},
+		{"webcodecs without MediaStreamTrackProcessor", "/app/lownomstp/" + browserRoom, "application/x-amlive-chunks", liveplugin.Capture{}, browser.Chromium, "", ""},
 		// The page asks (data-latency="low"), where there is no WebCodecs.
-		{"fallback", "/app/lownowc/" + browserRoom, "video/webm", liveplugin.Capture{}, browser.Chromium},
+		{"fallback", "/app/lownowc/" + browserRoom, "video/webm", liveplugin.Capture{}, browser.Chromium, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if !slices.Contains(browser.Engines(), tc.engine) {
-				t.Skipf("%s is not among the engines %v", tc.engine, browser.Engines())
+			if tc.viewer == "" {
+				tc.viewer = tc.engine
+			}
+			for _, e := range []browser.Engine{tc.engine, tc.viewer} {
+				if !slices.Contains(browser.Engines(), e) {
+					t.Skipf("%s is not among the engines %v", e, browser.Engines())
+				}
 			}
 			srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute, Capture: tc.capture})
 			lowLatencyPages(t, srv)
 			cb := browser.Start(t, tc.engine)
 			env := &engineEnv{t: t, b: cb, e: tc.engine, can: engineCans[tc.engine], srv: srv}
+			venv := env // the viewers'
+			if tc.viewer != tc.engine {
+				vb := browser.Start(t, tc.viewer)
+				venv = &engineEnv{t: t, b: vb, e: tc.viewer, can: engineCans[tc.viewer], srv: srv}
+			}
 			bc := env.open("broadcaster", tc.page)
 			// 640x360, as the fixtures: lighter on a two-core machine.
 			if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.source = () => navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: true})`, nil); err != nil {
@@ -150,14 +175,26 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 				if st.Latency != "low" {
 					t.Errorf("status latency %q; want low", st.Latency)
 				}
-				auto := env.open("watch (room flag)", "/live/"+browserRoom)
+				auto := venv.open("watch (room flag)", "/live/"+browserRoom)
 				waitPage(t, auto, "WebCodecs frames on the watch page", `(() => { const s = `+jsWCStats+`; return s.mediaSource === 'webcodecs' && s.shown >= 10; })()`)
 			} else if st.Latency != "" {
 				t.Errorf("status latency %q for a MediaRecorder upload; want none", st.Latency)
 			}
+			if tc.sparse != "" {
+				t.Logf("no MSE viewer: %s", tc.sparse)
+				click(t, bc, "[data-amlive-stop]")
+				waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
+				var recs []string
+				chrometest.Until(t, engineTimeout, "the recording sealed", func() bool {
+					recs, _ = filepath.Glob(filepath.Join(srv.dir, browserRoom, "*.webm"))
+					return len(recs) == 1 && !getStatus(t, srv, browserRoom).Live
+				})
+				checkFFprobe(t, recs[0])
+				return
+			}
 			// An MSE viewer (data-latency="normal") of the same broadcast.
-			watch := env.open("watch", "/app/watchmse/"+browserRoom)
-			env.waitLive(watch)
+			watch := venv.open("watch", "/app/watchmse/"+browserRoom)
+			venv.waitLive(watch)
 			if lowLatency {
 				ms := chrometest.PlayerJS + `.amlivePlayer.mediaSource`
 				waitPage(t, watch, "the MSE player", ms+` === 'mse' || `+ms+` === 'managed'`)
