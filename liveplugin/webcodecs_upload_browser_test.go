@@ -78,6 +78,19 @@ func lowLatencyPages(t *testing.T, srv *testServer) {
 	})
 }
 
+// goLiveSmall opens the broadcaster page at path in env's browser, makes
+// its source the camera at 640x360 with the microphone (as the fixtures:
+// lighter on a two-core machine), and presses "Go live".
+func goLiveSmall(t *testing.T, env *engineEnv, path string) browser.Page {
+	t.Helper()
+	bc := env.open("broadcaster", path)
+	if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.source = () => navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: true})`, nil); err != nil {
+		t.Fatal(err)
+	}
+	click(t, bc, "[data-amlive-start]")
+	return bc
+}
+
 // TestBrowserWebCodecsBroadcast goes live from Chromium's broadcaster on
 // the plugin's page of a site with Config.Capture.LowLatency: it encodes
 // with WebCodecs and uploads encoded chunks (the engine says so, and the
@@ -140,12 +153,7 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 				vb := browser.Start(t, tc.viewer)
 				venv = &engineEnv{t: t, b: vb, e: tc.viewer, can: engineCans[tc.viewer], srv: srv}
 			}
-			bc := env.open("broadcaster", tc.page)
-			// 640x360, as the fixtures: lighter on a two-core machine.
-			if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.source = () => navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: true})`, nil); err != nil {
-				t.Fatal(err)
-			}
-			click(t, bc, "[data-amlive-start]")
+			bc := goLiveSmall(t, env, tc.page)
 			waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
 			var w broadcasterWidget
 			if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
@@ -222,11 +230,7 @@ func TestBrowserWebCodecsSilentMicrophone(t *testing.T) {
 	lowLatencyPages(t, srv)
 	cb := browser.Start(t, browser.Chromium)
 	env := &engineEnv{t: t, b: cb, e: browser.Chromium, can: engineCans[browser.Chromium], srv: srv}
-	bc := env.open("broadcaster", "/app/lowsilent/"+browserRoom)
-	if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.source = () => navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: true})`, nil); err != nil {
-		t.Fatal(err)
-	}
-	click(t, bc, "[data-amlive-start]")
+	bc := goLiveSmall(t, env, "/app/lowsilent/"+browserRoom)
 	waitPage(t, bc, "the broadcast failed", chrometest.BroadcasterIs("error"))
 	var w broadcasterWidget
 	if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
