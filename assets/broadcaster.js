@@ -120,7 +120,7 @@
   'use strict';
 
   const amlive = window.amlive;
-  const { Engine, Widget, Scope, expose, endpoint, intAttr, closeMessage, register } = amlive.core;
+  const { Engine, Widget, Scope, expose, endpoint, assetURL, intAttr, closeMessage, register } = amlive.core;
   const codes = amlive.protocol.codes;
 
   const SELECTOR = '[data-amlive-broadcaster]';
@@ -198,13 +198,19 @@
   const CAPTURE_WORKLET = 'capture-worklet.js';
   const CAPTURE_SILENT_MS = 3000; // the capture worklet's first sound comes within this, or the upload fails
 
+  // hasTrackProcessor: the browser reads a track's frames with
+  // MediaStreamTrackProcessor (else frameReader stands in for it).
+  function hasTrackProcessor() {
+    return typeof window.MediaStreamTrackProcessor === 'function';
+  }
+
   // webCodecsAvailable: the browser can encode a camera with WebCodecs:
   // VideoEncoder and AudioEncoder, and MediaStreamTrackProcessor or its
   // equivalent here (a video element's frames and an audio worklet's
   // sound: Firefox).
   function webCodecsAvailable() {
     if (typeof window.VideoEncoder !== 'function' || typeof window.AudioEncoder !== 'function') return false;
-    if (typeof window.MediaStreamTrackProcessor === 'function') return true;
+    if (hasTrackProcessor()) return true;
     return (
       typeof window.VideoFrame === 'function' &&
       typeof window.AudioData === 'function' &&
@@ -220,7 +226,7 @@
   // worklet's module; audioContext, the context to read the sound in}).
   // Closing what it reads is the caller's.
   function frameReader(track, opts) {
-    if (typeof window.MediaStreamTrackProcessor === 'function') return new MediaStreamTrackProcessor({ track }).readable.getReader();
+    if (hasTrackProcessor()) return new MediaStreamTrackProcessor({ track }).readable.getReader();
     return track.kind === 'video' ? new ElementVideoReader(track) : new WorkletAudioReader(track, opts.workletURL, opts.audioContext);
   }
 
@@ -249,7 +255,6 @@
       this.waiting = null; // a pending read's {resolve, reject}
       this.done = false;
       this.err = null;
-      this.dropped = 0;
     }
 
     push(v) {
@@ -264,10 +269,7 @@
         return;
       }
       this.q.push(v);
-      if (this.q.length > this.max) {
-        this.q.shift().close();
-        this.dropped++;
-      }
+      if (this.q.length > this.max) this.q.shift().close();
     }
 
     read() {
@@ -353,7 +355,8 @@
   }
 
   // WorkletAudioReader reads an audio track's sound through ac (an
-  // AudioContext, closed with the reader when it made it itself): the
+  // AudioContext made in the click, captureContext, that the session
+  // owns and closes): the
   // capture worklet (capture-worklet.js at url) posts blocks of
   // CAPTURE_BLOCK_S, each made an AudioData (f32-planar) stamped with the
   // context's sample count, which ChunkRecorder puts on the stream's
@@ -365,20 +368,19 @@
       super(FRAME_QUEUE_AUDIO);
       const settings = track.getSettings ? track.getSettings() : {};
       this.channels = Math.min(Math.max(settings.channelCount || 1, 1), 2);
-      this.own = !ac;
-      this.ac = ac || captureContext();
+      this.ac = ac;
       this.src = null;
       this.node = null;
       this.blocks = 0;
       this.timer = setTimeout(() => {
-        if (!this.blocks) this.fail(new Error(`the microphone gave no sound to encode (its AudioContext is ${this.ac.state})`));
+        if (!this.blocks) this.fail(new Error(`the microphone gave no sound to encode (its AudioContext is ${ac ? ac.state : 'missing'})`));
       }, CAPTURE_SILENT_MS);
       this._open(track, url).catch((e) => this.fail(e));
     }
 
     async _open(track, url) {
       const ac = this.ac;
-      if (!url) throw new Error('no URL for the capture worklet');
+      if (!ac || !url) throw new Error('no AudioContext or no URL for the capture worklet');
       await ac.audioWorklet.addModule(url);
       if (this.done) return;
       this.src = ac.createMediaStreamSource(new MediaStream([track]));
@@ -421,7 +423,6 @@
         this.node.disconnect();
       }
       if (this.src) this.src.disconnect();
-      if (this.own) this.ac.close().catch(() => {});
     }
   }
 
@@ -1031,7 +1032,7 @@
         const lowLatency = this._conf.latency === 'low' && webCodecsAvailable();
         // Without MediaStreamTrackProcessor the sound is read through an
         // AudioContext: made now, in the click, which lets it run.
-        if (lowLatency && typeof window.MediaStreamTrackProcessor !== 'function') s.captureAudio = captureContext();
+        if (lowLatency && !hasTrackProcessor()) s.captureAudio = captureContext();
         const mime = chooseMime(this._conf.mime, this._conf.reach);
         if (!mime && !lowLatency) throw new UserError(UNSUPPORTED);
 
@@ -1768,7 +1769,7 @@
       const micSel = this._micSel;
       this.engine = new BroadcastEngine(el.querySelector('[data-amlive-preview]') || el.querySelector('video'), {
         url: (path, ws) => endpoint(el.getAttribute('data-base'), el.getAttribute('data-room'), path, ws),
-        assetURL: (name) => new URL(`${(el.getAttribute('data-base') || '').replace(/\/+$/, '')}/assets/${name}`, document.baseURI).href,
+        assetURL: (name) => assetURL(el.getAttribute('data-base'), name),
         // Read when a broadcast starts, as the attributes may change before.
         get mime() {
           return el.getAttribute('data-mime');

@@ -9,7 +9,7 @@
 // again. Each widget element also has el.amlivePlayer.destroy() or
 // el.amliveBroadcaster.destroy().
 //
-// amlive.core holds the helpers the widgets are built from: endpoint,
+// amlive.core holds the helpers the widgets are built from: endpoint, assetURL,
 // intAttr, closeMessage, retries, Emitter, Scope, Widget, expose and register;
 // openFeedSocket and sendOnFeed for the players' subscribe sockets; and ebml
 // (vintLen, uint, header: WebM's element headers).
@@ -36,10 +36,19 @@
   // endpoint builds {base}/{room}/{path} against the page; base may be a path
   // ("/live") or an absolute http(s) URL. ws=true gives the ws:/wss: form.
   function endpoint(base, room, path, ws) {
-    const prefix = (base || '').replace(/\/+$/, '');
-    const u = new URL(`${prefix}/${encodeURIComponent(room)}/${path}`, document.baseURI);
+    const u = new URL(`${trimBase(base)}/${encodeURIComponent(room)}/${path}`, document.baseURI);
     if (ws) u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     return u;
+  }
+
+  // assetURL is the URL of the plugin's asset name (served under
+  // {base}/assets/) against the page.
+  function assetURL(base, name) {
+    return new URL(`${trimBase(base)}/assets/${name}`, document.baseURI).href;
+  }
+
+  function trimBase(base) {
+    return (base || '').replace(/\/+$/, '');
   }
 
   // intAttr is the element's attribute name as a positive integer, or def.
@@ -395,7 +404,7 @@
   }
 
   amlive.core = Object.freeze({
-    closeMessage, retries, endpoint, intAttr, Emitter, Scope, Engine, Widget, expose, register, codes: protocol.codes,
+    closeMessage, retries, endpoint, assetURL, intAttr, Emitter, Scope, Engine, Widget, expose, register, codes: protocol.codes,
     openFeedSocket, sendOnFeed,
     ebml: Object.freeze({ vintLen, uint, header }),
   });

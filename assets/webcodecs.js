@@ -253,7 +253,6 @@
     }
   }
 
-  // audioConfig is the AudioDecoderConfig for a WebM audio track, or null.
   // opusDescription is the OpusHead (a track's CodecPrivate) to configure
   // the AudioDecoder with, or undefined when the packets themselves say all
   // the decoder needs: mono or stereo (channel mapping family 0) without
@@ -266,6 +265,7 @@
     return head[18] === 0 && gain === 0 ? undefined : head;
   }
 
+  // audioConfig is the AudioDecoderConfig for a WebM audio track, or null.
   function audioConfig(tr) {
     const c = { sampleRate: tr.sampleRate || 48000, numberOfChannels: tr.channels || 1 };
     if (tr.codecId === 'A_OPUS') return { ...c, codec: 'opus', description: opusDescription(tr.codecPrivate) };
@@ -846,7 +846,7 @@
     // the picture or the sound waited that long.
     _stall(kind, ms) {
       this.stats.late++;
-      this.stats.lastStall = { kind, ms, at: performance.now() };
+      this.stats.lastStall = { kind, ms };
       this.conf.onStall(ms);
     }
 

@@ -88,11 +88,7 @@ func startFirefox(tb testing.TB) (b *firefox, err error) {
 		reported bool
 	)
 	// Web Audio needs a sound output (see soundServer).
-	soundDir := filepath.Join(profile, "pulse")
-	if err := os.Mkdir(soundDir, 0o700); err != nil {
-		return nil, err
-	}
-	if f.sound, err = startSoundServer(soundDir); err != nil {
+	if f.sound, err = startSoundServer(filepath.Join(profile, "pulse")); err != nil {
 		return nil, err
 	}
 

@@ -22,7 +22,8 @@ type soundServer struct {
 	server string // the PULSE_SERVER value that reaches it
 }
 
-// startSoundServer starts a soundServer with its socket in dir, or returns
+// startSoundServer starts a soundServer with its socket and state in dir
+// (made, and left for the caller to remove), or returns
 // nil (and no error) when there is no need or no way: PULSE_SERVER is set
 // already (the machine's own server), or pulseaudio is not installed (the
 // Debian package pulseaudio; a desktop's own server is then found the usual
@@ -34,6 +35,9 @@ func startSoundServer(dir string) (*soundServer, error) {
 	path, ok := lookPath("pulseaudio")
 	if !ok {
 		return nil, nil
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, err
 	}
 	sock := filepath.Join(dir, "pulse-native")
 	cmd := exec.Command(path, "--daemonize=no", "-n", "--exit-idle-time=-1", "--disallow-exit", "--use-pid-file=no",
