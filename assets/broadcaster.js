@@ -197,6 +197,18 @@
   const CAPTURE_BLOCK_S = 0.02; // the capture worklet's blocks of sound: an Opus frame
   const CAPTURE_WORKLET = 'capture-worklet.js';
   const CAPTURE_SILENT_MS = 3000; // the capture worklet's first sound comes within this, or the upload fails
+  // The sound MediaStreamTrackProcessor holds for a reader that is behind
+  // (a busy page): AudioData, 10 to 20 ms each. Chromium's default keeps
+  // 10, and a page busy for longer loses sound.
+  const TRACK_QUEUE_AUDIO = 100;
+  // SoundClock (what keeps the sound on the stream's clock) measures, over
+  // each SOUND_EPOCH_MS, how far the sound fed to the encoder is behind the
+  // clock at the least; it fills past SOUND_DRIFT_MAX_US with silence (or
+  // cuts as much sound ahead of it), at most SOUND_FILL_MAX_US at a time:
+  // beyond, the sound's time jumps instead.
+  const SOUND_EPOCH_MS = 1000;
+  const SOUND_DRIFT_MAX_US = 20000;
+  const SOUND_FILL_MAX_US = 2000000;
 
   // hasTrackProcessor: the browser reads a track's frames with
   // MediaStreamTrackProcessor (else frameReader stands in for it).
@@ -226,7 +238,10 @@
   // worklet's module; audioContext, the context to read the sound in}).
   // Closing what it reads is the caller's.
   function frameReader(track, opts) {
-    if (hasTrackProcessor()) return new MediaStreamTrackProcessor({ track }).readable.getReader();
+    if (hasTrackProcessor()) {
+      const init = track.kind === 'audio' ? { track, maxBufferSize: TRACK_QUEUE_AUDIO } : { track };
+      return new MediaStreamTrackProcessor(init).readable.getReader();
+    }
     return track.kind === 'video' ? new ElementVideoReader(track) : new WorkletAudioReader(track, opts.workletURL, opts.audioContext);
   }
 
@@ -363,6 +378,10 @@
   // clock. A context that gives no sound within CAPTURE_SILENT_MS (the
   // browser keeps it from running) fails the reader: an upload without
   // its sound would stall every MSE viewer.
+  // PLANAR holds the samples (f32-planar) each AudioData a
+  // WorkletAudioReader made was made of.
+  const PLANAR = new WeakMap();
+
   class WorkletAudioReader extends FrameQueue {
     constructor(track, url, ac) {
       super(FRAME_QUEUE_AUDIO);
@@ -404,16 +423,16 @@
       const n = planes[0].length;
       const data = new Float32Array(n * planes.length);
       planes.forEach((p, i) => data.set(p, i * n));
-      this.push(
-        new AudioData({
-          format: 'f32-planar',
-          sampleRate: this.ac.sampleRate,
-          numberOfFrames: n,
-          numberOfChannels: planes.length,
-          timestamp: Math.round((msg.frame / this.ac.sampleRate) * 1e6),
-          data,
-        }),
-      );
+      const d = new AudioData({
+        format: 'f32-planar',
+        sampleRate: this.ac.sampleRate,
+        numberOfFrames: n,
+        numberOfChannels: planes.length,
+        timestamp: Math.round((msg.frame / this.ac.sampleRate) * 1e6),
+        data,
+      });
+      PLANAR.set(d, data);
+      this.push(d);
     }
 
     _stop() {
@@ -426,6 +445,96 @@
     }
   }
 
+  // SoundClock keeps the sound given to the AudioEncoder on the stream's
+  // clock. An encoder counts the samples it is given and stamps its output
+  // by that count, not by the AudioData's timestamps; so the sound a
+  // microphone loses (a page too busy to read it in time: the track's queue
+  // overflows) or the sound it gives at its own rate (an AudioContext's
+  // clock, or a device's, drifting from the page's) would put the sound
+  // behind the picture, or ahead of it, for the rest of the broadcast, and
+  // every viewer's buffer, which waits for the later of the two, with it.
+  // The clock starts where the first sound is; take() is told of each
+  // AudioData as it arrives and answers where on the stream's clock
+  // (µs) its first sample goes, counting on from the sound before it. Once
+  // an epoch (SOUND_EPOCH_MS) has shown that even the soonest sound came
+  // more than SOUND_DRIFT_MAX_US after its place, that much silence goes
+  // before the next; once it has shown the sound that far ahead of the
+  // clock, as much sound is cut. filledUs and cutUs count both.
+  class SoundClock {
+    constructor(rate, startUs) {
+      this.rate = rate;
+      this.start = startUs; // where the first sample goes, µs
+      this.frames = 0; // samples placed since (silence included)
+      this.epoch = null; // {from: the epoch's first arrival, least: its smallest lag}, µs
+      this.debtUs = 0; // sound still to be cut
+      this.filledUs = 0;
+      this.cutUs = 0;
+      this.jumpedUs = 0; // behind by more than SOUND_FILL_MAX_US: skipped, not filled
+    }
+
+    // end is where the sound placed so far ends, µs.
+    end() {
+      return this.start + Math.round((this.frames * 1e6) / this.rate);
+    }
+
+    // take places n samples that arrived at nowUs: {drop: true} (they are
+    // cut), or {ts, silence, at}: the silence to encode first (samples,
+    // from at), then the samples from ts.
+    take(nowUs, n) {
+      const lag = nowUs - this.end();
+      let silence = 0;
+      const at = this.end();
+      if (!this.epoch) this.epoch = { from: nowUs, least: lag };
+      else this.epoch.least = Math.min(this.epoch.least, lag);
+      if (nowUs - this.epoch.from >= SOUND_EPOCH_MS * 1000) {
+        const least = this.epoch.least;
+        this.epoch = null;
+        if (least > SOUND_DRIFT_MAX_US) {
+          const fill = Math.min(least, SOUND_FILL_MAX_US);
+          silence = Math.round((fill * this.rate) / 1e6);
+          this.frames += silence;
+          this.filledUs += fill;
+          if (least > fill) {
+            this.start += least - fill;
+            this.jumpedUs += least - fill;
+          }
+          this.debtUs = 0;
+        } else if (least < -SOUND_DRIFT_MAX_US) {
+          this.debtUs = -least;
+        }
+      }
+      const dur = (n * 1e6) / this.rate;
+      if (this.debtUs >= dur / 2) {
+        this.debtUs = Math.max(0, this.debtUs - dur);
+        this.cutUs += dur;
+        return { drop: true };
+      }
+      const ts = this.end();
+      this.frames += n;
+      return { drop: false, ts, silence, at };
+    }
+  }
+
+  // soundAt is data's sound as an AudioData (f32-planar) stamped ts, µs:
+  // from the samples it was made of, where a WorkletAudioReader made it
+  // (WebKitGTK's AudioData.copyTo crashes the page), else copied out.
+  function soundAt(data, ts) {
+    const n = data.numberOfFrames;
+    const ch = data.numberOfChannels;
+    let all = PLANAR.get(data);
+    if (!all) {
+      all = new Float32Array(n * ch);
+      for (let i = 0; i < ch; i++) data.copyTo(all.subarray(i * n, (i + 1) * n), { planeIndex: i, format: 'f32-planar' });
+    }
+    return new AudioData({ format: 'f32-planar', sampleRate: data.sampleRate, numberOfFrames: n, numberOfChannels: ch, timestamp: ts, data: all });
+  }
+
+  // silenceAt is n samples of silence like data's, stamped ts, µs.
+  function silenceAt(data, n, ts) {
+    const ch = data.numberOfChannels;
+    return new AudioData({ format: 'f32-planar', sampleRate: data.sampleRate, numberOfFrames: n, numberOfChannels: ch, timestamp: ts, data: new Float32Array(n * ch) });
+  }
+
   // ChunkRecorder encodes a stream's first video and audio tracks with
   // WebCodecs and hands out each encoded chunk, in the upload's chunk format,
   // as soon as the encoder gives it. It stands in for a MediaRecorder in a
@@ -433,7 +542,8 @@
   // onstop), and tracks, the {"type":"tracks"} message the server gets first.
   // backedUp() says when the upload falls behind: video frames are then
   // dropped before the encoder (the next encoded frames still decode), never
-  // encoded chunks; audio is never dropped.
+  // encoded chunks; audio is not dropped for the upload, only kept on the
+  // stream's clock (SoundClock: sound, the recorder's sound).
   class ChunkRecorder {
     // create resolves to a ChunkRecorder for stream, or null when the
     // browser's encoders support none of the configurations (then the
@@ -503,6 +613,7 @@
       this._readers = [];
       this._encoders = [];
       this._stopped = null;
+      this.sound = null; // the SoundClock, from the first sound encoded
     }
 
     // _nowUs is the stream's clock, in µs since the recorder was made.
@@ -563,14 +674,26 @@
         let aenc = null;
         this._read(this._at, (data) => {
           if (!this._calibrated(CHUNK_AUDIO, data.timestamp)) return;
+          const off = this._off[CHUNK_AUDIO];
           if (!aenc) {
             // Configured from the first data: the encoder takes what the
             // track gives.
             aenc = new AudioEncoder({ output: (c) => this._output(CHUNK_AUDIO, c), error: fail });
             aenc.configure({ ...this._audio, sampleRate: data.sampleRate, numberOfChannels: data.numberOfChannels });
             this._encoders.push(aenc);
+            this.sound = new SoundClock(data.sampleRate, data.timestamp + off);
           }
-          aenc.encode(data);
+          const step = this.sound.take(this._nowUs(), data.numberOfFrames);
+          if (step.drop) return;
+          const parts = step.silence ? [silenceAt(data, step.silence, step.at - off)] : [];
+          parts.push(soundAt(data, step.ts - off));
+          for (const d of parts) {
+            try {
+              aenc.encode(d);
+            } finally {
+              d.close();
+            }
+          }
         }, fail);
       }
     }
@@ -1331,6 +1454,7 @@
         bitrate = ((s.handed - samples[0].handed) * 1000) / (now - samples[0].at);
       }
       samples.push({ at: now, handed: s.handed });
+      const sound = s.recorder instanceof ChunkRecorder ? s.recorder.sound : null;
       this.health = {
         bitrate: Math.round(bitrate),
         unackedBytes: s.unackedBytes,
@@ -1340,6 +1464,10 @@
         // while the upload was backed up.
         encodedFrames: s.recorder instanceof ChunkRecorder ? s.recorder.encoded : 0,
         droppedFrames: s.recorder instanceof ChunkRecorder ? s.recorder.dropped : 0,
+        // And the sound put back on the clock: silence where the microphone
+        // lost sound, and sound cut where it ran ahead, ms.
+        soundFilledMs: sound ? Math.round(sound.filledUs / 1000) : 0,
+        soundCutMs: sound ? Math.round(sound.cutUs / 1000) : 0,
       };
       this._call('onHealth', this.health);
     }
@@ -2089,6 +2217,7 @@
 
   amlive.BroadcastEngine = BroadcastEngine;
   amlive.LevelMeter = LevelMeter;
+  amlive.SoundClock = SoundClock;
   amlive.initBroadcasters = register({
     selector: SELECTOR,
     prop: 'amliveBroadcaster',

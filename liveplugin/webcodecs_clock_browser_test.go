@@ -136,3 +136,93 @@ func TestBrowserPlaceSound(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserSoundClock feeds broadcaster.js's SoundClock the arrivals of
+// 10 ms of sound at a time and checks where it places them: counting on
+// from the sound before whatever the arrival's jitter; after an epoch in
+// which even the soonest sound came too late (the microphone lost some),
+// that much silence first; after one in which it came too early (the
+// microphone's clock is faster), as much sound cut; beyond
+// SOUND_FILL_MAX_US, a jump instead of silence.
+func TestBrowserSoundClock(t *testing.T) {
+	tab := scriptsTab(t, "soundclock", "protocol.js", "core.js", "broadcaster.js")
+	const rate = 48000
+	type result struct {
+		Filled, Cut, Jumped float64 // µs
+		Silence             int     // samples of silence placed
+		Dropped             int     // arrivals cut
+		End                 float64 // where the sound placed ends, µs
+		Last                float64 // the last arrival, µs
+		Gaps                int     // sound not placed where the sound before it ended
+	}
+	// run places arrivals of 480 samples every 10 ms of the wall clock
+	// of sound for seconds, the sound starting at 0: jitter (µs,
+	// alternately added and taken) moves each arrival; lost is a span of
+	// the wall clock (from, to, µs) whose sound never arrives; speed is how
+	// much faster than the wall clock the microphone gives sound (1.01: 1 %
+	// fast).
+	run := func(seconds float64, jitter int, lostFrom, lostTo int, speed float64) result {
+		t.Helper()
+		return chrometest.Eval[result](tab, fmt.Sprintf(`(() => {
+  const c = new amlive.SoundClock(%d, 0);
+  const out = {Filled: 0, Cut: 0, Jumped: 0, Silence: 0, Dropped: 0, End: 0, Gaps: 0, Last: 0};
+  let end = 0;
+  for (let i = 1; i * 10000 <= %v * 1e6; i++) {
+    const now = i * 10000 / %v + (i %% 2 ? %d : -%d);
+    if (now >= %d && now < %d) continue;
+    out.Last = now;
+    const s = c.take(now, 480);
+    if (s.drop) { out.Dropped++; continue; }
+    if (s.silence) {
+      if (s.at !== end) out.Gaps++;
+      out.Silence += s.silence;
+      end = s.at + s.silence * 1e6 / %d;
+    }
+    if (Math.abs(s.ts - end) > 1 && !c.jumpedUs) out.Gaps++;
+    end = s.ts + 480 * 1e6 / %d;
+  }
+  out.Filled = c.filledUs; out.Cut = c.cutUs; out.Jumped = c.jumpedUs; out.End = c.end();
+  return out;
+})()`, rate, seconds, speed, jitter, jitter, lostFrom, lostTo, rate, rate))
+	}
+	near := func(got, want, tol float64) bool { return math.Abs(got-want) <= tol }
+
+	t.Run("steady with jitter", func(t *testing.T) {
+		r := run(10, 8000, -1, -1, 1)
+		if r.Filled != 0 || r.Cut != 0 || r.Dropped != 0 || r.Gaps != 0 || !near(r.End, r.Last, 20000) {
+			t.Errorf("%+v; want every arrival placed after the one before, nothing filled or cut, ending at 10 s", r)
+		}
+	})
+	t.Run("sound lost", func(t *testing.T) {
+		// 500 ms of sound never arrives: the sound after it is placed
+		// that late again, behind silence, within an epoch or two.
+		r := run(6, 2000, 2000000, 2500000, 1)
+		if !near(r.Filled, 500000, 30000) || r.Cut != 0 || r.Jumped != 0 || r.Gaps != 0 {
+			t.Errorf("%+v; want 500 ms of silence filled in, no gap", r)
+		}
+		if !near(r.End, r.Last, 2*20000) {
+			t.Errorf("the sound ends at %.0f µs; want near the last arrival, %.0f µs", r.End, r.Last)
+		}
+	})
+	t.Run("microphone fast", func(t *testing.T) {
+		// 1 % more sound than the clock: 200 ms over 20 s, cut away in
+		// steps; the sound placed ends near the clock.
+		r := run(20, 1000, -1, -1, 1.01)
+		if r.Cut < 150000 || r.Filled != 0 || !near(r.End, r.Last, 2*20000) {
+			t.Errorf("%+v; want about 200 ms of sound cut, the end near the last arrival", r)
+		}
+	})
+	t.Run("microphone slow", func(t *testing.T) {
+		r := run(20, 1000, -1, -1, 0.99)
+		if r.Filled < 150000 || r.Cut != 0 || r.Gaps != 0 || !near(r.End, r.Last, 2*20000) {
+			t.Errorf("%+v; want about 200 ms of silence filled in, the end near the last arrival", r)
+		}
+	})
+	t.Run("long loss", func(t *testing.T) {
+		// 5 s lost: 2 s of silence (SOUND_FILL_MAX_US), the rest jumped.
+		r := run(9, 0, 2000000, 7000000, 1)
+		if !near(r.Filled, 2e6, 1) || !near(r.Jumped, 3e6, 30000) || !near(r.End, r.Last, 20000) {
+			t.Errorf("%+v; want 2 s of silence and a 3 s jump, ending near 9 s", r)
+		}
+	})
+}

@@ -56,9 +56,15 @@ const jsDemuxHelper = `window.demux = (b64, pieces, size) => {
 // scripts it needs, for tests of its parts.
 func webCodecsTab(t *testing.T, name string) *chrometest.Tab {
 	t.Helper()
+	return scriptsTab(t, name, "protocol.js", "core.js", "webcodecs.js")
+}
+
+// scriptsTab opens a blank Chromium tab with the assets named, in order.
+func scriptsTab(t *testing.T, name string, scripts ...string) *chrometest.Tab {
+	t.Helper()
 	tab := chrometest.New(t).NewTab(t, name)
 	tab.Navigate("about:blank")
-	for _, script := range []string{"protocol.js", "core.js", "webcodecs.js"} {
+	for _, script := range scripts {
 		src, err := assets.FS.ReadFile(script)
 		if err != nil {
 			t.Fatal(err)

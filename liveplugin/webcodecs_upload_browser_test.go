@@ -3,7 +3,9 @@ package liveplugin_test
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/amlive/amlive/internal/browser"
 	"github.com/amlive/amlive/internal/chrometest"
 	"github.com/amlive/amlive/liveplugin"
+	"github.com/amlive/amlive/liveplugin/internal/webm"
 )
 
 // nowebcodecsJS takes WebCodecs away from the page, before the plugin's
@@ -42,13 +45,49 @@ const silentJS = nomstpJS + `{
 }
 `
 
-// lowLatencyScripts are the scripts lowLatencyPages serves under /app/.
-var lowLatencyScripts = map[string]string{"nowebcodecs.js": nowebcodecsJS, "nomstp.js": nomstpJS, "silent.js": silentJS}
+// lossyJS has the microphone's MediaStreamTrackProcessor lose a second of
+// sound, from 1.5 s after its first: what Chromium's does when the page is
+// too busy to read it in time. window.amliveLostMs says how much it lost.
+const lossyJS = `'use strict';
+{
+  const P = window.MediaStreamTrackProcessor;
+  window.amliveLostMs = 0;
+  window.MediaStreamTrackProcessor = function (init) {
+    const p = new P(init);
+    if (init.track.kind !== 'audio') return p;
+    const reader = p.readable.getReader();
+    let first = 0;
+    const readable = new ReadableStream({
+      async pull(ctl) {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) { ctl.close(); return; }
+          const t = performance.now();
+          if (!first) first = t;
+          if (t - first >= 1500 && t - first < 2500) {
+            window.amliveLostMs += value.duration / 1000;
+            value.close();
+            continue;
+          }
+          ctl.enqueue(value);
+          return;
+        }
+      },
+      cancel(r) { return reader.cancel(r); },
+    }, { highWaterMark: 0 });
+    return { readable };
+  };
+}
+`
 
-// lowLatencyPages adds /app/lownowc/:id, /app/lownomstp/:id and
-// /app/lowsilent/:id (the broadcaster inside data-latency="low", after
-// nowebcodecsJS, nomstpJS or silentJS) and /app/watchmse/:id (the player
-// inside data-latency="normal": MSE whatever the room).
+// lowLatencyScripts are the scripts lowLatencyPages serves under /app/.
+var lowLatencyScripts = map[string]string{"nowebcodecs.js": nowebcodecsJS, "nomstp.js": nomstpJS, "silent.js": silentJS, "lossy.js": lossyJS}
+
+// lowLatencyPages adds /app/lownowc/:id, /app/lownomstp/:id,
+// /app/lowsilent/:id and /app/lowlossy/:id (the broadcaster inside
+// data-latency="low", after nowebcodecsJS, nomstpJS, silentJS or lossyJS)
+// and /app/watchmse/:id (the player inside data-latency="normal": MSE
+// whatever the room).
 func lowLatencyPages(t *testing.T, srv *testServer) {
 	t.Helper()
 	low := func(script string) string { return `<script src="/app/` + script + `"></script>{{amliveHead}}` }
@@ -56,6 +95,7 @@ func lowLatencyPages(t *testing.T, srv *testServer) {
 		{"lownowc", low("nowebcodecs.js"), `<div data-latency="low">{{amliveBroadcaster .}}</div>`},
 		{"lownomstp", low("nomstp.js"), `<div data-latency="low">{{amliveBroadcaster .}}</div>`},
 		{"lowsilent", low("silent.js"), `<div data-latency="low">{{amliveBroadcaster .}}</div>`},
+		{"lowlossy", low("lossy.js"), `<div data-latency="low">{{amliveBroadcaster .}}</div>`},
 		{"watchmse", `{{amliveHead}}`, `<div data-latency="normal">{{amlivePlayer .}}</div>`},
 	} {
 		page := template.Must(template.New(p.kind).Funcs(srv.p.FuncMap()).Parse(
@@ -248,4 +288,86 @@ func TestBrowserWebCodecsSilentMicrophone(t *testing.T) {
 	if left != 0 {
 		t.Errorf("%d capture video elements left on the page", left)
 	}
+}
+
+// TestBrowserWebCodecsLostSound goes live on the low-latency path with a
+// microphone that loses a second of sound (lossyJS). The AudioEncoder
+// stamps what it is given by counting samples, so without SoundClock the
+// sound would stay a second behind the picture for the rest of the
+// broadcast, and every viewer a second behind with it. The broadcaster
+// fills the loss with silence instead (its health says how much), and the
+// recording's sound runs on without a gap, ending with the picture.
+func TestBrowserWebCodecsLostSound(t *testing.T) {
+	srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute})
+	lowLatencyPages(t, srv)
+	cb := browser.Start(t, browser.Chromium)
+	env := &engineEnv{t: t, b: cb, e: browser.Chromium, can: engineCans[browser.Chromium], srv: srv}
+	bc := goLiveSmall(t, env, "/app/lowlossy/"+browserRoom)
+	waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
+	waitPage(t, bc, "the lost sound filled in", chrometest.BroadcasterJS+`.amliveBroadcaster.health.soundFilledMs > 0`)
+	// Two seconds more of the broadcast after it.
+	waitPage(t, bc, "the sound lost a while ago", `window.amliveLostMs >= 900 && (window.amliveLostFilledAt = window.amliveLostFilledAt || performance.now()) && performance.now() - window.amliveLostFilledAt > 2000`)
+	var h struct {
+		SoundFilledMS float64 `json:"soundFilledMs"`
+		SoundCutMS    float64 `json:"soundCutMs"`
+	}
+	if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.health`, &h); err != nil {
+		t.Fatal(err)
+	}
+	var lost float64
+	if err := bc.Eval(`window.amliveLostMs`, &lost); err != nil {
+		t.Fatal(err)
+	}
+	click(t, bc, "[data-amlive-stop]")
+	waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
+	if math.Abs(h.SoundFilledMS-lost) > 100 || h.SoundCutMS != 0 {
+		t.Errorf("health says %.0f ms of sound filled in and %.0f ms cut; want the %.0f ms lost filled in, none cut", h.SoundFilledMS, h.SoundCutMS, lost)
+	}
+	var recs []string
+	chrometest.Until(t, engineTimeout, "the recording sealed", func() bool {
+		recs, _ = filepath.Glob(filepath.Join(srv.dir, browserRoom, "*.webm"))
+		return len(recs) == 1 && !getStatus(t, srv, browserRoom).Live
+	})
+	b, err := os.ReadFile(recs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := webm.NewReader(webm.Limits{})
+	r.Blocks = true
+	evs, err := r.Feed(nil, b)
+	if err != nil {
+		t.Fatalf("the recording does not parse: %v", err)
+	}
+	kind := map[uint64]webm.TrackType{}
+	for _, tr := range r.Tracks() {
+		kind[tr.Number] = tr.Type
+	}
+	var lastVideo, lastAudio, prevAudio, widest time.Duration
+	audio := 0
+	for _, ev := range evs {
+		if ev.Kind != webm.KindBlock {
+			continue
+		}
+		switch kind[ev.Track] {
+		case webm.Video:
+			lastVideo = max(lastVideo, ev.Timecode)
+		case webm.Audio:
+			if audio > 0 {
+				widest = max(widest, ev.Timecode-prevAudio)
+			}
+			audio++
+			prevAudio, lastAudio = ev.Timecode, max(lastAudio, ev.Timecode)
+		}
+	}
+	t.Logf("lost %.0f ms of sound, filled %.0f ms; the recording's last frame at %v, its last sound at %v; widest step between sounds %v", lost, h.SoundFilledMS, lastVideo, lastAudio, widest)
+	if audio == 0 || lastVideo == 0 {
+		t.Fatalf("the recording holds %d sounds and video up to %v", audio, lastVideo)
+	}
+	if d := lastVideo - lastAudio; d > 150*time.Millisecond || d < -150*time.Millisecond {
+		t.Errorf("the recording's sound ends %v before its picture; want them together (within 150 ms)", d)
+	}
+	if widest > 100*time.Millisecond {
+		t.Errorf("a gap of %v between two sounds of the recording; want the loss filled", widest)
+	}
+	checkFFprobe(t, recs[0])
 }
