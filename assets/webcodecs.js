@@ -298,6 +298,16 @@
   const CUT_MIN_S = 0.005; // …when it holds this much more
   const VIDEO_MARGIN_S = 0.004; // a frame is ready this long before it is due: the timer's slack
   const AUDIO_MARGIN_S = 0.01; // decoded sound is to start at least this long after the AudioContext's clock
+  // The sound output's clock against the page's (Feed._toContext): a
+  // difference that moves by more than CLOCK_SLIP_S (the output stalled or
+  // ran on, a device changed) is taken at once, the sound skipping or
+  // pausing; a smaller one is followed by CLOCK_SLEW_S a sound at most,
+  // unheard (placeSound takes up the gaps), once past CLOCK_DEAD_S.
+  const CLOCK_SLIP_S = 0.02;
+  const CLOCK_SLEW_S = 0.0002;
+  const CLOCK_DEAD_S = 0.002;
+  const RENDER_WINDOW_MS = 2000; // the sound's lead covers the context's render-ahead over this
+  const MAP_WINDOW_MS = 1000; // the readings of the sound output's clock that _toContext takes the largest of
   const LATE_S = 0.005; // a frame this late is a stall
   // A gap in the sound up to STRETCH_MAX_GAP_S (the buffer grew by that
   // much, sound still in time) is taken up by playing the sound after it
@@ -391,7 +401,7 @@
       this.started = false;
       this.webm = true;
       this.openedAt = performance.now();
-      this.stats = { frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, bytes: 0, firstChunk: '', tight: 0, stretchedMs: 0, lastStall: null };
+      this.stats = { resyncs: 0, slipMs: 0, frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, bytes: 0, firstChunk: '', tight: 0, stretchedMs: 0, lastStall: null };
       this.demux = null;
       this.tracks = { video: null, audio: null };
       this.vdec = null;
@@ -425,8 +435,9 @@
       this.converting = 0; // frames being made ImageBitmaps
       this.drawSeq = 0; // the frames handed to the canvas, counted
       this.shownSeq = 0; // the count of the one on it
-      this.clockSrc = '';
-      this.clockOff = { wall: 0, audio: 0 };
+      this.toAc = null; // now() to the AudioContext's time at which sound is heard (_toContext), s
+      this.renderAhead = new Peak(RENDER_WINDOW_MS); // how far the context renders ahead of what is heard, s
+      this.mapPeak = new Peak(MAP_WINDOW_MS); // the readings of now() to the context's time heard, s
       this.newest = -1; // the newest timestamp received, µs
       this.shownTs = -1; // the timestamp of the frame on the canvas, µs
 
@@ -631,19 +642,47 @@
       return 'ok';
     }
 
-    // now is the player's clock, s: the AudioContext's while it runs (the
-    // audio is the master; less its output latency, so that the picture
-    // waits for the sound it goes with), else performance.now(). A change of
-    // source keeps it continuous.
+    // now is the player's clock, s: the page's. The picture is shown on
+    // it, and the sound scheduled on the AudioContext to be heard at the
+    // same time (_toContext): neither waits for the other, and a sound
+    // output whose clock falls behind (a starved machine, a device that
+    // stalls) costs sound skipped, not a picture that falls behind with it.
     now() {
-      const running = this.ac && this.ac.state === 'running';
-      const src = running ? 'audio' : 'wall';
-      const raw = (s) => (s === 'audio' ? this.ac.currentTime - (this.ac.outputLatency || this.ac.baseLatency || 0) : performance.now() / 1000);
-      if (src !== this.clockSrc) {
-        if (this.clockSrc) this.clockOff[src] = raw(this.clockSrc) + this.clockOff[this.clockSrc] - raw(src);
-        this.clockSrc = src;
+      return performance.now() / 1000;
+    }
+
+    // _toContext is what turns a time on now() into the AudioContext's time
+    // that is heard then: from the context's output timestamp (the context
+    // time being heard, and when), or its current time less its output
+    // latency where it has none. A change past CLOCK_SLIP_S is a resync
+    // (stats.resyncs, stats.slipMs); a smaller one is slewed.
+    _toContext() {
+      const ac = this.ac;
+      const now = this.now();
+      const o = typeof ac.getOutputTimestamp === 'function' ? ac.getOutputTimestamp() : null;
+      // An output timestamp is used where it is one: heard up to 1 s before
+      // now, of a context time up to 1 s before the current one (WebKitGTK's
+      // is on another clock).
+      const sane = (x) => x && x.performanceTime > 0 && x.contextTime > 0 && Math.abs(now - x.performanceTime / 1000) < 1 && ac.currentTime - x.contextTime >= 0 && ac.currentTime - x.contextTime < 1;
+      const raw = sane(o) ? o.contextTime - o.performanceTime / 1000 : ac.currentTime - (ac.outputLatency || ac.baseLatency || 0) - now;
+      // The context's time moves in steps (a render quantum, or Firefox's
+      // callbacks: its output timestamps spread over 30 ms), each reading
+      // is behind the true difference by up to a step: the largest of the
+      // last MAP_WINDOW_MS is it.
+      const t = performance.now();
+      this.mapPeak.push(t, raw);
+      const m = this.mapPeak.max(t);
+      const d = m - (this.toAc === null ? m : this.toAc);
+      if (this.toAc === null || Math.abs(d) > CLOCK_SLIP_S) {
+        if (this.toAc !== null) {
+          this.stats.resyncs++;
+          this.stats.slipMs += Math.abs(d) * 1000;
+        }
+        this.toAc = m;
+      } else if (Math.abs(d) > CLOCK_DEAD_S) {
+        this.toAc += Math.sign(d) * Math.min(Math.abs(d) - CLOCK_DEAD_S, CLOCK_SLEW_S);
       }
-      return raw(src) + this.clockOff[src];
+      return this.toAc;
     }
 
     // due is when media of timestamp ts (µs) is to be shown or heard, on now().
@@ -775,16 +814,21 @@
         d.copyTo(plane, { planeIndex: ch, format: 'f32-planar' });
         buf.copyToChannel(plane, ch);
       }
-      const toAc = -this.clockOff.audio + (ac.outputLatency || ac.baseLatency || 0); // now() to ac.currentTime
+      const toAc = this._toContext();
       const ts = this.audioTs.length ? this.audioTs.shift() : d.timestamp;
       d.close();
+      // The context renders ahead of what is heard: sound must be due that
+      // much later, plus the margin. How far ahead moves with its render
+      // quanta, so the lead is the most of the last RENDER_WINDOW_MS.
+      const t = performance.now();
+      this.renderAhead.push(t, Math.max(0, ac.currentTime - (this.now() + toAc)));
+      const lead = AUDIO_MARGIN_S + this.renderAhead.max(t);
       // Sound decoded with less than AUDIO_MARGIN_S to spare raises the
       // offset, so that it, the sound after it and the picture with them
       // keep the margin. Sound decoded after its time (later than the
-      // margin) is a stall of the master clock: it is heard late, after a
-      // gap. Sound still in time is none: the gap the raise leaves is
+      // margin) is a stall: it is heard late, after a gap. Sound still in time is none: the gap the raise leaves is
       // stretched away below.
-      const late = this._ready(ts, AUDIO_MARGIN_S);
+      const late = this._ready(ts, lead);
       if (late > 0) {
         this.stats.growAudioMs += Math.min(late, GROW_MAX_S) * 1000;
         if (late <= AUDIO_MARGIN_S) this.stats.tight++;

@@ -461,8 +461,8 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 			// The WebCodecs feed's join: its first keyframe's arrival to
 			// its first frame drawn.
 			j := g2gEval[wcStats](b, v.page, jsWCStats)
-			b.Logf("webcodecs join: keyframe at %.0f ms, first frame at %.0f ms after the socket opened; since then, %d sounds in time inside the margin, %.1f ms of sound stretched",
-				j.KeyAtMS, j.FirstFrameMS, j.Tight, j.StretchedMS)
+			b.Logf("webcodecs join: keyframe at %.0f ms, first frame at %.0f ms after the socket opened; since then, %d sounds in time inside the margin, %.1f ms of sound stretched, %d resyncs of the sound output's clock (%.0f ms)",
+				j.KeyAtMS, j.FirstFrameMS, j.Tight, j.StretchedMS, j.Resyncs, j.SlipMS)
 			if j.FirstFrameMS > 0 && j.KeyAtMS > 0 {
 				b.ReportMetric(j.FirstFrameMS-j.KeyAtMS, "wc-join-ms")
 			}
