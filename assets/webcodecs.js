@@ -307,6 +307,12 @@
   const CLOCK_SLEW_S = 0.0002;
   const CLOCK_DEAD_S = 0.002;
   const RENDER_WINDOW_MS = 2000; // the sound's lead covers the context's render-ahead over this
+  // AV_SLACK_S is how long after its picture sound may be heard: the
+  // picture waits only for output latency beyond it. Sound 45 ms late is
+  // below what viewers detect (ITU-R BT.1359: 125 ms), and it is about
+  // the latency of a computer's own sound output, which the picture thus
+  // need not wait for.
+  const AV_SLACK_S = 0.045;
   const MAP_WINDOW_MS = 1000; // the readings of the sound output's clock that _toContext takes the largest of
   const LATE_S = 0.005; // a frame this late is a stall
   // A gap in the sound up to STRETCH_MAX_GAP_S (the buffer grew by that
@@ -616,7 +622,13 @@
       this.gain = this.ac.createGain();
       this.gain.connect(this.ac.destination);
       this._applyMute();
-      this.ac.addEventListener('statechange', () => this._applyMute());
+      this.ac.addEventListener('statechange', () => {
+        // Suspended or resumed, its time stood still meanwhile: the
+        // readings of its clock start over.
+        this.mapPeak.clear();
+        this.toAc = null;
+        this._applyMute();
+      });
     }
 
     _applyMute() {
@@ -817,17 +829,22 @@
       const toAc = this._toContext();
       const ts = this.audioTs.length ? this.audioTs.shift() : d.timestamp;
       d.close();
-      // The context renders ahead of what is heard: sound must be due that
-      // much later, plus the margin. How far ahead moves with its render
-      // quanta, so the lead is the most of the last RENDER_WINDOW_MS.
+      // The context renders ahead of what is heard (its output latency:
+      // tens of ms, a Bluetooth headset's 150 ms or more). The sound may be
+      // heard up to AV_SLACK_S after its picture; beyond that, the picture
+      // waits for it: sound must be ready that much earlier than its time,
+      // plus the margin. How far ahead moves with the render quanta, so it
+      // is taken as the most of the last RENDER_WINDOW_MS.
       const t = performance.now();
       this.renderAhead.push(t, Math.max(0, ac.currentTime - (this.now() + toAc)));
-      const lead = AUDIO_MARGIN_S + this.renderAhead.max(t);
+      const ahead = this.renderAhead.max(t);
+      const slack = Math.min(ahead, AV_SLACK_S);
+      const lead = AUDIO_MARGIN_S + ahead - slack;
       // Sound decoded with less than AUDIO_MARGIN_S to spare raises the
       // offset, so that it, the sound after it and the picture with them
       // keep the margin. Sound decoded after its time (later than the
-      // margin) is a stall: it is heard late, after a gap. Sound still in time is none: the gap the raise leaves is
-      // stretched away below.
+      // margin) is a stall: it is heard late, after a gap. Sound still in
+      // time is none: the gap the raise leaves is stretched away below.
       const late = this._ready(ts, lead);
       if (late > 0) {
         this.stats.growAudioMs += Math.min(late, GROW_MAX_S) * 1000;
@@ -835,7 +852,7 @@
         else if (this.started && this.stats.audioPlayed) this._stall('audio', Math.min(late - AUDIO_MARGIN_S, GROW_MAX_S) * 1000);
       }
       this._cut();
-      const { start, offset, rate } = placeSound(this.due(ts) + toAc, buf.duration, this.audioEnd, ac.currentTime);
+      const { start, offset, rate } = placeSound(this.due(ts) + slack + toAc, buf.duration, this.audioEnd, ac.currentTime);
       if (offset >= buf.duration) return;
       if (rate !== 1) this.stats.stretchedMs += (buf.duration / rate - buf.duration) * 1000;
       const src = ac.createBufferSource();

@@ -386,7 +386,8 @@ func testGlassToGlass(t *testing.T, e browser.Engine, opt g2gOptions) {
 // side (the MSE player's metrics as named below, the WebCodecs player's
 // with a wc- prefix: wc-p50-ms…; AMLIVE_G2G_PATHS=mse or =webcodecs runs
 // one), the WebCodecs player's join (wc-join-ms: its first keyframe's
-// arrival to its first frame drawn), over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
+// arrival to its first frame drawn; wc-first-frame-ms: the feed's opening,
+// before its WebSocket connects, to that frame), over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
 // glass-to-glass latency percentiles (p50-ms, p95-ms, p99-ms), the frames
 // decoded (samples) and undecodable, the median buffered media ahead of
 // the playhead (ahead-ms), how long the picture stood still (frozen-ms),
@@ -465,6 +466,7 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 				j.KeyAtMS, j.FirstFrameMS, j.Tight, j.StretchedMS, j.Resyncs, j.SlipMS)
 			if j.FirstFrameMS > 0 && j.KeyAtMS > 0 {
 				b.ReportMetric(j.FirstFrameMS-j.KeyAtMS, "wc-join-ms")
+				b.ReportMetric(j.FirstFrameMS, "wc-first-frame-ms")
 			}
 		}
 	}

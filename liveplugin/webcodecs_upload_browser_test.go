@@ -260,17 +260,24 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 	}
 }
 
+// goLiveLowChromium goes live small in Chromium on lowLatencyPages' page
+// kind, on a new server that lets anyone publish.
+func goLiveLowChromium(t *testing.T, kind string) (*testServer, browser.Page) {
+	t.Helper()
+	srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute})
+	lowLatencyPages(t, srv)
+	cb := browser.Start(t, browser.Chromium)
+	env := &engineEnv{t: t, b: cb, e: browser.Chromium, can: engineCans[browser.Chromium], srv: srv}
+	return srv, goLiveSmall(t, env, "/app/"+kind+"/"+browserRoom)
+}
+
 // TestBrowserWebCodecsSilentMicrophone goes live on the low-latency path
 // without MediaStreamTrackProcessor in a browser whose AudioContexts never
 // run: the capture worklet gives no sound, and rather than upload video
 // without it (which no MSE viewer could play), the broadcast fails within
 // CAPTURE_SILENT_MS and says why.
 func TestBrowserWebCodecsSilentMicrophone(t *testing.T) {
-	srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute})
-	lowLatencyPages(t, srv)
-	cb := browser.Start(t, browser.Chromium)
-	env := &engineEnv{t: t, b: cb, e: browser.Chromium, can: engineCans[browser.Chromium], srv: srv}
-	bc := goLiveSmall(t, env, "/app/lowsilent/"+browserRoom)
+	srv, bc := goLiveLowChromium(t, "lowsilent")
 	waitPage(t, bc, "the broadcast failed", chrometest.BroadcasterIs("error"))
 	var w broadcasterWidget
 	if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
@@ -298,11 +305,7 @@ func TestBrowserWebCodecsSilentMicrophone(t *testing.T) {
 // fills the loss with silence instead (its health says how much), and the
 // recording's sound runs on without a gap, ending with the picture.
 func TestBrowserWebCodecsLostSound(t *testing.T) {
-	srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute})
-	lowLatencyPages(t, srv)
-	cb := browser.Start(t, browser.Chromium)
-	env := &engineEnv{t: t, b: cb, e: browser.Chromium, can: engineCans[browser.Chromium], srv: srv}
-	bc := goLiveSmall(t, env, "/app/lowlossy/"+browserRoom)
+	srv, bc := goLiveLowChromium(t, "lowlossy")
 	waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
 	waitPage(t, bc, "the lost sound filled in", chrometest.BroadcasterJS+`.amliveBroadcaster.health.soundFilledMs > 0`)
 	// Two seconds more of the broadcast after it.
