@@ -236,6 +236,16 @@ type webDriverError struct {
 	Message string `json:"message"`
 }
 
+// commandError is a command the driver answered with a webDriverError.
+type commandError struct {
+	method, url string
+	e           webDriverError
+}
+
+func (c *commandError) Error() string {
+	return fmt.Sprintf("%s %s: %s: %s", c.method, c.url, c.e.Error, c.e.Message)
+}
+
 // do sends one WebDriver command and decodes the reply's value into out
 // (when not nil). A command that ctx's deadline ends, which is later than
 // the driver's own timeouts, wedges the browser; once it is wedged, do
@@ -293,9 +303,9 @@ func (w *webkit) send(ctx context.Context, method, url string, body, out any) er
 		return fmt.Errorf("%s %s: %s: %q", method, url, resp.Status, data)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e webDriverError
-		_ = json.Unmarshal(r.Value, &e)
-		return fmt.Errorf("%s %s: %s: %s", method, url, e.Error, e.Message)
+		c := &commandError{method: method, url: url}
+		_ = json.Unmarshal(r.Value, &c.e)
+		return c
 	}
 	if out == nil {
 		return nil
@@ -437,7 +447,16 @@ func (p *webkitPage) setViewport() error {
 const webkitCollect = `(` + collectErrorsBody + `)();`
 
 func (p *webkitPage) Navigate(url string) error {
-	if err := p.do("navigating to "+url, http.MethodPost, "/url", map[string]any{"url": url}, nil); err != nil {
+	err := p.do("navigating to "+url, http.MethodPost, "/url", map[string]any{"url": url}, nil)
+	var c *commandError
+	if errors.As(err, &c) && c.e.Error == "unknown error" && c.e.Message == "" {
+		// The driver's answer when the load was cut short under it (seen
+		// now and then on a loaded machine, the page then blank): once
+		// more.
+		time.Sleep(250 * time.Millisecond)
+		err = p.do("navigating to "+url+" again", http.MethodPost, "/url", map[string]any{"url": url}, nil)
+	}
+	if err != nil {
 		return err
 	}
 	return p.do("installing the error collectors", http.MethodPost, "/execute/sync",
