@@ -369,19 +369,18 @@
     }
   }
 
-  // WorkletAudioReader reads an audio track's sound through ac (an
-  // AudioContext made in the click, captureContext, that the session
-  // owns and closes): the
-  // capture worklet (capture-worklet.js at url) posts blocks of
-  // CAPTURE_BLOCK_S, each made an AudioData (f32-planar) stamped with the
-  // context's sample count, which ChunkRecorder puts on the stream's
-  // clock. A context that gives no sound within CAPTURE_SILENT_MS (the
-  // browser keeps it from running) fails the reader: an upload without
-  // its sound would stall every MSE viewer.
   // PLANAR holds the samples (f32-planar) each AudioData a
   // WorkletAudioReader made was made of.
   const PLANAR = new WeakMap();
 
+  // WorkletAudioReader reads an audio track's sound through ac (an
+  // AudioContext made in the click, captureContext, that the session owns
+  // and closes): the capture worklet (capture-worklet.js at url) posts
+  // blocks of CAPTURE_BLOCK_S, each made an AudioData (f32-planar) stamped
+  // with the context's sample count, which ChunkRecorder puts on the
+  // stream's clock. A context that gives no sound within CAPTURE_SILENT_MS
+  // (the browser keeps it from running) fails the reader: an upload
+  // without its sound would stall every MSE viewer.
   class WorkletAudioReader extends FrameQueue {
     constructor(track, url, ac) {
       super(FRAME_QUEUE_AUDIO);
@@ -481,9 +480,9 @@
     // cut), or {ts, silence, at}: the silence to encode first (samples,
     // from at), then the samples from ts.
     take(nowUs, n) {
-      const lag = nowUs - this.end();
-      let silence = 0;
       const at = this.end();
+      const lag = nowUs - at;
+      let silence = 0;
       if (!this.epoch) this.epoch = { from: nowUs, least: lag };
       else this.epoch.least = Math.min(this.epoch.least, lag);
       if (nowUs - this.epoch.from >= SOUND_EPOCH_MS * 1000) {
@@ -515,24 +514,28 @@
     }
   }
 
-  // soundAt is data's sound as an AudioData (f32-planar) stamped ts, µs:
-  // from the samples it was made of, where a WorkletAudioReader made it
-  // (WebKitGTK's AudioData.copyTo crashes the page), else copied out.
+  // planarAudio is an AudioData of n samples (f32-planar, planes in
+  // order) with like's rate and channels, stamped ts, µs.
+  function planarAudio(like, n, samples, ts) {
+    return new AudioData({ format: 'f32-planar', sampleRate: like.sampleRate, numberOfFrames: n, numberOfChannels: like.numberOfChannels, timestamp: ts, data: samples });
+  }
+
+  // soundAt is data's sound stamped ts, µs: from the samples it was made
+  // of, where a WorkletAudioReader made it (WebKitGTK's AudioData.copyTo
+  // crashes the page), else copied out.
   function soundAt(data, ts) {
     const n = data.numberOfFrames;
-    const ch = data.numberOfChannels;
     let all = PLANAR.get(data);
     if (!all) {
-      all = new Float32Array(n * ch);
-      for (let i = 0; i < ch; i++) data.copyTo(all.subarray(i * n, (i + 1) * n), { planeIndex: i, format: 'f32-planar' });
+      all = new Float32Array(n * data.numberOfChannels);
+      for (let i = 0; i < data.numberOfChannels; i++) data.copyTo(all.subarray(i * n, (i + 1) * n), { planeIndex: i, format: 'f32-planar' });
     }
-    return new AudioData({ format: 'f32-planar', sampleRate: data.sampleRate, numberOfFrames: n, numberOfChannels: ch, timestamp: ts, data: all });
+    return planarAudio(data, n, all, ts);
   }
 
   // silenceAt is n samples of silence like data's, stamped ts, µs.
   function silenceAt(data, n, ts) {
-    const ch = data.numberOfChannels;
-    return new AudioData({ format: 'f32-planar', sampleRate: data.sampleRate, numberOfFrames: n, numberOfChannels: ch, timestamp: ts, data: new Float32Array(n * ch) });
+    return planarAudio(data, n, new Float32Array(n * data.numberOfChannels), ts);
   }
 
   // ChunkRecorder encodes a stream's first video and audio tracks with
@@ -1454,7 +1457,8 @@
         bitrate = ((s.handed - samples[0].handed) * 1000) / (now - samples[0].at);
       }
       samples.push({ at: now, handed: s.handed });
-      const sound = s.recorder instanceof ChunkRecorder ? s.recorder.sound : null;
+      const rec = s.recorder instanceof ChunkRecorder ? s.recorder : null; // WebCodecs only
+      const sound = rec && rec.sound;
       this.health = {
         bitrate: Math.round(bitrate),
         unackedBytes: s.unackedBytes,
@@ -1462,8 +1466,8 @@
         reconnects: s.reconnects,
         // WebCodecs only: frames encoded, and dropped before the encoder
         // while the upload was backed up.
-        encodedFrames: s.recorder instanceof ChunkRecorder ? s.recorder.encoded : 0,
-        droppedFrames: s.recorder instanceof ChunkRecorder ? s.recorder.dropped : 0,
+        encodedFrames: rec ? rec.encoded : 0,
+        droppedFrames: rec ? rec.dropped : 0,
         // And the sound put back on the clock: silence where the microphone
         // lost sound, and sound cut where it ran ahead, ms.
         soundFilledMs: sound ? Math.round(sound.filledUs / 1000) : 0,

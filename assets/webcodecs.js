@@ -666,11 +666,12 @@
     // _toContext is what turns a time on now() into the AudioContext's time
     // that is heard then: from the context's output timestamp (the context
     // time being heard, and when), or its current time less its output
-    // latency where it has none. A change past CLOCK_SLIP_S is a resync
-    // (stats.resyncs, stats.slipMs); a smaller one is slewed.
-    _toContext() {
+    // latency where it has none, read at t (performance.now()). A change
+    // past CLOCK_SLIP_S is a resync (stats.resyncs, stats.slipMs); a
+    // smaller one is slewed.
+    _toContext(t) {
       const ac = this.ac;
-      const now = this.now();
+      const now = t / 1000;
       const o = typeof ac.getOutputTimestamp === 'function' ? ac.getOutputTimestamp() : null;
       // An output timestamp is used where it is one: heard up to 1 s before
       // now, of a context time up to 1 s before the current one (WebKitGTK's
@@ -681,7 +682,6 @@
       // callbacks: its output timestamps spread over 30 ms), each reading
       // is behind the true difference by up to a step: the largest of the
       // last MAP_WINDOW_MS is it.
-      const t = performance.now();
       this.mapPeak.push(t, raw);
       const m = this.mapPeak.max(t);
       const d = m - (this.toAc === null ? m : this.toAc);
@@ -826,7 +826,8 @@
         d.copyTo(plane, { planeIndex: ch, format: 'f32-planar' });
         buf.copyToChannel(plane, ch);
       }
-      const toAc = this._toContext();
+      const t = performance.now();
+      const toAc = this._toContext(t);
       const ts = this.audioTs.length ? this.audioTs.shift() : d.timestamp;
       d.close();
       // The context renders ahead of what is heard (its output latency:
@@ -835,8 +836,7 @@
       // waits for it: sound must be ready that much earlier than its time,
       // plus the margin. How far ahead moves with the render quanta, so it
       // is taken as the most of the last RENDER_WINDOW_MS.
-      const t = performance.now();
-      this.renderAhead.push(t, Math.max(0, ac.currentTime - (this.now() + toAc)));
+      this.renderAhead.push(t, Math.max(0, ac.currentTime - (t / 1000 + toAc)));
       const ahead = this.renderAhead.max(t);
       const slack = Math.min(ahead, AV_SLACK_S);
       const lead = AUDIO_MARGIN_S + ahead - slack;

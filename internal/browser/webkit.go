@@ -230,20 +230,16 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// webDriverError is the error a WebDriver command returns.
-type webDriverError struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
-
-// commandError is a command the driver answered with a webDriverError.
+// commandError is a command the driver answered with an error: its
+// WebDriver error code and message.
 type commandError struct {
 	method, url string
-	e           webDriverError
+	Code        string `json:"error"`
+	Message     string `json:"message"`
 }
 
 func (c *commandError) Error() string {
-	return fmt.Sprintf("%s %s: %s: %s", c.method, c.url, c.e.Error, c.e.Message)
+	return fmt.Sprintf("%s %s: %s: %s", c.method, c.url, c.Code, c.Message)
 }
 
 // do sends one WebDriver command and decodes the reply's value into out
@@ -304,7 +300,7 @@ func (w *webkit) send(ctx context.Context, method, url string, body, out any) er
 	}
 	if resp.StatusCode != http.StatusOK {
 		c := &commandError{method: method, url: url}
-		_ = json.Unmarshal(r.Value, &c.e)
+		_ = json.Unmarshal(r.Value, c)
 		return c
 	}
 	if out == nil {
@@ -449,7 +445,7 @@ const webkitCollect = `(` + collectErrorsBody + `)();`
 func (p *webkitPage) Navigate(url string) error {
 	err := p.do("navigating to "+url, http.MethodPost, "/url", map[string]any{"url": url}, nil)
 	var c *commandError
-	if errors.As(err, &c) && c.e.Error == "unknown error" && c.e.Message == "" {
+	if errors.As(err, &c) && c.Code == "unknown error" && c.Message == "" {
 		// The driver's answer when the load was cut short under it (seen
 		// now and then on a loaded machine, the page then blank): once
 		// more.
