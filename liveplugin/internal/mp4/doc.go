@@ -38,13 +38,18 @@
 // Chromium's MP4 recorder writes, at the end of every fragment, an Opus
 // sample whose duration is too short (1008 ticks at 48 kHz for a 60 ms
 // packet of 2880): each fragment's audio then ends 39 ms before the next
-// one's tfdt, and Media Source playback freezes at the gap. Feed repairs it
-// in place, in the bytes it is given, keeping every length: in a trun of
-// an audio track that declares per-sample durations and holds at least two
-// samples, all but the last of duration D and the last shorter than D, the
-// last duration becomes D, or for Opus the duration its packet's TOC byte
-// gives (RFC 6716) when that byte is in the same Feed call and gives more
-// than the declared duration. Feed decides as soon as the field's four
+// one's tfdt. Media Source reads a gap of more than twice the last frame's
+// duration as a discontinuity, and when the next fragment's video keyframe
+// comes before its first sound, drops the fragment's other video frames:
+// the picture freezes for a fragment while the sound plays on. Feed
+// repairs it in place, in the bytes it is given, keeping every length: in
+// a trun of an audio track that declares per-sample durations, the last
+// duration becomes, for Opus, the one its packet's TOC byte gives (RFC
+// 6716) when that byte is in the same Feed call, and otherwise the one
+// most of the run's other samples have (else the one just before it); it
+// only ever grows. Chromium stamps packets by their capture time, so on a
+// busy machine a run's durations differ: the repair does not ask them to
+// be equal. Feed decides as soon as the field's four
 // bytes have arrived, before the moof is complete; a field that a call
 // boundary cuts in two cannot be rewritten (its first bytes belong to an
 // earlier call) and is left as it is. [Reader.MissedRepairs] counts those,

@@ -363,105 +363,146 @@ func sum(d []uint32) uint64 {
 	return s
 }
 
+// jitterOpus returns a copy of full in which every Opus run of at least
+// four samples has its second sample 480 ticks (10 ms) longer and its
+// third as much shorter, as Chromium stamps packets on a busy machine (it
+// stamps them by capture time): the run still ends where it did.
+func jitterOpus(tb testing.TB, full []byte, track uint32) []byte {
+	tb.Helper()
+	out := bytes.Clone(full)
+	for _, run := range opusRuns(tb, full, track) {
+		if len(run.durations) < 4 || run.durations[2] <= 480 {
+			continue
+		}
+		binary.BigEndian.PutUint32(out[run.fields[1]:], run.durations[1]+480)
+		binary.BigEndian.PutUint32(out[run.fields[2]:], run.durations[2]-480)
+	}
+	return out
+}
+
+// resplit cuts b where the pieces of like are cut.
+func resplit(b []byte, like [][]byte) [][]byte {
+	out := make([][]byte, 0, len(like))
+	for _, p := range like {
+		out = append(out, b[:len(p)])
+		b = b[len(p):]
+	}
+	return out
+}
+
 // TestFixtureOpusRepair shows Chromium's Opus durations before and after
 // Feed: before, each fragment's durations fall 1872 ticks (39 ms) short of
 // the next fragment's tfdt; after, they reach it (within the one tick by
 // which the recorder's tfdt rounds, once), and Feed changed nothing but
 // those duration fields. So it is fed chunk by chunk, in the publisher's
 // 16 KiB pieces and at random; only a field that a call boundary cuts in
-// two is missed.
+// two is missed. The same holds of the fixture with its durations made
+// uneven, as a busy machine's Chromium writes them.
 func TestFixtureOpusRepair(t *testing.T) {
 	for _, name := range mp4Sets(t) {
-		t.Run(name, func(t *testing.T) {
-			fx := loadMP4(t, name)
-			var opus Track
-			_, r := feedPieces(t, Limits{}, fx.Chunks[:1])
-			for _, tr := range r.Tracks() {
-				if tr.Entry == "Opus" {
-					opus = tr
-				}
-			}
-			if opus.ID == 0 {
-				t.Skip("no Opus track")
-			}
-			before := opusRuns(t, fx.Full, opus.ID)
-			if len(before) < 2 {
-				t.Fatalf("%d Opus runs; want at least 2", len(before))
-			}
-			short := 0
-			for i := range before[1:] {
-				gap := int64(before[i+1].tfdt) - int64(before[i].tfdt)
-				if gap-int64(sum(before[i].durations)) > 1 {
-					short++
-				}
-			}
-			if short == 0 {
-				t.Fatal("no fragment falls short before Feed: the fixture does not show the fault")
-			}
-			splits := map[string][][]byte{
-				"chunks":       fx.Chunks,
-				"16 KiB":       mediatest.SplitEvery(fx.Full, 16<<10),
-				"1000 bytes":   mediatest.SplitEvery(fx.Full, 1000),
-				"random 1":     mediatest.SplitRandom(fx.Full, 1, 3000),
-				"random 2":     mediatest.SplitRandom(fx.Full, 2, 50),
-				"byte by byte": mediatest.SplitEvery(fx.Full, 1),
-			}
-			for split, pieces := range splits {
-				res, r := feedPieces(t, Limits{}, pieces)
-				if res.err != nil {
-					t.Fatal(res.err)
-				}
-				cuts := map[int64]bool{}
-				n := int64(0)
-				for _, p := range pieces {
-					n += int64(len(p))
-					cuts[n] = true
-				}
-				after := opusRuns(t, res.out, opus.ID)
-				if len(after) != len(before) {
-					t.Fatalf("%s: %d Opus runs after Feed, %d before", split, len(after), len(before))
-				}
-				changed := map[int64]bool{}
-				missed := 0
-				for i := range before {
-					f := before[i].fields[len(before[i].fields)-1]
-					cut := cuts[f+1] || cuts[f+2] || cuts[f+3]
-					if cut {
-						missed++
-					}
-					if split == "chunks" {
-						t.Logf("fragment at %d: tfdt %d, %d samples, last %d before, %d after", before[i].moof,
-							before[i].tfdt, len(before[i].durations), before[i].durations[len(before[i].durations)-1],
-							after[i].durations[len(after[i].durations)-1])
-					}
-					if i+1 < len(before) && !cut {
-						gap := int64(before[i+1].tfdt) - int64(before[i].tfdt)
-						if g := gap - int64(sum(after[i].durations)); g < -1 || g > 1 {
-							t.Errorf("%s: fragment at %d: durations sum to %d after Feed; the next tfdt is %d later", split, after[i].moof, sum(after[i].durations), gap)
-						}
-					}
-					for k, d := range after[i].durations {
-						if d != before[i].durations[k] {
-							changed[after[i].fields[k]] = true
-						}
-					}
-				}
-				if r.Repairs() != len(changed) || r.Repairs() < short-missed || r.MissedRepairs() != missed {
-					t.Errorf("%s: Repairs() = %d, MissedRepairs() = %d; want %d fields changed, at least %d, %d missed", split, r.Repairs(), r.MissedRepairs(), len(changed), short-missed, missed)
-				}
-				if split == "chunks" || split == "16 KiB" {
-					if missed != 0 || r.Repairs() != len(before) {
-						t.Errorf("%s: %d repairs, %d missed; want all %d repaired", split, r.Repairs(), missed, len(before))
-					}
-				}
-				for i := range fx.Full {
-					if fx.Full[i] != res.out[i] && !changed[int64(i)] && !changed[int64(i-1)] && !changed[int64(i-2)] && !changed[int64(i-3)] {
-						t.Fatalf("%s: Feed changed byte %d, outside the duration fields", split, i)
-					}
-				}
-			}
-		})
+		for _, jittered := range []bool{false, true} {
+			testFixtureOpusRepair(t, name, jittered)
+		}
 	}
+}
+
+func testFixtureOpusRepair(t *testing.T, name string, jittered bool) {
+	if jittered {
+		name += "/jittered"
+	}
+	t.Run(name, func(t *testing.T) {
+		fx := loadMP4(t, strings.TrimSuffix(name, "/jittered"))
+		var opus Track
+		_, r := feedPieces(t, Limits{}, fx.Chunks[:1])
+		for _, tr := range r.Tracks() {
+			if tr.Entry == "Opus" {
+				opus = tr
+			}
+		}
+		if opus.ID == 0 {
+			t.Skip("no Opus track")
+		}
+		if jittered {
+			full := jitterOpus(t, fx.Full, opus.ID)
+			fx.Full, fx.Chunks = full, resplit(full, fx.Chunks)
+		}
+		before := opusRuns(t, fx.Full, opus.ID)
+		if len(before) < 2 {
+			t.Fatalf("%d Opus runs; want at least 2", len(before))
+		}
+		short := 0
+		for i := range before[1:] {
+			gap := int64(before[i+1].tfdt) - int64(before[i].tfdt)
+			if gap-int64(sum(before[i].durations)) > 1 {
+				short++
+			}
+		}
+		if short == 0 {
+			t.Fatal("no fragment falls short before Feed: the fixture does not show the fault")
+		}
+		splits := map[string][][]byte{
+			"chunks":       fx.Chunks,
+			"16 KiB":       mediatest.SplitEvery(fx.Full, 16<<10),
+			"1000 bytes":   mediatest.SplitEvery(fx.Full, 1000),
+			"random 1":     mediatest.SplitRandom(fx.Full, 1, 3000),
+			"random 2":     mediatest.SplitRandom(fx.Full, 2, 50),
+			"byte by byte": mediatest.SplitEvery(fx.Full, 1),
+		}
+		for split, pieces := range splits {
+			res, r := feedPieces(t, Limits{}, pieces)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			cuts := map[int64]bool{}
+			n := int64(0)
+			for _, p := range pieces {
+				n += int64(len(p))
+				cuts[n] = true
+			}
+			after := opusRuns(t, res.out, opus.ID)
+			if len(after) != len(before) {
+				t.Fatalf("%s: %d Opus runs after Feed, %d before", split, len(after), len(before))
+			}
+			changed := map[int64]bool{}
+			missed := 0
+			for i := range before {
+				f := before[i].fields[len(before[i].fields)-1]
+				cut := cuts[f+1] || cuts[f+2] || cuts[f+3]
+				if cut {
+					missed++
+				}
+				if split == "chunks" {
+					t.Logf("fragment at %d: tfdt %d, %d samples, last %d before, %d after", before[i].moof,
+						before[i].tfdt, len(before[i].durations), before[i].durations[len(before[i].durations)-1],
+						after[i].durations[len(after[i].durations)-1])
+				}
+				if i+1 < len(before) && !cut {
+					gap := int64(before[i+1].tfdt) - int64(before[i].tfdt)
+					if g := gap - int64(sum(after[i].durations)); g < -1 || g > 1 {
+						t.Errorf("%s: fragment at %d: durations sum to %d after Feed; the next tfdt is %d later", split, after[i].moof, sum(after[i].durations), gap)
+					}
+				}
+				for k, d := range after[i].durations {
+					if d != before[i].durations[k] {
+						changed[after[i].fields[k]] = true
+					}
+				}
+			}
+			if r.Repairs() != len(changed) || r.Repairs() < short-missed || r.MissedRepairs() != missed {
+				t.Errorf("%s: Repairs() = %d, MissedRepairs() = %d; want %d fields changed, at least %d, %d missed", split, r.Repairs(), r.MissedRepairs(), len(changed), short-missed, missed)
+			}
+			if split == "chunks" || split == "16 KiB" {
+				if missed != 0 || r.Repairs() != len(before) {
+					t.Errorf("%s: %d repairs, %d missed; want all %d repaired", split, r.Repairs(), missed, len(before))
+				}
+			}
+			for i := range fx.Full {
+				if fx.Full[i] != res.out[i] && !changed[int64(i)] && !changed[int64(i-1)] && !changed[int64(i-2)] && !changed[int64(i-3)] {
+					t.Fatalf("%s: Feed changed byte %d, outside the duration fields", split, i)
+				}
+			}
+		}
+	})
 }
 
 // TestFixtureWebM feeds the WebM fixtures: the reader rejects them at

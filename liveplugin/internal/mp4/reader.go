@@ -328,20 +328,19 @@ const maxSamples = 1 << 30
 // past the init segment it does not allocate when dst has room.
 //
 // Feed repairs the last sample duration of audio track runs in place, in
-// p: when a trun of an audio track declares per-sample durations, holds
-// at least two samples, all but the last of duration D and the last
-// shorter, the last one's duration becomes D (Chromium's MP4 recorder
-// writes 1008 instead of 2880 at the end of every Opus fragment, which
-// leaves a gap in the audio that freezes Media Source playback). For an
-// Opus track whose last sample's first bytes are in p too, the duration
-// comes from the packet's TOC byte instead (RFC 6716), when that is longer
-// than the declared one. Feed decides as soon as the field has arrived,
-// while the moof is still incomplete, so a field is missed only when a
-// call boundary cuts its four bytes in two (its first bytes came in an
-// earlier call, which Feed must not rewrite): it is left as it is and
-// counted by [Reader.MissedRepairs]. Lengths never change. Events describe
-// the durations as the stream declared them, so they do not depend on the
-// repairs either.
+// p, when it is shorter than it should be (Chromium's MP4 recorder writes
+// 1008 instead of 2880 at the end of every Opus fragment, which leaves a
+// gap in the audio that Media Source playback reads as a discontinuity:
+// see the package documentation). For an Opus track whose last sample's
+// first bytes are in p too, the duration comes from the packet's TOC byte
+// (RFC 6716); otherwise it is the one most of the run's other samples
+// declare, else the one just before it. A duration only ever grows. Feed
+// decides as soon as the field has arrived, while the moof is still
+// incomplete, so a field is missed only when a call boundary cuts its four
+// bytes in two (its first bytes came in an earlier call, which Feed must
+// not rewrite): it is left as it is and counted by [Reader.MissedRepairs].
+// Lengths never change. Events describe the durations as the stream
+// declared them, so they do not depend on the repairs either.
 //
 // On error Feed returns dst with the events found before the fault and a
 // [*SyntaxError] wrapping ErrNotMP4, ErrMalformed or ErrLimit. The Reader

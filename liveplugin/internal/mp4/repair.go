@@ -166,7 +166,7 @@ func (r *Reader) scanTrun(b []byte, pos, hdr, size int, moofStart int64, moofEnd
 		}
 	}
 	t := s.t
-	if t == nil || t.Type != Audio || flags&trunDuration == 0 || count < 2 ||
+	if t == nil || t.Type != Audio || flags&trunDuration == 0 || count < 1 ||
 		count > int(r.maxSamples()) || int64(head)+int64(count)*int64(per) > int64(pos+size) {
 		return true
 	}
@@ -174,16 +174,8 @@ func (r *Reader) scanTrun(b []byte, pos, hdr, size int, moofStart int64, moofEnd
 	if field+4 > len(b) {
 		return false
 	}
-	d := be32(b[head:])
-	for i := 1; i < count-1; i++ {
-		if be32(b[head+i*per:]) != d {
-			return true
-		}
-	}
+	d := typicalDuration(b, head, per, count-1)
 	last := be32(b[field:])
-	if last >= d {
-		return true
-	}
 	// Where the last sample's data is, for its Opus TOC: after the data of
 	// the samples before it, when the run says where its data starts.
 	data, n := int64(-1), int64(-1)
@@ -207,15 +199,47 @@ func (r *Reader) scanTrun(b []byte, pos, hdr, size int, moofStart int64, moofEnd
 	return true
 }
 
-// repair rewrites the duration field at absolute offset field, of a last
-// sample that declares last ticks after samples of d ticks, whose data
-// (n bytes; -1: unknown) is at absolute offset data (-1: unknown); see
-// Feed. A field whose first bytes came in an earlier call is missed.
-func (r *Reader) repair(t *trackState, field int64, d, last uint32, data, n int64) {
-	if field < r.call {
-		r.missed++
-		return
+// typicalDuration returns the duration most of the first n samples of a
+// trun declare (its entries, per bytes each, start at b[head:]): the one
+// more than half of them have, else the last of them (an encoder's packets
+// keep one length; a capture clock's jitter makes a few of their
+// durations longer or shorter). It returns 0 when n is 0.
+func typicalDuration(b []byte, head, per, n int) uint32 {
+	if n == 0 {
+		return 0
 	}
+	// Boyer and Moore's majority vote, then a count to confirm it.
+	var cand uint32
+	votes := 0
+	for i := range n {
+		d := be32(b[head+i*per:])
+		switch {
+		case votes == 0:
+			cand, votes = d, 1
+		case d == cand:
+			votes++
+		default:
+			votes--
+		}
+	}
+	same := 0
+	for i := range n {
+		if be32(b[head+i*per:]) == cand {
+			same++
+		}
+	}
+	if 2*same > n {
+		return cand
+	}
+	return be32(b[head+(n-1)*per:])
+}
+
+// repair rewrites the duration field at absolute offset field, of a last
+// sample that declares last ticks after samples of typically d ticks (0:
+// no sample before it), whose data (n bytes; -1: unknown) is at absolute
+// offset data (-1: unknown); see Feed. A field whose first bytes came in
+// an earlier call is missed.
+func (r *Reader) repair(t *trackState, field int64, d, last uint32, data, n int64) {
 	v := d
 	if i := data - r.call; t.Entry == "Opus" && data >= r.call && n != 0 && i < int64(len(r.p)) {
 		end := min(i+2, int64(len(r.p)))
@@ -223,12 +247,15 @@ func (r *Reader) repair(t *trackState, field int64, d, last uint32, data, n int6
 			end = min(end, i+n)
 		}
 		if s := opusSamples(r.p[i:end]); s > 0 {
-			toc := uint64(s) * uint64(t.Timescale) / 48000
-			if toc <= uint64(last) {
-				return // the packet is as short as declared
-			}
-			v = uint32(min(toc, math.MaxUint32))
+			v = uint32(min(uint64(s)*uint64(t.Timescale)/48000, math.MaxUint32))
 		}
+	}
+	if v <= last {
+		return // the packet is as short as declared, or nothing says otherwise
+	}
+	if field < r.call {
+		r.missed++
+		return
 	}
 	binary.BigEndian.PutUint32(r.p[field-r.call:], v)
 	r.repairs++

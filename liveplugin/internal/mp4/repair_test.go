@@ -34,15 +34,21 @@ func TestRepair(t *testing.T) {
 		{name: "opus field before a call boundary in its moof", track: opusTrack, durations: chromium, fill: []byte{0x10}, split: fieldOff, want: 2880, wantRepair: 1},
 		{name: "aac", track: aacTrack, durations: []uint32{1024, 1024, 1024, 500}, want: 1024, wantRepair: 1},
 		{name: "video left alone", track: videoTrack, durations: []uint32{1000, 1000, 500}, want: 500},
-		{name: "one sample", track: opusTrack, durations: []uint32{1008}, fill: opus60msOn, want: 1008},
+		{name: "one sample: its TOC", track: opusTrack, durations: []uint32{1008}, fill: opus60msOn, want: 2880, wantRepair: 1},
+		{name: "one sample, TOC in the next call", track: opusTrack, durations: []uint32{1008}, fill: opus60msOn, split: moofAlone, want: 1008},
 		{name: "last longer", track: opusTrack, durations: []uint32{2880, 2880, 3000}, fill: opus60msOn, want: 3000},
-		{name: "uneven durations", track: opusTrack, durations: []uint32{2880, 1920, 1008}, fill: opus60msOn, want: 1008},
+		// Chromium stamps packets by their capture time: on a busy machine
+		// some are longer, and the last one is still 1008.
+		{name: "jittered durations: its TOC", track: opusTrack, durations: []uint32{2880, 3360, 2400, 1008}, fill: opus60msOn, want: 2880, wantRepair: 1},
+		{name: "jittered durations, TOC in the next call: the most common", track: opusTrack, durations: []uint32{2880, 3360, 2880, 2880, 1008}, fill: opus60msOn, split: moofAlone, want: 2880, wantRepair: 1},
+		{name: "no duration most common, TOC in the next call: the one before", track: opusTrack, durations: []uint32{2880, 1920, 1008}, fill: opus60msOn, split: moofAlone, want: 1920, wantRepair: 1},
+		{name: "aac, jittered", track: aacTrack, durations: []uint32{1024, 1100, 1024, 1024, 500}, want: 1024, wantRepair: 1},
 		{name: "two samples", track: opusTrack, durations: []uint32{2880, 1008}, fill: opus60msOn, want: 2880, wantRepair: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			head := cat(ftyp(), moov(tc.track))
-			f := frag(1, trafSpec{track: 1, runs: []runSpec{{durations: tc.durations, sizes: []uint32{4, 4, 4, 4}[:len(tc.durations)], fill: tc.fill}}})
+			f := frag(1, trafSpec{track: 1, runs: []runSpec{{durations: tc.durations, sizes: []uint32{4, 4, 4, 4, 4}[:len(tc.durations)], fill: tc.fill}}})
 			s := cat(head, f)
 			field := opusRuns(t, s, 1)[0].fields[len(tc.durations)-1]
 			var pieces [][]byte
