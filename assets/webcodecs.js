@@ -287,10 +287,12 @@
   // The clock. Media of timestamp ts is due (shown, heard) at ts + offset on
   // now(). Its transit is when it was ready (decoded) less its timestamp;
   // the offset is kept at the largest transit of the last WINDOW_MS, plus
-  // a margin: a late frame or sound raises it at once (a stall: the
-  // picture waits), and every CUT_EVERY_MS what it holds beyond that is
-  // cut (the frames it passes are dropped). The jitter buffer is thus the
-  // spread of the transits, whatever the network, encoder and decoder add.
+  // a margin, plus the largest stall of the last HOLD_MS: a late frame or
+  // sound raises it at once (a stall: the picture waits), and every
+  // CUT_EVERY_MS what it holds beyond that is cut (the frames it passes
+  // are dropped). The jitter buffer is thus the spread of the transits,
+  // whatever the network, encoder and decoder add: it grows after stalls
+  // and shrinks when steady.
   const JITTER_START_S = 0.05; // the buffer at the start, before there are transits
   const WINDOW_MS = 8000; // the transits the offset covers
   const WINDOW_MIN_MS = 1000; // the offset is not cut on less than this of them
@@ -322,6 +324,11 @@
   const STRETCH_MAX_GAP_S = 0.01;
   const STRETCH_MIN_RATE = 0.97;
   const GROW_MAX_S = 0.2; // one stall raises the offset by at most this
+  // A stall is remembered for HOLD_MS: until then the offset keeps, above
+  // the window's largest transit, a cushion as large as the largest stall
+  // remembered (GROW_MAX_S at most), so that the next delay like it is no
+  // stall. A spell of HOLD_MS without one gives the cushion back.
+  const HOLD_MS = 30000;
   const SETTLE_MAX_MS = 1000; // after a jump, lateness is catching up (not a stall) for at most this
   const MAX_CONVERTING = 2; // frames being made ImageBitmaps at most
   const CATCHUP_DRAW_MS = 100; // catching up, a frame is drawn at least this often
@@ -390,6 +397,71 @@
     }
   }
 
+  // Jitter is the player's clock: due(ts) = ts / 1e6 + offset, on the
+  // player's now() (s); at is performance.now() (ms), which its windows
+  // run on. Media ready late raises the offset at once (ready); every
+  // CUT_EVERY_MS, what it holds beyond the window's largest transit and
+  // the cushion of the stalls remembered is cut (cut).
+  class Jitter {
+    constructor() {
+      this.offset = null; // null before the first jump
+      this.worst = new Peak(WINDOW_MS); // the transits (plus margins), s
+      this.best = new Peak(WINDOW_MS); // and their opposites: -best.max() is the smallest
+      this.held = new Peak(HOLD_MS); // the stalls, s
+      this.lastCut = 0; // at of the last cut
+    }
+    due(ts) {
+      return ts / 1e6 + this.offset;
+    }
+    // jump makes media of timestamp ts due JITTER_START_S after now; the
+    // transits start over (the stalls are still remembered).
+    jump(ts, now, at) {
+      this.offset = now + JITTER_START_S - ts / 1e6;
+      this.worst.clear();
+      this.best.clear();
+      this.lastCut = at;
+    }
+    // ready records that media of timestamp ts was ready at now + lead
+    // (lead: the margin it needs) and raises the offset by its lateness,
+    // at most GROW_MAX_S; it returns the lateness (s, <= 0 when in time).
+    ready(ts, lead, now, at) {
+      const late = now + lead - this.due(ts);
+      const transit = late + this.offset; // = now + lead - ts
+      this.worst.push(at, transit);
+      this.best.push(at, -transit);
+      if (late > 0) this.offset += Math.min(late, GROW_MAX_S);
+      return late;
+    }
+    // stalled remembers that the picture or the sound waited s.
+    stalled(s, at) {
+      this.held.push(at, Math.min(s, GROW_MAX_S));
+    }
+    // cushion is what the offset keeps above the window's largest
+    // transit, s.
+    cushion(at) {
+      return Math.max(0, this.held.max(at));
+    }
+    // cut brings the offset down to what the window's transits and the
+    // cushion need, at most every CUT_EVERY_MS and only on WINDOW_MIN_MS
+    // of transits; it returns the seconds cut. While settling (catching up with a jump) nothing is cut.
+    cut(at, settling) {
+      if (this.offset === null || at - this.lastCut < CUT_EVERY_MS) return 0;
+      this.lastCut = at;
+      if (settling || this.worst.covers(at) < WINDOW_MIN_MS) return 0;
+      const excess = this.offset - this.worst.max(at) - this.cushion(at);
+      if (!(excess >= CUT_MIN_S && excess < Infinity)) return 0;
+      this.offset -= excess;
+      return excess;
+    }
+    // target is the jitter buffer, s: the offset beyond the quickest
+    // transit of the window.
+    target(at) {
+      const best = -this.best.max(at);
+      if (this.offset === null || best === Infinity) return JITTER_START_S;
+      return Math.max(0, this.offset - best);
+    }
+  }
+
   // Feed is one low-latency subscription: the WebSocket, the demuxer, the
   // decoders, the canvas and the AudioContext. It has the shape of
   // player.js's MSE Feed (report, skip, close, started) plus wc = true, and
@@ -424,12 +496,8 @@
       // AudioData's own may count on from the first one, past the chunks
       // skipped as too late.
       this.audioTs = [];
-      // The clock: due(ts) = ts / 1e6 + offset, on now(); null before the
-      // first keyframe.
-      this.offset = null;
-      this.worst = new Peak(WINDOW_MS); // the transits (plus margins), s
-      this.best = new Peak(WINDOW_MS); // and their opposites: -best.max() is the smallest
-      this.lastCut = 0; // performance.now() of the last cut
+      // The clock: started at the first keyframe.
+      this.jit = new Jitter();
       // Media up to this timestamp (µs) came in a burst (a join's GOP, a
       // catch-up) and is behind the clock by design: it is decoded, as the
       // media after it needs, but its lateness is no stall. Until settled
@@ -544,9 +612,7 @@
     // target is the jitter buffer, s: the offset beyond the quickest
     // transit of the window.
     target() {
-      const best = -this.best.max(performance.now());
-      if (this.offset === null || best === Infinity) return JITTER_START_S;
-      return Math.max(0, this.offset - best);
+      return this.jit.target(performance.now());
     }
 
     _onMedia(buf) {
@@ -699,18 +765,15 @@
 
     // due is when media of timestamp ts (µs) is to be shown or heard, on now().
     due(ts) {
-      return ts / 1e6 + this.offset;
+      return this.jit.due(ts);
     }
 
     // _jump makes media of timestamp ts due JITTER_START_S from now; what
     // came before it is backlog, and the transits start over.
     _jump(ts) {
-      this.offset = this.now() + JITTER_START_S - ts / 1e6;
+      this.jit.jump(ts, this.now(), performance.now());
       this.backlogTo = Math.max(this.backlogTo, ts);
       this.settleFrom = performance.now();
-      this.worst.clear();
-      this.best.clear();
-      this.lastCut = performance.now();
     }
 
     // _settling reports whether the feed is still catching up with a jump.
@@ -724,30 +787,16 @@
     // was late: by the lateness, at most GROW_MAX_S. It returns the
     // lateness (s, <= 0 when in time), or 0 for backlog.
     _ready(ts, lead) {
-      const late = this.now() + lead - this.due(ts);
       if (ts <= this.backlogTo || this._settling()) return 0;
-      const t = performance.now();
-      const transit = late + this.offset; // = now + lead - ts
-      this.worst.push(t, transit);
-      this.best.push(t, -transit);
-      if (late > 0) this.offset += Math.min(late, GROW_MAX_S);
-      return late;
+      return this.jit.ready(ts, lead, this.now(), performance.now());
     }
 
-    // _cut brings the offset down to what the window's transits need,
-    // every CUT_EVERY_MS: the excess is delay for nothing (a join's GOP,
-    // the end of a stall). The frames it passes are dropped, the sound
-    // cut.
+    // _cut brings the offset down to what the window's transits and the
+    // stalls remembered need, every CUT_EVERY_MS: the excess is delay for
+    // nothing (a join's GOP, the end of a stall). The frames it passes are
+    // dropped, the sound cut.
     _cut() {
-      const t = performance.now();
-      if (t - this.lastCut < CUT_EVERY_MS || this.offset === null) return;
-      this.lastCut = t;
-      if (this._settling() || this.worst.covers(t) < WINDOW_MIN_MS) return;
-      const excess = this.offset - this.worst.max(t);
-      if (excess >= CUT_MIN_S && excess < Infinity) {
-        this.offset -= excess;
-        this.stats.cutMs += excess * 1000;
-      }
+      this.stats.cutMs += this.jit.cut(performance.now(), this._settling()) * 1000;
     }
 
     _onBlock(b) {
@@ -763,7 +812,7 @@
         this.waitKey = false;
         if (this.stats.keyAt < 0) this.stats.keyAt = performance.now() - this.openedAt;
       }
-      if (this.offset === null) {
+      if (this.jit.offset === null) {
         if (!isVideo && video) return; // start with the video's keyframe
         this._jump(b.timestamp);
       }
@@ -814,7 +863,7 @@
     // clock; sound whose time has passed is cut, and sound that would
     // overlap the previous (the buffer shrank) starts where it ends.
     _onAudio(d) {
-      if (this.closed || !this.ac || this.offset === null) {
+      if (this.closed || !this.ac || this.jit.offset === null) {
         d.close();
         return;
       }
@@ -908,6 +957,7 @@
     _stall(kind, ms) {
       this.stats.late++;
       this.stats.lastStall = { kind, ms };
+      this.jit.stalled(ms / 1000, performance.now());
       this.conf.onStall(ms);
     }
 
@@ -1074,5 +1124,5 @@
     }
   }
 
-  amlive.webcodecs = Object.freeze({ available, WebMDemuxer, Feed, Peak, placeSound, FALLBACK });
+  amlive.webcodecs = Object.freeze({ available, WebMDemuxer, Feed, Peak, Jitter, placeSound, FALLBACK });
 })();

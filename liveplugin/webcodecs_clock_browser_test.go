@@ -137,6 +137,69 @@ func TestBrowserPlaceSound(t *testing.T) {
 	}
 }
 
+// TestBrowserJitter drives the WebCodecs player's clock (webcodecs.js
+// Jitter) through a steady stream with two delays like each other, 15 s
+// apart, in Chromium: it settles at the steady transit plus the margin;
+// the first delay is a stall and raises it; the steady spell after it does
+// not take that back while the stall is remembered, so the second delay is
+// none; a spell without stalls longer than the memory gives the cushion
+// back: the buffer grows after stalls and shrinks when steady.
+func TestBrowserJitter(t *testing.T) {
+	tab := webCodecsTab(t, "jitter")
+	type point struct {
+		At     float64 `json:"at"`     // s
+		Offset float64 `json:"offset"` // s
+		Late   float64 `json:"late"`   // s, of the media ready then
+	}
+	const (
+		steady = 0.030 // the transit, s
+		delay  = 0.070 // a delayed one
+		lead   = 0.010 // the margin media is ready by
+	)
+	// Media every 20 ms, ready steady (or delay) after its timestamp;
+	// ready's lateness past 0 is a stall, as the player counts one (its
+	// margins aside). The page's clock is the media's: at = now * 1000.
+	got := chrometest.Eval[map[string]point](tab, fmt.Sprintf(`(() => {
+  const j = new amlive.webcodecs.Jitter(), out = {};
+  const marks = {9.9: 'settled', 10: 'first delay', 24.9: 'held', 25: 'second delay', 39.9: 'still held', 55: 'given back'};
+  j.jump(0, 0, 0);
+  for (let k = 0; k <= 2750; k++) {
+    const ts = k * 0.02, key = Math.round(ts * 10) / 10;
+    const transit = marks[key] && marks[key].endsWith('delay') && Math.abs(ts - key) < 1e-9 ? %v : %v;
+    const now = ts + transit, at = now * 1000;
+    const late = j.ready(ts * 1e6, %v, now, at);
+    if (late > 0) j.stalled(late, at);
+    j.cut(at, false);
+    if (marks[key] && Math.abs(ts - key) < 1e-9) out[marks[key]] = {at: ts, offset: j.offset, late};
+  }
+  return out;
+})()`, delay, steady, lead))
+	for _, name := range []string{"settled", "first delay", "held", "second delay", "still held", "given back"} {
+		t.Logf("%-12s at %4.1fs: offset %5.1f ms, lateness %5.1f ms", name, got[name].At, got[name].Offset*1000, got[name].Late*1000)
+	}
+	base := steady + lead
+	near := func(v, want float64) bool { return math.Abs(v-want) <= 0.006 }
+	if p := got["settled"]; !near(p.Offset, base) {
+		t.Errorf("after 10 s steady: offset %.1f ms; want %.0f ms (the transit and the margin)", p.Offset*1000, base*1000)
+	}
+	if p := got["first delay"]; p.Late < 0.03 {
+		t.Errorf("first delay: lateness %.1f ms; want it late, a stall (about %.0f ms)", p.Late*1000, (delay-steady)*1000)
+	}
+	if p := got["held"]; !near(p.Offset, delay+lead) {
+		t.Errorf("15 s steady after the stall: offset %.1f ms; want it held at %.0f ms", p.Offset*1000, (delay+lead)*1000)
+	}
+	if p := got["second delay"]; p.Late > 0.001 {
+		t.Errorf("second delay, like the first: lateness %.1f ms; want none, in time", p.Late*1000)
+	}
+	if p := got["still held"]; !near(p.Offset, delay+lead) {
+		t.Errorf("29.9 s after the stall: offset %.1f ms; want it still held at %.0f ms", p.Offset*1000, (delay+lead)*1000)
+	}
+	if p := got["given back"]; !near(p.Offset, base) {
+		t.Errorf("45 s after the stall, 30 s after the last delay: offset %.1f ms; want it back at %.0f ms", p.Offset*1000, base*1000)
+	}
+	chrometest.CheckNoPageErrors(t, tab)
+}
+
 // TestBrowserSoundClock feeds broadcaster.js's SoundClock the arrivals of
 // 10 ms of sound at a time and checks where it places them: counting on
 // from the sound before whatever the arrival's jitter; after an epoch in
