@@ -443,7 +443,8 @@
     }
     // cut brings the offset down to what the window's transits and the
     // cushion need, at most every CUT_EVERY_MS and only on WINDOW_MIN_MS
-    // of transits; it returns the seconds cut. While settling (catching up with a jump) nothing is cut.
+    // of transits; it returns the seconds cut. While settling (catching up
+    // with a jump) nothing is cut.
     cut(at, settling) {
       if (this.offset === null || at - this.lastCut < CUT_EVERY_MS) return 0;
       this.lastCut = at;
