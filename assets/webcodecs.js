@@ -398,8 +398,8 @@
   }
 
   // Jitter is the player's clock: due(ts) = ts / 1e6 + offset, on the
-  // player's now() (s); at is performance.now() (ms), which its windows
-  // run on. Media ready late raises the offset at once (ready); every
+  // player's now() (s); at is the same clock in ms (performance.now()),
+  // which its windows run on. Media ready late raises the offset at once (ready); every
   // CUT_EVERY_MS, what it holds beyond the window's largest transit and
   // the cushion of the stalls remembered is cut (cut).
   class Jitter {
@@ -415,17 +415,17 @@
     }
     // jump makes media of timestamp ts due JITTER_START_S after now; the
     // transits start over (the stalls are still remembered).
-    jump(ts, now, at) {
-      this.offset = now + JITTER_START_S - ts / 1e6;
+    jump(ts, at) {
+      this.offset = at / 1000 + JITTER_START_S - ts / 1e6;
       this.worst.clear();
       this.best.clear();
       this.lastCut = at;
     }
-    // ready records that media of timestamp ts was ready at now + lead
-    // (lead: the margin it needs) and raises the offset by its lateness,
+    // ready records that media of timestamp ts was ready at at + lead
+    // (lead: the margin it needs, s) and raises the offset by its lateness,
     // at most GROW_MAX_S; it returns the lateness (s, <= 0 when in time).
-    ready(ts, lead, now, at) {
-      const late = now + lead - this.due(ts);
+    ready(ts, lead, at) {
+      const late = at / 1000 + lead - this.due(ts);
       const transit = late + this.offset; // = now + lead - ts
       this.worst.push(at, transit);
       this.best.push(at, -transit);
@@ -721,9 +721,10 @@
       return 'ok';
     }
 
-    // now is the player's clock, s: the page's. The picture is shown on
-    // it, and the sound scheduled on the AudioContext to be heard at the
-    // same time (_toContext): neither waits for the other, and a sound
+    // now is the player's clock, s: the page's (Jitter is given it in ms,
+    // as performance.now()). The picture is shown on it, and the sound
+    // scheduled on the AudioContext to be heard at the same time
+    // (_toContext): neither waits for the other, and a sound
     // output whose clock falls behind (a starved machine, a device that
     // stalls) costs sound skipped, not a picture that falls behind with it.
     now() {
@@ -772,7 +773,7 @@
     // _jump makes media of timestamp ts due JITTER_START_S from now; what
     // came before it is backlog, and the transits start over.
     _jump(ts) {
-      this.jit.jump(ts, this.now(), performance.now());
+      this.jit.jump(ts, performance.now());
       this.backlogTo = Math.max(this.backlogTo, ts);
       this.settleFrom = performance.now();
     }
@@ -789,7 +790,7 @@
     // lateness (s, <= 0 when in time), or 0 for backlog.
     _ready(ts, lead) {
       if (ts <= this.backlogTo || this._settling()) return 0;
-      return this.jit.ready(ts, lead, this.now(), performance.now());
+      return this.jit.ready(ts, lead, performance.now());
     }
 
     // _cut brings the offset down to what the window's transits and the

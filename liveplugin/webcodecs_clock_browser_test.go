@@ -158,16 +158,16 @@ func TestBrowserJitter(t *testing.T) {
 	)
 	// Media every 20 ms, ready steady (or delay) after its timestamp;
 	// ready's lateness past 0 is a stall, as the player counts one (its
-	// margins aside). The page's clock is the media's: at = now * 1000.
+	// margins aside). The page's clock is the media's: at = now * 1000, ms.
 	got := chrometest.Eval[map[string]point](tab, fmt.Sprintf(`(() => {
   const j = new amlive.webcodecs.Jitter(), out = {};
   const marks = {9.9: 'settled', 10: 'first delay', 24.9: 'held', 25: 'second delay', 39.9: 'still held', 55: 'given back'};
-  j.jump(0, 0, 0);
+  j.jump(0, 0);
   for (let k = 0; k <= 2750; k++) {
     const ts = k * 0.02, key = Math.round(ts * 10) / 10;
     const transit = marks[key] && marks[key].endsWith('delay') && Math.abs(ts - key) < 1e-9 ? %v : %v;
     const now = ts + transit, at = now * 1000;
-    const late = j.ready(ts * 1e6, %v, now, at);
+    const late = j.ready(ts * 1e6, %v, at);
     if (late > 0) j.stalled(late, at);
     j.cut(at, false);
     if (marks[key] && Math.abs(ts - key) < 1e-9) out[marks[key]] = {at: ts, offset: j.offset, late};

@@ -363,6 +363,19 @@ func sum(d []uint32) uint64 {
 	return s
 }
 
+// opusTrackID returns the ID of the Opus track of the stream that begins
+// with chunks[0], or 0 when it has none.
+func opusTrackID(tb testing.TB, chunks [][]byte) uint32 {
+	tb.Helper()
+	_, r := feedPieces(tb, Limits{}, chunks[:1])
+	for _, tr := range r.Tracks() {
+		if tr.Entry == "Opus" {
+			return tr.ID
+		}
+	}
+	return 0
+}
+
 // jitterOpus returns a copy of full in which every Opus run of at least
 // four samples has its second sample 480 ticks (10 ms) longer and its
 // third as much shorter, as Chromium stamps packets on a busy machine (it
@@ -406,27 +419,22 @@ func TestFixtureOpusRepair(t *testing.T) {
 	}
 }
 
-func testFixtureOpusRepair(t *testing.T, name string, jittered bool) {
+func testFixtureOpusRepair(t *testing.T, set string, jittered bool) {
+	name := set
 	if jittered {
 		name += "/jittered"
 	}
 	t.Run(name, func(t *testing.T) {
-		fx := loadMP4(t, strings.TrimSuffix(name, "/jittered"))
-		var opus Track
-		_, r := feedPieces(t, Limits{}, fx.Chunks[:1])
-		for _, tr := range r.Tracks() {
-			if tr.Entry == "Opus" {
-				opus = tr
-			}
-		}
-		if opus.ID == 0 {
+		fx := loadMP4(t, set)
+		opus := opusTrackID(t, fx.Chunks)
+		if opus == 0 {
 			t.Skip("no Opus track")
 		}
 		if jittered {
-			full := jitterOpus(t, fx.Full, opus.ID)
+			full := jitterOpus(t, fx.Full, opus)
 			fx.Full, fx.Chunks = full, resplit(full, fx.Chunks)
 		}
-		before := opusRuns(t, fx.Full, opus.ID)
+		before := opusRuns(t, fx.Full, opus)
 		if len(before) < 2 {
 			t.Fatalf("%d Opus runs; want at least 2", len(before))
 		}
@@ -459,7 +467,7 @@ func testFixtureOpusRepair(t *testing.T, name string, jittered bool) {
 				n += int64(len(p))
 				cuts[n] = true
 			}
-			after := opusRuns(t, res.out, opus.ID)
+			after := opusRuns(t, res.out, opus)
 			if len(after) != len(before) {
 				t.Fatalf("%s: %d Opus runs after Feed, %d before", split, len(after), len(before))
 			}

@@ -40,7 +40,7 @@ window.appendAll = async (mime, urls) => {
 // segment's end first) and, for each, the latest start of a sample in it
 // on the track whose samples end soonest: what a Media Source that buffered
 // the fragment whole holds at least up to.
-func fragmentEnds(events []Event, size int64) (starts []int64, ends []time.Duration) {
+func fragmentEnds(events []Event) (starts []int64, ends []time.Duration) {
 	var last map[uint64]time.Duration
 	flush := func() {
 		if last == nil {
@@ -88,13 +88,7 @@ func TestRepairKeepsPicture(t *testing.T) {
 	var names []string
 	for _, set := range mp4Sets(t) {
 		fx := loadMP4(t, set)
-		var opus uint32
-		_, r := feedPieces(t, Limits{}, fx.Chunks[:1])
-		for _, tr := range r.Tracks() {
-			if tr.Entry == "Opus" {
-				opus = tr.ID
-			}
-		}
+		opus := opusTrackID(t, fx.Chunks)
 		if opus == 0 {
 			continue
 		}
@@ -108,7 +102,7 @@ func TestRepairKeepsPicture(t *testing.T) {
 			if res.err != nil {
 				t.Fatal(res.err)
 			}
-			starts, ends := fragmentEnds(res.events, res.offset)
+			starts, ends := fragmentEnds(res.events)
 			for _, v := range []struct {
 				name string
 				b    []byte
