@@ -181,7 +181,7 @@ func TestEngines(t *testing.T) {
 					if err := b.Close(); err != nil {
 						t.Logf("closing the wedged browser: %v", err)
 					}
-					b = browser.Start(cleanupOn{t, et}, e)
+					b = browser.Start(browser.CleanupOn(t, et), e)
 					runScenario(t, b, e, sc)
 				})
 			}
@@ -207,15 +207,6 @@ func mediaStackBroken(e browser.Engine, tr browser.Trial) error {
 	}
 	return nil
 }
-
-// cleanupOn is a testing.TB whose cleanups run at the end of owner,
-// where a browser started by one scenario for the next ones must close.
-type cleanupOn struct {
-	testing.TB
-	owner testing.TB
-}
-
-func (c cleanupOn) Cleanup(f func()) { c.owner.Cleanup(f) }
 
 // runScenario runs sc on b, with a server (and a publisher) of its own.
 func runScenario(t testing.TB, b browser.Browser, e browser.Engine, sc engineScenario) {

@@ -123,7 +123,8 @@ type Browser interface {
 	Version() string
 	// Wedged returns nil while the browser answers its driver, and
 	// otherwise why not: a command the driver left unanswered past its own
-	// timeout. A wedged browser stays so, and its later commands fail at
+	// timeout, or a session the driver deleted (its page's process crashed
+	// or hung). A wedged browser stays so, and its later commands fail at
 	// once: Close it and start another. Only WebKit's is detected: its
 	// driver answers a script or page-load timeout of its own before the
 	// client's deadline, so a deadline means the driver is stuck, where

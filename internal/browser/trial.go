@@ -160,3 +160,15 @@ func (tr *trialTB) runCleanup(f func()) {
 	}()
 	<-done
 }
+
+// CleanupOn returns a testing.TB that stands for tb but registers its
+// cleanups on owner: for a browser that a subtest starts in place of a
+// wedged one, which the subtests after it use and owner's end must close.
+func CleanupOn(tb, owner testing.TB) testing.TB { return cleanupOn{tb, owner} }
+
+type cleanupOn struct {
+	testing.TB
+	owner testing.TB
+}
+
+func (c cleanupOn) Cleanup(f func()) { c.owner.Cleanup(f) }

@@ -109,3 +109,30 @@ func TestWebKitWedges(t *testing.T) {
 		t.Fatalf("a command after the wedge: %v after %d requests, want an error and no request", err, calls.Load())
 	}
 }
+
+// TestWebKitSessionGone checks that a command the driver answers with
+// "invalid session id" (it deleted the session: the page's web process
+// crashed or hung) wedges the browser, and that the later ones then fail
+// at once without reaching the driver.
+func TestWebKitSessionGone(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"value":{"error":"invalid session id","message":"session deleted because of page crash or hang."}}`)
+	}))
+	defer srv.Close()
+	w := &webkit{base: srv.URL + "/session/s", http: srv.Client()}
+	err := w.do(context.Background(), http.MethodPost, w.base+"/url", map[string]any{"url": "about:blank"}, nil)
+	var c *commandError
+	if !errors.As(err, &c) || c.Code != "invalid session id" {
+		t.Fatalf("command on a deleted session: %v, want the driver's invalid session id", err)
+	}
+	if err := w.Wedged(); err == nil || !strings.Contains(err.Error(), "session is gone") || !strings.Contains(err.Error(), "page crash") {
+		t.Fatalf("Wedged() = %v, want the session gone, with the driver's reason", err)
+	}
+	if err := w.do(context.Background(), http.MethodGet, w.base+"/window", nil, nil); err == nil || calls.Load() != 1 {
+		t.Fatalf("a command after the session went: %v after %d requests, want an error and no request", err, calls.Load())
+	}
+}

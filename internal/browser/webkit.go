@@ -251,8 +251,15 @@ func (w *webkit) do(ctx context.Context, method, url string, body, out any) erro
 		return err
 	}
 	err := w.send(ctx, method, url, body, out)
-	if errors.Is(err, context.DeadlineExceeded) {
+	var c *commandError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
 		wedged := fmt.Errorf("browser: webkit: wedged: %s %s went unanswered: %w", method, strings.TrimPrefix(url, w.base), err)
+		w.wedged.CompareAndSwap(nil, &wedged)
+	case errors.As(err, &c) && c.Code == "invalid session id":
+		// The driver deleted the session (its page's web process crashed
+		// or hung): no later command can succeed either.
+		wedged := fmt.Errorf("browser: webkit: wedged: its session is gone: %w", err)
 		w.wedged.CompareAndSwap(nil, &wedged)
 	}
 	return err
