@@ -341,7 +341,7 @@
   // frames' lateness (SKIP_LATE_S).
   const MAX_DECODE_QUEUE = 150;
   const SKIP_LATE_S = 0.5; // a frame decoded this late: skip to the next keyframe
-  const MAX_FRAMES = 30; // decoded frames held at most
+  const MAX_FRAMES = 30; // decoded frames held at most: the buffer covers no more (Feed._overflow)
   const FALLBACK = 'fallback';
 
   // placeSound says where on the AudioContext's clock sound of duration s,
@@ -435,6 +435,12 @@
     // stalled remembers that the picture or the sound waited s.
     stalled(s, at) {
       this.held.push(at, Math.min(s, GROW_MAX_S));
+    }
+    // lower brings the offset down by s, whatever the window's transits
+    // need (the player cannot hold more), and returns s.
+    lower(s) {
+      this.offset -= s;
+      return s;
     }
     // cushion is what the offset keeps above the window's largest
     // transit, s.
@@ -947,11 +953,24 @@
         if (this.started && late > LATE_S && !this.frames.length) this._stall('video', late * 1000);
       }
       this.frames.push(f);
-      if (this.frames.length > MAX_FRAMES) {
-        this.frames.shift().close();
-        this.stats.dropped++;
-      }
+      if (this.frames.length > MAX_FRAMES) this._overflow();
       this._pump();
+    }
+
+    // _overflow: more frames wait than MAX_FRAMES, so the buffer is longer
+    // than the frames held cover (a burst of stalls grew it past a second
+    // at 30 frames a second). Dropping the oldest, the one due next, would
+    // drop every frame before its time and freeze the picture until the
+    // buffer came down; instead the clock comes forward (Jitter.lower) so
+    // that the oldest is due now: the buffer is what the frames held cover.
+    _overflow() {
+      const early = this.due(this.frames[0].timestamp) - this.now();
+      if (early > 0) {
+        this.stats.cutMs += this.jit.lower(early) * 1000;
+        return;
+      }
+      this.frames.shift().close(); // due already: _pump would drop it
+      this.stats.dropped++;
     }
 
     // _stall counts a stall: kind ('audio' or 'video') came ms late, and

@@ -289,3 +289,74 @@ func TestBrowserSoundClock(t *testing.T) {
 		}
 	})
 }
+
+// TestBrowserFrameStore has the WebCodecs player's feed hold a buffer of
+// 1.55 s, longer than its frames held cover (MAX_FRAMES, 30: a second at
+// 30 frames a second), as a burst of stalls can grow it, and hands it a
+// live stream of 30 frames a second for 3 s, in Chromium. The picture must
+// move: the clock comes forward so that the oldest frame held is due, and
+// the buffer is what the frames cover. (Dropping the oldest, the one due
+// next, dropped every frame before its time: the picture froze until the
+// buffer came down, 8 s in a benchmark run.)
+func TestBrowserFrameStore(t *testing.T) {
+	tab := webCodecsTab(t, "frame store")
+	type result struct {
+		Shown    int     `json:"shown"`
+		Dropped  int     `json:"dropped"`
+		Buffer   float64 `json:"buffer"` // due of the newest frame less now, s
+		Fallback string  `json:"fallback"`
+	}
+	got := chrometest.Eval[result](tab, `(async () => {
+  const box = document.createElement('div');
+  const v = document.createElement('video');
+  box.append(v);
+  document.body.append(box);
+  let fallback = '';
+  const scope = { timeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (id) => clearTimeout(id) };
+  const conf = { onClose() {}, onText() {}, onStall() {}, onFirstMedia() {}, onMuted() {}, onFallback(r) { fallback = r; } };
+  // No server: the socket fails and the feed is given frames by hand.
+  const f = new amlive.webcodecs.Feed(v, 'ws://127.0.0.1:9/', scope, conf);
+  const src = new OffscreenCanvas(64, 36);
+  const ctx = src.getContext('2d');
+  const t0 = performance.now();
+  f.jit.jump(0, t0);
+  f.jit.offset += 1.5; // media of timestamp 0 due 1.55 s from now
+  // As if media had come that late: the window of transits holds it, so
+  // the buffer is not cut while the stream plays.
+  f.jit.worst.push(t0, f.jit.due(0) - t0 / 1000);
+  const frame = 1e6 / 30;
+  let k = 0, newest = 0;
+  await new Promise((done) => {
+    const tick = () => {
+      // Each frame arrives at its time: k frames in k / 30 s.
+      while (k * frame <= (performance.now() - t0) * 1000) {
+        ctx.fillStyle = k % 2 ? '#f00' : '#0f0';
+        ctx.fillRect(0, 0, 64, 36);
+        newest = k * frame;
+        f._onFrame(new VideoFrame(src, { timestamp: newest, duration: frame }));
+        k++;
+      }
+      if (performance.now() - t0 < 3000) setTimeout(tick, 5);
+      else done();
+    };
+    tick();
+  });
+  const out = { shown: f.stats.shown, dropped: f.stats.dropped, buffer: f.due(newest) - f.now(), fallback };
+  f.close();
+  box.remove();
+  return out;
+})()`)
+	t.Logf("in 3 s of 30 frames a second with a 1.55 s buffer: %d frames shown, %d dropped; the newest due %.0f ms later", got.Shown, got.Dropped, got.Buffer*1000)
+	if got.Fallback != "" {
+		t.Fatalf("the feed fell back: %s", got.Fallback)
+	}
+	// From 1 s on, when the frames held fill up, every frame is due as it
+	// comes: about 60 of them; half leaves room for a loaded machine.
+	if got.Shown < 30 {
+		t.Errorf("%d frames shown; want the picture moving once the frames held fill up (about 60)", got.Shown)
+	}
+	if got.Buffer > 1.1 {
+		t.Errorf("the newest frame is due %.0f ms after it came; want the buffer brought down to what the frames held cover (1 s)", got.Buffer*1000)
+	}
+	chrometest.CheckNoPageErrors(t, tab)
+}
