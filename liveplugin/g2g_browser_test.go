@@ -185,6 +185,7 @@ func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions, paths []string) *
 	srv.e.GET("/g2g/publish/:id", page("publish.html"))
 	srv.e.GET("/g2g/view/:id", page("view.html"))
 	srv.e.File("/g2g/clock.js", "testdata/g2g/clock.js")
+	srv.e.File("/g2g/reader.js", "testdata/g2g/reader.js")
 
 	q := url.Values{}
 	if opt.TimesliceMS > 0 {
@@ -398,7 +399,9 @@ func testGlassToGlass(t *testing.T, e browser.Engine, opt g2gOptions) {
 // broadcaster upload WebCodecs' encoded chunks (data-latency="low"), the
 // path that low latency needs end to end; AMLIVE_G2G_DUMP names a file to
 // write the window's samples and video events to, as JSON (the engine's
-// and the path's names are added before its extension).
+// and the path's names are added before its extension). Where /proc/stat
+// tells, it reports the share of the window the machine's host stole from
+// its processors (steal-pct): stalls there are the host's, not at rest.
 //
 //	go test -run '^$' -bench BrowserGlassToGlass -benchtime 1x -count 5 ./liveplugin/
 func BenchmarkBrowserGlassToGlass(b *testing.B) {
@@ -425,13 +428,22 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 	for i, v := range m.viewers {
 		marks[i] = m.mark(v)
 	}
+	cpu0, cpuErr := readCPUTicks()
 	// A measurement window, not synchronisation.
 	time.Sleep(window)
+	cpu1, err := readCPUTicks()
 	ws := make([]g2gWindow, len(m.viewers))
 	for i, v := range m.viewers {
 		ws[i] = m.window(v, marks[i])
 	}
 	b.StopTimer()
+	if cpuErr == nil && err == nil {
+		// On a virtual machine, the time its host gave its processors to
+		// others: the stalls of a window with much of it are the host's.
+		busy, steal := cpu1.since(cpu0)
+		b.Logf("the machine over the window: %.0f%% busy, %.0f%% stolen by its host", busy, steal)
+		b.ReportMetric(steal, "steal-pct")
+	}
 	for i, v := range m.viewers {
 		w := ws[i]
 		if path := os.Getenv("AMLIVE_G2G_DUMP"); path != "" {
@@ -471,6 +483,47 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 		}
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// cpuTicks are the first line of /proc/stat: the time all processors
+// spent in each state since boot, in USER_HZ ticks.
+type cpuTicks []int64
+
+// readCPUTicks reads /proc/stat's cpu line (Linux only).
+func readCPUTicks() (cpuTicks, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return nil, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return nil, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	t := make(cpuTicks, 8) // user nice system idle iowait irq softirq steal
+	for i := range t {
+		if t[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
+			return nil, fmt.Errorf("/proc/stat: %w", err)
+		}
+	}
+	return t, nil
+}
+
+// since returns the share of the time between t0 and t that the machine's
+// processors were busy (neither idle, waiting for I/O nor stolen) and
+// that its host stole, percent.
+func (t cpuTicks) since(t0 cpuTicks) (busy, steal float64) {
+	var d [8]int64
+	var total int64
+	for i := range d {
+		d[i] = t[i] - t0[i]
+		total += d[i]
+	}
+	if total <= 0 {
+		return 0, 0
+	}
+	pct := func(n int64) float64 { return 100 * float64(n) / float64(total) }
+	return pct(total - d[3] - d[4] - d[7]), pct(d[7])
 }
 
 // writeJSON writes v to path as JSON.

@@ -105,5 +105,6 @@
   // region is the part of a frame read reads: a reader need copy no more.
   const region = { x: X0, y: Y0, w: COLS * CELL, h: ROWS * CELL };
 
-  window.g2gClock = { W, H, region, draw, read, since };
+  // self: a page's window, or a worker's scope (reader.js).
+  self.g2gClock = { W, H, region, draw, read, since };
 })();
