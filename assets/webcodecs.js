@@ -499,10 +499,13 @@
       this.gain = null;
       this.audioEnd = 0; // the AudioContext time the last scheduled sound ends
       this.sources = new Set();
-      // The timestamps of the sound sent to the decoder, in order: an
-      // AudioData's own may count on from the first one, past the chunks
-      // skipped as too late.
-      this.audioTs = [];
+      // The sound sent to the decoder, in order (_sent): its timestamps
+      // (an AudioData's own may count on from the first one, past the
+      // chunks skipped as too late) and when it came.
+      this.audioIn = [];
+      // And the video chunks, in decoding order (which is the
+      // frames' for VP8, VP9 and AV1 as browsers encode them).
+      this.videoIn = [];
       // The clock: started at the first keyframe.
       this.jit = new Jitter();
       // Media up to this timestamp (µs) came in a burst (a join's GOP, a
@@ -849,6 +852,8 @@
       }
       const type = b.key ? 'key' : 'delta';
       if (!this.stats.firstChunk) this.stats.firstChunk = type; // the join's first decoded chunk
+      this.videoIn.push(this._sent(b.timestamp));
+      if (this.videoIn.length > MAX_DECODE_QUEUE * 2) this.videoIn.shift(); // a decoder that drops chunks
       d.decode(new EncodedVideoChunk({ type, timestamp: b.timestamp, data: b.data }));
     }
 
@@ -863,7 +868,7 @@
         this.stats.audioSkipped++;
         return;
       }
-      this.audioTs.push(b.timestamp);
+      this.audioIn.push(this._sent(b.timestamp));
       this.adec.decode(new EncodedAudioChunk({ type: 'key', timestamp: b.timestamp, data: b.data }));
     }
 
@@ -885,7 +890,8 @@
       }
       const t = performance.now();
       const toAc = this._toContext(t);
-      const ts = this.audioTs.length ? this.audioTs.shift() : d.timestamp;
+      const sent = this.audioIn.shift();
+      const ts = sent ? sent.ts : d.timestamp;
       d.close();
       // The context renders ahead of what is heard (its output latency:
       // tens of ms, a Bluetooth headset's 150 ms or more). The sound may be
@@ -906,7 +912,7 @@
       if (late > 0) {
         this.stats.growAudioMs += Math.min(late, GROW_MAX_S) * 1000;
         if (late <= AUDIO_MARGIN_S) this.stats.tight++;
-        else if (this.started && this.stats.audioPlayed) this._stall('audio', Math.min(late - AUDIO_MARGIN_S, GROW_MAX_S) * 1000);
+        else if (this.started && this.stats.audioPlayed) this._stall('audio', Math.min(late - AUDIO_MARGIN_S, GROW_MAX_S) * 1000, sent, t);
       }
       this._cut();
       const { start, offset, rate } = placeSound(this.due(ts) + slack + toAc, buf.duration, this.audioEnd, ac.currentTime);
@@ -950,7 +956,7 @@
       if (late > 0) {
         // Late (the offset has grown by it: the picture waited).
         this.stats.growVideoMs += Math.min(late + VIDEO_MARGIN_S, GROW_MAX_S) * 1000;
-        if (this.started && late > LATE_S && !this.frames.length) this._stall('video', late * 1000);
+        if (this.started && late > LATE_S && !this.frames.length) this._stall('video', late * 1000, this._videoSent(f.timestamp), performance.now());
       }
       this.frames.push(f);
       if (this.frames.length > MAX_FRAMES) this._overflow();
@@ -973,11 +979,34 @@
       this.stats.dropped++;
     }
 
+    // _sent is what a chunk of timestamp ts sent to a decoder now is
+    // remembered by: {ts, at (performance.now()), early (how long before
+    // its time it came, s; below 0, late)}.
+    _sent(ts) {
+      return { ts, at: performance.now(), early: this.due(ts) - this.now() };
+    }
+
+    // _videoSent returns the video chunk of timestamp ts sent to the
+    // decoder (_sent), forgetting those before it, or undefined.
+    _videoSent(ts) {
+      const q = this.videoIn;
+      while (q.length && q[0].ts < ts) q.shift();
+      return q.length && q[0].ts === ts ? q.shift() : undefined;
+    }
+
     // _stall counts a stall: kind ('audio' or 'video') came ms late, and
-    // the picture or the sound waited that long.
-    _stall(kind, ms) {
+    // the picture or the sound waited that long. sent is the chunk as it
+    // came (_sent, where known) and t when it was decoded: stats.lastStall
+    // tells where the time went, {kind, ms, earlyMs (how long before its
+    // time the chunk came: below 0, it came late), decodeMs (from its
+    // coming to its decoded output)}.
+    _stall(kind, ms, sent, t) {
       this.stats.late++;
       this.stats.lastStall = { kind, ms };
+      if (sent) {
+        this.stats.lastStall.earlyMs = sent.early * 1000;
+        this.stats.lastStall.decodeMs = t - sent.at;
+      }
       this.jit.stalled(ms / 1000, performance.now());
       this.conf.onStall(ms);
     }
@@ -995,6 +1024,7 @@
       d.configure(videoConfig(this.tracks.video));
       for (const f of this.frames) f.close();
       this.frames = [];
+      this.videoIn = [];
     }
 
     // _pump shows the newest frame that is due, dropping older ones, and

@@ -96,6 +96,11 @@ type g2gEvent struct {
 	Target     float64 `json:"target,omitempty"` // with stall: the WebCodecs feed's jitter buffer after it, s
 	Kind       string  `json:"kind,omitempty"`   // with stall on WebCodecs: what came late, audio or video
 	MS         float64 `json:"ms,omitempty"`     // and how late, ms
+	// With stall on WebCodecs, where known: how long before its time the
+	// chunk came (below 0, it came late), and from its coming to its
+	// decoded output, ms.
+	EarlyMS  *float64 `json:"earlyMs,omitempty"`
+	DecodeMS *float64 `json:"decodeMs,omitempty"`
 }
 
 // g2gMeter is a running glass-to-glass measurement: publisher and viewer
@@ -271,6 +276,31 @@ func (m *g2gMeter) checkNoErrors() {
 			m.tb.Errorf("errors in a page: %q", errs)
 		}
 	}
+}
+
+// stallCauses says where the time went in the WebCodecs player's stalls
+// of the window: how many were of media that came late, how many of media
+// that came in time and was decoded late (the decoder, or the page's
+// main thread that its output waits for), with the longest decode.
+func (w g2gWindow) stallCauses() string {
+	var came, decoded, unknown int
+	var longest float64
+	for _, e := range w.Events {
+		if e.Type != "stall" {
+			continue
+		}
+		switch {
+		case e.EarlyMS == nil || e.DecodeMS == nil:
+			unknown++
+		case *e.EarlyMS < 0:
+			came++
+		default:
+			decoded++
+			longest = max(longest, *e.DecodeMS)
+		}
+	}
+	return fmt.Sprintf("webcodecs stalls: %d of media that came late, %d of media that came in time and was decoded late (the longest decode %.0f ms), %d unknown",
+		came, decoded, longest, unknown)
 }
 
 // g2gStats summarises a window.
@@ -473,6 +503,7 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 		if v.path == g2gWebCodecs {
 			// The WebCodecs feed's join: its first keyframe's arrival to
 			// its first frame drawn.
+			b.Log(w.stallCauses())
 			j := g2gEval[wcStats](b, v.page, jsWCStats)
 			b.Logf("webcodecs join: keyframe at %.0f ms, first frame at %.0f ms after the socket opened; since then, %d sounds in time inside the margin, %.1f ms of sound stretched, %d resyncs of the sound output's clock (%.0f ms)",
 				j.KeyAtMS, j.FirstFrameMS, j.Tight, j.StretchedMS, j.Resyncs, j.SlipMS)
