@@ -853,7 +853,7 @@
       const type = b.key ? 'key' : 'delta';
       if (!this.stats.firstChunk) this.stats.firstChunk = type; // the join's first decoded chunk
       this.videoIn.push(this._sent(b.timestamp));
-      if (this.videoIn.length > MAX_DECODE_QUEUE * 2) this.videoIn.shift(); // a decoder that drops chunks
+      if (this.videoIn.length > MAX_DECODE_QUEUE * 2) this.videoIn.shift(); // chunks it never gave frames of
       d.decode(new EncodedVideoChunk({ type, timestamp: b.timestamp, data: b.data }));
     }
 
@@ -935,6 +935,7 @@
         return;
       }
       this.stats.frames++;
+      const sent = this._videoSent(f.timestamp);
       if (this.stats.decodedAt < 0) this.stats.decodedAt = performance.now() - this.openedAt;
       if (!this.begun && this.newest > f.timestamp) {
         // The join's first picture, shown at once; the GOP after it came in
@@ -956,7 +957,7 @@
       if (late > 0) {
         // Late (the offset has grown by it: the picture waited).
         this.stats.growVideoMs += Math.min(late + VIDEO_MARGIN_S, GROW_MAX_S) * 1000;
-        if (this.started && late > LATE_S && !this.frames.length) this._stall('video', late * 1000, this._videoSent(f.timestamp), performance.now());
+        if (this.started && late > LATE_S && !this.frames.length) this._stall('video', late * 1000, sent, performance.now());
       }
       this.frames.push(f);
       if (this.frames.length > MAX_FRAMES) this._overflow();
