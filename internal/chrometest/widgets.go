@@ -86,6 +86,7 @@ const PlayerSnapshotJS = `(() => {
     error: v.error ? 'MediaError ' + v.error.code + ': ' + v.error.message : '',
     now: performance.now(),
     reconnects: el.amlivePlayer.stats.reconnects, skips: el.amlivePlayer.stats.skips,
+    seeking: v.seeking, nudges: el.amlivePlayer.stats.nudges || 0,
   };
 })()`
 
@@ -110,6 +111,8 @@ type Player struct {
 	Now        float64      `json:"now"`        // the page's clock, in milliseconds
 	Reconnects int          `json:"reconnects"` // times the player reconnected
 	Skips      int          `json:"skips"`      // the server made it skip ahead
+	Seeking    bool         `json:"seeking"`    // the video is seeking
+	Nudges     int          `json:"nudges"`     // seeks the player made to start a stuck file again
 }
 
 // Player returns a snapshot of the tab's first player widget.
