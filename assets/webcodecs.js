@@ -9,7 +9,7 @@
 // before player.js (the head partial does).
 //
 // amlive.webcodecs = {available(), WebMDemuxer, Feed, Peak (the clock's windowed
-// maximum), placeSound (where decoded sound plays)}.
+// maximum), Jitter (the clock), placeSound (where decoded sound plays)}.
 (() => {
   'use strict';
 
@@ -399,9 +399,9 @@
 
   // Jitter is the player's clock: due(ts) = ts / 1e6 + offset, on the
   // player's now() (s); at is the same clock in ms (performance.now()),
-  // which its windows run on. Media ready late raises the offset at once (ready); every
-  // CUT_EVERY_MS, what it holds beyond the window's largest transit and
-  // the cushion of the stalls remembered is cut (cut).
+  // which its windows run on. Media ready late raises the offset at once
+  // (ready); every CUT_EVERY_MS, what it holds beyond the window's largest
+  // transit and the cushion of the stalls remembered is cut (cut).
   class Jitter {
     constructor() {
       this.offset = null; // null before the first jump

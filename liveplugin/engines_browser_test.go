@@ -168,21 +168,8 @@ func TestEngines(t *testing.T) {
 					if why := pending(e, sc.name); why != "" && os.Getenv(runPendingEnv) == "" {
 						t.Skip(why)
 					}
-					tr := browser.Try(t, func(tb testing.TB) { runScenario(tb, b, e, sc) })
-					wedged := b.Wedged()
-					if wedged == nil && tr.Failed {
-						wedged = mediaStackBroken(e, tr)
-					}
-					if !tr.Failed || wedged == nil {
-						tr.Report(t)
-						return
-					}
-					t.Logf("%v; the first attempt failed with:\n%s\nrunning the scenario again on a new browser", wedged, tr)
-					if err := b.Close(); err != nil {
-						t.Logf("closing the wedged browser: %v", err)
-					}
-					b = browser.Start(browser.CleanupOn(t, et), e)
-					runScenario(t, b, e, sc)
+					broken := func(tr browser.Trial) error { return mediaStackBroken(e, tr) }
+					browser.Retry(t, et, &b, broken, func(tb testing.TB, b browser.Browser) { runScenario(tb, b, e, sc) })
 				})
 			}
 			t.Logf("%s %s: the scenarios took %v", e, b.Version(), time.Since(start).Round(time.Second))

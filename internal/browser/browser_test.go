@@ -292,6 +292,7 @@ func TestSmoke(t *testing.T) {
 			// crashed, say) runs once more on a new one, which the cases
 			// after it use.
 			et := t
+			pageOf := b // the browser p is a page of
 			t.Run("mse", func(t *testing.T) {
 				for _, tc := range mseCases {
 					t.Run(tc.name, func(t *testing.T) {
@@ -315,19 +316,12 @@ func TestSmoke(t *testing.T) {
 							}
 							t.Logf("%s: fails as expected: %v", e, err)
 						}
-						tr := browser.Try(t, play)
-						wedged := b.Wedged()
-						if !tr.Failed || wedged == nil {
-							tr.Report(t)
-							return
-						}
-						t.Logf("%v; the first attempt failed with:\n%s\nplaying again on a new browser", wedged, tr)
-						if err := b.Close(); err != nil {
-							t.Logf("closing the wedged browser: %v", err)
-						}
-						b = browser.Start(browser.CleanupOn(t, et), e)
-						p = b.NewPage(browser.CleanupOn(t, et), "smoke")
-						play(t)
+						browser.Retry(t, et, &b, nil, func(t testing.TB, nb browser.Browser) {
+							if nb != pageOf {
+								p, pageOf = nb.NewPage(browser.CleanupOn(t, et), "smoke"), nb
+							}
+							play(t)
+						})
 					})
 				}
 			})

@@ -172,3 +172,30 @@ type cleanupOn struct {
 }
 
 func (c cleanupOn) Cleanup(f func()) { c.owner.Cleanup(f) }
+
+// Retry runs body on *b in a Try. When body failed and the browser is
+// wedged (Browser.Wedged), or broken, where not nil, finds the trial's
+// failure to be the browser's rather than the page's, Retry logs why,
+// closes *b, starts another browser of its engine whose cleanups run at
+// owner's end (CleanupOn), stores it in *b for the tests after this one,
+// and runs body once more on it, on tb. Otherwise it reports the trial on
+// tb (Trial.Report).
+func Retry(tb, owner testing.TB, b *Browser, broken func(Trial) error, body func(testing.TB, Browser)) {
+	tb.Helper()
+	first := *b
+	tr := Try(tb, func(tb testing.TB) { body(tb, first) })
+	why := first.Wedged()
+	if why == nil && tr.Failed && broken != nil {
+		why = broken(tr)
+	}
+	if !tr.Failed || why == nil {
+		tr.Report(tb)
+		return
+	}
+	tb.Logf("%v; the first attempt failed with:\n%s\nrunning it again on a new browser", why, tr)
+	if err := first.Close(); err != nil {
+		tb.Logf("closing the wedged browser: %v", err)
+	}
+	*b = Start(CleanupOn(tb, owner), first.Engine())
+	body(tb, *b)
+}

@@ -136,3 +136,72 @@ func TestWebKitSessionGone(t *testing.T) {
 		t.Fatalf("a command after the session went: %v after %d requests, want an error and no request", err, calls.Load())
 	}
 }
+
+// fakeBrowser is a Browser that runs nothing: it reports wedged as told
+// and counts its closes.
+type fakeBrowser struct {
+	wedged error
+	closes int
+}
+
+func (f *fakeBrowser) NewPage(tb testing.TB, name string) Page {
+	tb.Fatal("fakeBrowser has no pages")
+	return nil
+}
+func (f *fakeBrowser) Close() error    { f.closes++; return nil }
+func (f *fakeBrowser) Engine() Engine  { return Chromium }
+func (f *fakeBrowser) Version() string { return "fake" }
+func (f *fakeBrowser) Wedged() error   { return f.wedged }
+
+// TestRetry checks that Retry reports a failure on a browser that still
+// answers, and runs the body once more on a new browser of the engine
+// (which it leaves in its place) when the browser wedged, or when broken
+// says the failure was the browser's.
+func TestRetry(t *testing.T) {
+	fails := func(runs *[]Browser) func(testing.TB, Browser) {
+		return func(tb testing.TB, b Browser) {
+			*runs = append(*runs, b)
+			if len(*runs) == 1 {
+				tb.Fatal("the first run fails")
+			}
+		}
+	}
+	t.Run("answering", func(t *testing.T) {
+		fake := &fakeBrowser{}
+		var b Browser = fake
+		var runs []Browser
+		tr := Try(t, func(tb testing.TB) { Retry(tb, tb, &b, nil, fails(&runs)) })
+		if !tr.Failed || len(runs) != 1 || b != fake || fake.closes != 0 {
+			t.Fatalf("trial %+v, %d runs, browser replaced %v, %d closes; want the failure reported after one run on the same browser", tr, len(runs), b != fake, fake.closes)
+		}
+	})
+	for _, c := range []struct {
+		name   string
+		wedged error
+		broken func(Trial) error
+	}{
+		{"wedged", errors.New("wedged"), nil},
+		{"broken", nil, func(tr Trial) error {
+			if tr.String() == "the first run fails" {
+				return errors.New("its media stack broke")
+			}
+			return nil
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fake := &fakeBrowser{wedged: c.wedged}
+			var b Browser = fake
+			var runs []Browser
+			tr := Try(t, func(tb testing.TB) { Retry(tb, t, &b, c.broken, fails(&runs)) })
+			if tr.Skipped {
+				t.Skip(tr.SkipReason) // no Chromium to start
+			}
+			if tr.Failed || len(runs) != 2 || runs[0] != fake || runs[1] == fake || b != runs[1] || fake.closes != 1 {
+				t.Fatalf("trial %+v, %d runs, %d closes; want a second, passing run on a new browser left in b, the first closed", tr, len(runs), fake.closes)
+			}
+			if b.Engine() != Chromium || b.Version() == "" || b.Version() == "fake" {
+				t.Fatalf("the new browser: %s %q; want a Chromium that runs", b.Engine(), b.Version())
+			}
+		})
+	}
+}

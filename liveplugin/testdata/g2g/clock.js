@@ -105,6 +105,20 @@
   // region is the part of a frame read reads: a reader need copy no more.
   const region = { x: X0, y: Y0, w: COLS * CELL, h: ROWS * CELL };
 
+  // reader returns readFrom(src), which copies the region of src (a video,
+  // a canvas, a VideoFrame) into canvas (a page's or an OffscreenCanvas,
+  // sized here) and reads the code from it, as read does.
+  function reader(canvas) {
+    canvas.width = region.x + region.w;
+    canvas.height = region.y + region.h;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    const r = region;
+    return (src) => {
+      ctx.drawImage(src, r.x, r.y, r.w, r.h, r.x, r.y, r.w, r.h);
+      return read(ctx);
+    };
+  }
+
   // self: a page's window, or a worker's scope (reader.js).
-  self.g2gClock = { W, H, region, draw, read, since };
+  self.g2gClock = { W, H, region, draw, read, reader, since };
 })();
