@@ -125,11 +125,14 @@ type Browser interface {
 	// otherwise why not: a command the driver left unanswered past its own
 	// timeout, or a session the driver deleted (its page's process crashed
 	// or hung). A wedged browser stays so, and its later commands fail at
-	// once: Close it and start another. Only WebKit's is detected: its
-	// driver answers a script or page-load timeout of its own before the
-	// client's deadline, so a deadline means the driver is stuck, where
-	// Chromium's and Firefox's protocols have no timeout of their own to
-	// tell a stuck browser from a slow page.
+	// once: Close it and start another. WebKit's is detected by its
+	// driver: it answers a script or page-load timeout of its own before
+	// the client's deadline, so a deadline means the driver is stuck.
+	// Firefox's by its log: its Remote Agent pings a page's process that
+	// leaves a command unanswered for seconds, and says when the ping goes
+	// unanswered too; its later commands still run (a process that was
+	// only slow may answer them). Chromium's protocol has no timeout of its
+	// own to tell a stuck browser from a slow page: its Wedged is nil.
 	Wedged() error
 }
 

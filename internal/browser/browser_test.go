@@ -471,3 +471,45 @@ func TestClose(t *testing.T) {
 		})
 	}
 }
+
+// TestFirefoxWedged checks Firefox's Wedged on a real browser: a command
+// that waits long for a page that still answers (a promise that takes
+// seconds) wedges nothing; a page whose process stops answering (a script
+// that holds its thread past the Remote Agent's ping) wedges the browser,
+// naming the command, and its later commands still run.
+func TestFirefoxWedged(t *testing.T) {
+	if !slices.Contains(browser.Engines(), browser.Firefox) {
+		t.Skipf("firefox is not among the engines %v", browser.Engines())
+	}
+	t.Parallel()
+	srv := newTestServer(t, nil)
+	b := browser.Start(t, browser.Firefox)
+	p := b.NewPage(t, "wedge")
+	if err := p.Navigate(srv.URL + "/smoke.html"); err != nil {
+		t.Fatal(err)
+	}
+	// The Remote Agent pings a page's process after a command has waited
+	// about 10 s (Firefox 128 to 153).
+	const past = 13000 // ms
+	if err := p.Eval(fmt.Sprintf(`new Promise((resolve) => setTimeout(resolve, %d))`, past), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Wedged(); err != nil {
+		t.Fatalf("wedged by a slow promise on a page that answers: %v", err)
+	}
+	if err := p.Eval(fmt.Sprintf(`(() => { const t = Date.now(); while (Date.now() - t < %d) {} })()`, past), nil); err != nil {
+		t.Fatal(err)
+	}
+	// The log line may come a moment after the command's answer.
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Wedged() == nil && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := b.Wedged(); err == nil || !strings.Contains(err.Error(), "script.evaluate") {
+		t.Fatalf("Wedged() = %v after a page held its thread %d ms; want the command it left unanswered", err, past)
+	}
+	var n int
+	if err := p.Eval(`6 * 7`, &n); err != nil || n != 42 {
+		t.Errorf("a command after the wedge: %d, %v; want 42", n, err)
+	}
+}

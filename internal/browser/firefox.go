@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +48,12 @@ user_pref("services.settings.server", "http://127.0.0.1:9/");
 // server accepts connections.
 var bidiListening = regexp.MustCompile(`WebDriver BiDi listening on (ws://[0-9.:\[\]]+)\r?\n`)
 
+// pingTimedOut is what Firefox's Remote Agent prints on stderr when a page's
+// process left a command unanswered for seconds and then its ping too: the
+// process is hung (a script that never yields, or Firefox's own deadlock),
+// and the commands to its pages wait out the client's deadline.
+var pingTimedOut = regexp.MustCompile(`MessageHandlerFrameParent ping for command (\S+) to \S+ timed out`)
+
 // firefox is a headless Firefox driven over WebDriver BiDi.
 type firefox struct {
 	proc    *process
@@ -53,6 +61,7 @@ type firefox struct {
 	sound   *soundServer // nil when the machine's own serves, or none
 	bidi    *bidiConn
 	version string
+	log     firefoxLog
 
 	closeOnce sync.Once
 	closeErr  error
@@ -80,38 +89,19 @@ func startFirefox(tb testing.TB) (b *firefox, err error) {
 		return nil, err
 	}
 
-	// Port 0: Firefox picks a free port and says which on stderr.
-	found := make(chan string, 1)
-	var (
-		seenMu   sync.Mutex
-		seen     []byte // the output not yet searched, bounded
-		reported bool
-	)
 	// Web Audio needs a sound output (see soundServer).
 	if f.sound, err = startSoundServer(filepath.Join(profile, "pulse")); err != nil {
 		return nil, err
 	}
 
+	// Port 0: Firefox picks a free port and says which on stderr.
 	cmd := exec.Command(execPath, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port", "0")
 	cmd.Env = append(os.Environ(), ownerEnv, "MOZ_CRASHREPORTER_DISABLE=1")
 	if f.sound != nil {
 		cmd.Env = append(cmd.Env, "PULSE_SERVER="+f.sound.server)
 	}
-	f.proc, err = startProcess("firefox", cmd, func(p []byte) {
-		seenMu.Lock()
-		defer seenMu.Unlock()
-		if reported {
-			return
-		}
-		seen = append(seen, p...)
-		if m := bidiListening.FindSubmatch(seen); m != nil {
-			found <- string(m[1])
-			reported = true
-		}
-		if over := len(seen) - 1024; over > 0 {
-			seen = append(seen[:0], seen[over:]...)
-		}
-	})
+	f.log = firefoxLog{listening: make(chan string, 1)}
+	f.proc, err = startProcess("firefox", cmd, f.log.write)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +115,7 @@ func startFirefox(tb testing.TB) (b *firefox, err error) {
 	defer timer.Stop()
 	var url string
 	select {
-	case url = <-found:
+	case url = <-f.log.listening:
 	case <-f.proc.done:
 		return nil, fmt.Errorf("%s exited before WebDriver BiDi listened (%v):\n%s", execPath, f.proc.err, f.proc.out.String())
 	case <-timer.C:
@@ -158,7 +148,55 @@ func startFirefox(tb testing.TB) (b *firefox, err error) {
 
 func (f *firefox) Engine() Engine  { return Firefox }
 func (f *firefox) Version() string { return f.version }
-func (*firefox) Wedged() error     { return nil }
+
+// Wedged implements Browser: Firefox's own log says when a page's process
+// stopped answering (pingTimedOut).
+func (f *firefox) Wedged() error {
+	if err := f.log.hung.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// firefoxLog reads Firefox's output as it comes, line by line: its
+// BiDi server's address goes to listening, once; the first pingTimedOut
+// sets hung, for good.
+type firefoxLog struct {
+	listening chan string // buffered: one address
+	hung      atomic.Pointer[error]
+
+	mu       sync.Mutex
+	line     []byte // the output's last line, unfinished, bounded
+	reported bool
+}
+
+// maxLogLine bounds what firefoxLog keeps of a line that does not end.
+const maxLogLine = 1024
+
+func (l *firefoxLog) write(p []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.line = append(l.line, p...)
+	if !l.reported {
+		if m := bidiListening.FindSubmatch(l.line); m != nil {
+			l.listening <- string(m[1])
+			l.reported = true
+		}
+	}
+	if l.hung.Load() == nil {
+		if m := pingTimedOut.FindSubmatch(l.line); m != nil {
+			hung := fmt.Errorf("browser: firefox: wedged: a page's process did not answer %s, nor the ping after it", m[1])
+			l.hung.CompareAndSwap(nil, &hung)
+		}
+	}
+	// Whole lines have been searched; a line's start waits for its end.
+	if i := bytes.LastIndexByte(l.line, '\n'); i >= 0 {
+		l.line = append(l.line[:0], l.line[i+1:]...)
+	}
+	if over := len(l.line) - maxLogLine; over > 0 {
+		l.line = append(l.line[:0], l.line[over:]...)
+	}
+}
 
 func (f *firefox) Close() error {
 	f.closeOnce.Do(func() {

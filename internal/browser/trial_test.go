@@ -205,3 +205,67 @@ func TestRetry(t *testing.T) {
 		})
 	}
 }
+
+// TestFirefoxLog checks that Firefox's output, however it is cut into
+// writes, gives its BiDi address once and wedges the browser from the
+// first ping its Remote Agent says went unanswered, and that a line with
+// no end is kept bounded.
+func TestFirefoxLog(t *testing.T) {
+	out := "*** You are running in headless mode.\n" +
+		"WebDriver BiDi listening on ws://127.0.0.1:34195\n" +
+		"1796332164191\tRemoteAgent\tINFO\tPerform WebSocket upgrade for incoming connection from 127.0.0.1:36172\n" +
+		"JavaScript error: chrome://remote/content/shared/Realm.sys.mjs, line 184: TypeError: argument is not a global object\n" +
+		"1796332181533\tRemoteAgent\tWARN\tMessageHandlerFrameParent ping for command script.evaluateExpression to 18 timed out\n" +
+		"1796332241692\tRemoteAgent\tWARN\tMessageHandlerFrameParent ping for command script.callFunction to 18 timed out\n"
+	for _, size := range []int{1, 7, 64, len(out)} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			f := &firefox{log: firefoxLog{listening: make(chan string, 1)}}
+			hungAt := strings.Index(out, "timed out") + len("timed out")
+			for i := 0; i < len(out); i += size {
+				end := min(i+size, len(out))
+				if err := f.Wedged(); err != nil && i < hungAt {
+					t.Fatalf("wedged after %d bytes, before the ping's line: %v", i, err)
+				}
+				f.log.write([]byte(out[i:end]))
+			}
+			select {
+			case url := <-f.log.listening:
+				if url != "ws://127.0.0.1:34195" {
+					t.Errorf("listening on %q", url)
+				}
+			default:
+				t.Error("no address")
+			}
+			if len(f.log.listening) != 0 {
+				t.Error("the address twice")
+			}
+			err := f.Wedged()
+			if err == nil || !strings.Contains(err.Error(), "script.evaluateExpression") {
+				t.Errorf("Wedged() = %v, want the first unanswered command", err)
+			}
+		})
+	}
+	var l firefoxLog
+	for range 100 {
+		l.write([]byte(strings.Repeat("x", 100)))
+	}
+	if len(l.line) > maxLogLine {
+		t.Errorf("an endless line kept to %d bytes, want at most %d", len(l.line), maxLogLine)
+	}
+	l.write([]byte("\n"))
+	if len(l.line) != 0 || l.hung.Load() != nil {
+		t.Errorf("after the line's end: %d bytes kept, hung %v", len(l.line), l.hung.Load())
+	}
+}
+
+// TestFirefoxHealthyLog checks that Firefox's ordinary noise (the end of
+// a passing run's output) wedges nothing.
+func TestFirefoxHealthyLog(t *testing.T) {
+	l := firefoxLog{listening: make(chan string, 1)}
+	l.write([]byte("1796332164191\tRemoteAgent\tINFO\tPerform WebSocket upgrade\n" +
+		"1796332164191\tRemoteAgent\tTRACE\tMessageHandlerFrameParent ping script.evaluateExpression to 18\n" +
+		"Crash Annotation GraphicsCriticalError: |[0][GFX1-]: RenderCompositorSWGL failed mapping default framebuffer, no dt\n"))
+	if err := l.hung.Load(); err != nil {
+		t.Errorf("wedged by a healthy log: %v", *err)
+	}
+}
