@@ -134,7 +134,7 @@ func TestStreamTurnsInvalid(t *testing.T) {
 
 // checkFFprobe fails if ffprobe, reading the file's every packet, reports
 // an error. Without ffprobe it does nothing, except in CI.
-func checkFFprobe(t *testing.T, path string) {
+func checkFFprobe(t testing.TB, path string) {
 	t.Helper()
 	bin, err := exec.LookPath("ffprobe")
 	if err != nil {

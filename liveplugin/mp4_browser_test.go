@@ -96,7 +96,7 @@ type roomStatus struct {
 }
 
 // getStatus returns the room's status.
-func getStatus(t *testing.T, srv *testServer, room string) roomStatus {
+func getStatus(t testing.TB, srv *testServer, room string) roomStatus {
 	t.Helper()
 	resp, body := get(t, http.MethodGet, srv.URL+"/live/"+room+"/status", nil)
 	if resp.StatusCode != http.StatusOK {

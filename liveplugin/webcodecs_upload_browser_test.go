@@ -88,7 +88,7 @@ var lowLatencyScripts = map[string]string{"nowebcodecs.js": nowebcodecsJS, "noms
 // data-latency="low", after nowebcodecsJS, nomstpJS, silentJS or lossyJS)
 // and /app/watchmse/:id (the player inside data-latency="normal": MSE
 // whatever the room).
-func lowLatencyPages(t *testing.T, srv *testServer) {
+func lowLatencyPages(t testing.TB, srv *testServer) {
 	t.Helper()
 	low := func(script string) string { return `<script src="/app/` + script + `"></script>{{amliveHead}}` }
 	for _, p := range []struct{ kind, head, body string }{
@@ -121,7 +121,7 @@ func lowLatencyPages(t *testing.T, srv *testServer) {
 // goLiveSmall opens the broadcaster page at path in env's browser, makes
 // its source the camera at 640x360 with the microphone (as the fixtures:
 // lighter on a two-core machine), and presses "Go live".
-func goLiveSmall(t *testing.T, env *engineEnv, path string) browser.Page {
+func goLiveSmall(t testing.TB, env *engineEnv, path string) browser.Page {
 	t.Helper()
 	bc := env.open("broadcaster", path)
 	if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.source = () => navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: true})`, nil); err != nil {
@@ -184,80 +184,102 @@ func TestBrowserWebCodecsBroadcast(t *testing.T) {
 					t.Skipf("%s is not among the engines %v", e, browser.Engines())
 				}
 			}
-			srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute, Capture: tc.capture})
-			lowLatencyPages(t, srv)
+			// A browser that wedged (Browser.Wedged), the broadcaster's or
+			// the viewers', gets one more attempt, on new browsers and a
+			// new server.
 			cb := browser.Start(t, tc.engine)
-			env := &engineEnv{t: t, b: cb, e: tc.engine, can: engineCans[tc.engine], srv: srv}
-			venv := env // the viewers'
-			if tc.viewer != tc.engine {
-				vb := browser.Start(t, tc.viewer)
-				venv = &engineEnv{t: t, b: vb, e: tc.viewer, can: engineCans[tc.viewer], srv: srv}
-			}
-			bc := goLiveSmall(t, env, tc.page)
-			waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
-			var w broadcasterWidget
-			if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
-				t.Fatal(err)
-			}
-			var codec string
-			if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.videoCodec`, &codec); err != nil {
-				t.Fatal(err)
-			}
-			lowLatency := strings.HasPrefix(tc.name, "webcodecs")
-			if !strings.HasPrefix(w.Mime, tc.mime) || lowLatency != (codec != "") {
-				t.Fatalf("broadcaster uploads %q with WebCodecs codec %q; want %s", w.Mime, codec, tc.mime)
-			}
-			var st roomStatus
-			chrometest.Until(t, engineTimeout, "the room live", func() bool {
-				st = getStatus(t, srv, browserRoom)
-				return st.Live
-			})
-			if st.Container != "webm" || len(st.Codecs) != 2 || !slices.Contains([]string{"vp8", "vp9"}, st.Codecs[0]) && !strings.HasPrefix(st.Codecs[0], "av01.") || st.Codecs[1] != "opus" {
-				t.Errorf("status %+v; want live in WebM, VP8, VP9 or AV1 with Opus", st)
-			}
-			t.Logf("broadcaster uploads %q (codec %q); status: %q", w.Mime, codec, st.MIMEType)
-
-			if lowLatency {
-				// The room says it is low latency: the site's own watch
-				// page, without data-latency, decodes it with WebCodecs.
-				if st.Latency != "low" {
-					t.Errorf("status latency %q; want low", st.Latency)
+			var vb browser.Browser // the viewers' when another engine: each attempt's own
+			broken := func(browser.Trial) error {
+				if vb == nil {
+					return nil
 				}
-				auto := venv.open("watch (room flag)", "/live/"+browserRoom)
-				waitPage(t, auto, "WebCodecs frames on the watch page", `(() => { const s = `+jsWCStats+`; return s.mediaSource === 'webcodecs' && s.shown >= 10; })()`)
-			} else if st.Latency != "" {
-				t.Errorf("status latency %q for a MediaRecorder upload; want none", st.Latency)
+				return vb.Wedged()
 			}
-			if tc.sparse != "" {
-				t.Logf("no MSE viewer: %s", tc.sparse)
-				click(t, bc, "[data-amlive-stop]")
-				waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
-				var recs []string
-				chrometest.Until(t, engineTimeout, "the recording sealed", func() bool {
-					recs, _ = filepath.Glob(filepath.Join(srv.dir, browserRoom, "*.webm"))
-					return len(recs) == 1 && !getStatus(t, srv, browserRoom).Live
-				})
-				checkFFprobe(t, recs[0])
-				return
-			}
-			// An MSE viewer (data-latency="normal") of the same broadcast.
-			watch := venv.open("watch", "/app/watchmse/"+browserRoom)
-			venv.waitLive(watch)
-			if lowLatency {
-				ms := chrometest.PlayerJS + `.amlivePlayer.mediaSource`
-				waitPage(t, watch, "the MSE player", ms+` === 'mse' || `+ms+` === 'managed'`)
-			}
-			a := assertPlaying(t, watch, engineAdvance, "live")
-			waitPage(t, watch, "6s of live video", fmt.Sprintf(`%s.querySelector('video').currentTime >= %f`, chrometest.PlayerJS, max(6, a.Time+2)))
-
-			click(t, bc, "[data-amlive-stop]")
-			waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
-			waitPage(t, watch, "the recording after the end", chrometest.PlayerIn("document", "ended"))
-			waitPage(t, watch, "the recording playing", jsRecordingPlaying)
-			rec := assertPlaying(t, watch, engineAdvance, "ended")
-			assertSeek(t, watch, rec)
+			browser.Retry(t, t, &cb, broken, func(t testing.TB, cb browser.Browser) {
+				srv := newServer(t, liveplugin.Config{Authorize: allowAll, IdleTimeout: 2 * time.Minute, Capture: tc.capture})
+				lowLatencyPages(t, srv)
+				env := &engineEnv{t: t, b: cb, e: tc.engine, can: engineCans[tc.engine], srv: srv}
+				venv := env
+				if tc.viewer != tc.engine {
+					vb = browser.Start(t, tc.viewer)
+					venv = &engineEnv{t: t, b: vb, e: tc.viewer, can: engineCans[tc.viewer], srv: srv}
+				}
+				broadcastLow(t, tc.page, tc.mime, tc.sparse, env, venv)
+			})
 		})
 	}
+}
+
+// broadcastLow goes live on page in env's browser, checks that it uploads
+// mime (the chunk upload when it is application/x-amlive-chunks), and
+// watches it in venv's: on the watch page with WebCodecs (the chunk upload
+// only), then, unless sparse says why not, in an MSE viewer, live, then
+// its recording, which seeks.
+func broadcastLow(t testing.TB, page, mime, sparse string, env, venv *engineEnv) {
+	srv := env.srv
+	bc := goLiveSmall(t, env, page)
+	waitPage(t, bc, "the broadcaster live", chrometest.BroadcasterIs("live"))
+	var w broadcasterWidget
+	if err := bc.Eval(jsBroadcasterWidget, &w); err != nil {
+		t.Fatal(err)
+	}
+	var codec string
+	if err := bc.Eval(chrometest.BroadcasterJS+`.amliveBroadcaster.videoCodec`, &codec); err != nil {
+		t.Fatal(err)
+	}
+	lowLatency := mime == "application/x-amlive-chunks"
+	if !strings.HasPrefix(w.Mime, mime) || lowLatency != (codec != "") {
+		t.Fatalf("broadcaster uploads %q with WebCodecs codec %q; want %s", w.Mime, codec, mime)
+	}
+	var st roomStatus
+	chrometest.Until(t, engineTimeout, "the room live", func() bool {
+		st = getStatus(t, srv, browserRoom)
+		return st.Live
+	})
+	if st.Container != "webm" || len(st.Codecs) != 2 || !slices.Contains([]string{"vp8", "vp9"}, st.Codecs[0]) && !strings.HasPrefix(st.Codecs[0], "av01.") || st.Codecs[1] != "opus" {
+		t.Errorf("status %+v; want live in WebM, VP8, VP9 or AV1 with Opus", st)
+	}
+	t.Logf("broadcaster uploads %q (codec %q); status: %q", w.Mime, codec, st.MIMEType)
+
+	if lowLatency {
+		// The room says it is low latency: the site's own watch
+		// page, without data-latency, decodes it with WebCodecs.
+		if st.Latency != "low" {
+			t.Errorf("status latency %q; want low", st.Latency)
+		}
+		auto := venv.open("watch (room flag)", "/live/"+browserRoom)
+		waitPage(t, auto, "WebCodecs frames on the watch page", `(() => { const s = `+jsWCStats+`; return s.mediaSource === 'webcodecs' && s.shown >= 10; })()`)
+	} else if st.Latency != "" {
+		t.Errorf("status latency %q for a MediaRecorder upload; want none", st.Latency)
+	}
+	if sparse != "" {
+		t.Logf("no MSE viewer: %s", sparse)
+		click(t, bc, "[data-amlive-stop]")
+		waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
+		var recs []string
+		chrometest.Until(t, engineTimeout, "the recording sealed", func() bool {
+			recs, _ = filepath.Glob(filepath.Join(srv.dir, browserRoom, "*.webm"))
+			return len(recs) == 1 && !getStatus(t, srv, browserRoom).Live
+		})
+		checkFFprobe(t, recs[0])
+		return
+	}
+	// An MSE viewer (data-latency="normal") of the same broadcast.
+	watch := venv.open("watch", "/app/watchmse/"+browserRoom)
+	venv.waitLive(watch)
+	if lowLatency {
+		ms := chrometest.PlayerJS + `.amlivePlayer.mediaSource`
+		waitPage(t, watch, "the MSE player", ms+` === 'mse' || `+ms+` === 'managed'`)
+	}
+	a := assertPlaying(t, watch, engineAdvance, "live")
+	waitPage(t, watch, "6s of live video", fmt.Sprintf(`%s.querySelector('video').currentTime >= %f`, chrometest.PlayerJS, max(6, a.Time+2)))
+
+	click(t, bc, "[data-amlive-stop]")
+	waitPage(t, bc, "the broadcast ended", chrometest.BroadcasterIs("ended"))
+	waitPage(t, watch, "the recording after the end", chrometest.PlayerIn("document", "ended"))
+	waitPage(t, watch, "the recording playing", jsRecordingPlaying)
+	rec := assertPlaying(t, watch, engineAdvance, "ended")
+	assertSeek(t, watch, rec)
 }
 
 // goLiveLowChromium goes live small in Chromium on lowLatencyPages' page
