@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/amlive/amlive/internal/chrometest"
 	"github.com/amlive/amlive/internal/fixture"
+	"github.com/amlive/amlive/liveplugin"
 )
 
 // endBound is how long after a broadcast ends a page that shows it may
@@ -105,7 +107,17 @@ func TestBrowserPagesFollowTheBroadcast(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	chrometest.Until(t, browserTimeout, "alice live", func() bool { _, ok := s.srv.plugin.Status("alice"); return ok })
+	// Status is ok from the upload's start, the recording (the page's
+	// "recording…" row) only once the stream's header is read: wait for
+	// both, since a page rendered between them has no live row until the
+	// end.
+	chrometest.Until(t, browserTimeout, "alice live and recorded", func() bool {
+		if _, ok := s.srv.plugin.Status("alice"); !ok {
+			return false
+		}
+		recs, err := s.srv.plugin.Recordings("alice")
+		return err == nil && slices.ContainsFunc(recs, func(r liveplugin.Recording) bool { return r.Live })
+	})
 	bob.Navigate(base + "/u/alice")
 	bob.WaitFor(jsVisible(`[data-testid="profile-live"]`)+` && `+jsSees("recording…"), browserTimeout)
 	if !chrometest.Eval[bool](bob, jsHasIcon) {
