@@ -43,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -325,6 +326,21 @@ func waitFor(eval func(string, any) error, ctxErr func() error, expr string, tim
 		}
 		time.Sleep(PollInterval)
 	}
+}
+
+// wedge holds why a browser is wedged: the first cause it is told of, for
+// good (Browser.Wedged).
+type wedge struct{ why atomic.Pointer[error] }
+
+// set records err unless a cause is recorded already.
+func (w *wedge) set(err error) { w.why.CompareAndSwap(nil, &err) }
+
+// err is the recorded cause, or nil.
+func (w *wedge) err() error {
+	if err := w.why.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 // ownerEnv marks the environment of every process a Browser starts, and

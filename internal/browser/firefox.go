@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,19 +150,14 @@ func (f *firefox) Version() string { return f.version }
 
 // Wedged implements Browser: Firefox's own log says when a page's process
 // stopped answering (pingTimedOut).
-func (f *firefox) Wedged() error {
-	if err := f.log.hung.Load(); err != nil {
-		return *err
-	}
-	return nil
-}
+func (f *firefox) Wedged() error { return f.log.hung.err() }
 
 // firefoxLog reads Firefox's output as it comes, line by line: its
 // BiDi server's address goes to listening, once; the first pingTimedOut
 // sets hung, for good.
 type firefoxLog struct {
 	listening chan string // buffered: one address
-	hung      atomic.Pointer[error]
+	hung      wedge
 
 	mu       sync.Mutex
 	line     []byte // the output's last line, unfinished, bounded
@@ -183,10 +177,9 @@ func (l *firefoxLog) write(p []byte) {
 			l.reported = true
 		}
 	}
-	if l.hung.Load() == nil {
+	if l.hung.err() == nil {
 		if m := pingTimedOut.FindSubmatch(l.line); m != nil {
-			hung := fmt.Errorf("browser: firefox: wedged: a page's process did not answer %s, nor the ping after it", m[1])
-			l.hung.CompareAndSwap(nil, &hung)
+			l.hung.set(fmt.Errorf("browser: firefox: wedged: a page's process did not answer %s, nor the ping after it", m[1]))
 		}
 	}
 	// Whole lines have been searched; a line's start waits for its end.

@@ -253,8 +253,8 @@ func TestFirefoxLog(t *testing.T) {
 		t.Errorf("an endless line kept to %d bytes, want at most %d", len(l.line), maxLogLine)
 	}
 	l.write([]byte("\n"))
-	if len(l.line) != 0 || l.hung.Load() != nil {
-		t.Errorf("after the line's end: %d bytes kept, hung %v", len(l.line), l.hung.Load())
+	if len(l.line) != 0 || l.hung.err() != nil {
+		t.Errorf("after the line's end: %d bytes kept, hung %v", len(l.line), l.hung.err())
 	}
 }
 
@@ -265,7 +265,7 @@ func TestFirefoxHealthyLog(t *testing.T) {
 	l.write([]byte("1796332164191\tRemoteAgent\tINFO\tPerform WebSocket upgrade\n" +
 		"1796332164191\tRemoteAgent\tTRACE\tMessageHandlerFrameParent ping script.evaluateExpression to 18\n" +
 		"Crash Annotation GraphicsCriticalError: |[0][GFX1-]: RenderCompositorSWGL failed mapping default framebuffer, no dt\n"))
-	if err := l.hung.Load(); err != nil {
-		t.Errorf("wedged by a healthy log: %v", *err)
+	if err := l.hung.err(); err != nil {
+		t.Errorf("wedged by a healthy log: %v", err)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -52,7 +51,7 @@ type webkit struct {
 	tmp     string // the driver's HOME and XDG dirs, where WebKit keeps its data
 	// wedged is set, for good, by the first command the driver leaves
 	// unanswered past its own timeout (see Browser.Wedged).
-	wedged atomic.Pointer[error]
+	wedged wedge
 
 	// mu serialises commands: a WebDriver session has one current window,
 	// which each page's commands switch to first. It is held across the
@@ -254,24 +253,17 @@ func (w *webkit) do(ctx context.Context, method, url string, body, out any) erro
 	var c *commandError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		wedged := fmt.Errorf("browser: webkit: wedged: %s %s went unanswered: %w", method, strings.TrimPrefix(url, w.base), err)
-		w.wedged.CompareAndSwap(nil, &wedged)
+		w.wedged.set(fmt.Errorf("browser: webkit: wedged: %s %s went unanswered: %w", method, strings.TrimPrefix(url, w.base), err))
 	case errors.As(err, &c) && c.Code == "invalid session id":
 		// The driver deleted the session (its page's web process crashed
 		// or hung): no later command can succeed either.
-		wedged := fmt.Errorf("browser: webkit: wedged: its session is gone: %w", err)
-		w.wedged.CompareAndSwap(nil, &wedged)
+		w.wedged.set(fmt.Errorf("browser: webkit: wedged: its session is gone: %w", err))
 	}
 	return err
 }
 
 // Wedged implements Browser.
-func (w *webkit) Wedged() error {
-	if err := w.wedged.Load(); err != nil {
-		return *err
-	}
-	return nil
-}
+func (w *webkit) Wedged() error { return w.wedged.err() }
 
 // send is do without the wedge.
 func (w *webkit) send(ctx context.Context, method, url string, body, out any) error {
