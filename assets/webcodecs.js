@@ -486,7 +486,7 @@
       this.started = false;
       this.webm = true;
       this.openedAt = performance.now();
-      this.stats = { resyncs: 0, slipMs: 0, frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, bytes: 0, firstChunk: '', tight: 0, stretchedMs: 0, lastStall: null };
+      this.stats = { resyncs: 0, slipMs: 0, frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, bytes: 0, firstChunk: '', tight: 0, stretchedMs: 0, aheadMs: 0, lastStall: null };
       this.demux = null;
       this.tracks = { video: null, audio: null };
       this.vdec = null;
@@ -903,6 +903,7 @@
       const ahead = this.renderAhead.max(t);
       const slack = Math.min(ahead, AV_SLACK_S);
       const lead = AUDIO_MARGIN_S + ahead - slack;
+      this.stats.aheadMs = Math.max(this.stats.aheadMs, ahead * 1000);
       // Sound decoded with less than AUDIO_MARGIN_S to spare raises the
       // offset, so that it, the sound after it and the picture with them
       // keep the margin. Sound decoded after its time (later than the

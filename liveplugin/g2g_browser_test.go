@@ -87,7 +87,7 @@ type g2gWindow struct {
 
 // g2gEvent is one of the viewer's video events.
 type g2gEvent struct {
-	Type       string  `json:"type"`             // waiting, playing, ratechange, seeking, seeked, stalled, or stall (the player counted one)
+	Type       string  `json:"type"`             // waiting, playing, ratechange, seeking, seeked, stalled, stall (the player counted one), or longtask (the page's main thread was busy for MS from At)
 	At         float64 `json:"at"`               // Unix ms
 	Ahead      float64 `json:"ahead"`            // buffered media after currentTime, s
 	Rate       float64 `json:"rate"`             // the video's playbackRate
@@ -95,7 +95,7 @@ type g2gEvent struct {
 	Stalls     int     `json:"stalls,omitempty"` // with stall: the player's stalls so far
 	Target     float64 `json:"target,omitempty"` // with stall: the WebCodecs feed's jitter buffer after it, s
 	Kind       string  `json:"kind,omitempty"`   // with stall on WebCodecs: what came late, audio or video
-	MS         float64 `json:"ms,omitempty"`     // and how late, ms
+	MS         float64 `json:"ms,omitempty"`     // and how late, ms (with longtask: how long it ran)
 	// With stall on WebCodecs, where known: how long before its time the
 	// chunk came (below 0, it came late), and from its coming to its
 	// decoded output, ms.
@@ -107,8 +107,10 @@ type g2gEvent struct {
 // pages of one browser on a test server, a viewer for each playback path.
 type g2gMeter struct {
 	tb      testing.TB
+	b       browser.Browser
 	pub     browser.Page
 	viewers []g2gViewer
+	wcURL   string // the WebCodecs viewer's page
 }
 
 // g2gViewer is one viewer page of a meter and the path it plays with.
@@ -218,9 +220,8 @@ func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions, paths []string) *
 		tb.Fatalf("the broadcaster in data-latency=low uploads %q; want WebCodecs' encoded chunks", mime)
 	}
 
-	m := &g2gMeter{tb: tb, pub: pub}
-	for _, path := range paths {
-		viewer := b.NewPage(tb, "viewer "+path)
+	m := &g2gMeter{tb: tb, b: b, pub: pub}
+	viewURL := func(path string) string {
 		vq := url.Values{}
 		for k, v := range q {
 			vq[k] = v
@@ -228,7 +229,12 @@ func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions, paths []string) *
 		if path == g2gWebCodecs {
 			vq.Set("path", path)
 		}
-		if err := viewer.Navigate(srv.url + "/g2g/view/" + browserRoom + "?" + vq.Encode()); err != nil {
+		return srv.url + "/g2g/view/" + browserRoom + "?" + vq.Encode()
+	}
+	m.wcURL = viewURL(g2gWebCodecs)
+	for _, path := range paths {
+		viewer := b.NewPage(tb, "viewer "+path)
+		if err := viewer.Navigate(viewURL(path)); err != nil {
 			tb.Fatal(err)
 		}
 		m.viewers = append(m.viewers, g2gViewer{path: path, page: viewer})
@@ -248,6 +254,30 @@ func startG2G(tb testing.TB, e browser.Engine, opt g2gOptions, paths []string) *
 func (m *g2gMeter) mark(v g2gViewer) string {
 	m.tb.Helper()
 	return g2gEval[string](m.tb, v.page, `JSON.stringify({at: Date.now(), frames: g2g.frames, bad: g2g.bad, waiting: g2g.waiting, stalls: g2g.stalls()})`)
+}
+
+// lateJoin opens one more WebCodecs viewer, a late joiner of the running
+// broadcast, and returns its feed's stats once it shows video; the page
+// is closed before it returns.
+func (m *g2gMeter) lateJoin(name string) wcStats {
+	m.tb.Helper()
+	p := m.b.NewPage(m.tb, name)
+	defer p.Close()
+	if err := p.Navigate(m.wcURL); err != nil {
+		m.tb.Fatal(err)
+	}
+	g2gWait(m.tb, p, name+": live video", g2gPlaying(g2gWebCodecs), g2gDiagnosis, browserLiveTimeout)
+	return g2gEval[wcStats](m.tb, p, jsWCStats)
+}
+
+// warmup returns the samples and events of the viewer's warm-up: from its
+// start to mark (the counters are left zero).
+func (m *g2gMeter) warmup(v g2gViewer, mark string) g2gWindow {
+	m.tb.Helper()
+	return g2gEval[g2gWindow](m.tb, v.page, `(() => {
+  const m = `+mark+`;
+  return {samples: g2g.samples.filter((s) => s.at < m.at), events: g2g.events.filter((e) => e.at < m.at)};
+})()`)
 }
 
 // window returns what the viewer saw since mark.
@@ -281,11 +311,16 @@ func (m *g2gMeter) checkNoErrors() {
 // stallCauses says where the time went in the WebCodecs player's stalls
 // of the window: how many were of media that came late, how many of media
 // that came in time and was decoded late (the decoder, or the page's
-// main thread that its output waits for), with the longest decode.
+// main thread that its output waits for), with the longest decode, and
+// the long tasks that held the page's main thread.
 func (w g2gWindow) stallCauses() string {
-	var came, decoded, unknown int
-	var longest float64
+	var came, decoded, unknown, tasks int
+	var longest, longestTask float64
 	for _, e := range w.Events {
+		if e.Type == "longtask" {
+			tasks++
+			longestTask = max(longestTask, e.MS)
+		}
 		if e.Type != "stall" {
 			continue
 		}
@@ -299,8 +334,8 @@ func (w g2gWindow) stallCauses() string {
 			longest = max(longest, *e.DecodeMS)
 		}
 	}
-	return fmt.Sprintf("webcodecs stalls: %d of media that came late, %d of media that came in time and was decoded late (the longest decode %.0f ms), %d unknown",
-		came, decoded, longest, unknown)
+	return fmt.Sprintf("webcodecs stalls: %d of media that came late, %d of media that came in time and was decoded late (the longest decode %.0f ms), %d unknown; the page's main thread had %d long tasks (the longest %.0f ms)",
+		came, decoded, longest, unknown, tasks, longestTask)
 }
 
 // g2gStats summarises a window.
@@ -418,7 +453,10 @@ func testGlassToGlass(t *testing.T, e browser.Engine, opt g2gOptions) {
 // with a wc- prefix: wc-p50-ms…; AMLIVE_G2G_PATHS=mse or =webcodecs runs
 // one), the WebCodecs player's join (wc-join-ms: its first keyframe's
 // arrival to its first frame drawn; wc-first-frame-ms: the feed's opening,
-// before its WebSocket connects, to that frame), over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
+// before its WebSocket connects, to that frame) and, after the window,
+// that of AMLIVE_G2G_JOINS (default 3) late joiners of the steady
+// broadcast, one at a time (wc-late-join-p50-ms, wc-late-join-max-ms),
+// over a window of AMLIVE_G2G_SECONDS (default 30) after a warm-up,
 // glass-to-glass latency percentiles (p50-ms, p95-ms, p99-ms), the frames
 // decoded (samples) and undecodable, the median buffered media ahead of
 // the playhead (ahead-ms), how long the picture stood still (frozen-ms),
@@ -428,7 +466,8 @@ func testGlassToGlass(t *testing.T, e browser.Engine, opt g2gOptions) {
 // defaults for a tuning sweep, and AMLIVE_G2G_WEBCODECS=1 has the
 // broadcaster upload WebCodecs' encoded chunks (data-latency="low"), the
 // path that low latency needs end to end; AMLIVE_G2G_DUMP names a file to
-// write the window's samples and video events to, as JSON (the engine's
+// write the window's samples and video events to, as JSON, with those of
+// the warm-up before it (warmup; the engine's
 // and the path's names are added before its extension). Where /proc/stat
 // tells, it reports the share of the window the machine's host stole from
 // its processors (steal-pct): stalls there are the host's, not at rest.
@@ -478,7 +517,11 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 		w := ws[i]
 		if path := os.Getenv("AMLIVE_G2G_DUMP"); path != "" {
 			ext := filepath.Ext(path)
-			if err := writeJSON(strings.TrimSuffix(path, ext)+"-"+string(e)+"-"+v.path+ext, w); err != nil {
+			dump := struct {
+				g2gWindow
+				Warmup g2gWindow `json:"warmup"` // what the viewer saw from its start to the mark
+			}{w, m.warmup(v, marks[i])}
+			if err := writeJSON(strings.TrimSuffix(path, ext)+"-"+string(e)+"-"+v.path+ext, dump); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -505,15 +548,41 @@ func benchmarkGlassToGlass(b *testing.B, e browser.Engine) {
 			// its first frame drawn.
 			b.Log(w.stallCauses())
 			j := g2gEval[wcStats](b, v.page, jsWCStats)
-			b.Logf("webcodecs join: keyframe at %.0f ms, first frame at %.0f ms after the socket opened; since then, %d sounds in time inside the margin, %.1f ms of sound stretched, %d resyncs of the sound output's clock (%.0f ms)",
-				j.KeyAtMS, j.FirstFrameMS, j.Tight, j.StretchedMS, j.Resyncs, j.SlipMS)
+			b.Logf("webcodecs join: %s; since then, %d sounds in time inside the margin, %.1f ms of sound stretched, %d resyncs of the sound output's clock (%.0f ms), output latency up to %.0f ms",
+				j.join(), j.Tight, j.StretchedMS, j.Resyncs, j.SlipMS, j.AheadMS)
 			if j.FirstFrameMS > 0 && j.KeyAtMS > 0 {
 				b.ReportMetric(j.FirstFrameMS-j.KeyAtMS, "wc-join-ms")
 				b.ReportMetric(j.FirstFrameMS, "wc-first-frame-ms")
 			}
 		}
 	}
+	if slices.Contains(paths, g2gWebCodecs) {
+		// Late joiners of the steady broadcast, one at a time, beside the
+		// meter's viewers: the join the meter's own viewer made came with
+		// the other viewers' and the broadcaster's starts.
+		var joins []float64
+		for i := range envInt(b, "AMLIVE_G2G_JOINS", 3) {
+			j := m.lateJoin(fmt.Sprintf("late joiner %d", i+1))
+			b.Logf("webcodecs late joiner %d: %s", i+1, j.join())
+			if j.FirstChunk != "key" {
+				b.Errorf("late joiner %d decoded a %q chunk first; want a keyframe", i+1, j.FirstChunk)
+			}
+			joins = append(joins, j.FirstFrameMS-j.KeyAtMS)
+		}
+		if len(joins) > 0 {
+			slices.Sort(joins)
+			b.ReportMetric(joins[len(joins)/2], "wc-late-join-p50-ms")
+			b.ReportMetric(joins[len(joins)-1], "wc-late-join-max-ms")
+		}
+	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// join says when a WebCodecs feed read the Tracks, received its first
+// keyframe, decoded its first frame and drew it.
+func (s wcStats) join() string {
+	return fmt.Sprintf("tracks at %.0f ms, keyframe at %.0f ms, first frame decoded at %.0f ms and drawn at %.0f ms after the feed began (%.0f ms from keyframe to picture)",
+		s.TracksAtMS, s.KeyAtMS, s.DecodedAtMS, s.FirstFrameMS, s.FirstFrameMS-s.KeyAtMS)
 }
 
 // cpuTicks are the first line of /proc/stat: the time all processors

@@ -38,6 +38,7 @@ type wcStats struct {
 	StretchedMS  float64 `json:"stretchedMs"`  // sound played slower to take up the gaps those left, ms
 	Resyncs      int     `json:"resyncs"`      // the sound output's clock moved past CLOCK_SLIP_S from the page's
 	SlipMS       float64 `json:"slipMs"`       // by this much in all, ms
+	AheadMS      float64 `json:"aheadMs"`      // the most the AudioContext rendered ahead of what is heard, ms
 }
 
 // wcMoreFrames frames drawn within wcWindow is what "the canvas plays"
@@ -73,7 +74,7 @@ const jsWCStats = `(() => {
   return {frames: s.frames || 0, shown: s.shown || 0, dropped: s.dropped || 0, audio: s.audio || 0, audioPlayed: s.audioPlayed || 0,
     firstFrameMs: s.firstFrameMs || 0, keyAt: s.keyAt || 0, firstChunk: s.firstChunk || '', tracksAt: s.tracksAt || 0, decodedAt: s.decodedAt || 0, jitter: f && f.wc ? f.target() * 1000 : 0, drawMs: s.drawMs || 0, growAudioMs: s.growAudioMs || 0, growVideoMs: s.growVideoMs || 0, mediaSource: el.dataset.mediaSource || '', canvases: el.querySelectorAll('canvas').length,
     videoHidden: el.querySelector('video').hidden, lit: n ? lit / n : 0, colours: colours.size, label: c ? c.getAttribute('aria-label') || '' : '',
-    tight: s.tight || 0, stretchedMs: s.stretchedMs || 0, resyncs: s.resyncs || 0, slipMs: s.slipMs || 0};
+    tight: s.tight || 0, stretchedMs: s.stretchedMs || 0, resyncs: s.resyncs || 0, slipMs: s.slipMs || 0, aheadMs: s.aheadMs || 0};
 })()`
 
 // TestBrowserWebCodecsPlayer watches a live broadcast on a page that asks
