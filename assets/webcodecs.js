@@ -334,6 +334,7 @@
   const CATCHUP_DRAW_MS = 100; // catching up, a frame is drawn at least this often
   const AHEAD_JUMP_S = 0.3; // media due further ahead than the buffer + this: catch up at once
   const LATE_JUMP_S = 1; // media later than this: start over from it, not a huge buffer
+  const JOIN_AUDIO = 5; // the newest sound of a join's burst kept for after its first picture (_holdAudio)
   const MAX_AUDIO_QUEUE = 25; // sound waiting to be decoded at most (Opus chunks of 20-60 ms): a burst fits
   // MAX_DECODE_QUEUE bounds the chunks waiting in the video decoder: more,
   // and it skips to the next keyframe. A join's GOP comes in a burst, so
@@ -486,7 +487,7 @@
       this.started = false;
       this.webm = true;
       this.openedAt = performance.now();
-      this.stats = { resyncs: 0, slipMs: 0, frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, bytes: 0, firstChunk: '', tight: 0, stretchedMs: 0, aheadMs: 0, lastStall: null };
+      this.stats = { resyncs: 0, slipMs: 0, frames: 0, shown: 0, dropped: 0, audio: 0, audioPlayed: 0, late: 0, catchups: 0, firstFrameMs: -1, keyAt: -1, tracksAt: -1, decodedAt: -1, drawMs: 0, audioSkipped: 0, growAudioMs: 0, growVideoMs: 0, cutMs: 0, bytes: 0, firstChunk: '', tight: 0, stretchedMs: 0, aheadMs: 0, joinAudio: 0, lastStall: null };
       this.demux = null;
       this.tracks = { video: null, audio: null };
       this.vdec = null;
@@ -516,6 +517,10 @@
       this.settleFrom = 0; // performance.now() of the jump being caught up, or 0
       this.lastDraw = 0; // performance.now() of the last frame drawn
       this.begun = false; // a frame has been handed to the canvas
+      // The sound of a join's burst, held until its first picture
+      // (_holdAudio): the newest JOIN_AUDIO blocks, or null once it is
+      // decoded.
+      this.joinAudio = [];
       this.converting = 0; // frames being made ImageBitmaps
       this.drawSeq = 0; // the frames handed to the canvas, counted
       this.shownSeq = 0; // the count of the one on it
@@ -836,10 +841,35 @@
       }
       try {
         if (isVideo) this._decodeVideo(b);
-        else this._decodeAudio(b);
+        else if (!this._holdAudio(b)) this._decodeAudio(b);
       } catch (e) {
         this._fallback(`decoding failed (${e.message})`);
       }
+    }
+
+    // _holdAudio keeps the sound of a join's burst from the decoders until
+    // the first picture, and reports whether it did. The clock then jumps
+    // to the newest media (_onFrame), and the sound before it would be too
+    // late to be heard: decoding it (a GOP's worth: 34 to 39 blocks in
+    // the tests here, more than the audio decoder's queue holds) would
+    // only compete with the picture's decoding and its output for the
+    // page's threads. The newest JOIN_AUDIO blocks are kept for after the
+    // jump, where the buffer's start may still hear them.
+    _holdAudio(b) {
+      if (!this.joinAudio || !this.tracks.video) return false;
+      this.stats.joinAudio++;
+      this.joinAudio.push(b);
+      if (this.joinAudio.length > JOIN_AUDIO) this.joinAudio.shift();
+      return true;
+    }
+
+    // _releaseAudio decodes the sound held for the join, as far as it is
+    // still in time, and stops holding.
+    _releaseAudio() {
+      const held = this.joinAudio;
+      if (!held) return;
+      this.joinAudio = null;
+      for (const b of held) this._decodeAudio(b);
     }
 
     _decodeVideo(b) {
@@ -944,6 +974,7 @@
         // media, and the frames before it are backlog.
         this._jump(this.newest);
       }
+      this._releaseAudio();
       if (this._settling() && f.timestamp > this.backlogTo && this.now() + VIDEO_MARGIN_S <= this.due(f.timestamp)) {
         this.settleFrom = 0; // caught up: a frame after the backlog, in time
       }

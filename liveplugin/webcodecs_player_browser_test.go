@@ -19,6 +19,8 @@ type wcStats struct {
 	Dropped      int     `json:"dropped"`      // decoded and not drawn (catch-up)
 	Audio        int     `json:"audio"`        // audio chunks decoded
 	AudioPlayed  int     `json:"audioPlayed"`  // scheduled on the AudioContext
+	AudioSkipped int     `json:"audioSkipped"` // not decoded: the audio decoder was behind
+	JoinAudio    int     `json:"joinAudio"`    // sound of the join's burst held back until the first picture
 	FirstFrameMS float64 `json:"firstFrameMs"` // socket open to the first frame drawn
 	TracksAtMS   float64 `json:"tracksAt"`     // socket open to the Tracks read
 	DecodedAtMS  float64 `json:"decodedAt"`    // socket open to the first frame decoded
@@ -71,7 +73,7 @@ const jsWCStats = `(() => {
       colours.add((d[o] >> 5) + ',' + (d[o + 1] >> 5) + ',' + (d[o + 2] >> 5));
     }
   }
-  return {frames: s.frames || 0, shown: s.shown || 0, dropped: s.dropped || 0, audio: s.audio || 0, audioPlayed: s.audioPlayed || 0,
+  return {frames: s.frames || 0, shown: s.shown || 0, dropped: s.dropped || 0, audio: s.audio || 0, audioPlayed: s.audioPlayed || 0, audioSkipped: s.audioSkipped || 0, joinAudio: s.joinAudio || 0,
     firstFrameMs: s.firstFrameMs || 0, keyAt: s.keyAt || 0, firstChunk: s.firstChunk || '', tracksAt: s.tracksAt || 0, decodedAt: s.decodedAt || 0, jitter: f && f.wc ? f.target() * 1000 : 0, drawMs: s.drawMs || 0, growAudioMs: s.growAudioMs || 0, growVideoMs: s.growVideoMs || 0, mediaSource: el.dataset.mediaSource || '', canvases: el.querySelectorAll('canvas').length,
     videoHidden: el.querySelector('video').hidden, lit: n ? lit / n : 0, colours: colours.size, label: c ? c.getAttribute('aria-label') || '' : '',
     tight: s.tight || 0, stretchedMs: s.stretchedMs || 0, resyncs: s.resyncs || 0, slipMs: s.slipMs || 0, aheadMs: s.aheadMs || 0};
@@ -145,6 +147,12 @@ func TestBrowserWebCodecsPlayer(t *testing.T) {
 		t.Errorf("late joiner: keyframe at %.0f ms, first frame at %.0f ms, first video chunk decoded %q; want it to start at a keyframe", sb.KeyAtMS, sb.FirstFrameMS, sb.FirstChunk)
 	}
 	late.WaitFor(fmt.Sprintf(`(%s).shown > %d`, jsWCStats, sb.Shown), wcWindow)
+	// The sound of its burst waited for the first picture, and the sound
+	// after it plays.
+	late.WaitFor(`(() => { const s = `+jsWCStats+`; return s.audio > 0 && s.audioPlayed > 0; })()`, wcWindow)
+	if sb.JoinAudio == 0 {
+		t.Errorf("late joiner: no sound of its burst held back for its first picture (%+v)", sb)
+	}
 
 	// Time shift leaves the canvas for the growing recording in the video.
 	early.Click(`[data-amlive-rewind="30"]`)
