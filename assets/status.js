@@ -25,7 +25,12 @@
 // and a [data-amlive-rows] element for the rows, each row marked
 // data-amlive-broadcast="{id}" (and data-amlive-row-live while recorded).
 // When a broadcast ends with a recording, its row is replaced by (or the
-// list gains) a clone of the template. [data-amlive-if-rows] and
+// list gains) a clone of the template. A second <template
+// data-amlive-live-row> in the element, where there is one, is the row of a
+// broadcast being recorded: the list gains a clone of it (marked
+// data-amlive-row-live) when a broadcast starts while the page is open, or
+// had started and had no row when the page was made; it goes if the
+// broadcast ends with no recording. [data-amlive-if-rows] and
 // [data-amlive-if-empty] inside it are shown when it has rows, or none.
 //
 // A [data-amlive-thumb] element in a live list's entry or a recording's row
@@ -191,7 +196,7 @@
   // putRecording shows a finished recording in room's lists.
   function putRecording(room, rec) {
     for (const box of byRoom('[data-amlive-recordings]', room)) {
-      const tpl = box.querySelector('template');
+      const tpl = box.querySelector('template:not([data-amlive-live-row])');
       const rows = box.querySelector('[data-amlive-rows]');
       if (!tpl || !rows) continue;
       const old = [...rows.querySelectorAll('[data-amlive-broadcast]')].find((el) => el.dataset.amliveBroadcast === rec.id);
@@ -202,6 +207,25 @@
       showThumb(row, rec.thumbnail);
       if (old) old.replaceWith(row);
       else placeRow(rows, row, rec.id);
+      showRows(box);
+    }
+  }
+
+  // putLive shows live broadcast b in its room's lists as being recorded,
+  // where a list has a live row's template and no row for it yet.
+  function putLive(b) {
+    for (const box of byRoom('[data-amlive-recordings]', b.room)) {
+      const tpl = box.querySelector('template[data-amlive-live-row]');
+      const rows = box.querySelector('[data-amlive-rows]');
+      if (!tpl || !rows || !b.broadcast) continue;
+      if ([...rows.querySelectorAll('[data-amlive-broadcast]')].some((el) => el.dataset.amliveBroadcast === b.broadcast)) continue;
+      const row = clone(tpl);
+      row.dataset.amliveBroadcast = b.broadcast;
+      row.setAttribute('data-amlive-row-live', '');
+      row.dataset.amliveAdded = ''; // by this script: it goes if nothing is recorded
+      fill(row, { title: b.title || '', start: { text: b.sinceText, datetime: b.startedAt }, size: '' }, { __room__: encodeURIComponent(b.room), __broadcast__: encodeURIComponent(b.broadcast) });
+      showThumb(row, b.thumbnail);
+      placeRow(rows, row, b.broadcast);
       showRows(box);
     }
   }
@@ -224,6 +248,12 @@
     for (const box of byRoom('[data-amlive-recordings]', room)) {
       for (const row of box.querySelectorAll('[data-amlive-row-live]')) {
         if (row.dataset.amliveBroadcast !== id) continue;
+        if ('amliveAdded' in row.dataset) {
+          // Added here while live, of a broadcast nothing was kept of.
+          row.remove();
+          showRows(box);
+          continue;
+        }
         row.removeAttribute('data-amlive-row-live');
         for (const el of row.querySelectorAll('[data-amlive-show="live"]')) el.hidden = true;
       }
@@ -248,6 +278,7 @@
     for (const [room, recs] of Object.entries(data.recordings || {})) {
       for (const rec of recs.slice().reverse()) if (!rec.live) putRecording(room, rec);
     }
+    for (const b of live.values()) putLive(b);
     const event = { type: 'snapshot', rooms: data.rooms || [] };
     for (const room of new Set([...before, ...live.keys(), ...subs.keys()])) if (room !== '*') notifyRoomOnly(room, event);
     for (const fn of subs.get('*') || []) call(fn, rooms(), event);
@@ -263,6 +294,7 @@
     live.set(b.room, b);
     renderRoom(b.room);
     renderLists();
+    putLive(b);
     notify(b.room, Object.assign({ type: 'live' }, b));
   }
 

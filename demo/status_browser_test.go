@@ -84,7 +84,12 @@ func TestBrowserPagesFollowTheBroadcast(t *testing.T) {
 			own.Headings, own.Screen, own.Button)
 	}
 
-	// Alice goes live; bob opens her profile.
+	// Bob opens alice's profile while she is offline: no broadcasts yet.
+	bob.Navigate(base + "/u/alice")
+	bob.WaitFor(`document.readyState === 'complete' && `+jsVisible(`#recordings [data-amlive-if-empty]`), browserTimeout)
+
+	// Alice goes live: the open page shows the badge and a "recording…"
+	// row without a reload; then bob opens her profile again.
 	ctx, cancel := context.WithTimeout(t.Context(), 2*browserTimeout)
 	defer cancel()
 	chunks := fixture.Load(t, "vp8-opus-250ms-kf2s").Chunks
@@ -107,10 +112,9 @@ func TestBrowserPagesFollowTheBroadcast(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Status is ok from the upload's start, the recording (the page's
-	// "recording…" row) only once the stream's header is read: wait for
-	// both, since a page rendered between them has no live row until the
-	// end.
+	bob.WaitFor(jsVisible(`[data-testid="profile-live"]`)+` && `+jsVisible(`#recordings tr[data-amlive-row-live]`)+` && `+jsSees("recording…")+` && !`+jsVisible(`#recordings [data-amlive-if-empty]`), browserTimeout)
+	// A page rendered once the broadcast is recorded has its row from the
+	// server.
 	chrometest.Until(t, browserTimeout, "alice live and recorded", func() bool {
 		if _, ok := s.srv.plugin.Status("alice"); !ok {
 			return false

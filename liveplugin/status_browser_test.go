@@ -38,8 +38,10 @@ const jsWatchText = `(() => {
 // broadcast, lists the room with its viewer count, then "Nobody is live"
 // again; the watch page, opened while live, says "Live since" and lists
 // the live recording, and within a bound of the end shows neither and
-// lists the recording with the duration the plugin's pages give it. No
-// page asks for /favicon.ico.
+// lists the recording with the duration the plugin's pages give it. A
+// watch page opened before the broadcast gains the live recording's row
+// when it starts, and the same recording's row at the end. No page asks
+// for /favicon.ico.
 func TestBrowserStatusFollowsBroadcast(t *testing.T) {
 	fx := fixture.Load(t, "vp8-opus-250ms-kf2s")
 	cfg := liveplugin.Config{Authorize: browserAllowAll, StatusInterval: 200 * time.Millisecond}
@@ -68,6 +70,12 @@ func TestBrowserStatusFollowsBroadcast(t *testing.T) {
 	// What an app's script would see through the status API.
 	chrometest.Eval[bool](rooms, `(window.__events = [], amlive.status.subscribe('`+browserRoom+`', (info, ev) => window.__events.push(ev.type + ':' + (info ? info.viewers : 'offline'))), true)`)
 
+	// A watch page opened while the room is offline gains the live
+	// recording's row when the broadcast starts.
+	early := b.NewTab(t, "watch page, opened offline")
+	early.Navigate(srv.url + "/live/" + browserRoom)
+	early.WaitFor(jsSees("No recordings yet."), browserLiveTimeout)
+
 	pub, _ := publish(t, ctx, ts, browserRoom)
 	for _, c := range fx.Chunks[:len(fx.Chunks)/2] {
 		pub.send(t, ctx, websocket.MessageBinary, c)
@@ -77,8 +85,10 @@ func TestBrowserStatusFollowsBroadcast(t *testing.T) {
 	watch.Diagnose = chrometest.PlayerSnapshotJS
 	watch.Navigate(srv.url + "/live/" + browserRoom)
 	watch.WaitFor(jsSees("Live since")+` && `+jsSees("recording…"), browserLiveTimeout)
-	// The watch page's player is the room's viewer.
-	chrometest.Until(t, browserLiveTimeout, "one viewer", func() bool { b, _ := srv.p.Status(browserRoom); return b.Viewers == 1 })
+	early.WaitFor(jsSees("Live since")+` && `+jsSees("recording…")+` && !`+jsSees("No recordings yet.")+
+		` && document.querySelectorAll('[data-amlive-rows] tr[data-amlive-row-live]').length === 1`, browserLiveTimeout)
+	// The watch pages' players is the room's viewer.
+	chrometest.Until(t, browserLiveTimeout, "two viewers", func() bool { b, _ := srv.p.Status(browserRoom); return b.Viewers == 2 })
 
 	for _, c := range fx.Chunks[len(fx.Chunks)/2:] {
 		pub.send(t, ctx, websocket.MessageBinary, c)
@@ -94,25 +104,28 @@ func TestBrowserStatusFollowsBroadcast(t *testing.T) {
 	const endBound = 10 * time.Second // StatusInterval is 200 ms; the end is sent at once
 	watch.WaitFor(`!`+jsSees("Live since")+` && !`+jsSees("recording…"), endBound)
 	row := fmt.Sprintf(`[data-amlive-broadcast=%q]`, recs[0].ID)
-	watch.WaitFor(fmt.Sprintf(`document.querySelector(%q)?.innerText.includes(%q)`, row, formatDuration(recs[0].Duration)), endBound)
+	for _, tab := range []*chrometest.Tab{watch, early} {
+		tab.WaitFor(`!`+jsSees("Live since")+` && !`+jsSees("recording…"), endBound)
+		tab.WaitFor(fmt.Sprintf(`document.querySelector(%q)?.innerText.includes(%q) && document.querySelectorAll('[data-amlive-rows] tr').length === 1`, row, formatDuration(recs[0].Duration)), endBound)
+	}
 
 	rooms.WaitFor(jsSees("Nobody is live right now."), endBound)
 	texts := chrometest.Eval[[]string](rooms, `window.__texts`)
 	listed := false
 	for _, text := range texts {
-		listed = listed || (strings.Contains(text, browserRoom) && strings.Contains(text, "1 watching"))
+		listed = listed || (strings.Contains(text, browserRoom) && (strings.Contains(text, "1 watching") || strings.Contains(text, "2 watching")))
 	}
 	if !listed {
-		t.Errorf("rooms page showed %q; want one with %s and \"1 watching\"", texts, browserRoom)
+		t.Errorf("rooms page showed %q; want one with %s and \"1 watching\" or \"2 watching\"", texts, browserRoom)
 	}
 
-	// amlive.status.subscribe: the snapshot (offline), live, the viewer, ended.
+	// amlive.status.subscribe: the snapshot (offline), live, the viewers, ended.
 	events := chrometest.Eval[[]string](rooms, `window.__events`)
-	if len(events) < 4 || events[0] != "snapshot:offline" || !strings.HasPrefix(events[1], "live:") || !slices.Contains(events, "viewers:1") || events[len(events)-1] != "ended:offline" {
-		t.Errorf("amlive.status.subscribe(%q) saw %q; want snapshot:offline, live:…, … viewers:1 …, ended:offline", browserRoom, events)
+	if len(events) < 4 || events[0] != "snapshot:offline" || !strings.HasPrefix(events[1], "live:") || !slices.Contains(events, "viewers:2") || events[len(events)-1] != "ended:offline" {
+		t.Errorf("amlive.status.subscribe(%q) saw %q; want snapshot:offline, live:…, … viewers:2 …, ended:offline", browserRoom, events)
 	}
 
-	for _, tab := range []*chrometest.Tab{rooms, watch} {
+	for _, tab := range []*chrometest.Tab{rooms, watch, early} {
 		if !chrometest.Eval[bool](tab, `Boolean(document.querySelector('link[rel~="icon"]'))`) {
 			t.Errorf("%s names no icon: the browser asks for /favicon.ico", tab.Name())
 		}

@@ -327,6 +327,7 @@ func Funcs() template.FuncMap {
 		"iframeSnippet":  iframeSnippet,
 
 		"recordingTemplate": recordingTemplate,
+		"liveRowTemplate":   liveRowTemplate,
 		"roomTemplate":      roomTemplate,
 	}
 }
@@ -336,6 +337,13 @@ func Funcs() template.FuncMap {
 // hold the placeholder "__broadcast__".
 func recordingTemplate(base, room string) Recording {
 	return Recording{ID: "__broadcast__", URL: base + "/" + room + "/playback?b=__broadcast__"}
+}
+
+// liveRowTemplate is the Recording of the <template data-amlive-live-row>
+// row that status.js fills for a broadcast being recorded that the page
+// has no row for: live, its id the placeholder "__broadcast__".
+func liveRowTemplate() Recording {
+	return Recording{ID: "__broadcast__", Live: true}
 }
 
 // roomTemplate is the RoomSummary of the <template> entry that status.js
