@@ -199,7 +199,7 @@
       const tpl = box.querySelector('template:not([data-amlive-live-row])');
       const rows = box.querySelector('[data-amlive-rows]');
       if (!tpl || !rows) continue;
-      const old = [...rows.querySelectorAll('[data-amlive-broadcast]')].find((el) => el.dataset.amliveBroadcast === rec.id);
+      const old = rowOf(rows, rec.id);
       if (old && !old.hasAttribute('data-amlive-row-live')) continue;
       const row = clone(tpl);
       row.dataset.amliveBroadcast = rec.id;
@@ -218,7 +218,7 @@
       const tpl = box.querySelector('template[data-amlive-live-row]');
       const rows = box.querySelector('[data-amlive-rows]');
       if (!tpl || !rows || !b.broadcast) continue;
-      if ([...rows.querySelectorAll('[data-amlive-broadcast]')].some((el) => el.dataset.amliveBroadcast === b.broadcast)) continue;
+      if (rowOf(rows, b.broadcast)) continue;
       const row = clone(tpl);
       row.dataset.amliveBroadcast = b.broadcast;
       row.setAttribute('data-amlive-row-live', '');
@@ -228,6 +228,11 @@
       placeRow(rows, row, b.broadcast);
       showRows(box);
     }
+  }
+
+  // rowOf is rows' row of broadcast id, or undefined.
+  function rowOf(rows, id) {
+    return [...rows.querySelectorAll('[data-amlive-broadcast]')].find((el) => el.dataset.amliveBroadcast === id);
   }
 
   // placeRow inserts row among rows, newest (largest id) first.
