@@ -89,6 +89,8 @@ func TestBrowserStatusFollowsBroadcast(t *testing.T) {
 		` && document.querySelectorAll('[data-amlive-rows] tr[data-amlive-row-live]').length === 1`, browserLiveTimeout)
 	// The watch pages' players is the room's viewer.
 	chrometest.Until(t, browserLiveTimeout, "two viewers", func() bool { b, _ := srv.p.Status(browserRoom); return b.Viewers == 2 })
+	// The status stream tells of the second before the broadcast ends.
+	rooms.WaitFor(`window.__events.includes('viewers:2')`, browserLiveTimeout)
 
 	for _, c := range fx.Chunks[len(fx.Chunks)/2:] {
 		pub.send(t, ctx, websocket.MessageBinary, c)
